@@ -1,0 +1,105 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { DType } from '../core/dtype.js';
+import { toTfjsDType } from '../core/dtype.js';
+import { ExecutionError } from '../core/errors.js';
+import type { HostData, HostTensor } from '../core/tensor.js';
+
+/**
+ * HostTensor -> tfjs tensor. tfjs computes in float32/int32/bool/string, so float64 and half types
+ * become float32 and every integer type becomes int32. 64-bit integers outside the int32 range
+ * cannot be represented: they are refused with an error naming `what`, never wrapped silently,
+ * except INT64 max/min sentinels (used by StridedSlice ends) which clamp to int32 max/min.
+ */
+export function hostToTf(h: HostTensor, what = 'tensor'): tf.Tensor {
+  const dt = toTfjsDType(h.dtype);
+  const shape = h.shape;
+  if (h.dtype === 'string') {
+    return tf.tensor(h.data as Uint8Array[], shape, 'string');
+  }
+  if (h.dtype === 'complex64' || h.dtype === 'complex128') {
+    const d = h.data as Float32Array | Float64Array;
+    const n = d.length / 2;
+    const re = new Float32Array(n);
+    const im = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      re[i] = d[2 * i]!;
+      im[i] = d[2 * i + 1]!;
+    }
+    return tf.complex(tf.tensor(re, shape), tf.tensor(im, shape));
+  }
+  if (dt === 'float32') {
+    const d = h.data;
+    const f = d instanceof Float32Array ? d : Float32Array.from(d as Float64Array);
+    return tf.tensor(f, shape, 'float32');
+  }
+  if (dt === 'bool') {
+    return tf.tensor(h.data as Uint8Array, shape, 'bool');
+  }
+  // integers
+  const d = h.data;
+  if (d instanceof Int32Array) return tf.tensor(d, shape, 'int32');
+  const out = new Int32Array(d.length);
+  if (d instanceof BigInt64Array || d instanceof BigUint64Array) {
+    for (let i = 0; i < d.length; i++) {
+      const v = d[i]!;
+      if (v > 2147483647n) {
+        if (v >= 9223372036854775807n) out[i] = 2147483647;
+        else throw new ExecutionError(`${what}: int64 value ${v} does not fit in int32 (tfjs computes integers in int32)`);
+      } else if (v < -2147483648n) {
+        if (v <= -9223372036854775808n) out[i] = -2147483648;
+        else throw new ExecutionError(`${what}: int64 value ${v} does not fit in int32 (tfjs computes integers in int32)`);
+      } else out[i] = Number(v);
+    }
+  } else {
+    const src = d as Int8Array | Int16Array | Uint8Array | Uint16Array | Uint32Array;
+    for (let i = 0; i < src.length; i++) {
+      const v = src[i]!;
+      if (v > 2147483647) throw new ExecutionError(`${what}: uint32 value ${v} does not fit in int32 (tfjs computes integers in int32)`);
+      out[i] = v;
+    }
+  }
+  return tf.tensor(out, shape, 'int32');
+}
+
+/** tfjs tensor -> HostTensor (synchronous read). The dtype is the tfjs one unless `as` is given. */
+export function tfToHost(t: tf.Tensor, as?: DType): HostTensor {
+  const shape = t.shape.slice();
+  if (t.dtype === 'string') {
+    const vals = t.dataSync() as unknown as Uint8Array[];
+    return { dtype: 'string', shape, data: vals.map((v) => (typeof v === 'string' ? new TextEncoder().encode(v) : v)) };
+  }
+  if (t.dtype === 'complex64') {
+    const re = tf.real(t);
+    const im = tf.imag(t);
+    const r = re.dataSync() as Float32Array;
+    const i = im.dataSync() as Float32Array;
+    re.dispose();
+    im.dispose();
+    const d = new Float32Array(r.length * 2);
+    for (let k = 0; k < r.length; k++) {
+      d[2 * k] = r[k]!;
+      d[2 * k + 1] = i[k]!;
+    }
+    return { dtype: 'complex64', shape, data: d };
+  }
+  const raw = t.dataSync();
+  const dtype: DType = as ?? (t.dtype as DType);
+  return { dtype, shape, data: castHostData(raw as Float32Array | Int32Array | Uint8Array, dtype) };
+}
+
+function castHostData(src: Float32Array | Int32Array | Uint8Array, dtype: DType): HostData {
+  switch (dtype) {
+    case 'float32': case 'float16': case 'bfloat16':
+      return src instanceof Float32Array ? src.slice() : Float32Array.from(src);
+    case 'float64': return Float64Array.from(src);
+    case 'int32': return src instanceof Int32Array ? src.slice() : Int32Array.from(src);
+    case 'int8': return Int8Array.from(src);
+    case 'int16': return Int16Array.from(src);
+    case 'uint8': case 'bool': return Uint8Array.from(src);
+    case 'uint16': return Uint16Array.from(src);
+    case 'uint32': return Uint32Array.from(src);
+    case 'int64': return BigInt64Array.from(Array.from(src, (v) => BigInt(Math.trunc(v))));
+    case 'uint64': return BigUint64Array.from(Array.from(src, (v) => BigInt(Math.trunc(v))));
+    default: return Float32Array.from(src);
+  }
+}

@@ -1,0 +1,103 @@
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { ParityError, errorMessage } from '../core/errors.js';
+
+/**
+ * Backend selection. Default order: tfjs-node ('tensorflow') when it loads, else wasm, else cpu.
+ * Ops whose kernel the chosen backend lacks run on cpu (see runWithFallback).
+ */
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+
+export interface BackendInfo {
+  name: BackendName;
+  /** Kernels that ran on cpu because the chosen backend lacks them (filled as they happen). */
+  fallbackKernels: Set<string>;
+  tfjsVersion: string;
+}
+
+let current: BackendInfo | undefined;
+
+/** tfjs prints an "install tfjs-node" banner and other notes through console.warn unless PROD is set. */
+function silenceTfjs(): void {
+  try {
+    tf.env().set('PROD', true);
+  } catch {
+    /* flag not registered in this build: nothing to silence */
+  }
+}
+
+function tryLoadNode(): boolean {
+  if (tf.findBackend('tensorflow')) return true;
+  try {
+    const require = createRequire(import.meta.url);
+    require('@tensorflow/tfjs-node');
+    return tf.findBackend('tensorflow') !== null && tf.findBackend('tensorflow') !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+export async function initBackend(requested: BackendName | 'auto' = 'auto'): Promise<BackendInfo> {
+  silenceTfjs();
+  if (current && (requested === 'auto' || requested === current.name) && tf.getBackend() === current.name) return current;
+  const order: BackendName[] = requested === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [requested];
+  const failures: string[] = [];
+  for (const name of order) {
+    if (name === 'tensorflow' && !tryLoadNode()) {
+      failures.push('tensorflow: @tensorflow/tfjs-node is not installed or did not load');
+      continue;
+    }
+    try {
+      const ok = await tf.setBackend(name);
+      if (!ok) {
+        failures.push(`${name}: initialisation failed`);
+        continue;
+      }
+      await tf.ready();
+      current = { name, fallbackKernels: new Set(), tfjsVersion: tf.version_core };
+      return current;
+    } catch (e) {
+      failures.push(`${name}: ${errorMessage(e)}`);
+    }
+  }
+  throw new ParityError(`no usable tfjs backend (${failures.join('; ')})`, { code: 'backend' });
+}
+
+export function backendInfo(): BackendInfo | undefined {
+  return current;
+}
+
+const NOT_REGISTERED = /Kernel '([^']+)' not registered for backend '([^']+)'/;
+
+/**
+ * Runs `fn` (a synchronous tfjs computation) on the current backend; when that backend
+ * lacks a kernel it needs, runs it again on cpu. Tensors produced on cpu move back to the
+ * main backend lazily when the next op reads them.
+ */
+export function runWithFallback<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    const m = NOT_REGISTERED.exec(errorMessage(e));
+    if (!m || tf.getBackend() === 'cpu') throw e;
+    const main = tf.getBackend();
+    current?.fallbackKernels.add(m[1]!);
+    const engine = tf.engine() as unknown as { setBackend(n: string): Promise<boolean>; backendName: string; backendInstance: unknown; registry: Record<string, unknown> };
+    switchSync(engine, 'cpu');
+    try {
+      return fn();
+    } finally {
+      switchSync(engine, main);
+    }
+  }
+}
+
+/** tf.setBackend is async only for first initialisation; both backends here are initialised. */
+function switchSync(engine: { backendName: string; backendInstance: unknown; registry: Record<string, unknown> }, name: string): void {
+  const inst = engine.registry[name];
+  if (!inst) throw new ParityError(`backend '${name}' is not initialised`, { code: 'backend' });
+  engine.backendName = name;
+  engine.backendInstance = inst;
+}

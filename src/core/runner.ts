@@ -1,0 +1,46 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { TensorSpec } from './tensor.js';
+
+/** Memory layout hint for 4-D/5-D activations, so alignment can transpose. */
+export type Layout = 'NHWC' | 'NCHW' | 'NDHWC' | 'NCDHW';
+
+/**
+ * One recorded output. The consumer of a Runner's iterator owns `tensor` and must dispose it.
+ * `name` is the tensor key: `node` for output 0, `node:i` for output i.
+ */
+export interface Activation {
+  name: string;
+  /** Op type (reference, graph candidates) or layer class (Keras/tfjs layers). */
+  type: string;
+  tensor: tf.Tensor;
+  /** Names of the activations this one was computed from (its direct inputs). */
+  producedFrom: string[];
+  layout?: Layout;
+  /** Position in execution order, 0-based. */
+  index: number;
+}
+
+export interface RunOptions {
+  /** 'all' records every node output; a list records only those (plus the model outputs when outputsToo). */
+  record?: 'all' | string[];
+}
+
+export type Feeds = Map<string, tf.Tensor>;
+
+/** A model that can be run on feeds and yields per-layer outputs in execution order. */
+export interface Runner {
+  /** 'reference', 'keras', 'tfjs-layers', 'tfjs-graph', 'onnx', 'activations'. */
+  readonly kind: string;
+  /** The file or folder it was loaded from. */
+  readonly source: string;
+  inputs(): TensorSpec[];
+  /** Names of the model's final outputs. */
+  outputs(): string[];
+  run(feeds: Feeds, opts?: RunOptions): AsyncIterable<Activation>;
+  /**
+   * Re-runs one node/layer alone on the given inputs (used to separate a layer's own error from
+   * the error it inherited). Optional: runners that cannot do this leave it undefined.
+   */
+  runSingle?(name: string, inputs: tf.Tensor[]): Promise<tf.Tensor[]>;
+  dispose(): void;
+}

@@ -1,0 +1,338 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { runWithFallback } from '../backend/index.js';
+import { hostToTf } from '../backend/convert.js';
+import { ExecutionError, InputError, ParityError, UnsupportedError, errorMessage } from '../core/errors.js';
+import type { Activation, Feeds, RunOptions, Runner } from '../core/runner.js';
+import type { TensorSpec } from '../core/tensor.js';
+import { shapeToString } from '../core/tensor.js';
+import type { Graph, GraphNode } from '../graph/ir.js';
+import { parseInputRef, tensorKey } from '../graph/ir.js';
+import type { OpContext } from './registry.js';
+import { getKernel } from './registry.js';
+import './ops/index.js';
+
+/** Ops that are graph inputs: fed, never executed by a kernel unless they have a default. */
+const FEED_OPS = new Set(['Placeholder', 'PlaceholderWithDefault']);
+
+export interface UnsupportedOp {
+  op: string;
+  nodes: string[];
+}
+
+/** Every op in the graph (and its functions) that has no kernel, with the nodes that use it. */
+export function findUnsupportedOps(graph: Graph): UnsupportedOp[] {
+  const byOp = new Map<string, string[]>();
+  const visit = (nodes: GraphNode[], scope: string) => {
+    for (const n of nodes) {
+      if (n.op === 'Placeholder') continue;
+      if (!getKernel(n.op) && !graph.functions.has(n.op)) {
+        const list = byOp.get(n.op) ?? [];
+        list.push(scope + n.name);
+        byOp.set(n.op, list);
+      }
+    }
+  };
+  visit(graph.nodes, '');
+  for (const f of graph.functions.values()) visit(f.nodes, `${f.name}/`);
+  return [...byOp.entries()].map(([op, nodes]) => ({ op, nodes })).sort((a, b) => a.op.localeCompare(b.op));
+}
+
+export function assertSupported(graph: Graph): void {
+  const missing = findUnsupportedOps(graph);
+  if (missing.length === 0) return;
+  const lines = missing.map((m) => `  ${m.op}: ${m.nodes.slice(0, 5).join(', ')}${m.nodes.length > 5 ? `, … (${m.nodes.length} nodes)` : ''}`);
+  throw new UnsupportedError(
+    `${graph.source.path}: ${missing.length} op type(s) cannot be executed by tf-parity yet:\n${lines.join('\n')}`,
+    missing,
+    { file: graph.source.path },
+  );
+}
+
+/** Topological order of `nodes` restricted to `needed`, stable in graph order; control deps count. */
+export function topoOrder(nodes: GraphNode[], needed: Set<string>, file: string): GraphNode[] {
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const indeg = new Map<string, number>();
+  const users = new Map<string, string[]>();
+  for (const n of nodes) {
+    if (!needed.has(n.name)) continue;
+    let d = 0;
+    for (const ref of n.inputs) {
+      const src = parseInputRef(ref).node;
+      if (!needed.has(src)) continue;
+      d++;
+      const u = users.get(src) ?? [];
+      u.push(n.name);
+      users.set(src, u);
+    }
+    indeg.set(n.name, d);
+  }
+  // Stable Kahn: a min-heap on graph position would be ideal; a sorted ready queue by position is enough.
+  const pos = new Map(nodes.map((n, i) => [n.name, i]));
+  const ready: string[] = [];
+  for (const [name, d] of indeg) if (d === 0) ready.push(name);
+  ready.sort((a, b) => pos.get(b)! - pos.get(a)!);
+  const order: GraphNode[] = [];
+  while (ready.length) {
+    const name = ready.pop()!;
+    order.push(byName.get(name)!);
+    const us = users.get(name);
+    if (!us) continue;
+    let pushed = false;
+    for (const u of us) {
+      const d = indeg.get(u)! - 1;
+      indeg.set(u, d);
+      if (d === 0) {
+        ready.push(u);
+        pushed = true;
+      }
+    }
+    if (pushed) ready.sort((a, b) => pos.get(b)! - pos.get(a)!);
+  }
+  if (order.length !== indeg.size) {
+    const stuck = [...indeg.entries()].filter(([, d]) => d > 0).map(([n]) => n);
+    throw new ExecutionError(
+      `${file}: the graph has a cycle through ${stuck.slice(0, 5).join(', ')}${stuck.length > 5 ? ', …' : ''} ` +
+        `(TF1 while-loop frames need the control-flow executor)`,
+      { file, node: stuck[0] },
+    );
+  }
+  return order;
+}
+
+/** Names of the nodes needed to compute `targets`, following data and control inputs. */
+export function neededNodes(graph: Graph, targets: string[]): Set<string> {
+  const byName = new Map(graph.nodes.map((n) => [n.name, n]));
+  const needed = new Set<string>();
+  const stack = targets.map((t) => parseInputRef(t).node);
+  while (stack.length) {
+    const name = stack.pop()!;
+    if (needed.has(name)) continue;
+    const n = byName.get(name);
+    if (!n) continue;
+    needed.add(name);
+    for (const ref of n.inputs) stack.push(parseInputRef(ref).node);
+  }
+  return needed;
+}
+
+/** Normalise a feed or output name: `x:0` -> `x`. */
+export function normaliseTensorName(name: string): string {
+  return name.endsWith(':0') ? name.slice(0, -2) : name;
+}
+
+export interface InterpreterOptions {
+  /** Outputs to compute; defaults to graph.outputs. */
+  outputs?: string[];
+}
+
+/**
+ * The reference interpreter: executes a Graph node by node in tfjs kernels and yields every
+ * node's outputs in execution order. Tensors are disposed as soon as no later node needs them.
+ */
+export class Interpreter implements Runner {
+  readonly kind = 'reference';
+  readonly source: string;
+  private readonly targets: string[];
+  private readonly byName: Map<string, GraphNode>;
+  private readonly order: GraphNode[];
+  private readonly constCache = new Map<string, tf.Tensor>();
+
+  constructor(readonly graph: Graph, opts: InterpreterOptions = {}) {
+    this.source = graph.source.path;
+    this.byName = new Map(graph.nodes.map((n) => [n.name, n]));
+    this.targets = (opts.outputs ?? graph.outputs).map(normaliseTensorName);
+    for (const t of this.targets) {
+      const node = parseInputRef(t).node;
+      if (!this.byName.has(node)) {
+        throw new InputError(`${this.source}: output '${t}' is not a node of the graph${suggest(node, [...this.byName.keys()])}`, {
+          file: this.source,
+          node,
+        });
+      }
+    }
+    const needed = neededNodes(graph, this.targets);
+    const sub: Graph = { ...graph, nodes: graph.nodes.filter((n) => needed.has(n.name)) };
+    assertSupported(sub);
+    this.order = topoOrder(graph.nodes, needed, this.source);
+  }
+
+  inputs(): TensorSpec[] {
+    const needed = new Set(this.order.map((n) => n.name));
+    return this.graph.inputs.filter((s) => needed.has(normaliseTensorName(s.name)));
+  }
+
+  outputs(): string[] {
+    return this.targets.slice();
+  }
+
+  /** Nodes in execution order. */
+  executionOrder(): readonly GraphNode[] {
+    return this.order;
+  }
+
+  async *run(feeds: Feeds, opts: RunOptions = {}): AsyncIterable<Activation> {
+    const record = opts.record ?? 'all';
+    const recordSet = record === 'all' ? null : new Set(record.map(normaliseTensorName));
+    const normFeeds = new Map<string, tf.Tensor>();
+    for (const [k, v] of feeds) normFeeds.set(normaliseTensorName(k), v);
+    for (const k of normFeeds.keys()) {
+      const node = parseInputRef(k).node;
+      if (!this.byName.has(node)) {
+        throw new InputError(`${this.source}: feed '${k}' is not a node of the graph${suggest(node, [...this.byName.keys()])}`, {
+          file: this.source,
+          node: k,
+        });
+      }
+    }
+
+    // Remaining consumers per tensor key; a tensor is disposed when it reaches zero.
+    const remaining = new Map<string, number>();
+    for (const n of this.order) {
+      for (const ref of n.inputs) {
+        const r = parseInputRef(ref);
+        if (r.control) continue;
+        const key = tensorKey(r.node, r.index);
+        remaining.set(key, (remaining.get(key) ?? 0) + 1);
+      }
+    }
+    const live = new Map<string, tf.Tensor>();
+    const ctx = this.context();
+    let index = 0;
+    try {
+      for (const node of this.order) {
+        const outs = await this.execNode(node, normFeeds, live, ctx);
+        const producedFrom = node.inputs.filter((r) => !r.startsWith('^')).map((r) => normaliseTensorName(r));
+        for (let i = 0; i < outs.length; i++) {
+          const key = tensorKey(node.name, i);
+          const t = outs[i]!;
+          const wanted = recordSet === null || recordSet.has(key) || this.targets.includes(key);
+          if (wanted) {
+            yield { name: key, type: node.op, tensor: tf.clone(t), producedFrom, index: index++ };
+          }
+          if ((remaining.get(key) ?? 0) > 0) live.set(key, t);
+          else if (!normFeeds.has(key) || normFeeds.get(key) !== t) t.dispose();
+        }
+        // Release inputs no longer needed.
+        for (const ref of node.inputs) {
+          const r = parseInputRef(ref);
+          if (r.control) continue;
+          const key = tensorKey(r.node, r.index);
+          const left = (remaining.get(key) ?? 0) - 1;
+          remaining.set(key, left);
+          if (left <= 0) {
+            const t = live.get(key);
+            live.delete(key);
+            if (t && normFeeds.get(key) !== t) t.dispose();
+          }
+        }
+      }
+    } finally {
+      for (const [k, t] of live) if (normFeeds.get(k) !== t) t.dispose();
+      live.clear();
+    }
+  }
+
+  private context(): OpContext {
+    return {
+      graph: this.graph,
+      file: this.source,
+      callFunction: async (name) => {
+        throw new ExecutionError(`${this.source}: function calls ('${name}') are not supported yet`, { file: this.source, node: name });
+      },
+      variable: () => undefined,
+    };
+  }
+
+  private async execNode(node: GraphNode, feeds: Map<string, tf.Tensor>, live: Map<string, tf.Tensor>, ctx: OpContext): Promise<tf.Tensor[]> {
+    const fed = feeds.get(node.name);
+    if (fed) return [tf.clone(fed)];
+    if (FEED_OPS.has(node.op) && node.op === 'Placeholder') {
+      throw new InputError(
+        `${this.source}: input '${node.name}' has no feed (inputs: ${this.graph.inputs.map((s) => `${s.name} ${s.dtype}${shapeToString(s.shape)}`).join(', ')})`,
+        { file: this.source, node: node.name },
+      );
+    }
+    if (node.op === 'Const') {
+      const cached = this.constCache.get(node.name);
+      if (cached) return [tf.clone(cached)];
+    }
+    const info = getKernel(node.op)!;
+    const inputs: tf.Tensor[] = [];
+    for (const ref of node.inputs) {
+      const r = parseInputRef(ref);
+      if (r.control) continue;
+      const t = live.get(tensorKey(r.node, r.index));
+      if (!t) {
+        const src = this.byName.get(r.node);
+        throw new ExecutionError(
+          `${this.source}: node '${node.name}' (${node.op}) reads '${ref}', which ${src ? `node '${r.node}' (${src.op}) did not produce` : 'is not a node of the graph'}`,
+          { file: this.source, node: node.name },
+        );
+      }
+      inputs.push(t);
+    }
+    let outs: tf.Tensor[];
+    try {
+      if (info.async) {
+        const r = await info.kernel(inputs, node, ctx);
+        outs = Array.isArray(r) ? r : [r];
+      } else {
+        outs = runWithFallback(() =>
+          tf.tidy(() => {
+            const r = info.kernel(inputs, node, ctx) as tf.Tensor | tf.Tensor[];
+            return Array.isArray(r) ? r : [r];
+          }),
+        );
+      }
+    } catch (e) {
+      if (e instanceof ParityError) {
+        if (e.node) throw e;
+        throw new ExecutionError(`${this.source}: node '${node.name}' (${node.op}): ${e.message}`, { file: this.source, node: node.name, cause: e });
+      }
+      const shapes = inputs.map((t) => `${t.dtype}[${t.shape.join(',')}]`).join(', ');
+      throw new ExecutionError(`${this.source}: node '${node.name}' (${node.op}) failed on inputs (${shapes}): ${errorMessage(e)}`, {
+        file: this.source,
+        node: node.name,
+        cause: e,
+      });
+    }
+    // A kernel must not hand back an input tensor itself: the interpreter owns both.
+    outs = outs.map((t) => (inputs.includes(t) ? tf.clone(t) : t));
+    if (node.op === 'Const' && outs[0]) this.constCache.set(node.name, tf.clone(outs[0]));
+    return outs;
+  }
+
+  dispose(): void {
+    for (const t of this.constCache.values()) t.dispose();
+    this.constCache.clear();
+  }
+}
+
+/** " (did you mean 'x'?)" for the closest name by edit distance, or ''. */
+export function suggest(name: string, candidates: string[]): string {
+  let best = '';
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(name, c, bestD);
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  return best && bestD <= Math.max(2, Math.floor(name.length / 3)) ? ` (did you mean '${best}'?)` : '';
+}
+
+function editDistance(a: string, b: string, cap: number): number {
+  if (Math.abs(a.length - b.length) >= cap) return cap;
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+export { hostToTf };

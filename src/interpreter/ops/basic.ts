@@ -1,0 +1,26 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { hostToTf } from '../../backend/convert.js';
+import { attrTensor } from '../../graph/attrs.js';
+import { ExecutionError } from '../../core/errors.js';
+import { registerOp, registerOps } from '../registry.js';
+
+/** Graph plumbing: constants, identities, no-ops. Placeholders are fed by the interpreter. */
+registerOps({
+  Const: (_i, node) => hostToTf(attrTensor(node, 'value'), `constant '${node.name}'`),
+  Identity: ([x]) => tf.clone(x!),
+  Snapshot: ([x]) => tf.clone(x!),
+  StopGradient: ([x]) => tf.clone(x!),
+  PreventGradient: ([x]) => tf.clone(x!),
+  EnsureShape: ([x], node) => tf.clone(x!),
+  CheckNumerics: ([x], node) => {
+    const bad = tf.tidy(() => tf.any(tf.logicalOr(tf.isNaN(x!), tf.isInf(x!))).dataSync()[0]);
+    if (bad) throw new ExecutionError(`CheckNumerics failed at node '${node.name}': tensor has NaN or Inf`, { node: node.name });
+    return tf.clone(x!);
+  },
+  IdentityN: (xs) => xs.map((x) => tf.clone(x)),
+  NoOp: () => [],
+  PlaceholderWithDefault: ([x]) => tf.clone(x!),
+});
+registerOp('Placeholder', (_i, node) => {
+  throw new ExecutionError(`Placeholder '${node.name}' has no feed`, { node: node.name });
+});

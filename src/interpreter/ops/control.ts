@@ -1,0 +1,3 @@
+import { registerOps } from '../registry.js';
+
+registerOps({});

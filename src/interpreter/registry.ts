@@ -1,0 +1,50 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Graph, GraphNode } from '../graph/ir.js';
+
+/** What a kernel can ask of the interpreter besides its inputs. */
+export interface OpContext {
+  graph: Graph;
+  /** File the graph came from, for error messages. */
+  file: string;
+  /**
+   * Runs a function from the graph's library on `inputs` (PartitionedCall, If/While bodies).
+   * Activations inside it are recorded under `scope/…`.
+   */
+  callFunction(name: string, inputs: tf.Tensor[], scope: string, attrs?: GraphNode['attrs']): Promise<tf.Tensor[]>;
+  /** Value of a resource/variable by name (checkpoints, SavedModels). */
+  variable(name: string): tf.Tensor | undefined;
+}
+
+/**
+ * An op kernel: TensorFlow semantics, attribute defaults included. Inputs are owned by the
+ * interpreter (never dispose them); intermediates are disposed by the tidy around sync kernels.
+ * Returns one tensor per op output, in TF output order.
+ */
+export type OpKernel = (inputs: tf.Tensor[], node: GraphNode, ctx: OpContext) => tf.Tensor[] | tf.Tensor | Promise<tf.Tensor[] | tf.Tensor>;
+
+export interface KernelInfo {
+  kernel: OpKernel;
+  /** True when the kernel returns a Promise (cannot be wrapped in tf.tidy). */
+  async?: boolean;
+  /** Ops whose control-flow role the executor handles itself (Switch, Merge, Enter, ...). */
+  controlFlow?: boolean;
+}
+
+const registry = new Map<string, KernelInfo>();
+
+export function registerOp(op: string, kernel: OpKernel, opts: Omit<KernelInfo, 'kernel'> = {}): void {
+  registry.set(op, { kernel, ...opts });
+}
+
+/** Register several sync kernels: `registerOps({ Relu: ([x]) => tf.relu(x) })`. */
+export function registerOps(kernels: Record<string, OpKernel>): void {
+  for (const [op, k] of Object.entries(kernels)) registerOp(op, k);
+}
+
+export function getKernel(op: string): KernelInfo | undefined {
+  return registry.get(op);
+}
+
+export function supportedOps(): string[] {
+  return [...registry.keys()].sort();
+}
