@@ -1,0 +1,15 @@
+import { ParityError } from '../../core/errors.js';
+import type { Graph } from '../../graph/ir.js';
+
+/**
+ * TF1 checkpoints (.meta + .index + .data) and SavedModels, read without TensorFlow.
+ * Placeholder until the tensor bundle reader lands: the format dispatcher calls these.
+ */
+export async function loadCheckpointGraph(path: string): Promise<Graph> {
+  throw new ParityError(`${path}: TF1 checkpoints are not supported yet`, { code: 'unsupported', file: path });
+}
+
+export async function loadSavedModelGraph(dir: string, opts: { signature?: string; tags?: string[] } = {}): Promise<Graph> {
+  void opts;
+  throw new ParityError(`${dir}: SavedModels are not supported yet`, { code: 'unsupported', file: dir });
+}
