@@ -11,6 +11,8 @@ export interface Command {
 const COMMANDS: Record<string, () => Promise<Command>> = {
   inspect: async () => (await import('./commands/inspect.js')).command,
   run: async () => (await import('./commands/run.js')).command,
+  compare: async () => (await import('./commands/compare.js')).command,
+  align: async () => (await import('./commands/align.js')).command,
 };
 
 export function registerCommandLoader(name: string, load: () => Promise<Command>): void {

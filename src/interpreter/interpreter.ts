@@ -302,6 +302,27 @@ export class Interpreter implements Runner {
     return outs;
   }
 
+  /**
+   * Runs one node alone on the given inputs (its data inputs, in order). Used to measure a
+   * node's own error on the reference's inputs when this graph is the candidate.
+   */
+  async runSingle(name: string, inputs: tf.Tensor[]): Promise<tf.Tensor[]> {
+    const node = this.byName.get(parseInputRef(normaliseTensorName(name)).node);
+    if (!node) throw new InputError(`${this.source}: no node '${name}'`, { file: this.source, node: name });
+    const live = new Map<string, tf.Tensor>();
+    const rewired: GraphNode = { ...node, inputs: [] };
+    let k = 0;
+    for (const ref of node.inputs) {
+      if (ref.startsWith('^')) continue;
+      const key = `__single_input_${k}`;
+      const t = inputs[k++];
+      if (!t) throw new InputError(`${this.source}: node '${node.name}' needs more than ${inputs.length} inputs`, { file: this.source, node: node.name });
+      live.set(key, t);
+      rewired.inputs.push(key);
+    }
+    return this.execNode(rewired, new Map(), live, this.context());
+  }
+
   dispose(): void {
     for (const t of this.constCache.values()) t.dispose();
     this.constCache.clear();

@@ -1,0 +1,143 @@
+import { writeFileSync } from 'node:fs';
+import type { Alignment } from '../../compare/align.js';
+import { readAlignmentFile } from '../../compare/align.js';
+import { compareRunners } from '../../compare/compare.js';
+import type { Check } from '../../compare/metrics.js';
+import { parseCheck } from '../../compare/metrics.js';
+import type { Result, Tolerance } from '../../compare/result.js';
+import { InputError } from '../../core/errors.js';
+import { consoleReport } from '../../report/console.js';
+import { writeReports } from '../../report/index.js';
+import { loadModel } from '../../runners/index.js';
+import type { Command } from '../main.js';
+import type { ParsedValues } from '../common.js';
+import { RUN_OPTIONS, RUN_OPTIONS_USAGE, feedsMaker, hashPath, intOption, log, numberOption, parse, setupBackend } from '../common.js';
+
+const usage = `usage: parity compare ORIGINAL CANDIDATE [options]
+
+Runs ORIGINAL (frozen .pb/.pbtxt, checkpoint, SavedModel, tfjs graph model) in the reference
+interpreter and CANDIDATE (.keras, .h5, tfjs model.json, .onnx, .npz of activations, or a graph)
+on the same seeded inputs, pairs their layers, and reports whether they are equivalent, where
+they first diverge, and how much of that error is the layer's own.
+Exit code: 0 equivalent, 1 not equivalent, 2 usage or input error.
+
+  --atol X | --atol NAME:X   absolute tolerance, global or for one tensor (default 1e-4)
+  --rtol X | --rtol NAME:X   relative tolerance, global or for one tensor (default 1e-4)
+  --check 'cosine>=0.999'    extra threshold on a metric, optionally 'NAME:metric>=v' (repeatable);
+                             metrics: max_abs max_rel mean_abs rmse cosine sqnr allclose topk_agree
+  --iterations N             run N times with seeds seed..seed+N-1, keep the worst (default 1)
+  --map MAP.json             alignment map (from 'parity align', possibly hand-edited)
+  --names-only               pair by names and map only, no numeric alignment
+  --fail-on outputs|all      what decides the verdict (default outputs)
+  --topk K                   also compute top-K agreement on the outputs
+  --nan-differ               a NaN in both at the same place counts as a mismatch
+  --no-own-error             skip re-running failing candidate layers on the reference's inputs
+  --json FILE  --html FILE  --junit FILE  --markdown FILE   write reports
+${RUN_OPTIONS_USAGE}`;
+
+export const COMPARE_OPTIONS = {
+  ...RUN_OPTIONS,
+  atol: { type: 'string', multiple: true },
+  rtol: { type: 'string', multiple: true },
+  check: { type: 'string', multiple: true },
+  iterations: { type: 'string' },
+  map: { type: 'string' },
+  'names-only': { type: 'boolean' },
+  'fail-on': { type: 'string' },
+  topk: { type: 'string' },
+  'nan-differ': { type: 'boolean' },
+  'no-own-error': { type: 'boolean' },
+  json: { type: 'string' },
+  html: { type: 'string' },
+  junit: { type: 'string' },
+  markdown: { type: 'string' },
+} as const;
+
+/** Global and per-tensor tolerances from repeated --atol/--rtol flags. */
+export function parseTolerances(values: ParsedValues): { tolerance: Tolerance; perTensor: Record<string, Tolerance> } {
+  const tolerance: Tolerance = { atol: 1e-4, rtol: 1e-4 };
+  const perTensor: Record<string, Tolerance> = {};
+  for (const key of ['atol', 'rtol'] as const) {
+    for (const s of (values[key] as string[] | undefined) ?? []) {
+      const i = s.lastIndexOf(':');
+      const name = i > 0 ? s.slice(0, i) : undefined;
+      const v = numberOption(i > 0 ? s.slice(i + 1) : s, key, 0);
+      if (name) perTensor[name] = { ...(perTensor[name] ?? {}), [key]: v } as Tolerance;
+      else tolerance[key] = v;
+    }
+  }
+  for (const t of Object.values(perTensor)) {
+    t.atol ??= tolerance.atol;
+    t.rtol ??= tolerance.rtol;
+  }
+  return { tolerance, perTensor };
+}
+
+export interface CompareCliOptions {
+  map?: Alignment;
+}
+
+/** The whole compare job for the CLI and suites: load, compare, write reports. */
+export async function runCompare(original: string, candidatePath: string, values: ParsedValues): Promise<Result> {
+  await setupBackend(values);
+  const seed = intOption(values.seed, 'seed', 0);
+  const iterations = intOption(values.iterations, 'iterations', 1);
+  if (iterations < 1) throw new InputError('--iterations must be at least 1');
+  const { tolerance, perTensor } = parseTolerances(values);
+  const checks: Check[] = ((values.check as string[] | undefined) ?? []).map(parseCheck);
+  const failOn = (values['fail-on'] as string | undefined) ?? 'outputs';
+  if (failOn !== 'outputs' && failOn !== 'all') throw new InputError(`--fail-on expects outputs or all, got '${failOn}'`);
+  const map = values.map ? readAlignmentFile(values.map as string) : undefined;
+  log(values, `parity: loading ${original}`);
+  const ref = await loadModel(original, { signature: values.signature as string | undefined });
+  try {
+    log(values, `parity: loading ${candidatePath}`);
+    const cand = await loadModel(candidatePath);
+    try {
+      const [rh, ch] = await Promise.all([hashPath(original), hashPath(candidatePath)]);
+      return await compareRunners(ref.runner, cand.runner, {
+        seed,
+        iterations,
+        tolerance,
+        perTensor,
+        checks,
+        map,
+        namesOnly: !!values['names-only'],
+        nanEqual: !values['nan-differ'],
+        topk: intOption(values.topk, 'topk', 0),
+        ownError: !values['no-own-error'],
+        failOn,
+        feeds: feedsMaker(values, ref.runner.inputs(), ref.graph),
+        referenceFacts: { path: original, kind: ref.kind, ...rh },
+        candidateFacts: { path: candidatePath, kind: cand.kind, ...ch },
+        graph: ref.graph ? ref.graph.nodes.map((n) => ({ name: n.name, op: n.op, inputs: n.inputs })) : undefined,
+        onProgress: (m) => log(values, `parity: ${m}`),
+      });
+    } finally {
+      cand.runner.dispose();
+    }
+  } finally {
+    ref.runner.dispose();
+  }
+}
+
+export const command: Command = {
+  summary: 'compare an original TF model with its conversion, layer by layer',
+  usage,
+  async run(argv) {
+    const { values, positionals } = parse(argv, COMPARE_OPTIONS, { min: 2, max: 2, usage });
+    const result = await runCompare(positionals[0]!, positionals[1]!, values);
+    process.stdout.write(consoleReport(result, { color: process.stdout.isTTY }));
+    await writeReports(result, {
+      json: values.json as string | undefined,
+      html: values.html as string | undefined,
+      junit: values.junit as string | undefined,
+      markdown: values.markdown as string | undefined,
+    });
+    return result.verdict === 'equivalent' ? 0 : result.verdict === 'not-equivalent' ? 1 : 2;
+  },
+};
+
+export function writeJson(path: string, obj: unknown): void {
+  writeFileSync(path, JSON.stringify(obj, null, 2) + '\n');
+}

@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { BackendName } from '../backend/index.js';
+import { initBackend } from '../backend/index.js';
+import { InputError } from '../core/errors.js';
+import type { HostTensor, TensorSpec } from '../core/tensor.js';
+import type { Graph } from '../graph/ir.js';
+import type { InputSpec } from '../inputs/spec.js';
+import { loadInputSpecFile, parseInputArg, parseShapeArg } from '../inputs/spec.js';
+import { generateFeeds, inferIntRanges, loadFeeds } from '../inputs/generate.js';
+
+/** Options every command that runs a model accepts. */
+export const RUN_OPTIONS = {
+  seed: { type: 'string' },
+  shape: { type: 'string', multiple: true },
+  input: { type: 'string', multiple: true },
+  'input-spec': { type: 'string' },
+  inputs: { type: 'string' },
+  backend: { type: 'string' },
+  signature: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+} as const;
+
+export const RUN_OPTIONS_USAGE = `  --seed N                 seed for generated inputs (default 0)
+  --shape NAME:1x224x224x3 concrete shape for an input with unknown dims (repeatable)
+  --input 'NAME=normal(0,1)' distribution of one input: uniform(lo,hi), normal(mean,std), constant(v),
+                           int(lo,hi), bool(p), file(x.npy) (repeatable)
+  --input-spec FILE        JSON/YAML file of per-input specs
+  --inputs FEEDS.npz       use these inputs instead of generated ones
+  --backend NAME           wasm | cpu | tensorflow (default: tensorflow when @tensorflow/tfjs-node loads, else wasm)
+  --signature NAME         SavedModel signature (default serving_default)
+  -q, --quiet              no progress output`;
+
+export type ParsedValues = Record<string, string | boolean | string[] | undefined>;
+
+/** parseArgs with our error type: unknown options and missing values are usage errors (exit 2). */
+export function parse(argv: string[], options: Parameters<typeof parseArgs>[0]['options'], positionals: { min: number; max: number; usage: string }) {
+  let res: { values: ParsedValues; positionals: string[] };
+  try {
+    res = parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as unknown as { values: ParsedValues; positionals: string[] };
+  } catch (e) {
+    throw new InputError(`${(e as Error).message}\n${positionals.usage}`);
+  }
+  if (res.positionals.length < positionals.min || res.positionals.length > positionals.max) {
+    throw new InputError(`expected ${positionals.min === positionals.max ? positionals.min : `${positionals.min}-${positionals.max}`} argument(s), got ${res.positionals.length}\n${positionals.usage}`);
+  }
+  return res;
+}
+
+export function intOption(v: unknown, name: string, def: number): number {
+  if (v === undefined) return def;
+  const s = String(v);
+  if (!/^-?\d+$/.test(s)) throw new InputError(`--${name} expects an integer, got '${s}'`);
+  return Number(s);
+}
+
+export function numberOption(v: unknown, name: string, def: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InputError(`--${name} expects a non-negative number, got '${String(v)}'`);
+  return n;
+}
+
+export async function setupBackend(values: ParsedValues): Promise<string> {
+  const b = values.backend as string | undefined;
+  if (b !== undefined && !['wasm', 'cpu', 'tensorflow', 'auto'].includes(b)) {
+    throw new InputError(`--backend expects wasm, cpu or tensorflow, got '${b}'`);
+  }
+  const info = await initBackend((b as BackendName | 'auto' | undefined) ?? 'auto');
+  return info.name;
+}
+
+/** The per-input specs from --shape, --input and --input-spec. */
+export function inputOverrides(values: ParsedValues): InputSpec[] {
+  const specs: InputSpec[] = [];
+  if (values['input-spec']) specs.push(...loadInputSpecFile(values['input-spec'] as string));
+  for (const s of (values.input as string[] | undefined) ?? []) specs.push(parseInputArg(s));
+  for (const s of (values.shape as string[] | undefined) ?? []) specs.push(...parseShapeArg(s));
+  // Merge specs for the same input: later flags refine earlier ones.
+  const merged = new Map<string, InputSpec>();
+  for (const s of specs) merged.set(s.name, { ...(merged.get(s.name) ?? {}), ...s });
+  return [...merged.values()];
+}
+
+/** A feeds maker for seeded (or given) inputs of a model. */
+export function feedsMaker(values: ParsedValues, specs: TensorSpec[], graph?: Graph) {
+  const overrides = inputOverrides(values);
+  const given = values.inputs as string | undefined;
+  const intRanges = graph ? inferIntRanges(graph) : undefined;
+  return (_iteration: number, seed: number): { feeds: Map<string, HostTensor>; sources: Record<string, string> } => {
+    if (given) {
+      const feeds = loadFeeds(given, specs);
+      return { feeds, sources: Object.fromEntries([...feeds.keys()].map((k) => [k, `file(${given})`])) };
+    }
+    const feeds = generateFeeds(specs, { seed, overrides, intRanges });
+    const sources: Record<string, string> = {};
+    for (const s of specs) {
+      const o = overrides.find((x) => x.name === s.name || `${x.name}:0` === s.name);
+      sources[s.name.replace(/:0$/, '')] = describeDist(o, s);
+    }
+    return { feeds, sources };
+  };
+}
+
+function describeDist(o: InputSpec | undefined, s: TensorSpec): string {
+  const d = o?.dist;
+  if (o?.file) return `file(${o.file})`;
+  if (!d) return s.dtype === 'bool' ? 'bool(0.5)' : s.dtype.startsWith('int') || s.dtype.startsWith('uint') ? 'int(default range)' : 'uniform(-1,1)';
+  switch (d.kind) {
+    case 'uniform': return `uniform(${d.low},${d.high})`;
+    case 'normal': return `normal(${d.mean},${d.std})`;
+    case 'constant': return `constant(${d.value})`;
+    case 'int': return `int(${d.low},${d.high})`;
+    case 'bool': return `bool(${d.p})`;
+  }
+}
+
+/** sha256 of a file, or of every file in a folder (sorted by relative path). */
+export async function hashPath(path: string): Promise<{ sha256: string; bytes: number }> {
+  const h = createHash('sha256');
+  let bytes = 0;
+  const files: string[] = [];
+  const walk = (p: string) => {
+    if (statSync(p).isDirectory()) for (const e of readdirSync(p).sort()) walk(join(p, e));
+    else files.push(p);
+  };
+  if (!existsSync(path)) return { sha256: '', bytes: 0 };
+  walk(path);
+  for (const f of files) {
+    await new Promise<void>((res, rej) => {
+      createReadStream(f)
+        .on('data', (c) => {
+          bytes += c.length;
+          h.update(c);
+        })
+        .on('end', () => res())
+        .on('error', rej);
+    });
+  }
+  return { sha256: h.digest('hex'), bytes };
+}
+
+export function log(values: ParsedValues, msg: string): void {
+  if (!values.quiet) process.stderr.write(msg + '\n');
+}

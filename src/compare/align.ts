@@ -1,0 +1,412 @@
+import { readFileSync } from 'node:fs';
+import { FormatError, InputError, errorMessage } from '../core/errors.js';
+import type { Layout } from '../core/runner.js';
+
+/**
+ * Pairs reference nodes with candidate layers. Strategies, applied in this order:
+ *  1. a user map file (`map`), 2. names (exact, then Keras layer = last node of its TF scope),
+ *  3. numeric: a monotone (topology-consistent) alignment of the remaining activations by
+ *     shape and values on the seeded feeds, layout-aware (NCHW vs NHWC, flattened vs not),
+ *  4. final outputs paired by position when nothing else paired them.
+ */
+
+/** How a candidate tensor is brought into the reference's layout before comparing. */
+export interface Transform {
+  /** ref = transpose(cand, perm). */
+  perm?: number[];
+  /** Element counts match but shapes differ (e.g. a Flatten the other side does not have); compared flat. */
+  reshape?: boolean;
+}
+
+export type Strategy = 'map' | 'name' | 'numeric' | 'shape' | 'output';
+
+export interface AlignedPair {
+  reference: string;
+  candidate: string;
+  strategy: Strategy;
+  /** 0..1: 1 for map/exact names, the sampled similarity for numeric matches. */
+  confidence: number;
+  transform?: Transform;
+}
+
+export interface Alignment {
+  version: 1;
+  reference?: string;
+  candidate?: string;
+  pairs: AlignedPair[];
+  unmatched: { reference: string[]; candidate: string[] };
+}
+
+/** What alignment needs to know of one activation. */
+export interface ActInfo {
+  name: string;
+  type: string;
+  shape: number[];
+  dtype: string;
+  index: number;
+  layout?: Layout;
+  producedFrom: string[];
+  /** Host copy of the values (float), used for numeric alignment and metrics. */
+  data?: Float32Array;
+  /** Host copy of int32/bool values (shape tensors, indices), used to re-run single layers. */
+  intData?: Int32Array | Uint8Array;
+}
+
+/** Ops whose outputs are never layer outputs worth pairing. */
+const SKIP_REF_OPS = new Set(['Const', 'Shape', 'ShapeN', 'Size', 'Rank', 'NoOp', 'VarHandleOp', 'ReadVariableOp', 'VariableV2', 'Placeholder', 'Range', 'Fill', 'Pack']);
+
+export function isPairable(a: ActInfo, side: 'reference' | 'candidate'): boolean {
+  if (a.dtype !== 'float32') return false;
+  if (side === 'reference' && SKIP_REF_OPS.has(a.type)) return false;
+  if (side === 'candidate' && /InputLayer/.test(a.type)) return false;
+  return true;
+}
+
+function numel(s: readonly number[]): number {
+  return s.reduce((a, b) => a * b, 1);
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function transposeShape(s: readonly number[], perm: readonly number[]): number[] {
+  return perm.map((p) => s[p]!);
+}
+
+/** Layout-to-layout permutations to try, candidate -> reference. */
+const PERMS: Record<number, number[][]> = {
+  3: [[0, 2, 1]],
+  4: [[0, 2, 3, 1], [0, 3, 1, 2]],
+  5: [[0, 2, 3, 4, 1], [0, 4, 1, 2, 3]],
+};
+
+/** Transforms under which cand's shape becomes ref's shape, most plausible first. */
+export function candidateTransforms(ref: ActInfo, cand: ActInfo): Transform[] {
+  if (numel(ref.shape) !== numel(cand.shape)) return [];
+  const out: Transform[] = [];
+  const layoutDiffers = !!cand.layout && !!ref.layout && cand.layout !== ref.layout;
+  const perms = ref.shape.length === cand.shape.length ? PERMS[ref.shape.length] ?? [] : [];
+  const permOk = perms.filter((p) => sameShape(transposeShape(cand.shape, p), ref.shape));
+  if (sameShape(ref.shape, cand.shape) && !layoutDiffers) out.push({});
+  // Candidate layouts marked NCHW prefer the NCHW->NHWC permutation even when shapes are square.
+  if (cand.layout?.startsWith('NC') && ref.shape.length >= 4) {
+    const p = perms[0]!;
+    if (sameShape(transposeShape(cand.shape, p), ref.shape)) out.push({ perm: p });
+  }
+  for (const p of permOk) if (!out.some((t) => t.perm && sameShape(t.perm, p))) out.push({ perm: p });
+  if (sameShape(ref.shape, cand.shape) && layoutDiffers) out.push({});
+  if (!sameShape(ref.shape, cand.shape)) out.push({ reshape: true });
+  return out;
+}
+
+/** Index in cand's flat data of the element at flat position `i` of ref's layout. */
+export function mapIndex(i: number, refShape: readonly number[], candShape: readonly number[], t: Transform): number {
+  if (!t.perm) return i;
+  // ref index -> multi-index in ref -> cand multi-index via inverse perm.
+  const rank = refShape.length;
+  const refIdx = new Array<number>(rank);
+  let rem = i;
+  for (let a = rank - 1; a >= 0; a--) {
+    refIdx[a] = rem % refShape[a]!;
+    rem = Math.floor(rem / refShape[a]!);
+  }
+  // ref axis a == cand axis perm[a]
+  let flat = 0;
+  const candIdx = new Array<number>(rank);
+  for (let a = 0; a < rank; a++) candIdx[t.perm[a]!] = refIdx[a]!;
+  for (let a = 0; a < rank; a++) flat = flat * candShape[a]! + candIdx[a]!;
+  return flat;
+}
+
+/** Candidate values rearranged into the reference's element order. */
+export function applyTransform(cand: Float32Array, refShape: readonly number[], candShape: readonly number[], t: Transform | undefined): Float32Array {
+  if (!t || !t.perm) return cand;
+  const out = new Float32Array(cand.length);
+  const rank = refShape.length;
+  // Strides of cand for each ref axis.
+  const candStrides = new Array<number>(rank).fill(1);
+  for (let a = rank - 2; a >= 0; a--) candStrides[a] = candStrides[a + 1]! * candShape[a + 1]!;
+  const stride = refShape.map((_, a) => candStrides[t.perm![a]!]!);
+  const idx = new Array<number>(rank).fill(0);
+  let off = 0;
+  for (let i = 0; i < out.length; i++) {
+    out[i] = cand[off]!;
+    for (let a = rank - 1; a >= 0; a--) {
+      idx[a]!++;
+      off += stride[a]!;
+      if (idx[a]! < refShape[a]!) break;
+      off -= stride[a]! * refShape[a]!;
+      idx[a] = 0;
+    }
+  }
+  return out;
+}
+
+const SAMPLE = 256;
+
+/** Similarity in [0,1] of ref and transformed cand on a fixed sample of positions. */
+export function sampledSimilarity(ref: ActInfo, cand: ActInfo, t: Transform): number {
+  const r = ref.data;
+  const c = cand.data;
+  if (!r || !c || r.length !== c.length) return 0;
+  const n = r.length;
+  if (n === 0) return 1;
+  const step = Math.max(1, Math.floor(n / SAMPLE));
+  let num = 0;
+  let den = 0;
+  for (let i = 0, k = 0; i < n && k < SAMPLE; i += step, k++) {
+    const a = r[i]!;
+    const b = c[mapIndex(i, ref.shape, cand.shape, t)]!;
+    if (!Number.isFinite(a) || !Number.isFinite(b)) {
+      if (a === b || (a !== a && b !== b)) continue;
+      num += 1;
+      den += 1;
+      continue;
+    }
+    num += Math.abs(a - b);
+    den += Math.abs(a) + Math.abs(b);
+  }
+  if (den === 0) return 1;
+  return Math.max(0, 1 - num / den);
+}
+
+function normaliseName(n: string): string {
+  return n.endsWith(':0') ? n.slice(0, -2) : n;
+}
+
+export interface AlignOptions {
+  map?: Alignment;
+  /** Disable numeric alignment (names and map only). */
+  namesOnly?: boolean;
+  /** Final outputs of each side, in order (paired positionally as a last resort). */
+  referenceOutputs?: string[];
+  candidateOutputs?: string[];
+}
+
+/** Numeric similarity at or above this counts as a confident value match. */
+export const STRONG_SIMILARITY = 0.99;
+
+export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOptions = {}): Alignment {
+  const refs = refActs.filter((a) => isPairable(a, 'reference'));
+  const cands = candActs.filter((a) => isPairable(a, 'candidate'));
+  const refByName = new Map(refActs.map((a) => [normaliseName(a.name), a]));
+  const candByName = new Map(candActs.map((a) => [normaliseName(a.name), a]));
+  const pairs: AlignedPair[] = [];
+  const usedRef = new Set<string>();
+  const usedCand = new Set<string>();
+  const add = (r: ActInfo, c: ActInfo, strategy: Strategy, confidence: number, transform?: Transform) => {
+    pairs.push({ reference: r.name, candidate: c.name, strategy, confidence, ...(transform && (transform.perm || transform.reshape) ? { transform } : {}) });
+    usedRef.add(r.name);
+    usedCand.add(c.name);
+  };
+  const bestTransform = (r: ActInfo, c: ActInfo): { t: Transform; sim: number } | undefined => {
+    let best: { t: Transform; sim: number } | undefined;
+    for (const t of candidateTransforms(r, c)) {
+      const sim = r.data && c.data ? sampledSimilarity(r, c, t) : 0;
+      if (!best || sim > best.sim + 1e-9) best = { t, sim };
+    }
+    return best;
+  };
+
+  // 1. map file
+  if (opts.map) {
+    for (const p of opts.map.pairs) {
+      const r = refByName.get(normaliseName(p.reference));
+      const c = candByName.get(normaliseName(p.candidate));
+      if (!r) throw new InputError(`alignment map: reference '${p.reference}' is not an activation of the reference model`);
+      if (!c) throw new InputError(`alignment map: candidate '${p.candidate}' is not an activation of the candidate model`);
+      const t = p.transform ?? bestTransform(r, c)?.t;
+      if (!t && numel(r.shape) !== numel(c.shape)) {
+        throw new InputError(`alignment map: '${p.reference}' [${r.shape}] and '${p.candidate}' [${c.shape}] have different element counts`);
+      }
+      add(r, c, 'map', 1, t);
+    }
+  }
+
+  // 2. names
+  for (const c of cands) {
+    if (usedCand.has(c.name)) continue;
+    const cn = normaliseName(c.name);
+    const exact = refByName.get(cn);
+    if (exact && !usedRef.has(exact.name) && isPairable(exact, 'reference') && numel(exact.shape) === numel(c.shape)) {
+      const bt = bestTransform(exact, c);
+      add(exact, c, 'name', 1, bt?.t);
+      continue;
+    }
+    // Keras layer `conv2d_3` ~ TF scope `…/conv2d_3/…`: the last node of that scope in execution order.
+    const scoped = refs.filter(
+      (r) => !usedRef.has(r.name) && numel(r.shape) === numel(c.shape) && ('/' + normaliseName(r.name) + '/').includes('/' + cn + '/') && !normaliseName(r.name).endsWith('/' + cn + '/kernel'),
+    );
+    if (scoped.length) {
+      const r = scoped[scoped.length - 1]!;
+      const bt = bestTransform(r, c);
+      add(r, c, 'name', 0.9, bt?.t);
+    }
+  }
+
+  // 3. numeric, monotone between the anchors found so far.
+  if (!opts.namesOnly) numericAlign(refs, cands, usedRef, usedCand, pairs, bestTransform, add);
+
+  // 4. outputs by position
+  const ro = opts.referenceOutputs ?? [];
+  const co = opts.candidateOutputs ?? [];
+  for (let i = 0; i < Math.min(ro.length, co.length); i++) {
+    const r = refByName.get(normaliseName(ro[i]!));
+    const c = candByName.get(normaliseName(co[i]!));
+    if (!r || !c || usedRef.has(r.name) || usedCand.has(c.name)) continue;
+    if (numel(r.shape) !== numel(c.shape)) continue;
+    const bt = bestTransform(r, c);
+    add(r, c, 'output', bt ? bt.sim : 0, bt?.t);
+  }
+
+  const order = new Map(refActs.map((a, i) => [a.name, i]));
+  pairs.sort((a, b) => order.get(a.reference)! - order.get(b.reference)!);
+  return {
+    version: 1,
+    pairs,
+    unmatched: {
+      reference: refs.filter((r) => !usedRef.has(r.name)).map((r) => r.name),
+      candidate: cands.filter((c) => !usedCand.has(c.name)).map((c) => c.name),
+    },
+  };
+}
+
+/**
+ * Dynamic-programming alignment (like sequence alignment) of the unpaired activations,
+ * constrained to be monotone in both execution orders and to respect the anchors already
+ * paired. A pair scores its sampled similarity when that is high, and a small score when only
+ * the shapes fit: such shape-only pairs sit between confident anchors and are how a divergent
+ * layer (whose values no longer match) still gets paired and reported.
+ */
+function numericAlign(
+  refs: ActInfo[],
+  cands: ActInfo[],
+  usedRef: Set<string>,
+  usedCand: Set<string>,
+  pairs: AlignedPair[],
+  bestTransform: (r: ActInfo, c: ActInfo) => { t: Transform; sim: number } | undefined,
+  add: (r: ActInfo, c: ActInfo, s: Strategy, conf: number, t?: Transform) => void,
+): void {
+  const refPos = new Map(refs.map((r, i) => [r.name, i]));
+  const candPos = new Map(cands.map((c, i) => [c.name, i]));
+  // Segments between anchors: anchors sorted by candidate position must also be increasing in reference position.
+  const anchors = pairs
+    .map((p) => ({ r: refPos.get(p.reference), c: candPos.get(p.candidate) }))
+    .filter((a): a is { r: number; c: number } => a.r !== undefined && a.c !== undefined)
+    .sort((a, b) => a.c - b.c);
+  const mono: { r: number; c: number }[] = [];
+  for (const a of anchors) if (!mono.length || a.r > mono[mono.length - 1]!.r) mono.push(a);
+  const bounds = [{ r: -1, c: -1 }, ...mono, { r: refs.length, c: cands.length }];
+  for (let s = 0; s + 1 < bounds.length; s++) {
+    const r0 = bounds[s]!.r + 1;
+    const r1 = bounds[s + 1]!.r;
+    const c0 = bounds[s]!.c + 1;
+    const c1 = bounds[s + 1]!.c;
+    const R = refs.slice(Math.max(0, r0), Math.max(0, r1)).filter((r) => !usedRef.has(r.name));
+    const C = cands.slice(Math.max(0, c0), Math.max(0, c1)).filter((c) => !usedCand.has(c.name));
+    if (!R.length || !C.length) continue;
+    const n = C.length;
+    const m = R.length;
+    // score[i][j]: best total aligning C[0..i) with R[0..j)
+    const score = Array.from({ length: n + 1 }, () => new Float64Array(m + 1));
+    const choice = Array.from({ length: n + 1 }, () => new Uint8Array(m + 1)); // 0 skip ref, 1 skip cand, 2 pair
+    const cell = new Map<number, { t: Transform; sim: number; s: number }>();
+    for (let i = 1; i <= n; i++) {
+      for (let j = 1; j <= m; j++) {
+        let best = score[i]![j - 1]!;
+        let ch = 0;
+        if (score[i - 1]![j]! > best) {
+          best = score[i - 1]![j]!;
+          ch = 1;
+        }
+        const c = C[i - 1]!;
+        const r = R[j - 1]!;
+        if (numel(c.shape) === numel(r.shape)) {
+          const bt = bestTransform(r, c);
+          if (bt) {
+            const sameRank = r.shape.length === c.shape.length;
+            const s = bt.sim >= STRONG_SIMILARITY ? 1 + bt.sim : sameRank && !bt.t.reshape ? 0.05 : 0.01;
+            // Later reference nodes win ties: a layer pairs with the last node of an identity chain.
+            const total = score[i - 1]![j - 1]! + s + 1e-6 * (j / m);
+            if (total > best) {
+              best = total;
+              ch = 2;
+              cell.set(i * (m + 1) + j, { t: bt.t, sim: bt.sim, s });
+            }
+          }
+        }
+        score[i]![j] = best;
+        choice[i]![j] = ch;
+      }
+    }
+    let i = n;
+    let j = m;
+    while (i > 0 && j > 0) {
+      const ch = choice[i]![j]!;
+      if (ch === 2) {
+        const info = cell.get(i * (m + 1) + j)!;
+        const strong = info.sim >= STRONG_SIMILARITY;
+        add(R[j - 1]!, C[i - 1]!, strong ? 'numeric' : 'shape', strong ? info.sim : Math.min(0.5, info.sim), info.t);
+        i--;
+        j--;
+      } else if (ch === 1) i--;
+      else j--;
+    }
+  }
+}
+
+/** Reads a (possibly hand-edited) alignment map. */
+export function readAlignmentFile(path: string): Alignment {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new InputError(`alignment map ${path} does not exist`, { file: path });
+    throw new FormatError(`${path}: not valid JSON (${errorMessage(e)})`, { file: path });
+  }
+  return validateAlignment(obj, path);
+}
+
+export function validateAlignment(obj: unknown, file: string): Alignment {
+  const fail = (msg: string): never => {
+    throw new FormatError(`${file}: ${msg}`, { file });
+  };
+  if (!obj || typeof obj !== 'object') fail('expected an object with "pairs"');
+  const o = obj as Record<string, unknown>;
+  if (!Array.isArray(o.pairs)) fail('"pairs" must be a list of {reference, candidate}');
+  const pairs: AlignedPair[] = (o.pairs as unknown[]).map((p, i) => {
+    if (!p || typeof p !== 'object') fail(`pairs[${i}] must be an object`);
+    const q = p as Record<string, unknown>;
+    if (typeof q.reference !== 'string' || !q.reference) fail(`pairs[${i}].reference must be a non-empty string`);
+    if (typeof q.candidate !== 'string' || !q.candidate) fail(`pairs[${i}].candidate must be a non-empty string`);
+    let transform: Transform | undefined;
+    if (q.transform !== undefined) {
+      const t = q.transform as Record<string, unknown>;
+      if (!t || typeof t !== 'object') fail(`pairs[${i}].transform must be an object`);
+      if (t.perm !== undefined) {
+        const perm = t.perm as unknown[];
+        if (!Array.isArray(perm) || !perm.every((x) => Number.isInteger(x)) || [...perm].sort().some((x, k) => x !== k)) {
+          fail(`pairs[${i}].transform.perm must be a permutation like [0,2,3,1]`);
+        }
+      }
+      transform = { ...(t.perm ? { perm: t.perm as number[] } : {}), ...(t.reshape ? { reshape: true } : {}) };
+    }
+    return {
+      reference: q.reference as string,
+      candidate: q.candidate as string,
+      strategy: 'map' as Strategy,
+      confidence: 1,
+      ...(transform ? { transform } : {}),
+    };
+  });
+  const um = (o.unmatched ?? { reference: [], candidate: [] }) as { reference?: unknown; candidate?: unknown };
+  return {
+    version: 1,
+    pairs,
+    unmatched: {
+      reference: Array.isArray(um.reference) ? (um.reference as string[]) : [],
+      candidate: Array.isArray(um.candidate) ? (um.candidate as string[]) : [],
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import type { PairResult, Result } from '../compare/result.js';
+
+/** Short number for tables: 3 significant digits, exponent when small or large. */
+export function num(x: number | undefined): string {
+  if (x === undefined) return '-';
+  if (Number.isNaN(x)) return 'NaN';
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  return a >= 1e4 || a < 1e-2 ? x.toExponential(2) : String(Number(x.toPrecision(4)));
+}
+
+function pairLine(p: PairResult): string {
+  const m = p.metrics;
+  return (
+    `#${p.index} ${p.reference} (${p.referenceOp}) ~ ${p.candidate} (${p.candidateType}) ` +
+    `max_abs ${num(m.max_abs)} max_rel ${num(m.max_rel)} cosine ${m.cosine.toFixed(6)} allclose ${(m.allclose * 100).toFixed(2)}%` +
+    (p.own ? ` | own max_abs ${num(p.own.metrics.max_abs)} (${p.own.pass ? 'pass' : 'FAIL'})` : '')
+  );
+}
+
+/** The console summary: verdict, first divergence and root cause, worst pairs, unmatched counts. */
+export function consoleReport(r: Result, opts: { worst?: number; color?: boolean } = {}): string {
+  const c = (code: string, s: string) => (opts.color ? `\x1b[${code}m${s}\x1b[0m` : s);
+  const lines: string[] = [];
+  const verdict =
+    r.verdict === 'equivalent' ? c('32;1', 'EQUIVALENT') : r.verdict === 'error' ? c('33;1', 'ERROR') : c('31;1', 'NOT EQUIVALENT');
+  lines.push(`${verdict}  ${r.reference.path} vs ${r.candidate.path}`);
+  lines.push(
+    `  seed ${r.run.seed}, ${r.run.iterations} iteration(s), backend ${r.run.backend}, atol ${r.run.tolerance.atol} rtol ${r.run.tolerance.rtol}` +
+      (r.run.checks.length ? `, checks ${r.run.checks.join(' ')}` : ''),
+  );
+  const failing = r.pairs.filter((p) => !p.pass);
+  lines.push(
+    `  ${r.pairs.length} pairs compared (${r.pairs.filter((p) => p.isOutput).length} outputs), ${failing.length} failing; ` +
+      `unmatched: ${r.unmatched.reference.length} reference, ${r.unmatched.candidate.length} candidate`,
+  );
+  if (r.error) lines.push(`  ${c('33', r.error.message)}`);
+  if (r.firstDivergence !== undefined) {
+    const p = r.pairs[r.firstDivergence]!;
+    lines.push('', c('1', 'First divergence:'));
+    lines.push(`  reference ${p.reference} (${p.referenceOp})  ~  candidate ${p.candidate} (${p.candidateType})  [${p.strategy}, confidence ${p.confidence.toFixed(2)}]`);
+    lines.push(
+      `  max_abs ${num(p.metrics.max_abs)}  max_rel ${num(p.metrics.max_rel)}  mean_abs ${num(p.metrics.mean_abs)}  cosine ${p.metrics.cosine.toFixed(6)}  sqnr ${num(p.metrics.sqnr)} dB`,
+    );
+    lines.push(`  would pass with atol >= ${num(p.metrics.needed_atol)} (at rtol ${p.tolerance.rtol}) or rtol >= ${num(p.metrics.needed_rtol)} (at atol ${p.tolerance.atol})`);
+    if (p.own) lines.push(`  own error (layer re-run on the reference's inputs): max_abs ${num(p.own.metrics.max_abs)} -> ${p.own.pass ? 'passes: error inherited' : 'fails: error is its own'}`);
+    else if (p.ownSkipped) lines.push(`  own error not computed: ${p.ownSkipped}`);
+  }
+  if (r.rootCause !== undefined && r.rootCause !== r.firstDivergence) {
+    const p = r.pairs[r.rootCause]!;
+    lines.push('', c('1', 'Root cause (first pair whose own error fails):'), `  ${pairLine(p)}`);
+  }
+  if (failing.length) {
+    const worst = [...failing].sort((a, b) => b.metrics.max_abs - a.metrics.max_abs).slice(0, opts.worst ?? 10);
+    lines.push('', c('1', `Worst ${worst.length} failing pairs:`));
+    for (const p of worst) lines.push(`  ${pairLine(p)}`);
+  }
+  const outs = r.pairs.filter((p) => p.isOutput);
+  if (outs.length) {
+    lines.push('', c('1', 'Outputs:'));
+    for (const p of outs) lines.push(`  ${p.pass ? c('32', 'pass') : c('31', 'FAIL')} ${pairLine(p)}`);
+  }
+  return lines.join('\n') + '\n';
+}

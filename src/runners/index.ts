@@ -1,0 +1,71 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { InputError } from '../core/errors.js';
+import type { Runner } from '../core/runner.js';
+import { loadGraph } from '../formats/index.js';
+import type { Graph } from '../graph/ir.js';
+import { Interpreter } from '../interpreter/interpreter.js';
+
+export type ModelKind = 'graph' | 'keras' | 'tfjs-layers' | 'tfjs-graph' | 'onnx' | 'activations';
+
+/** Which kind of model a path holds, by extension and, for model.json, by its `format` field. */
+export function detectKind(path: string): ModelKind {
+  if (!existsSync(path)) throw new InputError(`${path} does not exist`, { file: path });
+  const ext = extname(path).toLowerCase();
+  if (ext === '.keras' || ext === '.h5' || ext === '.hdf5') return 'keras';
+  if (ext === '.onnx') return 'onnx';
+  if (ext === '.npz') return 'activations';
+  let json = path;
+  if (statSync(path).isDirectory() && existsSync(join(path, 'model.json'))) json = join(path, 'model.json');
+  if (extname(json).toLowerCase() === '.json') {
+    let format = '';
+    try {
+      const obj = JSON.parse(readFileSync(json, 'utf8')) as { format?: string; modelTopology?: { class_name?: string; model_config?: unknown; node?: unknown } };
+      format = obj.format ?? '';
+      if (!format && obj.modelTopology) format = obj.modelTopology.node ? 'graph-model' : 'layers-model';
+    } catch {
+      /* the graph reader reports the JSON error with its file name */
+    }
+    return format === 'layers-model' ? 'tfjs-layers' : 'tfjs-graph';
+  }
+  return 'graph';
+}
+
+export interface LoadedModel {
+  runner: Runner;
+  kind: ModelKind;
+  /** The decoded graph, for graph kinds (reference or graph candidates). */
+  graph?: Graph;
+}
+
+/** Loads any supported model as a Runner. Graph kinds run in the reference interpreter. */
+export async function loadModel(path: string, opts: { signature?: string; outputs?: string[] } = {}): Promise<LoadedModel> {
+  const kind = detectKind(path);
+  switch (kind) {
+    case 'keras': {
+      const { loadKerasRunner } = await import('./keras/index.js');
+      return { runner: await loadKerasRunner(path), kind };
+    }
+    case 'tfjs-layers': {
+      const { loadTfjsLayersRunner } = await import('./tfjs-layers.js');
+      return { runner: await loadTfjsLayersRunner(path), kind };
+    }
+    case 'onnx': {
+      const { loadOnnxRunner } = await import('./onnx/index.js');
+      return { runner: await loadOnnxRunner(path), kind };
+    }
+    case 'activations': {
+      const { loadActivationsRunner } = await import('./activations.js');
+      return { runner: await loadActivationsRunner(path), kind };
+    }
+    default: {
+      const graph = await loadGraph(path, { signature: opts.signature });
+      const runner = new Interpreter(graph, opts.outputs ? { outputs: opts.outputs } : {});
+      return { runner, kind, graph };
+    }
+  }
+}
+
+export function modelLabel(path: string): string {
+  return basename(path);
+}

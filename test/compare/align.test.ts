@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import type { ActInfo } from '../../src/compare/align.js';
+import { align, applyTransform, validateAlignment } from '../../src/compare/align.js';
+
+function act(name: string, type: string, shape: number[], data: number[] | Float32Array, producedFrom: string[] = [], layout?: 'NCHW' | 'NHWC'): ActInfo {
+  return { name, type, shape, dtype: 'float32', index: 0, producedFrom, data: Float32Array.from(data), ...(layout ? { layout } : {}) };
+}
+
+function seq(n: number, k = 1): number[] {
+  return Array.from({ length: n }, (_, i) => Math.sin(i * k + 1));
+}
+
+describe('alignment', () => {
+  it('pairs a Keras layer with the last node of its TF scope', () => {
+    const refs = [
+      act('x', 'Placeholder', [1, 4], seq(4)),
+      act('dense/MatMul', 'MatMul', [1, 3], seq(3, 2)),
+      act('dense/BiasAdd', 'BiasAdd', [1, 3], seq(3, 3)),
+      act('dense/Relu', 'Relu', [1, 3], seq(3, 4)),
+    ];
+    const cands = [act('dense', 'Dense', [1, 3], seq(3, 9))];
+    const a = align(refs, cands, { namesOnly: true });
+    expect(a.pairs).toEqual([{ reference: 'dense/Relu', candidate: 'dense', strategy: 'name', confidence: 0.9 }]);
+    expect(a.unmatched.reference).toEqual(['dense/MatMul', 'dense/BiasAdd']);
+  });
+
+  it('aligns by values when names share nothing, transposing NCHW candidates', () => {
+    const h = seq(2 * 3 * 4, 0.7); // NHWC [1,2,3,4]
+    // the same values in NCHW order
+    const nchw = new Float32Array(24);
+    for (let y = 0; y < 2; y++) for (let x = 0; x < 3; x++) for (let c = 0; c < 4; c++) nchw[c * 6 + y * 3 + x] = h[y * 12 + x * 4 + c]!;
+    const refs = [act('conv/Relu', 'Relu', [1, 2, 3, 4], h), act('pool', 'MaxPool', [1, 6], seq(6, 5)), act('out', 'Softmax', [1, 6], seq(6, 8))];
+    const cands = [act('node_7', 'Relu', [1, 4, 2, 3], nchw, [], 'NCHW'), act('node_9', 'Softmax', [1, 6], seq(6, 8))];
+    const a = align(refs, cands);
+    expect(a.pairs.map((p) => [p.reference, p.candidate, p.strategy])).toEqual([
+      ['conv/Relu', 'node_7', 'numeric'],
+      ['out', 'node_9', 'numeric'],
+    ]);
+    expect(a.pairs[0]!.transform).toEqual({ perm: [0, 2, 3, 1] });
+    expect(Array.from(applyTransform(cands[0]!.data!, [1, 2, 3, 4], [1, 4, 2, 3], a.pairs[0]!.transform))).toEqual(Array.from(Float32Array.from(h)));
+  });
+
+  it('still pairs a divergent layer between two confident anchors (shape only)', () => {
+    const refs = [act('a', 'Relu', [1, 8], seq(8, 1)), act('b', 'Conv2D', [1, 5], seq(5, 2)), act('c', 'Relu', [1, 3], seq(3, 3))];
+    const cands = [act('l1', 'ReLU', [1, 8], seq(8, 1)), act('l2', 'Conv2D', [1, 5], seq(5, 7)), act('l3', 'ReLU', [1, 3], seq(3, 3))];
+    const a = align(refs, cands);
+    expect(a.pairs.map((p) => [p.reference, p.candidate, p.strategy])).toEqual([
+      ['a', 'l1', 'numeric'],
+      ['b', 'l2', 'shape'],
+      ['c', 'l3', 'numeric'],
+    ]);
+  });
+
+  it('validates map files with clear errors', () => {
+    expect(() => validateAlignment({ pairs: [{ reference: 'a' }] }, 'map.json')).toThrow(/map.json: pairs\[0\].candidate/);
+    expect(() => validateAlignment({ pairs: [{ reference: 'a', candidate: 'b', transform: { perm: [0, 0, 1] } }] }, 'm.json')).toThrow(/permutation/);
+    expect(validateAlignment({ pairs: [{ reference: 'a', candidate: 'b' }] }, 'm.json').pairs[0]).toMatchObject({ strategy: 'map' });
+  });
+});
