@@ -1,0 +1,44 @@
+import type { Result } from '../compare/result.js';
+import { num } from './console.js';
+
+/** Markdown cell text: pipes and newlines would break the table; backticks and HTML are neutralised. */
+export function md(s: string): string {
+  return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/`/g, "'");
+}
+
+/** A short summary for a pull-request comment or a CI step summary. */
+export function markdownReport(r: Result, opts: { worst?: number } = {}): string {
+  const icon = r.verdict === 'equivalent' ? '✅' : r.verdict === 'error' ? '⚠️' : '❌';
+  const lines: string[] = [];
+  lines.push(`### ${icon} tf-parity: ${r.verdict.replace('-', ' ')}`);
+  lines.push('');
+  lines.push(`**${md(r.reference.path)}** vs **${md(r.candidate.path)}** — ${md(r.summary)}`);
+  lines.push('');
+  lines.push(
+    `seed ${r.run.seed} · ${r.run.iterations} iteration(s) · backend ${md(r.run.backend)} · atol ${r.run.tolerance.atol} · rtol ${r.run.tolerance.rtol}` +
+      ` · ${r.pairs.length} pairs · unmatched ${r.unmatched.reference.length}/${r.unmatched.candidate.length} (reference/candidate)`,
+  );
+  if (r.firstDivergence !== undefined) {
+    const p = r.pairs[r.firstDivergence]!;
+    lines.push('');
+    lines.push(
+      `**First divergence:** \`${md(p.reference)}\` (${md(p.referenceOp)}) ~ \`${md(p.candidate)}\` (${md(p.candidateType)}): ` +
+        `max_abs ${num(p.metrics.max_abs)}, cosine ${p.metrics.cosine.toFixed(6)}` +
+        (p.own ? `; own error ${num(p.own.metrics.max_abs)} (${p.own.pass ? 'inherited' : 'its own'})` : ''),
+    );
+  }
+  if (r.rootCause !== undefined && r.rootCause !== r.firstDivergence) {
+    const p = r.pairs[r.rootCause]!;
+    lines.push('', `**Root cause:** \`${md(p.reference)}\` ~ \`${md(p.candidate)}\` (own max_abs ${num(p.own?.metrics.max_abs)})`);
+  }
+  const rows = [...r.pairs.filter((p) => p.isOutput), ...r.pairs.filter((p) => !p.isOutput && !p.pass).sort((a, b) => b.metrics.max_abs - a.metrics.max_abs).slice(0, opts.worst ?? 10)];
+  if (rows.length) {
+    lines.push('', '| | reference | candidate | max_abs | max_rel | cosine | allclose |', '|---|---|---|---|---|---|---|');
+    for (const p of rows) {
+      lines.push(
+        `| ${p.pass ? 'pass' : '**FAIL**'}${p.isOutput ? ' (output)' : ''} | \`${md(p.reference)}\` | \`${md(p.candidate)}\` | ${num(p.metrics.max_abs)} | ${num(p.metrics.max_rel)} | ${p.metrics.cosine.toFixed(6)} | ${(p.metrics.allclose * 100).toFixed(2)}% |`,
+      );
+    }
+  }
+  return lines.join('\n') + '\n';
+}
