@@ -1,0 +1,58 @@
+/**
+ * A vitest matcher for comparison results:
+ *
+ *   import 'tf-parity/vitest';
+ *   import { compare } from 'tf-parity';
+ *   expect(await compare('model.pb', 'model.keras')).toBeEquivalent({ atol: 1e-4 });
+ *
+ * With a tolerance, the outputs are judged again from the tolerance each output needed
+ * (`needed_atol`, computed at the run's rtol), without running the models again.
+ */
+import { expect } from 'vitest';
+import type { PairResult, Result } from './compare/result.js';
+import { num } from './report/console.js';
+
+export interface EquivalenceOptions {
+  atol?: number;
+  /** Judge every compared layer instead of the final outputs. */
+  layers?: boolean;
+}
+
+function passesAt(p: PairResult, atol: number | undefined): boolean {
+  if (atol === undefined) return p.pass;
+  const m = p.metrics;
+  const other = p.failed.filter((f) => f !== 'allclose');
+  return other.length === 0 && m.needed_atol <= atol;
+}
+
+export function judge(r: Result, opts: EquivalenceOptions = {}): { pass: boolean; message: string } {
+  if (r.verdict === 'error') return { pass: false, message: `comparison failed: ${r.error?.message ?? r.summary}` };
+  const pairs = opts.layers ? r.pairs : r.pairs.filter((p) => p.isOutput);
+  const judged = pairs.length ? pairs : r.pairs;
+  const failing = judged.filter((p) => !passesAt(p, opts.atol));
+  if (!failing.length) return { pass: true, message: `${r.candidate.path} is equivalent to ${r.reference.path} (${judged.length} pairs)` };
+  const fd = r.firstDivergence !== undefined ? r.pairs[r.firstDivergence] : failing[0]!;
+  const own = fd?.own ? `; own error ${num(fd.own.metrics.max_abs)} (${fd.own.pass ? 'inherited' : 'its own'})` : '';
+  return {
+    pass: false,
+    message:
+      `expected ${r.candidate.path} to be equivalent to ${r.reference.path}` +
+      `${opts.atol !== undefined ? ` within atol ${opts.atol}` : ''}, but ${failing.length} of ${judged.length} pairs fail. ` +
+      `First divergence: '${fd!.reference}' (${fd!.referenceOp}) ~ '${fd!.candidate}' (${fd!.candidateType}), max_abs ${num(fd!.metrics.max_abs)}, ` +
+      `needs atol >= ${num(fd!.metrics.needed_atol)}${own}`,
+  };
+}
+
+expect.extend({
+  toBeEquivalent(received: Result, opts: EquivalenceOptions = {}) {
+    const { pass, message } = judge(received, opts);
+    return { pass, message: () => (pass ? `expected not: ${message}` : message) };
+  },
+});
+
+declare module 'vitest' {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- must match vitest's own declaration
+  interface Matchers<T = any> {
+    toBeEquivalent(opts?: EquivalenceOptions): T;
+  }
+}
