@@ -13,6 +13,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./commands/run.js')).command,
   compare: async () => (await import('./commands/compare.js')).command,
   align: async () => (await import('./commands/align.js')).command,
+  suite: async () => (await import('./commands/suite.js')).command,
+  'merge-reports': async () => (await import('./commands/merge-reports.js')).command,
+  'export-inputs': async () => (await import('./commands/export-inputs.js')).command,
 };
 
 export function registerCommandLoader(name: string, load: () => Promise<Command>): void {

@@ -1,0 +1,311 @@
+import { fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { basename, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Result } from '../src/compare/result.js';
+import { FormatError, InputError, ParityError } from '../src/core/errors.js';
+import { writeAtomic } from '../src/report/index.js';
+import { VERSION } from '../src/version.js';
+import type { CaseSpec } from './case.js';
+import { findCases, readCase } from './case.js';
+import type { HistoryEntry, Trend } from './history.js';
+import { appendHistory, readHistory, trendFor } from './history.js';
+import { suiteHtml, suiteJunit } from './suite-report.js';
+
+export type CaseStatus = 'pass' | 'fail' | 'error' | 'interrupted';
+
+export interface CaseOutcome {
+  name: string;
+  /** Case file, relative to the suite root. */
+  file: string;
+  status: CaseStatus;
+  expected: string;
+  verdict?: Result['verdict'];
+  message: string;
+  durationMs: number;
+  firstDivergence?: string;
+  /** Worst output metrics. */
+  metrics?: { max_abs: number; mean_abs: number; cosine: number; sqnr: number };
+  /** Per-case report folder, relative to the suite output folder. */
+  reportDir?: string;
+}
+
+export interface SuiteResult {
+  schemaVersion: 1;
+  tool: { name: 'tf-parity'; version: string };
+  run: string;
+  startedAt: string;
+  finishedAt: string;
+  suite: string;
+  shard?: { index: number; count: number };
+  cases: CaseOutcome[];
+  counts: Record<CaseStatus, number>;
+  trends?: Trend[];
+  interrupted?: boolean;
+}
+
+export interface SuiteOptions {
+  out: string;
+  shard?: { index: number; count: number };
+  history?: string;
+  historyWindow?: number;
+  regressionFactor?: number;
+  backend?: string;
+  memoryMb?: number;
+  /** 'bar' on a terminal, 'lines' in CI, 'none' in tests. */
+  progress?: 'bar' | 'lines' | 'none';
+  /** Overrides every case's timeout (seconds). */
+  timeoutSec?: number;
+  /** Called with the process-level abort hook so SIGINT can be wired by the CLI. */
+  signal?: AbortSignal;
+}
+
+/** Parses `2/5` into a 1-based shard. */
+export function parseShard(s: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(s.trim());
+  if (!m) throw new InputError(`--shard expects I/N like 2/5, got '${s}'`);
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1 || index < 1 || index > count) throw new InputError(`--shard ${s}: I must be between 1 and N`);
+  return { index, count };
+}
+
+/**
+ * Deterministic shard membership by a hash of the case's relative path: stable when cases are
+ * added or removed elsewhere, and the same on every machine.
+ */
+export function inShard(relPath: string, shard: { index: number; count: number } | undefined): boolean {
+  if (!shard || shard.count === 1) return true;
+  const h = createHash('sha256').update(relPath.split('\\').join('/')).digest();
+  return (h.readUInt32BE(0) % shard.count) + 1 === shard.index;
+}
+
+function workerPath(): { path: string; execArgv: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  const ts = here.endsWith('.ts');
+  const path = join(here, '..', ts ? 'worker.ts' : 'worker.js');
+  return { path, execArgv: ts ? ['--import', 'tsx'] : [] };
+}
+
+function worstOutputMetrics(r: Result): CaseOutcome['metrics'] {
+  const outs = r.pairs.filter((p) => p.isOutput);
+  const ps = outs.length ? outs : r.pairs;
+  if (!ps.length) return undefined;
+  const fin = (x: number | string) => (typeof x === 'number' ? x : x === 'Infinity' ? Infinity : x === '-Infinity' ? -Infinity : NaN);
+  return {
+    max_abs: Math.max(...ps.map((p) => fin(p.metrics.max_abs))),
+    mean_abs: Math.max(...ps.map((p) => fin(p.metrics.mean_abs))),
+    cosine: Math.min(...ps.map((p) => fin(p.metrics.cosine))),
+    sqnr: Math.min(...ps.map((p) => fin(p.metrics.sqnr))),
+  };
+}
+
+interface ChildOutcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  timedOut: boolean;
+  interrupted: boolean;
+}
+
+function runChild(file: string, out: string, opts: SuiteOptions, timeoutSec: number): Promise<ChildOutcome> {
+  const w = workerPath();
+  const execArgv = [...w.execArgv, ...(opts.memoryMb ? [`--max-old-space-size=${opts.memoryMb}`] : [])];
+  return new Promise((resolvePromise) => {
+    const child = fork(w.path, [file, out, ...(opts.backend ? [opts.backend] : [])], { execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    let stderr = '';
+    let timedOut = false;
+    let interrupted = false;
+    child.stderr?.on('data', (c: Buffer) => {
+      stderr = (stderr + c.toString()).slice(-8000);
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutSec * 1000);
+    const onAbort = () => {
+      interrupted = true;
+      child.kill('SIGKILL');
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      resolvePromise({ code, signal, stderr, timedOut, interrupted });
+    });
+    child.on('error', (e) => {
+      stderr += String(e);
+    });
+  });
+}
+
+function lastLine(s: string): string {
+  const lines = s.trim().split('\n').filter(Boolean);
+  const err = lines.find((l) => /^(Error|TypeError|RangeError|FATAL|.*heap out of memory)/.test(l));
+  return (err ?? lines[lines.length - 1] ?? '').slice(0, 500);
+}
+
+async function runCase(spec: CaseSpec, root: string, opts: SuiteOptions): Promise<CaseOutcome> {
+  const rel = relative(root, spec.file) || basename(spec.file);
+  const dirName = rel.replace(/\.ya?ml$/i, '').replace(/[^A-Za-z0-9._-]+/g, '_');
+  const out = join(opts.out, 'cases', dirName);
+  mkdirSync(out, { recursive: true });
+  const t0 = performance.now();
+  const res = await runChild(spec.file, out, opts, opts.timeoutSec ?? spec.timeoutSec);
+  const durationMs = performance.now() - t0;
+  const base = { name: spec.name, file: rel, expected: spec.expect, durationMs, reportDir: relative(opts.out, out) };
+  if (res.interrupted) return { ...base, status: 'interrupted', message: 'interrupted (Ctrl-C) while running' };
+  if (res.timedOut) return { ...base, status: 'error', message: `timed out after ${opts.timeoutSec ?? spec.timeoutSec} s` };
+  const resultFile = join(out, 'result.json');
+  if (res.code !== 0 || !existsSync(resultFile)) {
+    const oom = /heap out of memory|Allocation failed|ERR_MEMORY|ENOMEM/i.test(res.stderr) || res.signal === 'SIGABRT' || res.code === 134;
+    const why = oom ? 'ran out of memory' : res.code === 2 ? 'input error' : 'crashed';
+    return { ...base, status: 'error', message: `${why}: ${lastLine(res.stderr) || `exit code ${res.code ?? res.signal}`}` };
+  }
+  const r = JSON.parse(readFileSync(resultFile, 'utf8')) as Result;
+  const fd = r.firstDivergence !== undefined ? r.pairs[r.firstDivergence] : undefined;
+  const metrics = worstOutputMetrics(r);
+  const status: CaseStatus = r.verdict === 'error' ? 'error' : r.verdict === spec.expect ? 'pass' : 'fail';
+  const message =
+    status === 'pass'
+      ? r.verdict === 'equivalent'
+        ? 'equivalent as expected'
+        : `not equivalent as expected${fd ? ` (first divergence ${fd.reference} ~ ${fd.candidate})` : ''}`
+      : status === 'error'
+        ? r.error?.message ?? r.summary
+        : `expected ${spec.expect}, got ${r.verdict}: ${r.summary}`;
+  return { ...base, status, verdict: r.verdict, message, ...(fd ? { firstDivergence: `${fd.reference} ~ ${fd.candidate}` } : {}), ...(metrics ? { metrics } : {}) };
+}
+
+function progressLine(opts: SuiteOptions, i: number, n: number, o: CaseOutcome | undefined, name: string): void {
+  if (opts.progress === 'none') return;
+  if (opts.progress === 'bar') {
+    const w = 24;
+    const done = Math.round((w * i) / Math.max(1, n));
+    process.stderr.write(`\r\x1b[2K[${'#'.repeat(done)}${'-'.repeat(w - done)}] ${i}/${n} ${o ? `${o.status} ${o.name}` : `running ${name}`}`);
+    if (i === n && o) process.stderr.write('\n');
+    return;
+  }
+  if (o) process.stderr.write(`[${i}/${n}] ${o.status.toUpperCase().padEnd(11)} ${o.name} (${(o.durationMs / 1000).toFixed(1)} s) ${o.status === 'pass' ? '' : o.message}\n`);
+}
+
+/** Runs every case of a suite (each in its own process) and writes index.html, junit.xml and results.json. */
+export async function runSuite(suitePath: string, opts: SuiteOptions): Promise<SuiteResult> {
+  const root = resolve(suitePath);
+  const files = findCases(root);
+  if (!files.length) throw new InputError(`suite ${suitePath} has no case files (*.yaml)`, { file: suitePath });
+  const rootDir = existsSync(root) && files.length === 1 && files[0] === root ? resolve(root, '..') : root;
+  const selected = files.filter((f) => inShard(relative(rootDir, f), opts.shard));
+  mkdirSync(opts.out, { recursive: true });
+  const startedAt = new Date().toISOString();
+  const runId = `${startedAt}-${process.pid}`;
+  const outcomes: CaseOutcome[] = [];
+  const history = opts.history ? readHistory(opts.history) : [];
+  const newEntries: HistoryEntry[] = [];
+  let interrupted = false;
+  for (let i = 0; i < selected.length; i++) {
+    const file = selected[i]!;
+    if (opts.signal?.aborted) {
+      interrupted = true;
+      break;
+    }
+    let spec: CaseSpec;
+    try {
+      spec = readCase(file);
+    } catch (e) {
+      const o: CaseOutcome = { name: basename(file), file: relative(rootDir, file), status: 'error', expected: '?', message: e instanceof ParityError ? e.message : String(e), durationMs: 0 };
+      outcomes.push(o);
+      progressLine(opts, i + 1, selected.length, o, o.name);
+      continue;
+    }
+    progressLine(opts, i, selected.length, undefined, spec.name);
+    const o = await runCase(spec, rootDir, opts);
+    outcomes.push(o);
+    progressLine(opts, i + 1, selected.length, o, spec.name);
+    if (o.status === 'interrupted') {
+      interrupted = true;
+      break;
+    }
+    if (opts.history) {
+      // Appended per case, so an interrupted suite still leaves a valid history of what ran.
+      const entry: HistoryEntry = { run: runId, time: new Date().toISOString(), case: o.file, status: o.status, ...(o.verdict ? { verdict: o.verdict } : {}), ...(o.metrics ? { metrics: o.metrics } : {}) };
+      appendHistory(opts.history, [entry]);
+      newEntries.push(entry);
+    }
+  }
+  const counts: Record<CaseStatus, number> = { pass: 0, fail: 0, error: 0, interrupted: 0 };
+  for (const o of outcomes) counts[o.status]++;
+  const result: SuiteResult = {
+    schemaVersion: 1,
+    tool: { name: 'tf-parity', version: VERSION },
+    run: runId,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    suite: suitePath,
+    ...(opts.shard ? { shard: opts.shard } : {}),
+    cases: outcomes,
+    counts,
+    ...(interrupted ? { interrupted: true } : {}),
+  };
+  if (opts.history) {
+    result.trends = newEntries.map((e) => trendFor(e.case, history, e, { window: opts.historyWindow ?? 5, factor: opts.regressionFactor ?? 2 }));
+  }
+  writeSuiteReports(result, opts.out);
+  return result;
+}
+
+export function writeSuiteReports(result: SuiteResult, out: string): void {
+  mkdirSync(out, { recursive: true });
+  writeAtomic(join(out, 'results.json'), JSON.stringify(result, null, 2) + '\n');
+  writeAtomic(join(out, 'junit.xml'), suiteJunit(result));
+  writeAtomic(join(out, 'index.html'), suiteHtml(result));
+}
+
+/** Exit code of a suite: 0 all pass, 1 any fail or error, 130 interrupted. */
+export function suiteExitCode(r: SuiteResult): number {
+  if (r.interrupted) return 130;
+  return r.counts.fail + r.counts.error > 0 ? 1 : 0;
+}
+
+/** Merges shard results (results.json files or folders holding one) into one suite result. */
+export function mergeSuiteResults(paths: string[], out?: string): SuiteResult {
+  if (!paths.length) throw new InputError('merge-reports needs at least one results.json or shard output folder');
+  const parts: SuiteResult[] = paths.map((p) => {
+    const f = existsSync(join(p, 'results.json')) ? join(p, 'results.json') : p;
+    const shardDir = resolve(f, '..');
+    let r: SuiteResult;
+    try {
+      r = JSON.parse(readFileSync(f, 'utf8')) as SuiteResult;
+    } catch (e) {
+      throw new FormatError(`${f}: not a suite results.json (${(e as Error).message})`, { file: f });
+    }
+    if (r.schemaVersion !== 1 || !Array.isArray(r.cases)) throw new FormatError(`${f}: not a tf-parity suite results.json`, { file: f });
+    // Per-case reports stay where the shard wrote them; links are made relative to the merged output.
+    if (out) for (const c of r.cases) if (c.reportDir) c.reportDir = relative(resolve(out), join(shardDir, c.reportDir));
+    return r;
+  });
+  const byFile = new Map<string, CaseOutcome>();
+  for (const p of parts) {
+    for (const c of p.cases) {
+      if (byFile.has(c.file)) throw new InputError(`case ${c.file} appears in more than one shard; were the shards run with the same N?`);
+      byFile.set(c.file, c);
+    }
+  }
+  const cases = [...byFile.values()].sort((a, b) => a.file.localeCompare(b.file));
+  const counts: Record<CaseStatus, number> = { pass: 0, fail: 0, error: 0, interrupted: 0 };
+  for (const o of cases) counts[o.status]++;
+  const trends = parts.flatMap((p) => p.trends ?? []).sort((a, b) => a.case.localeCompare(b.case));
+  return {
+    schemaVersion: 1,
+    tool: { name: 'tf-parity', version: VERSION },
+    run: parts.map((p) => p.run).sort()[0]!,
+    startedAt: parts.map((p) => p.startedAt).sort()[0]!,
+    finishedAt: parts.map((p) => p.finishedAt).sort().reverse()[0]!,
+    suite: parts[0]!.suite,
+    cases,
+    counts,
+    ...(trends.length ? { trends } : {}),
+    ...(parts.some((p) => p.interrupted) ? { interrupted: true } : {}),
+  };
+}

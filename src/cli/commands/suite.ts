@@ -1,0 +1,77 @@
+import { join } from 'node:path';
+import { InputError } from '../../core/errors.js';
+import { parseShard, runSuite, suiteExitCode } from '../../../harness/suite.js';
+import type { Command } from '../main.js';
+import { intOption, numberOption, parse } from '../common.js';
+
+const usage = `usage: parity suite SUITE_DIR [options]
+
+Runs every case (*.yaml) of SUITE_DIR, each in its own process: a case that crashes, times
+out or runs out of memory is reported as errored and the others still run. Writes
+OUT/index.html, OUT/junit.xml, OUT/results.json and one report folder per case.
+Exit code: 0 all cases as expected, 1 any fail or error, 2 usage error, 130 interrupted.
+
+  --out DIR                  output folder (default reports/suite)
+  --shard I/N                run a deterministic I-th of N shards (merge with 'parity merge-reports')
+  --history FILE.jsonl       append each case's metrics; flag regressions against past runs
+  --history-window N         runs to compare against (default 5)
+  --regression-factor F      max_abs worse than F x the median of the window is a regression (default 2)
+  --timeout SECONDS          per-case timeout for every case (default: the case's, else 600)
+  --memory-mb N              heap limit of each case's process
+  --backend NAME             wasm | cpu | tensorflow
+  --progress bar|lines|none  default: bar on a terminal, lines otherwise (CI)`;
+
+export const command: Command = {
+  summary: 'run a folder of comparison cases (CI regression suites, nightly runs)',
+  usage,
+  async run(argv) {
+    const { values, positionals } = parse(
+      argv,
+      {
+        out: { type: 'string' },
+        shard: { type: 'string' },
+        history: { type: 'string' },
+        'history-window': { type: 'string' },
+        'regression-factor': { type: 'string' },
+        timeout: { type: 'string' },
+        'memory-mb': { type: 'string' },
+        backend: { type: 'string' },
+        progress: { type: 'string' },
+      },
+      { min: 1, max: 1, usage },
+    );
+    const progress = (values.progress as string | undefined) ?? (process.stderr.isTTY && !process.env.CI ? 'bar' : 'lines');
+    if (!['bar', 'lines', 'none'].includes(progress)) throw new InputError(`--progress expects bar, lines or none`);
+    const controller = new AbortController();
+    const onSig = () => {
+      process.stderr.write('\nparity: interrupted; writing what has been compared so far\n');
+      controller.abort();
+    };
+    process.once('SIGINT', onSig);
+    process.once('SIGTERM', onSig);
+    try {
+      const out = (values.out as string | undefined) ?? join('reports', 'suite');
+      const result = await runSuite(positionals[0]!, {
+        out,
+        ...(values.shard ? { shard: parseShard(values.shard as string) } : {}),
+        ...(values.history ? { history: values.history as string } : {}),
+        historyWindow: intOption(values['history-window'], 'history-window', 5),
+        regressionFactor: numberOption(values['regression-factor'], 'regression-factor', 2),
+        ...(values.timeout ? { timeoutSec: numberOption(values.timeout, 'timeout', 600) } : {}),
+        ...(values['memory-mb'] ? { memoryMb: intOption(values['memory-mb'], 'memory-mb', 0) } : {}),
+        ...(values.backend ? { backend: values.backend as string } : {}),
+        progress: progress as 'bar' | 'lines' | 'none',
+        signal: controller.signal,
+      });
+      const c = result.counts;
+      process.stdout.write(
+        `${result.cases.length} cases: ${c.pass} pass, ${c.fail} fail, ${c.error} error${c.interrupted ? `, ${c.interrupted} interrupted` : ''}; report ${join(out, 'index.html')}\n`,
+      );
+      for (const t of result.trends ?? []) if (t.flag === 'regression' || t.flag === 'improvement') process.stdout.write(`  ${t.flag}: ${t.case}: ${t.reason}\n`);
+      return suiteExitCode(result);
+    } finally {
+      process.off('SIGINT', onSig);
+      process.off('SIGTERM', onSig);
+    }
+  },
+};
