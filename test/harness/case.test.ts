@@ -1,0 +1,79 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { caseValues, findCases, readCase } from '../../harness/case.js';
+import { inShard, parseShard } from '../../harness/suite.js';
+import { appendHistory, readHistory, trendFor } from '../../harness/history.js';
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'parity-case-'));
+}
+
+describe('case files', () => {
+  it('reads a full case with defaults and resolves paths against the case file', () => {
+    const d = tmp();
+    const f = join(d, 'a.yaml');
+    writeFileSync(
+      f,
+      `original: m/orig.pb\ncandidate: m/cand.onnx\nexpect: not-equivalent\nseed: 7\ninputs:\n  shapes: { x: [1, 8, 8, 3] }\n  specs: ["x=normal(0,1)"]\ntolerance: { atol: 1e-3 }\nper_tensor: { "probs/Softmax": { rtol: 1e-2 } }\nchecks: ["cosine>=0.99"]\ntimeout: 30\n`,
+    );
+    const c = readCase(f);
+    expect(c).toMatchObject({ name: 'a', original: join(d, 'm/orig.pb'), candidate: join(d, 'm/cand.onnx'), expect: 'not-equivalent', seed: 7, iterations: 1, timeoutSec: 30 });
+    expect(caseValues(c)).toMatchObject({ seed: '7', atol: ['0.001'], rtol: ['probs/Softmax:0.01'], shape: ['x:1x8x8x3'], input: ['x=normal(0,1)'], check: ['cosine>=0.99'] });
+  });
+
+  it('rejects bad cases with the file and key named', () => {
+    const d = tmp();
+    const bad = (text: string, re: RegExp) => {
+      const f = join(d, `b${Math.random()}.yaml`);
+      writeFileSync(f, text);
+      expect(() => readCase(f)).toThrow(re);
+    };
+    bad('candidate: x.onnx\n', /'original' must be a path/);
+    bad('original: a.pb\ncandidate: b.onnx\nexpect: maybe\n', /'expect' must be equivalent or not-equivalent/);
+    bad('original: a.pb\ncandidate: b.onnx\ntolerence: {}\n', /unknown key 'tolerence'/);
+    bad('original: a.pb\ncandidate: b.onnx\ntolerance: { atol: -1 }\n', /'tolerance.atol' must be a number >= 0/);
+    bad('original: [unclosed\n', /\.yaml: invalid YAML/);
+    bad('- a\n- b\n', /a case is a YAML mapping/);
+  });
+
+  it('finds cases recursively in a stable order', () => {
+    const d = tmp();
+    for (const p of ['b.yaml', 'a.yml', 'sub/c.yaml', 'notes.txt']) {
+      const f = join(d, p);
+      mkdirSync(join(f, '..'), { recursive: true });
+      writeFileSync(f, 'x: 1\n');
+    }
+    expect(findCases(d).map((f) => f.slice(d.length + 1))).toEqual(['a.yml', 'b.yaml', 'sub/c.yaml']);
+  });
+});
+
+describe('shards', () => {
+  it('every case lands in exactly one shard', () => {
+    const files = Array.from({ length: 40 }, (_, i) => `cases/case-${i}.yaml`);
+    for (const n of [1, 2, 3, 5]) {
+      const counts = files.map((f) => Array.from({ length: n }, (_, k) => inShard(f, { index: k + 1, count: n })).filter(Boolean).length);
+      expect(counts.every((c) => c === 1)).toBe(true);
+    }
+    expect(() => parseShard('0/3')).toThrow(/between 1 and N/);
+    expect(() => parseShard('2-3')).toThrow(/I\/N/);
+  });
+});
+
+describe('history', () => {
+  it('appends whole lines, skips a torn last line, flags a regression', () => {
+    const f = join(tmp(), 'h.jsonl');
+    const entry = (run: string, max_abs: number, status = 'pass') => ({ run, time: run, case: 'c.yaml', status, metrics: { max_abs, mean_abs: 0, cosine: 1, sqnr: 100 } });
+    appendHistory(f, [entry('r1', 1e-5)]);
+    appendHistory(f, [entry('r2', 1.2e-5)]);
+    writeFileSync(f, readFileSync(f, 'utf8') + '{"run":"r3","ca');
+    const h = readHistory(f);
+    expect(h.map((e) => e.run)).toEqual(['r1', 'r2']);
+    expect(trendFor('c.yaml', h, entry('r3', 5e-5), { window: 5, factor: 2 }).flag).toBe('regression');
+    expect(trendFor('c.yaml', h, entry('r3', 1.1e-5), { window: 5, factor: 2 }).flag).toBe('steady');
+    expect(trendFor('c.yaml', h, entry('r3', 1e-6), { window: 5, factor: 2 }).flag).toBe('improvement');
+    expect(trendFor('c.yaml', h, entry('r3', 1e-5, 'fail'), { window: 5, factor: 2 }).flag).toBe('regression');
+    expect(trendFor('new.yaml', h, { ...entry('r3', 1), case: 'new.yaml' }, { window: 5, factor: 2 }).flag).toBe('new');
+  });
+});
