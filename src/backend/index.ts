@@ -50,6 +50,8 @@ export async function initBackend(requested: BackendName | 'auto' = 'auto'): Pro
       continue;
     }
     try {
+      // The cpu backend must be initialised too: it runs the kernels the main backend lacks.
+      if (name !== 'cpu') await tf.setBackend('cpu');
       const ok = await tf.setBackend(name);
       if (!ok) {
         failures.push(`${name}: initialisation failed`);
