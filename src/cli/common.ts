@@ -36,7 +36,7 @@ export const RUN_OPTIONS_USAGE = `  --seed N                 seed for generated 
 export type ParsedValues = Record<string, string | boolean | string[] | undefined>;
 
 /** parseArgs with our error type: unknown options and missing values are usage errors (exit 2). */
-export function parse(argv: string[], options: Parameters<typeof parseArgs>[0]['options'], positionals: { min: number; max: number; usage: string }) {
+export function parse(argv: string[], options: NonNullable<Parameters<typeof parseArgs>[0]>['options'], positionals: { min: number; max: number; usage: string }) {
   let res: { values: ParsedValues; positionals: string[] };
   try {
     res = parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as unknown as { values: ParsedValues; positionals: string[] };
@@ -114,6 +114,7 @@ function describeDist(o: InputSpec | undefined, s: TensorSpec): string {
     case 'constant': return `constant(${d.value})`;
     case 'int': return `int(${d.low},${d.high})`;
     case 'bool': return `bool(${d.p})`;
+    default: return 'given';
   }
 }
 

@@ -55,7 +55,7 @@ export function layoutGraph(nodes: GraphNodeFacts[], maxNodes = 4000): LaidOutGr
       const p = g.node(n.name) as { x: number; y: number; width: number; height: number };
       return { name: n.name, op: n.op, x: p.x, y: p.y, w: p.width, h: p.height, status: n.status, ...(n.pair !== undefined ? { pair: n.pair } : {}) };
     }),
-    edges: g.edges().map((e) => {
+    edges: g.edges().map((e: { v: string; w: string }) => {
       const pts = ((g.edge(e) as { points?: { x: number; y: number }[] }).points ?? []).map((p) => [Math.round(p.x), Math.round(p.y)] as [number, number]);
       return { from: e.v, to: e.w, points: pts };
     }),

@@ -156,3 +156,19 @@ registerOps({
   BitwiseAnd: ([a, b]) => tf.bitwiseAnd(a!, b!),
 });
 
+
+/**
+ * Random ops. TensorFlow's Philox streams are not reproduced: values are seeded from the op's
+ * seed/seed2 attrs so runs are repeatable, which is exact for the common frozen-graph use
+ * (dropout with keep_prob 1: floor(keep_prob + u) = 1 for any u in [0, 1)).
+ */
+function seedOf(node: import('../../graph/ir.js').GraphNode): number {
+  const a = node.attrs.seed?.type === 'int' ? node.attrs.seed.value : 0;
+  const b = node.attrs.seed2?.type === 'int' ? node.attrs.seed2.value : 0;
+  return (a * 1000003 + b) >>> 0;
+}
+registerOps({
+  RandomUniform: ([s], n) => tf.randomUniform(Array.from(s!.dataSync() as ArrayLike<number>), 0, 1, 'float32', seedOf(n)),
+  RandomStandardNormal: ([s], n) => tf.randomNormal(Array.from(s!.dataSync() as ArrayLike<number>), 0, 1, 'float32', seedOf(n)),
+  TruncatedNormal: ([s], n) => tf.truncatedNormal(Array.from(s!.dataSync() as ArrayLike<number>), 0, 1, 'float32', seedOf(n)),
+});
