@@ -39,7 +39,7 @@ export interface LoadedModel {
 }
 
 /** Loads any supported model as a Runner. Graph kinds run in the reference interpreter. */
-export async function loadModel(path: string, opts: { signature?: string; outputs?: string[] } = {}): Promise<LoadedModel> {
+export async function loadModel(path: string, opts: { signature?: string; outputs?: string[]; referenceInputs?: string[] } = {}): Promise<LoadedModel> {
   const kind = detectKind(path);
   switch (kind) {
     case 'keras': {
@@ -56,7 +56,7 @@ export async function loadModel(path: string, opts: { signature?: string; output
     }
     case 'activations': {
       const { loadActivationsRunner } = await import('./activations.js');
-      return { runner: await loadActivationsRunner(path), kind };
+      return { runner: await loadActivationsRunner(path, opts.referenceInputs), kind };
     }
     default: {
       const graph = await loadGraph(path, { signature: opts.signature });

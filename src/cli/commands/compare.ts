@@ -92,7 +92,7 @@ export async function runCompare(original: string, candidatePath: string, values
   const ref = await loadModel(original, { signature: values.signature as string | undefined });
   try {
     log(values, `parity: loading ${candidatePath}`);
-    const cand = await loadModel(candidatePath);
+    const cand = await loadModel(candidatePath, { referenceInputs: ref.runner.inputs().map((s) => s.name) });
     try {
       const [rh, ch] = await Promise.all([hashPath(original), hashPath(candidatePath)]);
       return await compareRunners(ref.runner, cand.runner, {

@@ -13,3 +13,8 @@ export async function loadSavedModelGraph(dir: string, opts: { signature?: strin
   void opts;
   throw new ParityError(`${dir}: SavedModels are not supported yet`, { code: 'unsupported', file: dir });
 }
+
+/** Every tensor of a checkpoint: name, dtype, shape, bytes (works without a .meta file). */
+export function listCheckpointTensors(path: string): { name: string; dtype: string; shape: number[]; bytes: number }[] {
+  throw new ParityError(`${path}: reading checkpoints is not supported yet`, { code: 'unsupported', file: path });
+}

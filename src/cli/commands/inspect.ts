@@ -1,0 +1,59 @@
+import { graphStats, loadGraph } from '../../formats/index.js';
+import { findUnsupportedOps } from '../../interpreter/interpreter.js';
+import { shapeToString } from '../../core/tensor.js';
+import type { Command } from '../main.js';
+import { parse } from '../common.js';
+
+const usage = `usage: parity inspect MODEL [--variables] [--signature NAME] [--json]
+
+Prints a model's inputs (dtype, shape with unknown dims as ?), outputs, op histogram, node and
+parameter counts, and every op tf-parity cannot execute yet with the nodes that use it.
+  --variables   list every tensor of a TF1 checkpoint (name, dtype, shape, bytes), even without .meta
+  --json        the same as JSON`;
+
+export const command: Command = {
+  summary: 'show a model: inputs, outputs, ops, parameters, unsupported ops',
+  usage,
+  async run(argv) {
+    const { values, positionals } = parse(argv, { variables: { type: 'boolean' }, signature: { type: 'string' }, json: { type: 'boolean' } }, { min: 1, max: 1, usage });
+    const path = positionals[0]!;
+    if (values.variables) {
+      const { listCheckpointTensors } = await import('../../formats/checkpoint/index.js');
+      const list = listCheckpointTensors(path);
+      if (values.json) process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+      else {
+        process.stdout.write(`${list.length} tensors in ${path}\n`);
+        for (const t of list) process.stdout.write(`  ${t.name}  ${t.dtype}${shapeToString(t.shape)}  ${t.bytes} bytes\n`);
+      }
+      return 0;
+    }
+    const graph = await loadGraph(path, { signature: values.signature as string | undefined });
+    const stats = graphStats(graph);
+    const unsupported = findUnsupportedOps(graph);
+    if (values.json) {
+      process.stdout.write(JSON.stringify({ ...stats, unsupported, signatures: graph.signatures ?? {} }, null, 2) + '\n');
+      return 0;
+    }
+    const out: string[] = [];
+    out.push(`${path} (${graph.source.format}): ${stats.nodes} nodes, ${stats.parameters.toLocaleString('en-US')} parameters${stats.functions ? `, ${stats.functions} functions` : ''}`);
+    out.push('inputs:');
+    for (const s of stats.inputs) out.push(`  ${s.name}  ${s.dtype}${shapeToString(s.shape)}`);
+    if (!stats.inputs.length) out.push('  (none)');
+    out.push('outputs:');
+    for (const o of stats.outputs) out.push(`  ${o}`);
+    if (graph.signatures && Object.keys(graph.signatures).length) {
+      out.push('signatures:');
+      for (const [name, sig] of Object.entries(graph.signatures)) {
+        out.push(`  ${name}: (${Object.entries(sig.inputs).map(([k, v]) => `${k}: ${v.dtype}${shapeToString(v.shape)}`).join(', ')}) -> (${Object.entries(sig.outputs).map(([k, v]) => `${k}: ${v.dtype}${shapeToString(v.shape)}`).join(', ')})`);
+      }
+    }
+    out.push('ops:');
+    for (const [op, n] of stats.ops) out.push(`  ${String(n).padStart(6)}  ${op}`);
+    if (unsupported.length) {
+      out.push(`not executable yet (${unsupported.length} op types):`);
+      for (const u of unsupported) out.push(`  ${u.op}: ${u.nodes.slice(0, 8).join(', ')}${u.nodes.length > 8 ? `, … (${u.nodes.length} nodes)` : ''}`);
+    } else out.push('every op is executable');
+    process.stdout.write(out.join('\n') + '\n');
+    return 0;
+  },
+};
