@@ -57,7 +57,10 @@ const SKIP_REF_OPS = new Set(['Const', 'Shape', 'ShapeN', 'Size', 'Rank', 'NoOp'
 
 export function isPairable(a: ActInfo, side: 'reference' | 'candidate'): boolean {
   if (a.dtype !== 'float32') return false;
-  if (side === 'reference' && SKIP_REF_OPS.has(a.type)) return false;
+  // Constants and plumbing are not layer outputs, on either side (graph candidates have them too).
+  if (SKIP_REF_OPS.has(a.type)) return false;
+  // FusedBatchNorm's extra outputs pass the statistics through; only y is the layer's output.
+  if (/^FusedBatchNorm/.test(a.type) && /:\d+$/.test(a.name)) return false;
   if (side === 'candidate' && /InputLayer/.test(a.type)) return false;
   return true;
 }
@@ -200,13 +203,13 @@ export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOption
     usedRef.add(r.name);
     usedCand.add(c.name);
   };
+  // The most plausible transform (layout first) unless another one makes the values match: a
+  // divergent layer must not be "explained" by a transposition that happens to score higher.
   const bestTransform = (r: ActInfo, c: ActInfo): { t: Transform; sim: number } | undefined => {
-    let best: { t: Transform; sim: number } | undefined;
-    for (const t of candidateTransforms(r, c)) {
-      const sim = r.data && c.data ? sampledSimilarity(r, c, t) : 0;
-      if (!best || sim > best.sim + 1e-9) best = { t, sim };
-    }
-    return best;
+    const ts = candidateTransforms(r, c);
+    if (!ts.length) return undefined;
+    const scored = ts.map((t) => ({ t, sim: r.data && c.data ? sampledSimilarity(r, c, t) : 0 }));
+    return scored.find((x) => x.sim >= STRONG_SIMILARITY) ?? scored[0];
   };
 
   // 1. map file

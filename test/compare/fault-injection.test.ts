@@ -1,0 +1,64 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CNN_INPUT_SHAPE, FAULT_LAYER, cnnGraph, type CnnFault } from '../../cases/gen/cnn.js';
+import { compare } from '../../src/index.js';
+import { encodeGraphDef } from '../../src/formats/graphdef-writer.js';
+import { writeTfjsGraphModel } from '../../src/formats/tfjs-graph-writer.js';
+import type { Graph } from '../../src/graph/ir.js';
+import { parseInputRef } from '../../src/graph/ir.js';
+
+/**
+ * Fault injection: the original CNN as a frozen .pb; candidates are the same model with exactly
+ * one layer perturbed. The tool must name that layer as the root cause, and pass the unperturbed one.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'parity-faults-'));
+const original = join(dir, 'cnn.pb');
+writeFileSync(original, encodeGraphDef(cnnGraph()));
+const FAULTS = Object.keys(FAULT_LAYER) as Exclude<CnnFault, 'none'>[];
+
+/** The same graph with every node renamed n0, n1, …: names share nothing with the original. */
+function renamed(g: Graph): Graph {
+  const map = new Map(g.nodes.map((n, i) => [n.name, n.op === 'Placeholder' ? n.name : `n${i}`]));
+  const ref = (r: string) => {
+    const p = parseInputRef(r);
+    const nn = map.get(p.node)!;
+    return p.control ? `^${nn}` : p.index ? `${nn}:${p.index}` : nn;
+  };
+  return { ...g, nodes: g.nodes.map((n) => ({ ...n, name: map.get(n.name)!, inputs: n.inputs.map(ref) })), outputs: g.outputs.map(ref) };
+}
+
+function scopeOf(name: string): string {
+  return name.split('/')[0]!;
+}
+
+describe('fault injection: tfjs graph candidates', () => {
+  for (const names of ['same names', 'renamed'] as const) {
+    it(`${names}: the unperturbed conversion is equivalent`, async () => {
+      const g = cnnGraph(undefined, 'none');
+      const cand = writeTfjsGraphModel(names === 'renamed' ? renamed(g) : g, join(dir, `good-${names.replace(' ', '-')}`));
+      const r = await compare(original, cand, { seed: 3 });
+      expect(r.verdict).toBe('equivalent');
+      expect(r.firstDivergence).toBeUndefined();
+      expect(r.pairs.length).toBeGreaterThanOrEqual(8);
+      if (names === 'renamed') expect(r.pairs.every((p) => p.strategy === 'numeric' || p.strategy === 'shape' || p.strategy === 'output')).toBe(true);
+    });
+    for (const fault of FAULTS) {
+      it(`${names}: ${fault} is found in layer ${FAULT_LAYER[fault]}`, async () => {
+        const g = cnnGraph(undefined, fault);
+        const cand = writeTfjsGraphModel(names === 'renamed' ? renamed(g) : g, join(dir, `${fault}-${names.replace(' ', '-')}`));
+        const r = await compare(original, cand, { seed: 3, inputs: ['x=normal(0,1)'] });
+        expect(r.verdict).toBe('not-equivalent');
+        expect(r.rootCause).toBeDefined();
+        const rc = r.pairs[r.rootCause!]!;
+        expect(scopeOf(rc.reference)).toBe(FAULT_LAYER[fault]);
+        expect(rc.own?.pass).toBe(false);
+        // Layers after the fault fail only by inheritance: their own error passes.
+        const later = r.pairs.filter((p) => p.index > rc.index && !p.pass && p.own);
+        for (const p of later) if (scopeOf(p.reference) !== FAULT_LAYER[fault]) expect(p.own!.pass).toBe(true);
+      });
+    }
+  }
+  void CNN_INPUT_SHAPE;
+});
