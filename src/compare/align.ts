@@ -187,6 +187,12 @@ export interface AlignOptions {
   candidateOutputs?: string[];
 }
 
+/** Ops that only move data around (TF and ONNX/Keras names). */
+const MOVEMENT = /^(Reshape|Transpose|Flatten|Identity|Squeeze|Unsqueeze|ExpandDims|Permute|Cast|Snapshot|StopGradient|Dropout|InputLayer)$/;
+function isMovement(type: string): boolean {
+  return MOVEMENT.test(type);
+}
+
 /** Numeric similarity at or above this counts as a confident value match. */
 export const STRONG_SIMILARITY = 0.99;
 
@@ -329,7 +335,11 @@ function numericAlign(
           const bt = bestTransform(r, c);
           if (bt) {
             const sameRank = r.shape.length === c.shape.length;
-            const s = bt.sim >= STRONG_SIMILARITY ? 1 + bt.sim : sameRank && !bt.t.reshape ? 0.05 : 0.01;
+            // Small preferences break ties between equal-valued chains (Relu6 -> Transpose ->
+            // Reshape): like pairs with like (data movement with data movement), exact shapes win.
+            const affinity = isMovement(r.type) === isMovement(c.type) ? 0.01 : 0;
+            const exact = sameShape(r.shape, c.shape) && !bt.t.perm ? 0.005 : 0;
+            const s = (bt.sim >= STRONG_SIMILARITY ? 1 + bt.sim : sameRank && !bt.t.reshape ? 0.05 : 0.01) + affinity + exact;
             // Later reference nodes win ties: a layer pairs with the last node of an identity chain.
             const total = score[i - 1]![j - 1]! + s + 1e-6 * (j / m);
             if (total > best) {

@@ -62,3 +62,28 @@ describe('fault injection: tfjs graph candidates', () => {
   }
   void CNN_INPUT_SHAPE;
 });
+
+describe('fault injection: ONNX candidates (NCHW, names share nothing)', async () => {
+  const { cnnOnnx } = await import('../../cases/gen/onnx-cnn.js');
+  it('the unperturbed conversion is equivalent, every intermediate paired numerically with a transpose', async () => {
+    const f = join(dir, 'good.onnx');
+    writeFileSync(f, cnnOnnx());
+    const r = await compare(original, f, { seed: 5 });
+    expect(r.verdict).toBe('equivalent');
+    expect(r.inputs[0]!.candidatePerm).toEqual([0, 3, 1, 2]);
+    const conv = r.pairs.find((p) => p.candidate === 't1');
+    expect(conv).toMatchObject({ reference: 'conv1/BiasAdd', strategy: 'numeric', transform: { perm: [0, 2, 3, 1] } });
+    expect(r.pairs.length).toBeGreaterThanOrEqual(8);
+  });
+  for (const fault of FAULTS) {
+    it(`${fault} is found in layer ${FAULT_LAYER[fault]}`, async () => {
+      const f = join(dir, `${fault}.onnx`);
+      writeFileSync(f, cnnOnnx(undefined, fault));
+      const r = await compare(original, f, { seed: 5, inputs: ['x=normal(0,1)'] });
+      expect(r.verdict).toBe('not-equivalent');
+      const rc = r.pairs[r.rootCause!]!;
+      expect(scopeOf(rc.reference)).toBe(FAULT_LAYER[fault]);
+      expect(rc.own?.pass).toBe(false);
+    });
+  }
+});
