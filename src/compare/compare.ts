@@ -383,38 +383,63 @@ async function ownErrors(
     const c = cand.byName.get(norm(p.candidate));
     const r = ref.byName.get(norm(p.reference));
     if (!c || !r?.data) continue;
-    const inputs: tf.Tensor[] = [];
-    let skip: string | undefined;
-    for (const src of c.producedFrom) {
+    const made: tf.Tensor[] = [];
+    /**
+     * The value a candidate layer input takes when everything upstream is the reference: a feed,
+     * a paired activation (in the candidate's layout), the candidate's own constant, or, for an
+     * unpaired candidate layer (e.g. a ZeroPadding2D the original folds into its conv), that
+     * layer re-run on such values, a few levels deep.
+     */
+    const valueFor = async (src: string, depth: number): Promise<tf.Tensor | string> => {
       const feed = candFeeds.get(src) ?? candFeeds.get(norm(src));
-      if (feed) {
-        inputs.push(tf.clone(feed));
-        continue;
-      }
+      if (feed) return feed;
       const up = pairByCand.get(norm(src));
       const upCand = cand.byName.get(norm(src));
       const upRef = up ? ref.byName.get(norm(up.reference)) : undefined;
-      if (upCand && (!up || !upRef?.data) && (upCand.type === 'Const' || upCand.dtype !== 'float32')) {
-        // Weights and shape/index tensors are part of the layer: use the candidate's own values.
+      if (up && upCand && upRef?.data) {
+        const t = referenceInCandidateLayout(upRef, upCand, up.transform);
+        made.push(t);
+        return t;
+      }
+      if (upCand && (upCand.type === 'Const' || upCand.dtype !== 'float32')) {
         const own = upCand.data ?? upCand.intData;
         if (own) {
-          inputs.push(tf.tensor(own, upCand.shape, upCand.dtype as 'float32' | 'int32' | 'bool'));
-          continue;
+          const t = tf.tensor(own, upCand.shape, upCand.dtype as 'float32' | 'int32' | 'bool');
+          made.push(t);
+          return t;
         }
       }
-      if (!up || !upCand || !upRef?.data) {
-        skip = `its input '${src}' has no paired reference activation`;
-        break;
+      if (upCand && depth < 4) {
+        const ins: tf.Tensor[] = [];
+        for (const s2 of upCand.producedFrom) {
+          const v = await valueFor(s2, depth + 1);
+          if (typeof v === 'string') return v;
+          ins.push(v);
+        }
+        const outs = await candidate.runSingle!(upCand.name, ins);
+        made.push(...outs);
+        const k = /:(\d+)$/.exec(upCand.name);
+        return outs[k ? Number(k[1]) : 0] ?? `re-running '${src}' gave no output`;
       }
-      inputs.push(referenceInCandidateLayout(upRef, upCand, up.transform));
-    }
-    if (skip) {
-      out.set(pr.index, skip);
-      inputs.forEach((t) => t.dispose());
-      continue;
-    }
+      return `its input '${src}' has no paired reference activation`;
+    };
     try {
+      const inputs: tf.Tensor[] = [];
+      let skip: string | undefined;
+      for (const src of c.producedFrom) {
+        const v = await valueFor(src, 0);
+        if (typeof v === 'string') {
+          skip = v;
+          break;
+        }
+        inputs.push(v);
+      }
+      if (skip) {
+        out.set(pr.index, skip);
+        continue;
+      }
       const outs = await candidate.runSingle!(p.candidate, inputs);
+      made.push(...outs);
       const idx = /:(\d+)$/.exec(p.candidate);
       const o = outs[idx ? Number(idx[1]) : 0] ?? outs[0];
       if (!o) {
@@ -425,11 +450,10 @@ async function ownErrors(
         const m = computeMetrics(r.data, t, { ...pr.tolerance, nanEqual: opts.nanEqual });
         out.set(pr.index, { metrics: m, pass: failedChecks(m, p, opts).length === 0 });
       }
-      outs.forEach((t) => t.dispose());
     } catch (e) {
       out.set(pr.index, e instanceof ParityError ? e.message : `re-running the layer alone failed: ${(e as Error).message}`);
     } finally {
-      inputs.forEach((t) => t.dispose());
+      for (const t of made) if (!t.isDisposed) t.dispose();
     }
   }
   return out;

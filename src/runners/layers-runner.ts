@@ -50,9 +50,15 @@ export class LayersRunner implements Runner {
     }
   }
 
+  /** Input names as the layers see them (the InputLayer's name; tfjs may suffix model.inputNames). */
+  private inputName(i: number): string {
+    const t = this.model.inputs[i]!;
+    return t.sourceLayer?.name ?? this.model.inputNames[i] ?? t.name;
+  }
+
   inputs(): TensorSpec[] {
     return this.model.inputs.map((t, i) => ({
-      name: this.model.inputNames[i] ?? t.name,
+      name: this.inputName(i),
       dtype: (t.dtype === 'int32' ? 'int32' : t.dtype === 'bool' ? 'bool' : 'float32'),
       shape: t.shape.map((d) => (d === null ? -1 : d)),
     }));

@@ -87,3 +87,29 @@ describe('fault injection: ONNX candidates (NCHW, names share nothing)', async (
     });
   }
 });
+
+describe('fault injection: Keras .keras candidates (names follow the TF scopes)', async () => {
+  const { kerasCnn } = await import('../../cases/gen/keras-cnn.js');
+  it('the unperturbed conversion is equivalent, layers paired by name', async () => {
+    const f = join(dir, 'good.keras');
+    writeFileSync(f, await kerasCnn());
+    const r = await compare(original, f, { seed: 4 });
+    expect(r.verdict).toBe('equivalent');
+    expect(r.pairs.map((p) => [p.reference, p.candidate])).toEqual([
+      ['conv1/Relu', 'conv1'], ['bn1/FusedBatchNormV3', 'bn1'], ['pool1/MaxPool', 'pool1'], ['dw1/Relu6', 'dw1'],
+      ['flatten/Reshape', 'flatten'], ['fc1/BiasAdd', 'fc1'], ['probs/Softmax', 'probs'],
+    ]);
+  });
+  for (const fault of FAULTS) {
+    it(`${fault} is found in layer ${FAULT_LAYER[fault]}`, async () => {
+      const f = join(dir, `${fault}.keras`);
+      writeFileSync(f, await kerasCnn(undefined, fault));
+      const r = await compare(original, f, { seed: 4, inputs: ['x=normal(0,1)'] });
+      expect(r.verdict).toBe('not-equivalent');
+      const rc = r.pairs[r.rootCause!]!;
+      expect(rc.candidate).toBe(FAULT_LAYER[fault]);
+      expect(rc.own?.pass).toBe(false);
+      for (const p of r.pairs.filter((q) => q.index > rc.index && q.own)) expect(p.own!.pass).toBe(true);
+    });
+  }
+});
