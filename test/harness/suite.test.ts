@@ -1,0 +1,80 @@
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readHistory } from '../../harness/history.js';
+import type { SuiteResult } from '../../harness/suite.js';
+import { mergeSuiteResults, runSuite, suiteExitCode } from '../../harness/suite.js';
+import { generateCaseModels } from '../../cases/gen/generate.js';
+
+/** A suite in a temp folder: the example models plus cases that pass, fail, crash and hang. */
+async function makeSuite(): Promise<string> {
+  const d = mkdtempSync(join(tmpdir(), 'parity-suite-'));
+  await generateCaseModels(join(d, 'models'));
+  const c = (name: string, body: string) => writeFileSync(join(d, `${name}.yaml`), body);
+  c('a-pass', 'original: models/cnn.pb\ncandidate: models/cnn.keras\nexpect: equivalent\n');
+  c('b-fail', 'original: models/cnn.pb\ncandidate: models/cnn-buggy.keras\nexpect: equivalent\ninputs: { specs: ["x=normal(0,1)"] }\n');
+  c('c-crash', 'original: models/cnn.pb\ncandidate: models/cnn.keras\nsimulate: crash\n');
+  c('d-hang', 'original: models/cnn.pb\ncandidate: models/cnn.keras\nsimulate: hang\ntimeout: 4\n');
+  c('e-onnx', 'original: models/cnn.pb\ncandidate: models/cnn.onnx\nexpect: equivalent\n');
+  c('f-missing', 'original: models/nope.pb\ncandidate: models/cnn.onnx\n');
+  return d;
+}
+
+describe('suites', () => {
+  it('gives the right verdict per case; crashes, hangs and bad inputs are errors; the others still run', async () => {
+    const d = await makeSuite();
+    const out = join(d, 'out');
+    const r = await runSuite(d, { out, progress: 'none' });
+    const by = Object.fromEntries(r.cases.map((c) => [c.name, c]));
+    expect(by['a-pass']!.status).toBe('pass');
+    expect(by['b-fail']!.status).toBe('fail');
+    expect(by['b-fail']!.firstDivergence).toMatch(/^dw1\/Relu6 ~ dw1$/);
+    expect(by['c-crash']).toMatchObject({ status: 'error' });
+    expect(by['c-crash']!.message).toMatch(/crashed: .*simulated crash/);
+    expect(by['d-hang']).toMatchObject({ status: 'error', message: 'timed out after 4 s' });
+    expect(by['e-onnx']!.status).toBe('pass');
+    expect(by['f-missing']!.status).toBe('error');
+    expect(by['f-missing']!.message).toMatch(/nope.pb does not exist/);
+    expect(r.counts).toEqual({ pass: 2, fail: 1, error: 3, interrupted: 0 });
+    expect(suiteExitCode(r)).toBe(1);
+    const junit = readFileSync(join(out, 'junit.xml'), 'utf8');
+    expect(junit).toMatch(/tests="6" failures="1" errors="3"/);
+    expect(readFileSync(join(out, 'index.html'), 'utf8')).toContain('<script type="application/json" id="data">');
+    expect(readFileSync(join(out, 'cases', 'a-pass', 'report.html'), 'utf8')).toContain('tf-parity');
+  }, 120_000);
+
+  it('shards 1/3..3/3 cover every case once and merge into the unsharded result', async () => {
+    const d = await makeSuite();
+    for (const f of ['c-crash', 'd-hang']) writeFileSync(join(d, `${f}.yaml`), 'original: models/cnn.pb\ncandidate: models/cnn.onnx\n');
+    const whole = await runSuite(d, { out: join(d, 'whole'), progress: 'none' });
+    const parts: SuiteResult[] = [];
+    for (let i = 1; i <= 3; i++) parts.push(await runSuite(d, { out: join(d, `shard${i}`), shard: { index: i, count: 3 }, progress: 'none' }));
+    const files = parts.flatMap((p) => p.cases.map((c) => c.file)).sort();
+    expect(files).toEqual(whole.cases.map((c) => c.file).sort());
+    const merged = mergeSuiteResults([1, 2, 3].map((i) => join(d, `shard${i}`)), join(d, 'merged'));
+    const key = (r: SuiteResult) => r.cases.map((c) => [c.file, c.status, c.verdict, c.metrics?.max_abs]);
+    expect(key(merged)).toEqual(key(whole));
+    expect(merged.counts).toEqual(whole.counts);
+    expect(() => mergeSuiteResults([join(d, 'shard1'), join(d, 'shard1')])).toThrow(/appears in more than one shard/);
+  }, 180_000);
+
+  it('history over three runs flags a regression injected in the third', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'parity-hist-'));
+    await generateCaseModels(join(d, 'models'));
+    mkdirSync(join(d, 'suite'));
+    const caseFile = join(d, 'suite', 'cnn.yaml');
+    writeFileSync(caseFile, 'original: ../models/cnn.pb\ncandidate: ../models/current.keras\nexpect: equivalent\n');
+    const hist = join(d, 'history.jsonl');
+    const results: SuiteResult[] = [];
+    for (const model of ['cnn.keras', 'cnn.keras', 'cnn-buggy.keras']) {
+      cpSync(join(d, 'models', model), join(d, 'models', 'current.keras'));
+      results.push(await runSuite(join(d, 'suite'), { out: join(d, 'out'), history: hist, progress: 'none' }));
+    }
+    expect(results[0]!.trends![0]!.flag).toBe('new');
+    expect(results[1]!.trends![0]!.flag).toBe('steady');
+    expect(results[2]!.trends![0]).toMatchObject({ flag: 'regression' });
+    expect(readHistory(hist).length).toBe(3);
+    expect(readFileSync(join(d, 'out', 'index.html'), 'utf8')).toContain('regression');
+  }, 120_000);
+});
