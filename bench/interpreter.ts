@@ -15,8 +15,7 @@ import { readGraphDef } from '../src/formats/graphdef.js';
 import { Interpreter } from '../src/interpreter/interpreter.js';
 
 function humanModel(name: string): string {
-  const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve('@vladmandic/human/package.json')), 'models', `${name}.json`);
+  return join(dirname(createRequire(import.meta.url).resolve('@vladmandic/human')), '..', 'models', `${name}.json`);
 }
 
 function median(xs: number[]): number {

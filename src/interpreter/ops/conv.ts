@@ -58,6 +58,11 @@ function fromNhwc(x: tf.Tensor, format: string): tf.Tensor {
   return x.rank === 4 ? tf.transpose(x, [0, 3, 1, 2]) : tf.transpose(x, [0, 4, 1, 2, 3]);
 }
 
+/** tfjs' explicit padding form for 2-D NHWC ops. */
+function explicit(p: Pads): 'valid' {
+  return [[0, 0], p[0]!, p[1]!, [0, 0]] as unknown as 'valid';
+}
+
 function padSpatial(x: tf.Tensor, pads: Pads, value = 0): tf.Tensor {
   if (pads.every(([a, b]) => a === 0 && b === 0)) return x;
   return tf.pad(x, [[0, 0], ...pads, [0, 0]], value);
@@ -96,22 +101,29 @@ function splitStride(g: ConvGeom): { opStrides: number[]; post: number[] } {
 export function conv2d(x: tf.Tensor, filter: tf.Tensor, node: GraphNode): tf.Tensor {
   if (x.rank !== 4 || filter.rank !== 4) fail(node, `expects a 4-D input and filter, found [${x.shape}] and [${filter.shape}]`);
   const g = geometry(node, x, filter.shape.slice(0, 2), 2);
-  const xin = padSpatial(toNhwc(x, g.format), g.pads);
-  const cin = xin.shape[3]!;
-  if (cin % filter.shape[2]! !== 0) fail(node, `input has ${cin} channels, filter expects ${filter.shape[2]}`);
-  if (cin !== filter.shape[2]) fail(node, `grouped convolution (input ${cin} channels, filter ${filter.shape[2]}) is not supported`);
+  const xn = toNhwc(x, g.format);
+  const cin = xn.shape[3]!;
+  if (cin !== filter.shape[2]) fail(node, `input has ${cin} channels, filter expects ${filter.shape[2]}${cin % filter.shape[2]! === 0 ? ' (grouped convolution is not supported)' : ''}`);
   const { opStrides, post } = splitStride(g);
-  const y = tf.conv2d(xin as tf.Tensor4D, filter as tf.Tensor4D, opStrides as [number, number], 'valid', 'NHWC', g.dilations as [number, number]);
+  // tfjs pads itself when it can (explicit amounts, computed here by TF's rule), which keeps the
+  // summation order of tfjs-converter's own kernels; otherwise pad first and run VALID.
+  const direct = post.every((s) => s === 1);
+  const y = direct
+    ? tf.conv2d(xn as tf.Tensor4D, filter as tf.Tensor4D, opStrides as [number, number], explicit(g.pads), 'NHWC', g.dilations as [number, number])
+    : tf.conv2d(padSpatial(xn, g.pads) as tf.Tensor4D, filter as tf.Tensor4D, opStrides as [number, number], 'valid', 'NHWC', g.dilations as [number, number]);
   return fromNhwc(subsample(y, post), g.format);
 }
 
 export function depthwise(x: tf.Tensor, filter: tf.Tensor, node: GraphNode): tf.Tensor {
   if (x.rank !== 4 || filter.rank !== 4) fail(node, `expects a 4-D input and filter, found [${x.shape}] and [${filter.shape}]`);
   const g = geometry(node, x, filter.shape.slice(0, 2), 2);
-  const xin = padSpatial(toNhwc(x, g.format), g.pads);
-  if (xin.shape[3] !== filter.shape[2]) fail(node, `input has ${xin.shape[3]} channels, filter expects ${filter.shape[2]}`);
+  const xn = toNhwc(x, g.format);
+  if (xn.shape[3] !== filter.shape[2]) fail(node, `input has ${xn.shape[3]} channels, filter expects ${filter.shape[2]}`);
   const { opStrides, post } = splitStride(g);
-  const y = tf.depthwiseConv2d(xin as tf.Tensor4D, filter as tf.Tensor4D, opStrides as [number, number], 'valid', 'NHWC', g.dilations as [number, number]);
+  const direct = post.every((s) => s === 1);
+  const y = direct
+    ? tf.depthwiseConv2d(xn as tf.Tensor4D, filter as tf.Tensor4D, opStrides as [number, number], explicit(g.pads), 'NHWC', g.dilations as [number, number])
+    : tf.depthwiseConv2d(padSpatial(xn, g.pads) as tf.Tensor4D, filter as tf.Tensor4D, opStrides as [number, number], 'valid', 'NHWC', g.dilations as [number, number]);
   return fromNhwc(subsample(y, post), g.format);
 }
 
@@ -184,6 +196,10 @@ export function fusedTail(y: tf.Tensor, args: tf.Tensor[], node: GraphNode, form
       i += 4;
       if (!v) fail(node, 'fused FusedBatchNorm needs 4 arguments (scale, offset, mean, variance)');
       out = batchNorm(out, s!, o!, m!, v, attrFloat(node, 'epsilon', 1e-4), format, false)[0]!;
+    } else if (op === 'Prelu') {
+      const alpha = args[i++];
+      if (!alpha) fail(node, 'fused Prelu has no alpha argument');
+      out = tf.prelu(out, alpha);
     } else if (['Relu', 'Relu6', 'Elu', 'Selu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'GeluExact', 'GeluApproximate'].includes(op)) {
       out = activation(op, out, node, attrFloat(node, 'leakyrelu_alpha', 0.2));
     } else {
@@ -193,13 +209,62 @@ export function fusedTail(y: tf.Tensor, args: tf.Tensor[], node: GraphNode, form
   return out;
 }
 
+type FusedAct = 'linear' | 'relu' | 'relu6' | 'elu' | 'prelu' | 'leakyrelu' | 'sigmoid';
+const TFJS_ACT: Record<string, FusedAct> = { Relu: 'relu', Relu6: 'relu6', Elu: 'elu', Prelu: 'prelu', LeakyRelu: 'leakyrelu', Sigmoid: 'sigmoid' };
+
+/**
+ * tfjs' own fused kernels for [BiasAdd(, activation)] on NHWC: tfjs-converter runs these, and a
+ * fused kernel adds the bias inside the accumulation, so using it keeps results bit-identical to
+ * a TensorFlow.js deployment. Other fusions fall back to op-by-op (fusedTail).
+ */
+function tfjsFusion(node: GraphNode, args: tf.Tensor[]): { bias: tf.Tensor; activation: FusedAct; alpha?: tf.Tensor; leaky: number } | undefined {
+  const ops = attrStrings(node, 'fused_ops', []);
+  if (attrString(node, 'data_format', 'NHWC') !== 'NHWC' || ops[0] !== 'BiasAdd' || ops.length > 2) return undefined;
+  const act = ops.length === 2 ? TFJS_ACT[ops[1]!] : 'linear';
+  if (!act || !args[0]) return undefined;
+  return { bias: args[0], activation: act, ...(act === 'prelu' ? { alpha: args[1] } : {}), leaky: attrFloat(node, 'leakyrelu_alpha', 0.2) };
+}
+
+function fusedConv(x: tf.Tensor, f: tf.Tensor, args: tf.Tensor[], n: GraphNode, depthwiseOp: boolean): tf.Tensor {
+  const fu = tfjsFusion(n, args);
+  if (fu && x.rank === 4 && f.rank === 4) {
+    const g = geometry(n, x, f.shape.slice(0, 2), 2);
+    const { opStrides, post } = splitStride(g);
+    if (post.every((s) => s === 1) && x.shape[3] === f.shape[2]) {
+      const common = {
+        x: x as tf.Tensor4D,
+        filter: f as tf.Tensor4D,
+        strides: opStrides as [number, number],
+        pad: explicit(g.pads),
+        dataFormat: 'NHWC' as const,
+        dilations: g.dilations as [number, number],
+        bias: fu.bias,
+        activation: fu.activation,
+        ...(fu.alpha ? { preluActivationWeights: fu.alpha } : {}),
+        leakyreluAlpha: fu.leaky,
+      };
+      return depthwiseOp ? tf.fused.depthwiseConv2d(common) : tf.fused.conv2d(common);
+    }
+  }
+  const y = depthwiseOp ? depthwise(x, f, n) : conv2d(x, f, n);
+  return fusedTail(y, args, n, attrString(n, 'data_format', 'NHWC'));
+}
+
+export function fusedMatMul(a: tf.Tensor, b: tf.Tensor, args: tf.Tensor[], n: GraphNode, ta: boolean, tb: boolean): tf.Tensor {
+  const fu = tfjsFusion(n, args);
+  if (fu && a.rank === 2 && b.rank === 2) {
+    return tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias: fu.bias, activation: fu.activation, ...(fu.alpha ? { preluActivationWeights: fu.alpha } : {}), leakyreluAlpha: fu.leaky });
+  }
+  return fusedTail(tf.matMul(a, b, ta, tb), args, n, 'NHWC');
+}
+
 registerOps({
   Conv2D: ([x, f], n) => conv2d(x!, f!, n),
   DepthwiseConv2dNative: ([x, f], n) => depthwise(x!, f!, n),
   Conv3D: ([x, f], n) => conv3d(x!, f!, n),
   Conv2DBackpropInput: ([s, f, dy], n) => conv2dBackpropInput(s!, f!, dy!, n),
-  _FusedConv2D: ([x, f, ...args], n) => fusedTail(conv2d(x!, f!, n), args, n, attrString(n, 'data_format', 'NHWC')),
-  FusedDepthwiseConv2dNative: ([x, f, ...args], n) => fusedTail(depthwise(x!, f!, n), args, n, attrString(n, 'data_format', 'NHWC')),
+  _FusedConv2D: ([x, f, ...args], n) => fusedConv(x!, f!, args, n, false),
+  FusedDepthwiseConv2dNative: ([x, f, ...args], n) => fusedConv(x!, f!, args, n, true),
   MaxPool: ([x], n) => pool('max', x!, n),
   MaxPoolV2: ([x, k, s], n) => pool('max', x!, n, k, s),
   AvgPool: ([x], n) => pool('avg', x!, n),

@@ -3,7 +3,7 @@ import { attrBool } from '../../graph/attrs.js';
 import type { GraphNode } from '../../graph/ir.js';
 import { registerOps } from '../registry.js';
 import { fail } from './helpers.js';
-import { fusedTail } from './conv.js';
+import { fusedMatMul } from './conv.js';
 
 /**
  * Batch matmul with numpy-style broadcasting of the batch dims (BatchMatMulV2/V3): both sides are
@@ -37,7 +37,6 @@ registerOps({
   BatchMatMul: ([a, b], n) => batchMatMul(a!, b!, attrBool(n, 'adj_x', false), attrBool(n, 'adj_y', false), n),
   BatchMatMulV2: ([a, b], n) => batchMatMul(a!, b!, attrBool(n, 'adj_x', false), attrBool(n, 'adj_y', false), n),
   BatchMatMulV3: ([a, b], n) => batchMatMul(a!, b!, attrBool(n, 'adj_x', false), attrBool(n, 'adj_y', false), n),
-  _FusedMatMul: ([a, b, ...args], n) =>
-    fusedTail(tf.matMul(a!, b!, attrBool(n, 'transpose_a', false), attrBool(n, 'transpose_b', false)), args, n, 'NHWC'),
+  _FusedMatMul: ([a, b, ...args], n) => fusedMatMul(a!, b!, args, n, attrBool(n, 'transpose_a', false), attrBool(n, 'transpose_b', false)),
 });
 

@@ -57,10 +57,13 @@ export function batchNorm(x: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, mea
     m = mo.mean;
     v = mo.variance;
   }
-  const shape = x.shape.map((d, i) => (i === c ? d : 1));
-  const inv = tf.mul(tf.rsqrt(tf.add(v, eps)), scale);
-  const y = tf.add(tf.mul(tf.sub(x, tf.reshape(m, shape)), tf.reshape(inv, shape)), tf.reshape(offset, shape));
-  return [y, m, v];
+  // tf.batchNorm is what tfjs-converter runs, so its operation order is kept for NHWC.
+  if (!nchw) return [tf.batchNorm(x, m, v, offset, scale, eps), m, v];
+  // Channels first: normalise channels-last and transpose back.
+  const perm = [0, ...Array.from({ length: x.rank - 2 }, (_, i) => i + 2), 1];
+  const inv = [0, x.rank - 1, ...Array.from({ length: x.rank - 2 }, (_, i) => i + 1)];
+  const y = tf.batchNorm(tf.transpose(x, perm), m, v, offset, scale, eps);
+  return [tf.transpose(y, inv), m, v];
 }
 
 registerOps({
