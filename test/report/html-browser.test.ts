@@ -1,0 +1,93 @@
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { cnnGraph } from '../../cases/gen/cnn.js';
+import { kerasCnn } from '../../cases/gen/keras-cnn.js';
+import { encodeGraphDef } from '../../src/formats/graphdef-writer.js';
+import { compare } from '../../src/index.js';
+import { htmlReport } from '../../src/report/html.js';
+import type { Graph } from '../../src/graph/ir.js';
+
+/**
+ * Opens a generated report of a failing comparison in headless Chromium (Debian's, driven by
+ * playwright-core): the graph renders, the first divergent node is highlighted, clicking it shows
+ * its details, and a node named with HTML markup shows as text without running anything.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const EVIL = '<img src=x onerror="window.__pwned=1">';
+
+function withEvilName(g: Graph): Graph {
+  // Rename the first-divergent layer's last node; Keras layer 'dw1' no longer pairs by name,
+  // so the markup-named node is paired numerically/by shape and shown everywhere.
+  const map = (n: string) => (n === 'dw1/Relu6' ? `dw1/${EVIL}` : n);
+  return { ...g, nodes: g.nodes.map((n) => ({ ...n, name: map(n.name), inputs: n.inputs.map(map) })), outputs: g.outputs.map(map) };
+}
+
+describe.skipIf(!existsSync(CHROMIUM))('HTML report in a browser', () => {
+  it('renders the graph, highlights the first divergence, shows details on click, escapes markup', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'parity-html-'));
+    writeFileSync(join(d, 'cnn.pb'), encodeGraphDef(withEvilName(cnnGraph())));
+    writeFileSync(join(d, 'buggy.keras'), await kerasCnn(undefined, 'dw1-padding'));
+    const result = await compare(join(d, 'cnn.pb'), join(d, 'buggy.keras'), { seed: 1, inputs: ['x=normal(0,1)'] });
+    expect(result.verdict).toBe('not-equivalent');
+    const fd = result.pairs[result.firstDivergence!]!;
+    expect(fd.reference).toBe(`dw1/${EVIL}`);
+    const file = join(d, 'report.html');
+    writeFileSync(file, htmlReport(result));
+
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+      const errors: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      page.on('pageerror', (e) => errors.push(String(e)));
+      const requests: string[] = [];
+      page.on('request', (r) => {
+        if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) requests.push(r.url());
+      });
+      await page.goto(pathToFileURL(file).href);
+      await page.waitForSelector('#graph g.node');
+      expect(await page.locator('#graph g.node').count()).toBeGreaterThan(5);
+      expect(await page.locator('#graph path.edge').count()).toBeGreaterThan(5);
+      const first = page.locator('#graph g.node.first');
+      expect(await first.count()).toBe(1);
+      expect(await first.getAttribute('data-name')).toBe(`dw1/${EVIL}`);
+      expect(await page.locator('#verdict').textContent()).toBe('Not equivalent');
+      // Click a different node, then the first divergence again: details follow the click.
+      await page.locator('#graph g.node[data-name="conv1/Relu"]').click();
+      expect(await page.locator('#details h3').textContent()).toBe('conv1/Relu');
+      await first.click();
+      expect(await page.locator('#details h3').textContent()).toBe(`dw1/${EVIL}`);
+      expect(await page.locator('#details').textContent()).toContain('FAIL');
+      expect(await page.locator('#details img').count()).toBe(0);
+      expect(await page.locator('img').count()).toBe(0);
+      expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+      // The table filters and sorts.
+      await page.fill('#filter', 'dw1');
+      expect(await page.locator('#pairs tbody tr').count()).toBeGreaterThanOrEqual(1);
+      await page.fill('#filter', '');
+      await page.locator('#pairs th', { hasText: /^max_abs$/ }).click();
+      expect(await page.locator('#curve circle.first-mark').count()).toBe(1);
+      mkdirSync(join(import.meta.dirname, '../../reports'), { recursive: true });
+      await page.screenshot({ path: join(import.meta.dirname, '../../reports/report-screenshot.png'), fullPage: true });
+      expect(errors).toEqual([]);
+      expect(requests).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
+});
+
+describe.runIf(!existsSync(CHROMIUM))('HTML report in a browser (skipped)', () => {
+  it('needs Chromium', () => {
+    console.log(`skipping browser tests: ${CHROMIUM} not found (apt-get install -y chromium)`);
+  });
+});
