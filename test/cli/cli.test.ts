@@ -1,0 +1,132 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Ajv from 'ajv';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cnnGraph } from '../../cases/gen/cnn.js';
+import { A } from '../../src/graph/attrs.js';
+import { encodeGraphDef, graphToPbtxt } from '../../src/formats/graphdef-writer.js';
+import { readNpzFile } from '../../src/inputs/npz.js';
+
+/**
+ * The `parity` command as users run it: built CLI (dist/) in a child process, exit codes,
+ * one-line errors naming the file/node, outputs written.
+ */
+const ROOT = join(import.meta.dirname, '../..');
+const BIN = join(ROOT, 'bin/parity.js');
+const d = mkdtempSync(join(tmpdir(), 'parity-cli-'));
+
+function parity(...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: d, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+beforeAll(() => {
+  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) {
+    const b = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
+    if (b.status !== 0) throw new Error(`build failed: ${b.stdout}${b.stderr}`);
+  }
+  writeFileSync(join(d, 'cnn.pb'), encodeGraphDef(cnnGraph()));
+  writeFileSync(join(d, 'cnn.pbtxt'), graphToPbtxt(cnnGraph()));
+}, 120_000);
+
+describe('parity CLI', () => {
+  it('inspect prints inputs, outputs, ops, parameters and unsupported ops', () => {
+    const r = parity('inspect', 'cnn.pb');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('x  float32[?,8,8,3]');
+    expect(r.out).toContain('probs/Softmax');
+    expect(r.out).toMatch(/818 parameters/);
+    expect(r.out).toContain('every op is executable');
+    const g = cnnGraph();
+    g.nodes.push({ name: 'weird1', op: 'FrobnicateV2', inputs: ['x'], attrs: {} }, { name: 'weird2', op: 'FrobnicateV2', inputs: ['weird1'], attrs: { T: A.dtype('float32') } });
+    writeFileSync(join(d, 'odd.pb'), encodeGraphDef(g));
+    const u = parity('inspect', 'odd.pb');
+    expect(u.code).toBe(0);
+    expect(u.out).toContain('FrobnicateV2: weird1, weird2');
+  });
+
+  it('run saves every activation and the inputs as .npz', () => {
+    const r = parity('run', 'cnn.pb', '--seed', '7', '--save-activations', 'acts.npz', '--save-inputs', 'feeds.npz', '-q');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^probs\/Softmax: float32\[1,10\]/m);
+    const acts = readNpzFile(join(d, 'acts.npz'));
+    expect(acts.has('conv1/Conv2D')).toBe(true);
+    expect(acts.has('bn1/FusedBatchNormV3:1')).toBe(true);
+    expect(acts.get('probs/Softmax')!.shape).toEqual([1, 10]);
+    const rec = parity('run', 'cnn.pbtxt', '--inputs', 'feeds.npz', '--record', 'pool1/MaxPool', '--save-activations', 'one.npz', '-q');
+    expect(rec.code).toBe(0);
+    const one = readNpzFile(join(d, 'one.npz'));
+    expect([...one.keys()]).toEqual(['pool1/MaxPool']);
+    expect(Array.from(one.get('pool1/MaxPool')!.data as Float32Array)).toEqual(Array.from(acts.get('pool1/MaxPool')!.data as Float32Array));
+  });
+
+  it('bad input: one line naming the file or node, exit code 2, no stack trace', () => {
+    const pb = readFileSync(join(d, 'cnn.pb'));
+    writeFileSync(join(d, 'trunc.pb'), pb.subarray(0, 1000));
+    writeFileSync(join(d, 'garbage.pb'), Buffer.from('this is not a protobuf at all \x00\xff\xfe', 'latin1'));
+    writeFileSync(join(d, 'syntax.pbtxt'), 'node {\n  name: "a"\n  op: "Const"\n  attr { key: "dtype" value { type: DT_FLOAT }\n');
+    const g = cnnGraph();
+    g.nodes.push({ name: 'weird', op: 'FrobnicateV2', inputs: ['probs/Softmax'], attrs: {} });
+    g.outputs = ['weird'];
+    writeFileSync(join(d, 'unknown-op.pb'), encodeGraphDef(g));
+    const cases: [string[], RegExp][] = [
+      [['run', 'trunc.pb'], /trunc\.pb: /],
+      [['run', 'garbage.pb'], /garbage\.pb: /],
+      [['run', 'syntax.pbtxt'], /syntax\.pbtxt:5:1: /],
+      [['run', 'unknown-op.pb'], /unknown-op\.pb: 1 op type\(s\) cannot be executed.*\n\s+FrobnicateV2: weird/],
+      [['run', 'cnn.pb', '--input', 'X=normal(0,1)'], /'X' is not an input of the model \(did you mean 'x'\?\)/],
+      [['run', 'cnn.pb', '--shape', 'x:1x9x8x3'], /input 'x' is declared \[\?,8,8,3\] but --shape gives \[1,9,8,3\]/],
+      [['run', 'missing.pb'], /missing\.pb does not exist/],
+      [['compare', 'cnn.pb'], /expected 2 argument/],
+      [['run', 'cnn.pb', '--frobnicate'], /Unknown option '--frobnicate'/],
+    ];
+    for (const [args, re] of cases) {
+      const r = parity(...args);
+      expect(r.code, `${args.join(' ')}: ${r.err}`).toBe(2);
+      expect(r.err, args.join(' ')).toMatch(re);
+      expect(r.err).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('compare exit codes, JSON validated against the committed schema, JUnit and Markdown', () => {
+    writeFileSync(join(d, 'buggy.pb'), encodeGraphDef(cnnGraph(undefined, 'bn1-epsilon')));
+    const ok = parity('compare', 'cnn.pb', 'cnn.pbtxt', '--json', 'ok.json', '-q');
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/^EQUIVALENT/);
+    const bad = parity('compare', 'cnn.pb', 'buggy.pb', '--json', 'bad.json', '--junit', 'bad.xml', '--markdown', 'bad.md', '--html', 'bad.html', '-q');
+    expect(bad.code).toBe(1);
+    expect(bad.out).toContain('First divergence:');
+    expect(bad.out).toContain('bn1/FusedBatchNormV3');
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    const validate = ajv.compile(JSON.parse(readFileSync(join(ROOT, 'schema/result.schema.json'), 'utf8')));
+    for (const f of ['ok.json', 'bad.json']) {
+      const doc = JSON.parse(readFileSync(join(d, f), 'utf8'));
+      expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+    }
+    expect(JSON.parse(readFileSync(join(d, 'bad.json'), 'utf8')).verdict).toBe('not-equivalent');
+    const junit = readFileSync(join(d, 'bad.xml'), 'utf8');
+    expect(junit).toMatch(/<testcase [^>]*name="output probs\/Softmax ~ probs\/Softmax"[^>]*>\s*<failure/);
+    expect(junit).toMatch(/name="first-divergence bn1\/FusedBatchNormV3 ~ bn1\/FusedBatchNormV3"/);
+    expect(readFileSync(join(d, 'bad.md'), 'utf8')).toMatch(/\*\*First divergence:\*\* `bn1\/FusedBatchNormV3`/);
+    const align = parity('align', 'cnn.pb', 'buggy.pb', '-o', 'map.json');
+    expect(align.code).toBe(0);
+    const map = JSON.parse(readFileSync(join(d, 'map.json'), 'utf8'));
+    expect(map.pairs.length).toBeGreaterThan(5);
+    const withMap = parity('compare', 'cnn.pb', 'buggy.pb', '--map', 'map.json', '--names-only', '-q');
+    expect(withMap.code).toBe(1);
+  });
+
+  it('the same command twice gives identical JSON apart from timestamps and timings', () => {
+    const strip = (f: string) => {
+      const j = JSON.parse(readFileSync(join(d, f), 'utf8'));
+      delete j.run.startedAt;
+      delete j.run.timings;
+      return JSON.stringify(j);
+    };
+    parity('compare', 'cnn.pb', 'buggy.pb', '--json', 'a.json', '--iterations', '2', '-q');
+    parity('compare', 'cnn.pb', 'buggy.pb', '--json', 'b.json', '--iterations', '2', '-q');
+    expect(strip('a.json')).toBe(strip('b.json'));
+  });
+});
