@@ -65,6 +65,10 @@ async function withH5<T>(bytes: Uint8Array, label: string, f: (file: H5File) => 
   }
   try {
     return await f(file);
+  } catch (e) {
+    if (e instanceof ParityError) throw e;
+    // h5wasm throws plain errors (or wasm aborts) on damaged files: name the file.
+    throw new FormatError(`${label}: corrupt HDF5 content (${errorMessage(e)})`, { file: label, cause: e });
   } finally {
     try {
       file.close();
