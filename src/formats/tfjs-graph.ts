@@ -173,6 +173,22 @@ function decodeWeight(spec: WeightSpec, buf: Uint8Array, off: number, file: stri
 
 /** Reads a tfjs graph model: a model.json path or a folder holding one. */
 export async function readTfjsGraphModel(path: string): Promise<Graph> {
+  try {
+    return readModel(path);
+  } catch (e) {
+    if (e instanceof FormatError || (e as { code?: string }).code === 'limit') throw e;
+    // A structurally odd model.json (wrong types where the format has objects or lists).
+    throw new FormatError(`${path}: malformed TensorFlow.js model (${errorMessage(e)})`, { file: path, cause: e });
+  }
+}
+
+function validSpec(w: unknown): w is WeightSpec {
+  if (!w || typeof w !== 'object') return false;
+  const o = w as J;
+  return typeof o.name === 'string' && Array.isArray(o.shape) && typeof o.dtype === 'string' && (o.quantization === undefined || (typeof o.quantization === 'object' && o.quantization !== null));
+}
+
+function readModel(path: string): Graph {
   const file = existsSync(path) && statSync(path).isDirectory() ? join(path, 'model.json') : path;
   let json: J;
   try {
@@ -184,7 +200,10 @@ export async function readTfjsGraphModel(path: string): Promise<Graph> {
   if (!topo || !Array.isArray(topo.node)) {
     throw new FormatError(`${file}: not a TensorFlow.js graph model (no modelTopology.node${json.format ? `; format is '${String(json.format)}'` : ''})`, { file });
   }
-  const nodes = (topo.node as J[]).map((n) => nodeOf(n, file));
+  const nodes = (topo.node as J[]).map((n) => {
+    if (!n || typeof n !== 'object') throw new FormatError(`${file}: a node must be an object`, { file });
+    return nodeOf(n, file);
+  });
   const byName = new Map(nodes.map((n) => [n.name, n]));
   if (byName.size !== nodes.length) throw new FormatError(`${file}: duplicate node names`, { file });
   // Weights: shards of every group concatenated in manifest order.
@@ -192,8 +211,12 @@ export async function readTfjsGraphModel(path: string): Promise<Graph> {
   const groups = (json.weightsManifest as J[] | undefined) ?? [];
   const chunks: Uint8Array[] = [];
   const specs: WeightSpec[] = [];
+  if (!Array.isArray(groups)) throw new FormatError(`${file}: weightsManifest must be a list`, { file });
   for (const g of groups) {
+    if (!g || typeof g !== 'object' || !Array.isArray(g.paths) || !Array.isArray(g.weights ?? [])) throw new FormatError(`${file}: a weightsManifest group needs 'paths' and 'weights' lists`, { file });
+    for (const w of (g.weights as unknown[] | undefined) ?? []) if (!validSpec(w)) throw new FormatError(`${file}: a weight entry needs name, shape and dtype (found ${JSON.stringify(w)?.slice(0, 80)})`, { file });
     for (const p of (g.paths as string[] | undefined) ?? []) {
+      if (typeof p !== 'string') throw new FormatError(`${file}: weight paths must be strings`, { file });
       const sp = resolve(dir, p);
       if (!sp.startsWith(resolve(dir))) throw new FormatError(`${file}: weight path '${p}' leaves the model folder`, { file });
       if (!existsSync(sp)) throw new FormatError(`${file}: weight shard '${p}' is missing (expected at ${sp})`, { file });

@@ -1,0 +1,96 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cnnGraph } from '../../cases/gen/cnn.js';
+import { kerasCnn } from '../../cases/gen/keras-cnn.js';
+import { cnnOnnx } from '../../cases/gen/onnx-cnn.js';
+import { encodeGraphDef, graphToPbtxt } from '../../src/formats/graphdef-writer.js';
+import { readGraphDef } from '../../src/formats/graphdef.js';
+import { readGraphDefText } from '../../src/formats/pbtxt.js';
+import { readTfjsGraphModel } from '../../src/formats/tfjs-graph.js';
+import { writeTfjsGraphModel } from '../../src/formats/tfjs-graph-writer.js';
+import { host } from '../../src/graph/builder.js';
+import { readNpy, writeNpy } from '../../src/inputs/npy.js';
+import { readNpz, writeNpz } from '../../src/inputs/npz.js';
+import { readZip, writeZip } from '../../src/formats/zip.js';
+import { loadKerasRunner } from '../../src/runners/keras/index.js';
+import { loadOnnxRunner } from '../../src/runners/onnx/index.js';
+import { FUZZ_RUNS, fuzzReader } from './harness.js';
+
+/**
+ * Every reader, fed seeded mutations of valid files: a result or a ParityError, never another
+ * exception, never a hang. PARITY_FUZZ_RUNS sets the number of cases per reader (default 2000).
+ */
+const d = mkdtempSync(join(tmpdir(), 'parity-fuzz-'));
+const outcomes: Record<string, { ok: number; parityErrors: number }> = {};
+
+describe('fuzz: model and data readers', () => {
+  it('binary GraphDef (.pb)', async () => {
+    const samples = [encodeGraphDef(cnnGraph()), encodeGraphDef(cnnGraph(undefined, 'dw1-padding'))];
+    outcomes.pb = await fuzzReader('pb', samples, (b) => readGraphDef(b, 'fuzz.pb'));
+    expect(outcomes.pb.parityErrors).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('text GraphDef (.pbtxt)', async () => {
+    const samples = [new TextEncoder().encode(graphToPbtxt(cnnGraph()))];
+    outcomes.pbtxt = await fuzzReader('pbtxt', samples, (b) => readGraphDefText(new TextDecoder().decode(b), 'fuzz.pbtxt'));
+  }, 120_000);
+
+  it('tfjs graph model (model.json + shard)', async () => {
+    const src = join(d, 'tfjs-src');
+    writeTfjsGraphModel(cnnGraph(), src);
+    const json = readFileSync(join(src, 'model.json'));
+    const shard = readFileSync(join(src, 'group1-shard1of1.bin'));
+    const work = join(d, 'tfjs');
+    mkdirSync(work, { recursive: true });
+    // Half the cases damage model.json, half the weights shard.
+    let k = 0;
+    outcomes['tfjs-graph'] = await fuzzReader('tfjs-graph', [new Uint8Array(json), new Uint8Array(shard)], async (b) => {
+      const jsonCase = k++ % 2 === 0;
+      writeFileSync(join(work, 'model.json'), jsonCase ? b : json);
+      writeFileSync(join(work, 'group1-shard1of1.bin'), jsonCase ? shard : b);
+      return readTfjsGraphModel(join(work, 'model.json'));
+    });
+  }, 120_000);
+
+  it('.npy and .npz', async () => {
+    const npys = [writeNpy(host('float32', [2, 3], [1, 2, 3, 4, 5, 6])), writeNpy(host('int64', [2], [1, -1])), writeNpy(host('bool', [3], [true, false, true]))];
+    outcomes.npy = await fuzzReader('npy', npys, (b) => readNpy(b, 'fuzz.npy'));
+    const npz = writeNpz([['a/b:1', host('float32', [2], [1, 2])], ['ids', host('int32', [3], [1, 2, 3])]]);
+    outcomes.npz = await fuzzReader('npz', [npz, writeNpz([['x', host('float16', [2], [1, 2])]], { compress: true })], (b) => readNpz(b, 'fuzz.npz'));
+  }, 120_000);
+
+  it('.onnx', async () => {
+    const file = join(d, 'fuzz.onnx');
+    outcomes.onnx = await fuzzReader('onnx', [cnnOnnx()], async (b) => {
+      writeFileSync(file, b);
+      const r = await loadOnnxRunner(file);
+      r.inputs();
+      r.dispose();
+    });
+  }, 120_000);
+
+  it('.keras (zip + HDF5 weights)', async () => {
+    const file = join(d, 'fuzz.keras');
+    // A stored (not deflated) copy too, so mutations reach the HDF5 bytes themselves.
+    const deflated = await kerasCnn();
+    const stored = writeZip([...readZip(deflated, 'k.keras')], false);
+    outcomes.keras = await fuzzReader(
+      'keras',
+      [deflated, stored],
+      async (b) => {
+        writeFileSync(file, b);
+        const r = await loadKerasRunner(file);
+        r.dispose();
+      },
+      7,
+      FUZZ_RUNS,
+    );
+  }, 300_000);
+
+  it('writes the outcome table', () => {
+    writeFileSync(join(d, 'outcomes.json'), JSON.stringify(outcomes, null, 2));
+    console.log('fuzz outcomes (read fine / refused with ParityError):', JSON.stringify(outcomes));
+  });
+});
