@@ -136,6 +136,9 @@ export class Interpreter implements Runner {
   private readonly byName: Map<string, GraphNode>;
   private readonly order: GraphNode[];
   private readonly constCache = new Map<string, tf.Tensor>();
+  private readonly targetSet: Set<string>;
+  private readonly plan: { node: GraphNode; inputKeys: string[]; producedFrom: string[] }[];
+  private readonly consumers = new Map<string, number>();
 
   constructor(readonly graph: Graph, opts: InterpreterOptions = {}) {
     this.source = graph.source.path;
@@ -154,6 +157,17 @@ export class Interpreter implements Runner {
     const sub: Graph = { ...graph, nodes: graph.nodes.filter((n) => needed.has(n.name)) };
     assertSupported(sub);
     this.order = topoOrder(graph.nodes, needed, this.source);
+    // The run plan is computed once: input keys, producers and consumer counts per node.
+    this.targetSet = new Set(this.targets);
+    this.plan = this.order.map((node) => {
+      const dataInputs = node.inputs.filter((r) => !r.startsWith('^'));
+      const inputKeys = dataInputs.map((r) => {
+        const p = parseInputRef(r);
+        return tensorKey(p.node, p.index);
+      });
+      for (const k of inputKeys) this.consumers.set(k, (this.consumers.get(k) ?? 0) + 1);
+      return { node, inputKeys, producedFrom: dataInputs.map(normaliseTensorName) };
+    });
   }
 
   inputs(): TensorSpec[] {
@@ -186,37 +200,25 @@ export class Interpreter implements Runner {
     }
 
     // Remaining consumers per tensor key; a tensor is disposed when it reaches zero.
-    const remaining = new Map<string, number>();
-    for (const n of this.order) {
-      for (const ref of n.inputs) {
-        const r = parseInputRef(ref);
-        if (r.control) continue;
-        const key = tensorKey(r.node, r.index);
-        remaining.set(key, (remaining.get(key) ?? 0) + 1);
-      }
-    }
+    const remaining = new Map(this.consumers);
     const live = new Map<string, tf.Tensor>();
     const ctx = this.context();
     let index = 0;
     try {
-      for (const node of this.order) {
-        const outs = await this.execNode(node, normFeeds, live, ctx);
-        const producedFrom = node.inputs.filter((r) => !r.startsWith('^')).map((r) => normaliseTensorName(r));
+      for (const step of this.plan) {
+        const node = step.node;
+        const outs = await this.execNode(node, normFeeds, live, ctx, step.inputKeys);
         for (let i = 0; i < outs.length; i++) {
-          const key = tensorKey(node.name, i);
+          const key = i === 0 ? node.name : `${node.name}:${i}`;
           const t = outs[i]!;
-          const wanted = recordSet === null || recordSet.has(key) || this.targets.includes(key);
-          if (wanted) {
-            yield { name: key, type: node.op, tensor: tf.clone(t), producedFrom, index: index++ };
+          if (recordSet === null || recordSet.has(key) || this.targetSet.has(key)) {
+            yield { name: key, type: node.op, tensor: tf.clone(t), producedFrom: step.producedFrom, index: index++ };
           }
           if ((remaining.get(key) ?? 0) > 0) live.set(key, t);
-          else if (!normFeeds.has(key) || normFeeds.get(key) !== t) t.dispose();
+          else if (normFeeds.get(key) !== t) t.dispose();
         }
         // Release inputs no longer needed.
-        for (const ref of node.inputs) {
-          const r = parseInputRef(ref);
-          if (r.control) continue;
-          const key = tensorKey(r.node, r.index);
+        for (const key of step.inputKeys) {
           const left = (remaining.get(key) ?? 0) - 1;
           remaining.set(key, left);
           if (left <= 0) {
@@ -243,7 +245,7 @@ export class Interpreter implements Runner {
     };
   }
 
-  private async execNode(node: GraphNode, feeds: Map<string, tf.Tensor>, live: Map<string, tf.Tensor>, ctx: OpContext): Promise<tf.Tensor[]> {
+  private async execNode(node: GraphNode, feeds: Map<string, tf.Tensor>, live: Map<string, tf.Tensor>, ctx: OpContext, inputKeys?: string[]): Promise<tf.Tensor[]> {
     const fed = feeds.get(node.name);
     if (fed) return [tf.clone(fed)];
     if (FEED_OPS.has(node.op) && node.op === 'Placeholder') {
@@ -258,11 +260,15 @@ export class Interpreter implements Runner {
     }
     const info = getKernel(node.op)!;
     const inputs: tf.Tensor[] = [];
-    for (const ref of node.inputs) {
-      const r = parseInputRef(ref);
-      if (r.control) continue;
-      const t = live.get(tensorKey(r.node, r.index));
+    const keys = inputKeys ?? node.inputs.filter((r) => !r.startsWith('^')).map((ref) => {
+      const p = parseInputRef(ref);
+      return tensorKey(p.node, p.index);
+    });
+    for (const key of keys) {
+      const t = live.get(key);
       if (!t) {
+        const r = parseInputRef(key);
+        const ref = key;
         const src = this.byName.get(r.node);
         throw new ExecutionError(
           `${this.source}: node '${node.name}' (${node.op}) reads '${ref}', which ${src ? `node '${r.node}' (${src.op}) did not produce` : 'is not a node of the graph'}`,
