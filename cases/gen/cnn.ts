@@ -1,7 +1,7 @@
 import seedrandom from 'seedrandom';
 import { A } from '../../src/graph/attrs.js';
 import { GraphBuilder, host } from '../../src/graph/builder.js';
-import type { Graph } from '../../src/graph/ir.js';
+import type { Attr, Graph } from '../../src/graph/ir.js';
 
 /**
  * The example model of the bundled cases and of the fault-injection tests: a small CNN as a
@@ -107,7 +107,7 @@ export function cnnGraph(weights: CnnWeights = cnnWeights(), fault: CnnFault = '
   g.op('MaxPool', 'pool1/MaxPool', ['bn1/FusedBatchNormV3'], { ...nhwc, T: A.dtype('float32'), ksize: A.ints([1, 2, 2, 1]), strides: A.ints([1, 2, 2, 1]), padding: A.str('VALID') });
   g.const('dw1/depthwise_kernel', f32([3, 3, 4, 1], w.dwKernel));
   g.const('dw1/bias', f32([4], w.dwBias));
-  const dwPad =
+  const dwPad: Record<string, Attr> =
     fault === 'dw1-padding'
       ? { padding: A.str('EXPLICIT'), explicit_paddings: A.ints([0, 0, 0, 2, 0, 2, 0, 0]) }
       : { padding: A.str('SAME') };

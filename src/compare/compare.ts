@@ -8,7 +8,7 @@ import { VERSION } from '../version.js';
 import type { ActInfo, AlignedPair, Alignment, Transform } from './align.js';
 import { align, applyTransform } from './align.js';
 import type { Check, MetricValues } from './metrics.js';
-import { checkPasses, checkToString, computeMetrics, errorHistogram, valueStats, worstElements } from './metrics.js';
+import { checkPasses, checkToString, computeMetrics, errorHistogram, worstElements } from './metrics.js';
 import type { GraphNodeFacts, InputFacts, ModelFacts, PairResult, Result, Tolerance } from './result.js';
 import { RESULT_SCHEMA_VERSION } from './result.js';
 
@@ -229,7 +229,8 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
         if (!r?.data || !c?.data) return;
         const cData = applyTransform(c.data, r.shape, c.shape, p.transform);
         const tol = toleranceFor(p, opts);
-        const m = computeMetrics(r.data, cData, { ...tol, nanEqual: opts.nanEqual, topk: refOutputs.has(norm(p.reference)) ? opts.topk : 0 }, r.shape);
+        const { refStats, candStats, ...metricValues } = computeMetrics(r.data, cData, { ...tol, nanEqual: opts.nanEqual, topk: refOutputs.has(norm(p.reference)) ? opts.topk : 0 }, r.shape);
+        const m = { ...metricValues, refStats, candStats };
         const prev = pairResults.get(idx);
         if (prev && !worse(prev.metrics, m)) return;
         const failed = failedChecks(m, p, opts);
@@ -244,16 +245,17 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
           ...(p.transform ? { transform: p.transform } : {}),
           referenceShape: r.shape,
           candidateShape: c.shape,
-          metrics: m,
+          metrics: metricValues,
           tolerance: tol,
           pass: failed.length === 0,
           failed,
           isOutput: refOutputs.has(norm(p.reference)),
           upstream: [],
-          referenceStats: valueStats(r.data),
-          candidateStats: valueStats(cData),
-          histogram: errorHistogram(r.data, cData),
-          worst: worstElements(r.data, cData, r.shape, 5),
+          referenceStats: m.refStats,
+          candidateStats: m.candStats,
+          // Histograms and worst elements cost extra passes: only where someone will look.
+          histogram: failed.length || refOutputs.has(norm(p.reference)) ? errorHistogram(r.data, cData) : { decades: [], counts: [], zero: m.count, nonfinite: 0 },
+          worst: failed.length || refOutputs.has(norm(p.reference)) ? worstElements(r.data, cData, r.shape, 5) : [],
         });
       });
       timings.compareMs += performance.now() - t0;
@@ -447,7 +449,7 @@ async function ownErrors(
       } else {
         const data = (await o.data()) as Float32Array;
         const t = applyTransform(Float32Array.from(data), r.shape, o.shape, p.transform);
-        const m = computeMetrics(r.data, t, { ...pr.tolerance, nanEqual: opts.nanEqual });
+        const { refStats: _r, candStats: _c, ...m } = computeMetrics(r.data, t, { ...pr.tolerance, nanEqual: opts.nanEqual });
         out.set(pr.index, { metrics: m, pass: failedChecks(m, p, opts).length === 0 });
       }
     } catch (e) {

@@ -62,12 +62,18 @@ export interface MetricValues {
   count: number;
 }
 
+/** computeMetrics also returns both sides' value statistics, from the same pass. */
+export interface MetricPass extends MetricValues {
+  refStats: ValueStats;
+  candStats: ValueStats;
+}
+
 /**
  * One pass over both arrays. Non-finite elements are counted and matched separately
  * (NaN==NaN by option, +Inf==+Inf) and excluded from the finite error statistics, so one
  * NaN does not turn every metric into NaN and hide the rest of the comparison.
  */
-export function computeMetrics(ref: ArrayLike<number>, cand: ArrayLike<number>, opts: MetricOptions, shape?: readonly number[]): MetricValues {
+export function computeMetrics(ref: ArrayLike<number>, cand: ArrayLike<number>, opts: MetricOptions, shape?: readonly number[]): MetricPass {
   const n = ref.length;
   if (cand.length !== n) throw new InputError(`cannot compare tensors of ${n} and ${cand.length} elements`);
   const { atol, rtol } = opts;
@@ -89,36 +95,40 @@ export function computeMetrics(ref: ArrayLike<number>, cand: ArrayLike<number>, 
   let worst = -1;
   let worstExcess = -Infinity;
   let finite = 0;
+  let rMin = Infinity, rMax = -Infinity, rSum = 0, cMin = Infinity, cMax = -Infinity, cSum = 0;
   for (let i = 0; i < n; i++) {
     const r = ref[i]!;
     const c = cand[i]!;
     const d = c - r;
-    // Fast path: both finite (d finite).
-    if (d === d && d !== Infinity && d !== -Infinity) {
+    // Fast path: both finite (d finite). Divisions only when a maximum may change.
+    if (d - d === 0) {
       const ad = d < 0 ? -d : d;
       const ar = r < 0 ? -r : r;
       finite++;
-      if (ad > maxAbs) maxAbs = ad;
-      if (ar > 0) {
-        const rel = ad / ar;
-        if (rel > maxRel) maxRel = rel;
-      }
+      if (r < rMin) rMin = r;
+      if (r > rMax) rMax = r;
+      if (c < cMin) cMin = c;
+      if (c > cMax) cMax = c;
+      rSum += r;
+      cSum += c;
       sumAbs += ad;
       sumSq += d * d;
       dot += r * c;
       nr += r * r;
       nc += c * c;
-      const excess = ad - (atol + rtol * ar);
+      if (ad > maxAbs) maxAbs = ad;
+      if (ad > maxRel * ar && ar > 0) maxRel = ad / ar;
+      const na = ad - rtol * ar;
+      if (na > neededAtol) neededAtol = na;
+      const excess = na - atol;
       if (excess <= 0) close++;
+      else {
+        const nrt = ar > 0 ? (ad - atol) / ar : Infinity;
+        if (nrt > neededRtol) neededRtol = nrt;
+      }
       if (excess > worstExcess) {
         worstExcess = excess;
         worst = i;
-      }
-      const na = ad - rtol * ar;
-      if (na > neededAtol) neededAtol = na;
-      if (ad > atol) {
-        const nrt = ar > 0 ? (ad - atol) / ar : Infinity;
-        if (nrt > neededRtol) neededRtol = nrt;
       }
       continue;
     }
@@ -149,7 +159,13 @@ export function computeMetrics(ref: ArrayLike<number>, cand: ArrayLike<number>, 
   }
   const cosine = nr === 0 && nc === 0 ? 1 : nr === 0 || nc === 0 ? 0 : dot / Math.sqrt(nr * nc);
   const sqnr = sumSq === 0 ? Infinity : nr === 0 ? -Infinity : 10 * Math.log10(nr / sumSq);
-  const out: MetricValues = {
+  const stats = (min: number, max: number, sum: number, sq: number, bad: number): ValueStats => {
+    const mean = finite ? sum / finite : 0;
+    return { min: finite ? min : 0, max: finite ? max : 0, mean, std: finite ? Math.sqrt(Math.max(0, sq / finite - mean * mean)) : 0, nonfinite: bad };
+  };
+  const out: MetricPass = {
+    refStats: stats(rMin, rMax, rSum, nr, refBad),
+    candStats: stats(cMin, cMax, cSum, nc, candBad),
     max_abs: maxAbs,
     max_rel: maxRel,
     mean_abs: finite ? sumAbs / finite : 0,

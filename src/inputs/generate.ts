@@ -1,91 +1,159 @@
-import { readFileSync } from 'node:fs';
 import seedrandom from 'seedrandom';
 import type { DType } from '../core/dtype.js';
 import { isFloatDType, isIntDType } from '../core/dtype.js';
 import { InputError } from '../core/errors.js';
-import type { HostData, HostTensor, TensorSpec } from '../core/tensor.js';
-import { checkTensorBudget, numElements, shapeToString } from '../core/tensor.js';
-import type { Graph } from '../graph/ir.js';
-import { parseInputRef } from '../graph/ir.js';
 import { suggest } from '../core/names.js';
-import { readNpy } from './npy.js';
+import type { HostData, HostTensor, Shape, TensorSpec } from '../core/tensor.js';
+import { checkTensorBudget, numElements, shapeToString } from '../core/tensor.js';
+import type { Graph, GraphNode } from '../graph/ir.js';
+import { parseInputRef } from '../graph/ir.js';
+import { roundFloat } from './float.js';
+import { readNpyFile } from './npy.js';
 import { readNpzFile } from './npz.js';
 import type { Distribution, InputSpec } from './spec.js';
+import { normalizeInputName } from './spec.js';
 
 /**
- * Seeded input generation. Every input has its own stream, seeded from (seed, input name), so
- * adding, removing or reordering inputs never changes the others, and the same seed gives the
- * same bytes on every machine (seedrandom's ARC4 is platform independent).
+ * Seeded input generation. Every input draws from its own stream, seeded by
+ * `tf-parity:<seed>:<input name>`, so adding, removing or reordering inputs never changes the
+ * others. seedrandom's ARC4 is pure integer arithmetic and V8 computes Math.log/sin/cos with its
+ * own fdlibm port, so the same seed gives the same bytes on every machine running Node.
+ * Changing the stream key or the draw order changes every stored result: the golden in
+ * test/inputs pins it.
  */
 
-function normName(n: string): string {
-  return n.endsWith(':0') ? n.slice(0, -2) : n;
+export interface IntRange {
+  low: number;
+  /** Exclusive. */
+  high: number;
 }
 
-/** Concrete shape of an input: declared dims, with a given --shape for unknown ones. */
-function concreteShape(spec: TensorSpec, given: number[] | undefined): number[] {
-  const name = normName(spec.name);
-  const declared = spec.shape;
+export interface GenerateOptions {
+  seed: number;
+  /** Per-input shape/dtype/distribution/file; several entries for one input are merged, later ones win. */
+  overrides?: InputSpec[];
+  /** Valid index ranges for inputs (from inferIntRanges), used when no distribution is given. */
+  intRanges?: Map<string, IntRange>;
+}
+
+/** The seedrandom key of one input's stream. */
+export function streamKey(seed: number, inputName: string): string {
+  return `tf-parity:${seed}:${normalizeInputName(inputName)}`;
+}
+
+/** Representable range of an integer dtype (64-bit ones limited to what a double holds exactly). */
+function intLimits(d: DType): { min: number; max: number } | undefined {
+  switch (d) {
+    case 'int8': return { min: -128, max: 127 };
+    case 'uint8': return { min: 0, max: 255 };
+    case 'int16': return { min: -32768, max: 32767 };
+    case 'uint16': return { min: 0, max: 65535 };
+    case 'int32': return { min: -(2 ** 31), max: 2 ** 31 - 1 };
+    case 'uint32': return { min: 0, max: 2 ** 32 - 1 };
+    case 'int64': return { min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER };
+    case 'uint64': return { min: 0, max: Number.MAX_SAFE_INTEGER };
+    default: return undefined;
+  }
+}
+
+function describe(d: Distribution): string {
+  switch (d.kind) {
+    case 'uniform': return `uniform(${d.low},${d.high})`;
+    case 'normal': return `normal(${d.mean},${d.std})`;
+    case 'constant': return `constant(${d.value})`;
+    case 'int': return `int(${d.low},${d.high})`;
+    case 'bool': return `bool(${d.p})`;
+  }
+}
+
+/** Concrete shape of an input: its declared dims, checked against and completed by a given shape. */
+function concreteShape(name: string, declared: Shape, given: number[] | undefined, givenBy: string): number[] {
   if (given) {
     if (declared && (declared.length !== given.length || declared.some((d, i) => d >= 0 && d !== given[i]))) {
-      throw new InputError(`input '${name}' is declared ${shapeToString(declared)} but --shape gives [${given.join(',')}]`, { node: name });
+      throw new InputError(
+        `input '${name}' is declared ${shapeToString(declared)}${declared.length !== given.length ? ` (rank ${declared.length})` : ''} but ${givenBy} gives ${shapeToString(given)}${declared.length !== given.length ? ` (rank ${given.length})` : ''}`,
+        { node: name },
+      );
     }
     return given;
   }
-  if (declared === null) throw new InputError(`input '${name}' has unknown rank; give its shape with --shape ${name}:DxDx…`, { node: name });
-  const unknown = declared.map((d, i) => (d < 0 ? i : -1)).filter((i) => i >= 0);
-  // A leading unknown batch dim defaults to 1; any other unknown dim must be given.
-  if (unknown.some((i) => i > 0)) {
-    throw new InputError(`input '${name}' is declared ${shapeToString(declared)}; give a concrete shape with --shape ${name}:${declared.map((d, i) => (d < 0 ? (i === 0 ? 1 : 'N') : d)).join('x')}`, { node: name });
+  if (declared === null) throw new InputError(`input '${name}' has an unknown shape (not even its rank is declared); give it with --shape ${name}:1x...`, { node: name });
+  // A leading unknown dim is the batch by convention; 1 is the natural default. Any other unknown dim is the user's to choose.
+  if (declared.some((d, i) => d < 0 && i > 0)) {
+    const hint = declared.map((d, i) => (d >= 0 ? String(d) : i === 0 ? '1' : 'N')).join('x');
+    throw new InputError(`input '${name}' is declared ${shapeToString(declared)} with unknown dims; give a concrete shape with --shape ${name}:${hint} (each N a number)`, { node: name });
   }
   return declared.map((d) => (d < 0 ? 1 : d));
 }
 
-function defaultDist(dtype: DType, range: { low: number; high: number } | undefined): Distribution {
+function defaultDist(dtype: DType, range: IntRange | undefined): Distribution {
   if (dtype === 'bool') return { kind: 'bool', p: 0.5 };
-  if (isIntDType(dtype)) return range ? { kind: 'int', low: range.low, high: range.high } : { kind: 'int', low: 0, high: 10 };
+  if (range) return { kind: 'int', low: range.low, high: range.high };
+  if (isIntDType(dtype)) return { kind: 'int', low: 0, high: 10 };
   return { kind: 'uniform', low: -1, high: 1 };
 }
 
-function makeData(dtype: DType, n: number): HostData {
+function allocate(dtype: DType, n: number): HostData {
   switch (dtype) {
     case 'float64': return new Float64Array(n);
+    case 'complex64': return new Float32Array(2 * n);
+    case 'complex128': return new Float64Array(2 * n);
     case 'int8': return new Int8Array(n);
     case 'int16': return new Int16Array(n);
+    case 'int32': return new Int32Array(n);
     case 'int64': return new BigInt64Array(n);
     case 'uint8': case 'bool': return new Uint8Array(n);
     case 'uint16': return new Uint16Array(n);
     case 'uint32': return new Uint32Array(n);
     case 'uint64': return new BigUint64Array(n);
-    case 'int32': return new Int32Array(n);
     default: return new Float32Array(n);
   }
 }
 
-export function generateOne(spec: TensorSpec, seed: number, override: InputSpec | undefined, range?: { low: number; high: number }): HostTensor {
-  const name = normName(spec.name);
-  const dtype = override?.dtype ?? spec.dtype;
-  if (override?.file) {
-    const h = readNpy(new Uint8Array(readFileSync(override.file)), override.file);
-    concreteShape({ ...spec, shape: spec.shape }, h.shape);
-    return h;
+/** Refuses distributions whose values a dtype cannot hold, rather than wrapping them silently. */
+function checkDistFits(name: string, dtype: DType, dist: Distribution): void {
+  const lim = intLimits(dtype);
+  if (dtype === 'bool' && (dist.kind === 'uniform' || dist.kind === 'normal')) {
+    throw new InputError(`input '${name}' is bool; ${describe(dist)} makes no sense for it, use bool(p)`, { node: name });
   }
-  if (dtype === 'string') throw new InputError(`input '${name}' is a string tensor; give it with --input '${name}=file(values.npy)' or --inputs`, { node: name });
-  const shape = concreteShape(spec, override?.shape);
-  checkTensorBudget(shape, 8, { node: name });
-  const n = numElements(shape);
-  const dist = override?.dist ?? defaultDist(dtype, range);
-  const rng = seedrandom(`tf-parity:${seed}:${name}`);
-  const data = makeData(dtype, n);
-  const isBig = data instanceof BigInt64Array || data instanceof BigUint64Array;
+  if (!lim) return;
+  if (dist.kind === 'int' && (dist.low < lim.min || dist.high - 1 > lim.max)) {
+    throw new InputError(`input '${name}' is ${dtype}, which holds [${lim.min}, ${lim.max}]; ${describe(dist)} draws values outside it`, { node: name });
+  }
+  if (dist.kind === 'constant' && (!Number.isInteger(dist.value) || dist.value < lim.min || dist.value > lim.max)) {
+    throw new InputError(`input '${name}' is ${dtype}; ${describe(dist)} is not an integer in [${lim.min}, ${lim.max}]`, { node: name });
+  }
+}
+
+/**
+ * Values of one input: `override.file` if given, else drawn from `override.dist`, else from the
+ * default for its dtype (or `range`, an inferred valid index range).
+ * Floats are drawn in float64 and rounded once to the dtype; integer dtypes get rounded values,
+ * saturated to the dtype's range for uniform/normal draws.
+ */
+export function generateOne(spec: TensorSpec, seed: number, override?: InputSpec, range?: IntRange): HostTensor {
+  const name = normalizeInputName(spec.name);
+  const dtype = override?.dtype ?? spec.dtype;
+  if (override?.file) return loadFileInput({ ...spec, name, dtype }, override);
+  if (dtype === 'string') throw new InputError(`input '${name}' is a string tensor and cannot be generated; give its values with --input '${name}=file(values.npy)' or --inputs feeds.npz`, { node: name });
+  if (dtype === 'resource' || dtype === 'variant') throw new InputError(`input '${name}' is a ${dtype} handle and cannot be fed`, { node: name });
+  const shape = concreteShape(name, spec.shape, override?.shape, `--shape ${name}:${override?.shape?.join('x') ?? ''}`);
+  const perElement = dtype === 'complex64' || dtype === 'complex128' ? 2 : 1;
+  checkTensorBudget(shape, 8 * perElement, { node: name });
+  const lim = intLimits(dtype);
+  const clippedRange = range && lim ? { low: Math.max(range.low, lim.min), high: Math.min(range.high, lim.max + 1) } : range;
+  const dist = override?.dist ?? defaultDist(dtype, clippedRange);
+  checkDistFits(name, dtype, dist);
+  const n = numElements(shape) * perElement;
+  const rng = seedrandom(streamKey(seed, name));
   let spare: number | undefined;
-  const normal = () => {
+  // Box-Muller in float64; the second value of each pair is used for the next element.
+  const normal = (): number => {
     if (spare !== undefined) {
       const s = spare;
       spare = undefined;
       return s;
     }
-    // Box-Muller in float64.
     let u = 0;
     while (u === 0) u = rng.double();
     const v = rng.double();
@@ -93,120 +161,282 @@ export function generateOne(spec: TensorSpec, seed: number, override: InputSpec 
     spare = r * Math.sin(2 * Math.PI * v);
     return r * Math.cos(2 * Math.PI * v);
   };
-  for (let i = 0; i < n; i++) {
-    let x: number;
-    switch (dist.kind) {
-      case 'uniform': x = dist.low + (dist.high - dist.low) * rng.double(); break;
-      case 'normal': x = dist.mean + dist.std * normal(); break;
-      case 'constant': x = dist.value; break;
-      case 'int': x = dist.low + Math.floor(rng.double() * (dist.high - dist.low)); break;
-      case 'bool': x = rng.double() < dist.p ? 1 : 0; break;
+  let draw: () => number;
+  switch (dist.kind) {
+    case 'uniform': { const { low, high } = dist; draw = () => low + (high - low) * rng.double(); break; }
+    case 'normal': { const { mean, std } = dist; draw = () => mean + std * normal(); break; }
+    case 'constant': { const { value } = dist; draw = () => value; break; }
+    case 'int': { const { low, high } = dist; draw = () => low + Math.floor(rng.double() * (high - low)); break; }
+    case 'bool': { const { p } = dist; draw = () => (rng.double() < p ? 1 : 0); break; }
+  }
+  const data = allocate(dtype, n);
+  if (dtype === 'bool') {
+    const a = data as Uint8Array;
+    for (let i = 0; i < n; i++) a[i] = draw() ? 1 : 0;
+  } else if (lim) {
+    const toInt = (x: number) => Math.min(lim.max, Math.max(lim.min, Math.round(x)));
+    if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
+      const a = data as BigInt64Array;
+      for (let i = 0; i < n; i++) a[i] = BigInt(toInt(draw())) as never;
+    } else {
+      const a = data as Int32Array;
+      for (let i = 0; i < n; i++) a[i] = toInt(draw());
     }
-    if (dtype === 'bool') x = x ? 1 : 0;
-    else if (!isFloatDType(dtype)) x = Math.round(x);
-    if (isBig) (data as BigInt64Array)[i] = BigInt(x) as never;
-    else (data as Float32Array)[i] = x;
+  } else {
+    const a = data as Float32Array | Float64Array;
+    if (dtype === 'float16' || dtype === 'bfloat16') for (let i = 0; i < n; i++) a[i] = roundFloat(draw(), dtype);
+    else for (let i = 0; i < n; i++) a[i] = draw(); // the typed array rounds float32 to nearest even
   }
   return { dtype, shape, data };
 }
 
-export interface GenerateOptions {
-  seed: number;
-  overrides?: InputSpec[];
-  intRanges?: Map<string, { low: number; high: number }>;
+/** Several specs for one input (file, flags) collapse into one; later fields win. */
+function mergeOverrides(overrides: InputSpec[]): Map<string, InputSpec> {
+  const m = new Map<string, InputSpec>();
+  for (const o of overrides) {
+    const name = normalizeInputName(o.name);
+    const prev = m.get(name);
+    const next: InputSpec = { ...prev, ...o, name };
+    // A later distribution replaces an earlier file and vice versa.
+    if (o.dist && !o.file) delete next.file;
+    if (o.file && !o.dist) delete next.dist;
+    m.set(name, next);
+  }
+  return m;
 }
 
-/** Feeds for every model input, keyed by input name (without `:0`). */
+/** Feeds for every model input, keyed by input name (`x`, not `x:0`). */
 export function generateFeeds(specs: TensorSpec[], opts: GenerateOptions): Map<string, HostTensor> {
-  const names = specs.map((s) => normName(s.name));
-  for (const o of opts.overrides ?? []) {
-    if (!names.includes(normName(o.name))) {
-      throw new InputError(`'${o.name}' is not an input of the model${suggest(o.name, names)}; inputs: ${names.join(', ')}`, { node: o.name });
+  const names = specs.map((s) => normalizeInputName(s.name));
+  const overrides = mergeOverrides(opts.overrides ?? []);
+  for (const o of overrides.keys()) {
+    if (!names.includes(o)) {
+      throw new InputError(`'${o}' is not an input of the model${suggest(o, names)}; its inputs are: ${names.join(', ') || '(none)'}`, { node: o });
     }
   }
   const out = new Map<string, HostTensor>();
   for (const s of specs) {
-    const name = normName(s.name);
-    const o = opts.overrides?.find((x) => normName(x.name) === name);
-    out.set(name, generateOne(s, opts.seed, o, opts.intRanges?.get(name)));
+    const name = normalizeInputName(s.name);
+    out.set(name, generateOne(s, opts.seed, overrides.get(name), opts.intRanges?.get(name)));
   }
   return out;
 }
 
-/** Feeds from a .npz (or one .npy for a single-input model), checked against the model's inputs. */
-export function loadFeeds(path: string, specs: TensorSpec[]): Map<string, HostTensor> {
-  const arrays = path.endsWith('.npy')
-    ? new Map([[normName(specs[0]?.name ?? 'input'), readNpy(new Uint8Array(readFileSync(path)), path)]])
-    : readNpzFile(path);
-  const out = new Map<string, HostTensor>();
-  const names = specs.map((s) => normName(s.name));
-  for (const s of specs) {
-    const name = normName(s.name);
-    const a = arrays.get(name) ?? arrays.get(s.name);
-    if (!a) throw new InputError(`${path} has no array for input '${name}' (it has: ${[...arrays.keys()].join(', ') || 'nothing'})`, { file: path, node: name });
-    if (s.shape && (s.shape.length !== a.shape.length || s.shape.some((d, i) => d >= 0 && d !== a.shape[i]))) {
-      throw new InputError(`${path}: input '${name}' is declared ${shapeToString(s.shape)} but the array is [${a.shape.join(',')}]`, { file: path, node: name });
-    }
-    const kind = (d: DType) => (isFloatDType(d) ? 'float' : d === 'bool' ? 'bool' : isIntDType(d) ? 'int' : d);
-    if (kind(a.dtype) !== kind(s.dtype)) throw new InputError(`${path}: input '${name}' is ${s.dtype} but the array is ${a.dtype}`, { file: path, node: name });
-    out.set(name, a);
-  }
-  for (const k of arrays.keys()) if (!names.includes(normName(k))) throw new InputError(`${path}: array '${k}' is not an input of the model${suggest(k, names)}`, { file: path, node: k });
-  return out;
+// ---------------------------------------------------------------------------------------------
+// Given values (files)
+
+type Family = 'float' | 'int' | 'bool' | 'string' | 'complex' | 'other';
+function family(d: DType): Family {
+  if (isFloatDType(d)) return 'float';
+  if (isIntDType(d)) return 'int';
+  if (d === 'bool' || d === 'string') return d;
+  if (d === 'complex64' || d === 'complex128') return 'complex';
+  return 'other';
 }
 
 /**
- * Valid ranges for integer inputs used as indices: Gather/GatherV2/ResourceGather (params
- * shape along the axis), OneHot (depth), looking through Identity/Cast/Reshape/ExpandDims/Squeeze.
+ * Converts given values to the dtype the model declares, so every runner sees the declared
+ * type: within a family, and int -> float. Integers must fit exactly; floats are rounded once.
  */
-export function inferIntRanges(graph: Graph): Map<string, { low: number; high: number }> {
+function castTo(h: HostTensor, dtype: DType, where: string, ctx: { file: string; node: string }): HostTensor {
+  if (h.dtype === dtype) return h;
+  const from = family(h.dtype);
+  const to = family(dtype);
+  const ok = from === to || (from === 'int' && to === 'float');
+  if (!ok || from === 'string' || from === 'other') {
+    throw new InputError(`${where}: the model declares ${dtype} but the array is ${h.dtype}; save it as ${dtype}`, ctx);
+  }
+  const src = h.data as Exclude<HostData, Uint8Array[]>;
+  const n = src.length;
+  if (from === 'complex' || to === 'float') {
+    const out = allocate(dtype, to === 'complex' ? n / 2 : n) as Float32Array | Float64Array;
+    for (let i = 0; i < n; i++) out[i] = roundFloat(Number(src[i]!), dtype);
+    return { dtype, shape: h.shape, data: out };
+  }
+  if (to === 'bool') return { dtype, shape: h.shape, data: src as Uint8Array };
+  const lim = intLimits(dtype)!;
+  const out = allocate(dtype, n);
+  const big = out instanceof BigInt64Array || out instanceof BigUint64Array;
+  for (let i = 0; i < n; i++) {
+    const v = src[i]!;
+    const x = Number(v);
+    if (x < lim.min || x > lim.max || (typeof v === 'bigint' && BigInt(x) !== v)) {
+      throw new InputError(`${where}: the model declares ${dtype} but element ${i} of the ${h.dtype} array is ${v}, outside [${lim.min}, ${lim.max}]`, ctx);
+    }
+    if (big) (out as BigInt64Array)[i] = BigInt(x) as never;
+    else (out as Int32Array)[i] = x;
+  }
+  return { dtype, shape: h.shape, data: out };
+}
+
+function checkGiven(h: HostTensor, spec: TensorSpec, where: string, ctx: { file: string; node: string }, shapeOverride?: number[]): HostTensor {
+  const declared = spec.shape;
+  const mismatch = (want: number[]) => want.length !== h.shape.length || want.some((d, i) => d >= 0 && d !== h.shape[i]);
+  if (declared && mismatch(declared)) {
+    throw new InputError(`${where}: input '${ctx.node}' is declared ${shapeToString(declared)} but the array is ${shapeToString(h.shape)}`, ctx);
+  }
+  if (shapeOverride && mismatch(shapeOverride)) {
+    throw new InputError(`${where}: --shape gives ${shapeToString(shapeOverride)} for input '${ctx.node}' but the array is ${shapeToString(h.shape)}`, ctx);
+  }
+  return castTo(h, spec.dtype, where, ctx);
+}
+
+/** Selects an input's array from an .npz: by name (`x` or `x:0`), or the only array. */
+function pickFromNpz(arrays: Map<string, HostTensor>, name: string, path: string): HostTensor {
+  for (const [k, v] of arrays) if (normalizeInputName(k) === name) return v;
+  if (arrays.size === 1) return arrays.values().next().value!;
+  const keys = [...arrays.keys()];
+  throw new InputError(`${path} has no array named '${name}'${suggest(name, keys)}; it holds: ${keys.join(', ') || 'nothing'}`, { file: path, node: name });
+}
+
+function loadFileInput(spec: TensorSpec, o: InputSpec): HostTensor {
+  const path = o.file!;
+  const h = /\.npz$/i.test(path) ? pickFromNpz(readNpzFile(path), spec.name, path) : readNpyFile(path);
+  return checkGiven(h, spec, path, { file: path, node: spec.name }, o.shape);
+}
+
+/**
+ * Feeds given by the user: an .npz with one array per input (keys `x` or `x:0`), or one .npy
+ * for a model with a single input. Names, shapes and dtypes are checked against `specs`;
+ * values are converted to the declared dtype when that is lossless (int64 ids for an int32
+ * input, float64 for float32 is rounded once).
+ */
+export function loadFeeds(path: string, specs: TensorSpec[]): Map<string, HostTensor> {
+  const names = specs.map((s) => normalizeInputName(s.name));
+  let arrays: Map<string, HostTensor>;
+  if (/\.npy$/i.test(path)) {
+    if (specs.length !== 1) {
+      throw new InputError(`${path} is a single .npy array but the model has ${specs.length} inputs (${names.join(', ')}); give an .npz with one array per input name`, { file: path });
+    }
+    arrays = new Map([[names[0]!, readNpyFile(path)]]);
+  } else {
+    arrays = new Map();
+    for (const [k, v] of readNpzFile(path)) {
+      const key = normalizeInputName(k);
+      if (arrays.has(key)) throw new InputError(`${path}: arrays '${key}' and '${key}:0' name the same input`, { file: path, node: key });
+      arrays.set(key, v);
+    }
+  }
+  const keys = [...arrays.keys()];
+  for (const k of keys) {
+    if (!names.includes(k)) throw new InputError(`${path}: array '${k}' is not an input of the model${suggest(k, names)}; its inputs are: ${names.join(', ')}`, { file: path, node: k });
+  }
+  const out = new Map<string, HostTensor>();
+  specs.forEach((s, i) => {
+    const name = names[i]!;
+    const a = arrays.get(name);
+    if (!a) throw new InputError(`${path} has no array for input '${name}'${suggest(name, keys)}; it holds: ${keys.join(', ') || 'nothing'}`, { file: path, node: name });
+    out.set(name, checkGiven(a, { ...s, name }, path, { file: path, node: name }));
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Valid index ranges
+
+/** Ops whose output values are (a selection of) the values at these input slots. */
+const PASS_THROUGH: Record<string, (slot: number, nInputs: number) => boolean> = Object.fromEntries([
+  ...['Identity', 'Snapshot', 'StopGradient', 'PreventGradient', 'Cast', 'Reshape', 'ExpandDims', 'Squeeze', 'Transpose', 'Tile',
+    'StridedSlice', 'Slice', 'Unpack', 'Reverse', 'ReverseV2', 'BroadcastTo', 'Round', 'Floor', 'Switch', 'Enter', 'SplitV',
+    'PlaceholderWithDefault', 'EnsureShape', 'CheckNumerics'].map((op) => [op, (s: number) => s === 0]),
+  ...['IdentityN', 'Pack', 'Merge'].map((op) => [op, () => true]),
+  ['ConcatV2', (s: number, n: number) => s < n - 1],
+  ['Concat', (s: number) => s > 0],
+  ['Split', (s: number) => s === 1],
+  // Gathering from an id table keeps the table's values.
+  ...['Gather', 'GatherV2', 'GatherNd'].map((op) => [op, (s: number) => s === 0]),
+]);
+
+const VALUE_OPS = new Set(['Identity', 'ReadVariableOp', 'Enter', 'Snapshot', 'StopGradient']);
+
+/**
+ * Valid ranges [0, high) for model inputs that end up as indices: of Gather/GatherV2/ResourceGather
+ * (high = params' size along the gather axis; params a Const, variable or shaped placeholder,
+ * as in embedding lookups), OneHot (high = depth) and UnsortedSegment* (high = num_segments),
+ * reached directly or through value-preserving ops (Identity, Cast, Reshape, ExpandDims, slices,
+ * concatenations, ...). An input used in several places gets the smallest bound. Float inputs
+ * count too (a Keras Embedding fed by a float Input casts it to int first); generation then
+ * draws integer values. Function bodies (PartitionedCall) are not followed.
+ */
+export function inferIntRanges(graph: Graph): Map<string, IntRange> {
   const byName = new Map(graph.nodes.map((n) => [n.name, n]));
-  const users = new Map<string, { node: string; slot: number }[]>();
+  const users = new Map<string, { node: GraphNode; slot: number }[]>();
   for (const n of graph.nodes) {
     let slot = 0;
     for (const r of n.inputs) {
       if (r.startsWith('^')) continue;
       const src = parseInputRef(r).node;
-      const u = users.get(src) ?? [];
-      u.push({ node: n.name, slot: slot++ });
-      users.set(src, u);
+      let u = users.get(src);
+      if (!u) users.set(src, (u = []));
+      u.push({ node: n, slot: slot++ });
     }
   }
-  const constValue = (ref: string): HostTensor | undefined => {
-    const n = byName.get(parseInputRef(ref).node);
-    return n?.op === 'Const' && n.attrs.value?.type === 'tensor' ? n.attrs.value.value : undefined;
+  const dataInputs = (n: GraphNode) => n.inputs.filter((r) => !r.startsWith('^'));
+  const scalar = (ref: string | undefined): number | undefined => {
+    if (ref === undefined) return undefined;
+    let n = byName.get(parseInputRef(ref).node);
+    for (let hops = 0; n && VALUE_OPS.has(n.op) && hops < 32; hops++) n = byName.get(parseInputRef(dataInputs(n)[0] ?? '').node);
+    const a = n?.op === 'Const' ? n.attrs.value : undefined;
+    if (a?.type !== 'tensor' || typeof a.value.data.length !== 'number' || a.value.data.length < 1) return undefined;
+    const v = Number((a.value.data as ArrayLike<number | bigint>)[0]);
+    return Number.isFinite(v) ? v : undefined;
   };
-  const constShape = (ref: string): number[] | undefined => constValue(ref)?.shape ?? (byName.get(parseInputRef(ref).node)?.attrs.shape?.type === 'shape' ? (byName.get(parseInputRef(ref).node)!.attrs.shape as { value: number[] | null }).value ?? undefined : undefined);
-  const out = new Map<string, { low: number; high: number }>();
-  const PASS = new Set(['Identity', 'Cast', 'Reshape', 'ExpandDims', 'Squeeze', 'StopGradient']);
+  const shapeOf = (ref: string | undefined): number[] | undefined => {
+    if (ref === undefined) return undefined;
+    let n = byName.get(parseInputRef(ref).node);
+    for (let hops = 0; n && VALUE_OPS.has(n.op) && hops < 32; hops++) n = byName.get(parseInputRef(dataInputs(n)[0] ?? '').node);
+    if (!n) return undefined;
+    const value = n.attrs.value;
+    if (n.op === 'Const' && value?.type === 'tensor') return value.value.shape;
+    const shared = n.attrs.shared_name;
+    const v = graph.variables?.get(shared?.type === 'string' && shared.value ? shared.value : n.name);
+    if (v) return v.shape;
+    const s = n.attrs.shape;
+    return s?.type === 'shape' && s.value ? s.value : undefined;
+  };
+  const dimOf = (ref: string | undefined, axis: number | undefined): number | undefined => {
+    const shp = shapeOf(ref);
+    if (!shp || axis === undefined) return undefined;
+    const d = shp[axis < 0 ? axis + shp.length : axis];
+    return d !== undefined && d > 0 ? d : undefined;
+  };
+  const bound = (n: GraphNode, slot: number): number | undefined => {
+    const ins = dataInputs(n);
+    switch (n.op) {
+      case 'Gather': return slot === 1 ? dimOf(ins[0], 0) : undefined;
+      case 'GatherV2': return slot === 1 ? dimOf(ins[0], scalar(ins[2])) : undefined;
+      case 'ResourceGather': {
+        const bd = n.attrs.batch_dims;
+        return slot === 1 ? dimOf(ins[0], bd?.type === 'int' ? bd.value : 0) : undefined;
+      }
+      case 'OneHot': return slot === 0 ? scalar(ins[1]) : undefined;
+      case 'UnsortedSegmentSum': case 'UnsortedSegmentMax': case 'UnsortedSegmentMin': case 'UnsortedSegmentProd':
+        return slot === 1 ? scalar(ins[2]) : undefined;
+      default: return undefined;
+    }
+  };
+
+  const out = new Map<string, IntRange>();
   for (const input of graph.inputs) {
-    const name = normName(input.name);
-    if (!isIntDType(input.dtype)) continue;
+    if (input.dtype === 'bool' || !(isIntDType(input.dtype) || isFloatDType(input.dtype))) continue;
+    const name = normalizeInputName(input.name);
     let high = Infinity;
-    const stack = [name];
-    const seen = new Set<string>();
+    const start = parseInputRef(name).node;
+    const stack = [start];
+    const seen = new Set<string>([start]);
     while (stack.length) {
       const cur = stack.pop()!;
-      if (seen.has(cur)) continue;
-      seen.add(cur);
-      for (const u of users.get(cur) ?? []) {
-        const n = byName.get(u.node)!;
-        if (PASS.has(n.op) && u.slot === 0) stack.push(n.name);
-        else if ((n.op === 'GatherV2' || n.op === 'Gather' || n.op === 'ResourceGather') && u.slot === 1) {
-          const shp = constShape(n.inputs[0]!);
-          const axisT = n.op === 'GatherV2' ? constValue(n.inputs[2] ?? '') : undefined;
-          const ax = axisT ? Number((axisT.data as ArrayLike<number | bigint>)[0]) : 0;
-          if (shp && shp.length) {
-            const dim = shp[ax < 0 ? ax + shp.length : ax];
-            if (dim !== undefined && dim > 0) high = Math.min(high, dim);
-          }
-        } else if (n.op === 'OneHot' && u.slot === 0) {
-          const d = constValue(n.inputs[1] ?? '');
-          if (d) high = Math.min(high, Number((d.data as ArrayLike<number | bigint>)[0]));
+      for (const { node, slot } of users.get(cur) ?? []) {
+        const b = bound(node, slot);
+        if (b !== undefined && b > 0) high = Math.min(high, b);
+        const pass = PASS_THROUGH[node.op];
+        if (pass && pass(slot, dataInputs(node).length) && !seen.has(node.name)) {
+          seen.add(node.name);
+          stack.push(node.name);
         }
       }
     }
-    if (Number.isFinite(high) && high > 0) out.set(name, { low: 0, high });
+    if (Number.isFinite(high)) out.set(name, { low: 0, high: Math.floor(high) });
   }
   return out;
 }

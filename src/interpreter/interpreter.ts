@@ -166,7 +166,9 @@ export class Interpreter implements Runner {
         return tensorKey(p.node, p.index);
       });
       for (const k of inputKeys) this.consumers.set(k, (this.consumers.get(k) ?? 0) + 1);
-      return { node, inputKeys, producedFrom: dataInputs.map(normaliseTensorName) };
+      // Constants are the node's own parameters (like a Keras layer's weights), not activations.
+      const producedFrom = dataInputs.filter((r) => this.byName.get(parseInputRef(r).node)?.op !== 'Const').map(normaliseTensorName);
+      return { node, inputKeys, producedFrom };
     });
   }
 
@@ -211,7 +213,7 @@ export class Interpreter implements Runner {
         for (let i = 0; i < outs.length; i++) {
           const key = i === 0 ? node.name : `${node.name}:${i}`;
           const t = outs[i]!;
-          if (recordSet === null || recordSet.has(key) || this.targetSet.has(key)) {
+          if ((recordSet === null && node.op !== 'Const') || recordSet?.has(key) || this.targetSet.has(key)) {
             yield { name: key, type: node.op, tensor: tf.clone(t), producedFrom: step.producedFrom, index: index++ };
           }
           if ((remaining.get(key) ?? 0) > 0) live.set(key, t);
@@ -317,16 +319,31 @@ export class Interpreter implements Runner {
     if (!node) throw new InputError(`${this.source}: no node '${name}'`, { file: this.source, node: name });
     const live = new Map<string, tf.Tensor>();
     const rewired: GraphNode = { ...node, inputs: [] };
+    const ctx = this.context();
+    const owned: tf.Tensor[] = [];
     let k = 0;
-    for (const ref of node.inputs) {
-      if (ref.startsWith('^')) continue;
-      const key = `__single_input_${k}`;
-      const t = inputs[k++];
-      if (!t) throw new InputError(`${this.source}: node '${node.name}' needs more than ${inputs.length} inputs`, { file: this.source, node: node.name });
-      live.set(key, t);
-      rewired.inputs.push(key);
+    let slot = 0;
+    try {
+      for (const ref of node.inputs) {
+        if (ref.startsWith('^')) continue;
+        const key = `__single_input_${slot++}`;
+        const src = this.byName.get(parseInputRef(ref).node);
+        let t: tf.Tensor | undefined;
+        if (src?.op === 'Const') {
+          // The node's own constants come from the graph; `inputs` are its data inputs only.
+          t = (await this.execNode(src, new Map(), new Map(), ctx))[0];
+          if (t) owned.push(t);
+        } else {
+          t = inputs[k++];
+          if (!t) throw new InputError(`${this.source}: node '${node.name}' needs more than ${inputs.length} data inputs`, { file: this.source, node: node.name });
+        }
+        live.set(key, t!);
+        rewired.inputs.push(key);
+      }
+      return await this.execNode(rewired, new Map(), live, ctx);
+    } finally {
+      for (const t of owned) t.dispose();
     }
-    return this.execNode(rewired, new Map(), live, this.context());
   }
 
   dispose(): void {

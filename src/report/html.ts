@@ -35,6 +35,7 @@ export function layoutGraph(nodes: GraphNodeFacts[], maxNodes = 4000): LaidOutGr
     memo.set(name, out);
     return out;
   };
+  if (visible.length > DAGRE_MAX) return layeredLayout(visible, sources, srcName, nodes.length - visible.length);
   const g = new dagre.graphlib.Graph({ multigraph: false });
   g.setGraph({ rankdir: 'TB', nodesep: 18, ranksep: 34, marginx: 20, marginy: 20 });
   g.setDefaultEdgeLabel(() => ({}));
@@ -62,6 +63,58 @@ export function layoutGraph(nodes: GraphNodeFacts[], maxNodes = 4000): LaidOutGr
     width: gi.width ?? 100,
     height: gi.height ?? 100,
     hidden: nodes.length - visible.length,
+  };
+}
+
+/** Above this many visible nodes dagre's layout costs more than the comparison; a linear-time layering is used. */
+const DAGRE_MAX = 300;
+
+/**
+ * Linear-time layered layout for big graphs: rank = longest path from the inputs, nodes of a rank
+ * side by side in execution order, straight edges. Readable for the chain-like graphs networks are.
+ */
+function layeredLayout(
+  visible: GraphNodeFacts[],
+  sources: (name: string) => string[],
+  srcName: (ref: string) => string,
+  hidden: number,
+): LaidOutGraph {
+  const rank = new Map<string, number>();
+  const W = 200;
+  const H = 34;
+  for (const n of visible) {
+    let r = 0;
+    for (const ref of n.inputs) {
+      if (ref.startsWith('^')) continue;
+      for (const s of sources(srcName(ref))) if (s !== n.name && rank.has(s)) r = Math.max(r, rank.get(s)! + 1);
+    }
+    rank.set(n.name, r);
+  }
+  const rows = new Map<number, GraphNodeFacts[]>();
+  for (const n of visible) rows.set(rank.get(n.name)!, [...(rows.get(rank.get(n.name)!) ?? []), n]);
+  const widest = Math.max(1, ...[...rows.values()].map((r) => r.length));
+  const pos = new Map<string, { x: number; y: number }>();
+  for (const [r, row] of rows) {
+    const off = ((widest - row.length) * (W + 20)) / 2;
+    row.forEach((n, i) => pos.set(n.name, { x: 20 + off + i * (W + 20) + W / 2, y: 20 + r * (H + 30) + H / 2 }));
+  }
+  const edges: LaidOutGraph['edges'] = [];
+  for (const n of visible) {
+    const p = pos.get(n.name)!;
+    for (const ref of n.inputs) {
+      if (ref.startsWith('^')) continue;
+      for (const s of sources(srcName(ref))) {
+        const q = pos.get(s);
+        if (q && s !== n.name) edges.push({ from: s, to: n.name, points: [[q.x, q.y + H / 2], [p.x, p.y - H / 2]] });
+      }
+    }
+  }
+  return {
+    nodes: visible.map((n) => ({ name: n.name, op: n.op, ...pos.get(n.name)!, w: W, h: H, status: n.status, ...(n.pair !== undefined ? { pair: n.pair } : {}) })),
+    edges,
+    width: 40 + widest * (W + 20),
+    height: 40 + rows.size * (H + 30),
+    hidden,
   };
 }
 

@@ -58,8 +58,13 @@ function fromNhwc(x: tf.Tensor, format: string): tf.Tensor {
   return x.rank === 4 ? tf.transpose(x, [0, 3, 1, 2]) : tf.transpose(x, [0, 4, 1, 2, 3]);
 }
 
-/** tfjs' explicit padding form for 2-D NHWC ops. */
-function explicit(p: Pads): 'valid' {
+/**
+ * Padding for a tfjs 2-D NHWC op: 'same'/'valid' as tfjs-converter passes them (tfjs computes
+ * them by TF's rule, and its fast paths expect them), explicit amounts otherwise.
+ */
+function explicit(p: Pads, g?: ConvGeom): 'valid' | 'same' {
+  if (g?.padding === 'SAME') return 'same';
+  if (g?.padding === 'VALID') return 'valid';
   return [[0, 0], p[0]!, p[1]!, [0, 0]] as unknown as 'valid';
 }
 
@@ -81,6 +86,7 @@ interface ConvGeom {
   dilations: number[];
   pads: Pads;
   format: string;
+  padding: string;
 }
 
 function geometry(node: GraphNode, x: tf.Tensor, kSpatial: number[], nSpatial: number): ConvGeom {
@@ -88,8 +94,9 @@ function geometry(node: GraphNode, x: tf.Tensor, kSpatial: number[], nSpatial: n
   const strides = spatial(attrInts(node, 'strides'), format, nSpatial, node, 'strides');
   const dilations = spatial(attrInts(node, 'dilations', new Array<number>(nSpatial + 2).fill(1)), format, nSpatial, node, 'dilations');
   const inSizes = nchw(format) ? x.shape.slice(2) : x.shape.slice(1, 1 + nSpatial);
-  const pads = spatialPads(node, inSizes, kSpatial, strides, dilations, attrString(node, 'padding'), format);
-  return { strides, dilations, pads, format };
+  const padding = attrString(node, 'padding');
+  const pads = spatialPads(node, inSizes, kSpatial, strides, dilations, padding, format);
+  return { strides, dilations, pads, format, padding };
 }
 
 /** tfjs refuses stride > 1 together with dilation > 1: run at stride 1, then subsample. */
@@ -109,7 +116,7 @@ export function conv2d(x: tf.Tensor, filter: tf.Tensor, node: GraphNode): tf.Ten
   // summation order of tfjs-converter's own kernels; otherwise pad first and run VALID.
   const direct = post.every((s) => s === 1);
   const y = direct
-    ? tf.conv2d(xn as tf.Tensor4D, filter as tf.Tensor4D, opStrides as [number, number], explicit(g.pads), 'NHWC', g.dilations as [number, number])
+    ? tf.conv2d(xn as tf.Tensor4D, filter as tf.Tensor4D, opStrides as [number, number], explicit(g.pads, g), 'NHWC', g.dilations as [number, number])
     : tf.conv2d(padSpatial(xn, g.pads) as tf.Tensor4D, filter as tf.Tensor4D, opStrides as [number, number], 'valid', 'NHWC', g.dilations as [number, number]);
   return fromNhwc(subsample(y, post), g.format);
 }
@@ -122,7 +129,7 @@ export function depthwise(x: tf.Tensor, filter: tf.Tensor, node: GraphNode): tf.
   const { opStrides, post } = splitStride(g);
   const direct = post.every((s) => s === 1);
   const y = direct
-    ? tf.depthwiseConv2d(xn as tf.Tensor4D, filter as tf.Tensor4D, opStrides as [number, number], explicit(g.pads), 'NHWC', g.dilations as [number, number])
+    ? tf.depthwiseConv2d(xn as tf.Tensor4D, filter as tf.Tensor4D, opStrides as [number, number], explicit(g.pads, g), 'NHWC', g.dilations as [number, number])
     : tf.depthwiseConv2d(padSpatial(xn, g.pads) as tf.Tensor4D, filter as tf.Tensor4D, opStrides as [number, number], 'valid', 'NHWC', g.dilations as [number, number]);
   return fromNhwc(subsample(y, post), g.format);
 }
@@ -235,7 +242,7 @@ function fusedConv(x: tf.Tensor, f: tf.Tensor, args: tf.Tensor[], n: GraphNode, 
         x: x as tf.Tensor4D,
         filter: f as tf.Tensor4D,
         strides: opStrides as [number, number],
-        pad: explicit(g.pads),
+        pad: explicit(g.pads, g),
         dataFormat: 'NHWC' as const,
         dilations: g.dilations as [number, number],
         bias: fu.bias,
