@@ -78,7 +78,7 @@ export function readCase(file: string): CaseSpec {
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text, { maxAliasCount: 100, prettyErrors: true, logLevel: 'silent' });
+    doc = parseYaml(text, { maxAliasCount: 100, prettyErrors: true, logLevel: 'error' });
   } catch (e) {
     fail(file, `invalid YAML: ${errorMessage(e).split('\n')[0]}`);
   }
