@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import type { DType } from '../core/dtype.js';
 import { FormatError, InputError, errorMessage } from '../core/errors.js';
 
@@ -170,7 +170,10 @@ export function loadInputSpecFile(path: string): InputSpec[] {
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text, { logLevel: 'silent', maxAliasCount: 100 });
+    const parsed = parseDocument(text, { prettyErrors: false });
+    // The parser collects errors instead of throwing; a half-read spec must not pass.
+    if (parsed.errors.length) throw parsed.errors[0];
+    doc = parsed.toJS({ maxAliasCount: 100 });
   } catch (e) {
     throw new FormatError(`${path}: not valid YAML/JSON: ${errorMessage(e).split('\n')[0]}`, { file: path, cause: e });
   }
