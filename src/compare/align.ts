@@ -48,12 +48,14 @@ export interface ActInfo {
   producedFrom: string[];
   /** Host copy of the values (float), used for numeric alignment and metrics. */
   data?: Float32Array;
+  /** Which output of its node this is (indexes runSingle's result). */
+  outputIndex?: number;
   /** Host copy of int32/bool values (shape tensors, indices), used to re-run single layers. */
   intData?: Int32Array | Uint8Array;
 }
 
 /** Ops whose outputs are never layer outputs worth pairing. */
-const SKIP_REF_OPS = new Set(['Const', 'Shape', 'ShapeN', 'Size', 'Rank', 'NoOp', 'VarHandleOp', 'ReadVariableOp', 'VariableV2', 'Placeholder', 'Range', 'Fill', 'Pack']);
+const SKIP_REF_OPS = new Set(['Const', 'Constant', 'Shape', 'ShapeN', 'Size', 'Rank', 'NoOp', 'VarHandleOp', 'ReadVariableOp', 'VariableV2', 'Placeholder', 'Range', 'Fill', 'Pack']);
 
 export function isPairable(a: ActInfo, side: 'reference' | 'candidate'): boolean {
   if (a.dtype !== 'float32') return false;

@@ -120,6 +120,7 @@ async function collect(runner: Runner, feeds: Map<string, tf.Tensor>): Promise<S
         index: acts.length,
         layout: a.layout,
         producedFrom: a.producedFrom,
+        ...(a.outputIndex !== undefined ? { outputIndex: a.outputIndex } : {}),
       };
       if (a.tensor.dtype === 'float32') info.data = (await a.tensor.data()) as Float32Array;
       else if (a.tensor.dtype === 'int32' || a.tensor.dtype === 'bool') info.intData = (await a.tensor.data()) as Int32Array | Uint8Array;
@@ -420,8 +421,7 @@ async function ownErrors(
         }
         const outs = await candidate.runSingle!(upCand.name, ins);
         made.push(...outs);
-        const k = /:(\d+)$/.exec(upCand.name);
-        return outs[k ? Number(k[1]) : 0] ?? `re-running '${src}' gave no output`;
+        return outs[upCand.outputIndex ?? 0] ?? `re-running '${src}' gave no output`;
       }
       return `its input '${src}' has no paired reference activation`;
     };
@@ -442,8 +442,7 @@ async function ownErrors(
       }
       const outs = await candidate.runSingle!(p.candidate, inputs);
       made.push(...outs);
-      const idx = /:(\d+)$/.exec(p.candidate);
-      const o = outs[idx ? Number(idx[1]) : 0] ?? outs[0];
+      const o = outs[c.outputIndex ?? 0] ?? outs[0];
       if (!o) {
         out.set(pr.index, 'the layer produced no output when re-run alone');
       } else {

@@ -18,6 +18,8 @@ export interface Activation {
   layout?: Layout;
   /** Position in execution order, 0-based. */
   index: number;
+  /** Which of its node's/layer's outputs this is (what runSingle's result is indexed by); 0 when absent. */
+  outputIndex?: number;
 }
 
 export interface RunOptions {

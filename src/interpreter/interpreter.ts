@@ -214,7 +214,7 @@ export class Interpreter implements Runner {
           const key = i === 0 ? node.name : `${node.name}:${i}`;
           const t = outs[i]!;
           if ((recordSet === null && node.op !== 'Const') || recordSet?.has(key) || this.targetSet.has(key)) {
-            yield { name: key, type: node.op, tensor: tf.clone(t), producedFrom: step.producedFrom, index: index++ };
+            yield { name: key, type: node.op, tensor: tf.clone(t), producedFrom: step.producedFrom, index: index++, outputIndex: i };
           }
           if ((remaining.get(key) ?? 0) > 0) live.set(key, t);
           else if (normFeeds.get(key) !== t) t.dispose();

@@ -1,24 +1,42 @@
+import type * as tf from '@tensorflow/tfjs-core';
 import { hostToTf } from '../backend/convert.js';
-import { InputError } from '../core/errors.js';
+import { FormatError, InputError } from '../core/errors.js';
 import type { Activation, Feeds, RunOptions, Runner } from '../core/runner.js';
-import type { HostTensor, TensorSpec } from '../core/tensor.js';
+import { shapeToString, type HostTensor, type TensorSpec } from '../core/tensor.js';
 import { readNpzFile } from '../inputs/npz.js';
 
 /**
- * Activations computed elsewhere (real Keras in Python, PyTorch, TFLite): an .npz of named
- * layer outputs, in execution order. Entries whose names are the model's inputs (as written by
- * `parity export-inputs` + the Python snippet) are the inputs they were computed on: run()
- * checks that they equal the feeds of this comparison, so a stale dump is never compared.
+ * Activations computed elsewhere (real Keras in Python, PyTorch, TFLite): an .npz of named layer
+ * outputs, in execution order (np.savez keeps the order of its keyword arguments).
+ *
+ * Which entries are inputs: there is no side file. An entry is a recorded input when its name
+ * is one of the original model's input names (`referenceInputs`, with or without ':0'), or when
+ * run() is given a feed of that name. The Python snippet below saves the feeds under exactly
+ * those names. run() checks every recorded input against this comparison's feed (same shape,
+ * values within 1e-6 relative) and refuses to compare activations computed on other inputs;
+ * the inputs themselves are not yielded. Entries are yielded as type 'recorded', with no
+ * layout and no producedFrom: the file says nothing about either.
  */
+
+const TOLERANCE = 1e-6;
+
+function norm(name: string): string {
+  return name.replace(/:0$/, '');
+}
+
 export class ActivationsRunner implements Runner {
   readonly kind = 'activations';
 
-  constructor(readonly source: string, private readonly arrays: Map<string, HostTensor>, private readonly inputNames: string[]) {}
+  constructor(
+    readonly source: string,
+    private readonly arrays: Map<string, HostTensor>,
+    private readonly inputNames: string[],
+  ) {}
 
   inputs(): TensorSpec[] {
     return this.inputNames.map((n) => {
       const a = this.arrays.get(n)!;
-      return { name: n, dtype: a.dtype, shape: a.shape };
+      return { name: n, dtype: a.dtype, shape: a.shape.slice() };
     });
   }
 
@@ -27,31 +45,55 @@ export class ActivationsRunner implements Runner {
     return names.length ? [names[names.length - 1]!] : [];
   }
 
-  async *run(feeds: Feeds, opts: RunOptions = {}): AsyncIterable<Activation> {
-    for (const name of this.inputNames) {
-      const given = feeds.get(name);
-      if (!given) continue;
-      const rec = this.arrays.get(name)!;
-      const a = given.dataSync() as ArrayLike<number>;
-      const b = rec.data as ArrayLike<number>;
-      const same = a.length === b.length && Array.from(a).every((v, i) => Math.abs(v - Number(b[i])) <= 1e-6 * Math.max(1, Math.abs(v)));
-      if (!same) {
-        throw new InputError(
-          `${this.source}: the recorded input '${name}' differs from this comparison's feed: the activations were computed on other inputs ` +
-            `(regenerate them with 'parity export-inputs' and the same --seed and input options)`,
-          { file: this.source, node: name },
-        );
-      }
+  private recordedKey(feedName: string): string | undefined {
+    if (this.arrays.has(feedName)) return feedName;
+    const n = norm(feedName);
+    return this.arrays.has(n) ? n : undefined;
+  }
+
+  private checkInput(key: string, given: tf.Tensor): void {
+    const rec = this.arrays.get(key)!;
+    const differs = (why: string): InputError =>
+      new InputError(
+        `${this.source}: the recorded input '${key}' differs from this comparison's feed (${why}): the activations were computed on other inputs. ` +
+          `Regenerate them from 'parity export-inputs' with the same --seed and input options.`,
+        { file: this.source, node: key },
+      );
+    if (rec.shape.length !== given.rank || rec.shape.some((d, i) => d !== given.shape[i])) {
+      throw differs(`recorded shape ${shapeToString(rec.shape)}, feed shape ${shapeToString(given.shape)}`);
     }
-    const record = opts.record && opts.record !== 'all' ? new Set(opts.record) : null;
+    if (rec.dtype === 'string' || given.dtype === 'string') {
+      const a = (given.dataSync() as unknown as (Uint8Array | string)[]).map((v) => (typeof v === 'string' ? v : new TextDecoder().decode(v)));
+      const b = (rec.data as Uint8Array[]).map((v) => new TextDecoder().decode(v));
+      const i = a.findIndex((v, k) => v !== b[k]);
+      if (i >= 0 || a.length !== b.length) throw differs(`element ${Math.max(i, 0)}`);
+      return;
+    }
+    const a = given.dataSync() as ArrayLike<number>;
+    const b = rec.data as ArrayLike<number | bigint>;
+    if (a.length !== b.length) throw differs(`${b.length} recorded values, ${a.length} fed`);
+    for (let i = 0; i < a.length; i++) {
+      const x = a[i]!;
+      const y = Number(b[i]!);
+      if (Number.isNaN(x) && Number.isNaN(y)) continue;
+      if (!(Math.abs(x - y) <= TOLERANCE * Math.max(1, Math.abs(x)))) throw differs(`element ${i}: recorded ${y}, fed ${x}`);
+    }
+  }
+
+  async *run(feeds: Feeds, opts: RunOptions = {}): AsyncIterable<Activation> {
+    const inputs = new Set(this.inputNames);
+    for (const [name, given] of feeds) {
+      const key = this.recordedKey(name);
+      if (key === undefined) continue;
+      this.checkInput(key, given);
+      inputs.add(key);
+    }
+    const record = opts.record && opts.record !== 'all' ? new Set(opts.record.flatMap((r) => [r, norm(r)])) : null;
     let index = 0;
-    let prev: string | undefined;
     for (const [name, h] of this.arrays) {
-      if (this.inputNames.includes(name)) continue;
+      if (inputs.has(name)) continue;
       if (record && !record.has(name)) continue;
-      const t = hostToTf(h, `${this.source}[${name}]`);
-      yield { name, type: 'recorded', tensor: t, producedFrom: prev ? [prev] : [], index: index++ };
-      prev = name;
+      yield { name, type: 'recorded', tensor: hostToTf(h, `${this.source}: array '${name}'`), producedFrom: [], index: index++ };
     }
   }
 
@@ -61,37 +103,75 @@ export class ActivationsRunner implements Runner {
 }
 
 /** `referenceInputs`: the original's input names; npz entries with those names are the recorded inputs. */
-export async function loadActivationsRunner(npzPath: string, referenceInputs: string[] = []): Promise<Runner> {
+export async function loadActivationsRunner(npzPath: string, referenceInputs: string[] = []): Promise<ActivationsRunner> {
   const arrays = readNpzFile(npzPath);
-  if (!arrays.size) throw new InputError(`${npzPath}: no arrays`, { file: npzPath });
-  const names = referenceInputs.map((n) => n.replace(/:0$/, '')).filter((n) => arrays.has(n));
+  if (arrays.size === 0) throw new FormatError(`${npzPath}: the .npz holds no arrays (expected one per layer output)`, { file: npzPath });
+  const names = [...new Set(referenceInputs.map((n) => (arrays.has(n) ? n : norm(n))).filter((n) => arrays.has(n)))];
+  if (names.length === arrays.size) {
+    throw new FormatError(`${npzPath}: every array is a model input (${names.join(', ')}); no layer outputs were saved`, { file: npzPath });
+  }
   return new ActivationsRunner(npzPath, arrays, names);
 }
 
+function py(s: string): string {
+  // A JSON string literal is a valid Python str literal (same escapes, \uXXXX included).
+  return JSON.stringify(s);
+}
+
 /**
- * A short Python script that runs a Keras model on the feeds tf-parity generated and saves every
- * layer's output, for comparing real Keras numerics: `python3 run.py` then
- * `parity compare ORIGINAL activations.npz`.
+ * A short Python script (Keras 3; Keras 2.x too) that runs a Keras model on the feeds
+ * tf-parity generated and saves every layer's output as .npz, for
+ * `parity compare ORIGINAL <outNpz>`. The feeds are saved alongside, under their own names, so
+ * tf-parity can check the activations were computed on this comparison's inputs.
  */
 export function pythonSnippet(o: { inputsNpz: string; modelPath: string; outNpz: string }): string {
-  return `# Generated by tf-parity: run a Keras model on tf-parity's seeded inputs and save every layer's output.
+  return `# Generated by tf-parity (parity export-inputs): runs a Keras model on tf-parity's seeded
+# inputs and saves every layer's output, in layer order, for 'parity compare ORIGINAL ${o.outNpz.replace(/[\r\n]/g, ' ')}'.
 import numpy as np
 import keras
 
-feeds = np.load(${JSON.stringify(o.inputsNpz)})
-model = keras.models.load_model(${JSON.stringify(o.modelPath)}, compile=False)
-layers = [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
-probe = keras.Model(inputs=model.inputs, outputs=[l.output for l in layers])
-names = [t.name.split(':')[0] for t in model.inputs]
-args = [feeds[n] if n in feeds.files else feeds[feeds.files[i]] for i, n in enumerate(names)]
-outs = probe.predict(args if len(args) > 1 else args[0], verbose=0)
-if not isinstance(outs, (list, tuple)):
-    outs = [outs]
-arrays = {n: a for n, a in zip(names, args)}  # the inputs, so tf-parity can check they match
-for layer, out in zip(layers, outs):
-    arrays[layer.name] = np.asarray(out)
-np.savez(${JSON.stringify(o.outNpz)}, **arrays)
-print(f"saved {len(layers)} layer outputs to ${o.outNpz}")
+INPUTS = ${py(o.inputsNpz)}
+MODEL = ${py(o.modelPath)}
+OUT = ${py(o.outNpz)}
+
+feeds = np.load(INPUTS)
+model = keras.models.load_model(MODEL, compile=False)
+keys = list(feeds.files)
+model_inputs = list(model.inputs)
+if len(keys) != len(model_inputs):
+    raise SystemExit(f"{INPUTS} holds {len(keys)} input(s) {keys}; the model takes {len(model_inputs)}")
+# By name when every model input has a feed of its name, else by position.
+names = [getattr(t, "name", "").split(":")[0] for t in model_inputs]
+order = names if sorted(names) == sorted(keys) else keys
+args = [feeds[k] for k in order]
+
+layer_names, outputs = [], []
+for layer in model.layers:
+    if isinstance(layer, keras.layers.InputLayer):
+        continue
+    try:
+        out = layer.output
+    except (AttributeError, ValueError) as e:  # a layer called more than once has no single output
+        print(f"skipped layer {layer.name}: {e}")
+        continue
+    layer_names.append(layer.name)
+    outputs.append(out)
+
+probe = keras.Model(inputs=model_inputs, outputs=outputs)
+values = probe.predict(args if len(args) > 1 else args[0], verbose=0)
+if len(outputs) == 1 and (not isinstance(values, (list, tuple)) or isinstance(outputs[0], (list, tuple))):
+    values = [values]
+
+arrays = {k: feeds[k] for k in order}
+for name, out, value in zip(layer_names, outputs, values):
+    if name in arrays:
+        continue
+    if isinstance(out, (list, tuple)):  # a layer with several outputs: name, name:1, name:2, ...
+        for i, v in enumerate(value):
+            arrays[name if i == 0 else f"{name}:{i}"] = np.asarray(v)
+    else:
+        arrays[name] = np.asarray(value)
+np.savez(OUT, **arrays)
+print(f"saved {len(arrays) - len(order)} layer output(s) and {len(order)} input(s) to {OUT}")
 `;
 }
-

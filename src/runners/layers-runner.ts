@@ -105,7 +105,8 @@ export class LayersRunner implements Runner {
         const p = this.probes[i]!;
         const t = outs[i]!;
         if (record && !record.has(p.name) && !this.outputs().includes(p.name)) continue;
-        yield { name: p.name, type: p.type, tensor: tf.clone(t), producedFrom: p.producedFrom, ...(p.layout ? { layout: p.layout } : {}), index: i };
+        const k = /:(\d+)$/.exec(p.name);
+        yield { name: p.name, type: p.type, tensor: tf.clone(t), producedFrom: p.producedFrom, ...(p.layout ? { layout: p.layout } : {}), index: i, outputIndex: k ? Number(k[1]) : 0 };
       }
     } finally {
       tf.dispose(outs);

@@ -1,234 +1,227 @@
 import { readFileSync } from 'node:fs';
-import * as tf from '@tensorflow/tfjs-core';
-import type * as ortTypes from 'onnxruntime-node';
+import type * as tf from '@tensorflow/tfjs-core';
+import type * as Ort from 'onnxruntime-node';
 import { ExecutionError, FormatError, InputError, ParityError, UnsupportedError, errorMessage } from '../../core/errors.js';
-import type { Activation, Feeds, RunOptions, Runner } from '../../core/runner.js';
-import type { TensorSpec } from '../../core/tensor.js';
-import type { DType } from '../../core/dtype.js';
-import { onnxRoot } from '../../proto/index.js';
+import type { Activation, Feeds, Layout, RunOptions, Runner } from '../../core/runner.js';
+import { shapeToString, type TensorSpec } from '../../core/tensor.js';
+import { inferLayouts } from './layout.js';
+import { OnnxModel, type NodeInfo } from './model.js';
+import { ORT_TYPE_OF_ELEM, ortToTf, ortTypeOfTf, tfToOrt, type OrtType } from './tensors.js';
 
 /**
- * ONNX candidates through onnxruntime-node. The model is rewritten so every node output is also
- * a graph output, run once, and the values are yielded in the graph's (topological) node order.
- * 4-D/5-D outputs are marked NCHW/NCDHW: ONNX operators work channels-first, so alignment
- * transposes them to the reference's NHWC (a model transposed to NHWC itself still aligns,
- * because the transform is chosen by the values).
+ * ONNX candidates, run by onnxruntime-node on the CPU. The model is rewritten so every node
+ * output is also a graph output (see OnnxModel.withAllOutputs), one session runs it, and the
+ * values are yielded in the file's node order, which ONNX requires to be topological.
+ *
+ * Graph optimisations are off by default: each node then runs as its own kernel, as the ONNX
+ * spec defines it, and a node re-run alone (runSingle) computes what it computed in the full
+ * run. `graphOptimizationLevel: 'all'` gives the numerics of a default onnxruntime session
+ * instead (its layout transforms can move results by an ulp or so); intermediates survive any
+ * level, since graph outputs are never fused away.
  */
 
-type Msg = Record<string, unknown>;
+export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 
-const ELEM: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64' };
-const ELEM_OF: Partial<Record<string, number>> = { float32: 1, int32: 6, bool: 9, int64: 7, float64: 11, uint8: 2, int8: 3, float16: 10 };
-
-let ortMod: typeof ortTypes | undefined;
-async function ort(): Promise<typeof ortTypes> {
-  if (!ortMod) ortMod = (await import('onnxruntime-node')) as unknown as typeof ortTypes;
-  return ortMod;
+export interface OnnxRunnerOptions {
+  graphOptimizationLevel?: GraphOptimizationLevel;
 }
 
-function num(v: unknown): number {
-  if (typeof v === 'number') return v;
-  if (v && typeof v === 'object' && 'toNumber' in v) return (v as { toNumber(): number }).toNumber();
-  return Number(v ?? 0);
+type OrtModule = typeof Ort;
+
+let ortModule: OrtModule | undefined;
+async function loadOrt(): Promise<OrtModule> {
+  ortModule ??= (await import('onnxruntime-node')) as OrtModule;
+  return ortModule;
 }
 
-interface NodeInfo {
-  name: string;
-  op: string;
-  inputs: string[];
-  outputs: string[];
+function sessionOptions(level: GraphOptimizationLevel): Ort.InferenceSession.SessionOptions {
+  // Severity 3 (errors only): onnxruntime's warnings would otherwise interleave with the CLI's output.
+  return { executionProviders: ['cpu'], graphOptimizationLevel: level, logSeverityLevel: 3 };
 }
 
-function modelType() {
-  return onnxRoot().lookupType('onnx.ModelProto');
+/** onnxruntime's message without the C++ source location and signature some of them start with. */
+function firstLine(e: unknown): string {
+  return errorMessage(e).split('\n')[0]!.replace(/^\/\S+:\d+ [^]*?\) (?=\S)/, '').trim();
+}
+
+/** onnxruntime's session-creation failure as a ParityError naming the file and, when it can, the op. */
+function loadError(e: unknown, file: string, model: OnnxModel): ParityError {
+  const msg = firstLine(e);
+  const nodesOf = (op: string, domain?: string): string[] => model.nodes.filter((n) => n.op === op && (domain === undefined || n.domain === domain)).map((n) => n.name);
+  // "com.example:Frobnicate(-1) is not a registered function/op"
+  let m = /(?:([\w.]+):)?(\w+)\((-?\d+)\) is not a registered function\/op/.exec(msg);
+  if (m) {
+    const op = m[1] ? `${m[1]}::${m[2]}` : m[2]!;
+    return new UnsupportedError(`${file}: onnxruntime has no op ${op} (opset ${m[3]}), used by ${nodesOf(m[2]!, m[1] ?? '').join(', ') || 'the model'}: ${msg}`, [{ op, nodes: nodesOf(m[2]!, m[1] ?? '') }], { file });
+  }
+  // "Could not find an implementation for Relu(14) node with name 'r'" (op exists, not for these types)
+  m = /Could not find an implementation for (\w+)\((\d+)\) node with name '([^']*)'/.exec(msg);
+  if (m) {
+    return new UnsupportedError(`${file}: onnxruntime has no kernel for ${m[1]} (opset ${m[2]}) with the input types of node '${m[3]}': ${msg}`, [{ op: m[1]!, nodes: [m[3]!] }], { file });
+  }
+  // "No Op registered for Frobnicate with domain_version of 13"
+  m = /No Op registered for (\w+) with domain_version of (\d+)/.exec(msg);
+  if (m) {
+    return new UnsupportedError(`${file}: onnxruntime has no op ${m[1]} in opset ${m[2]}, used by ${nodesOf(m[1]!).join(', ') || 'the model'}: ${msg}`, [{ op: m[1]!, nodes: nodesOf(m[1]!) }], { file });
+  }
+  return new FormatError(`${file}: onnxruntime cannot load the model: ${msg}`, { file, cause: e });
 }
 
 export class OnnxRunner implements Runner {
   readonly kind = 'onnx';
-  private session: ortTypes.InferenceSession | undefined;
-  private readonly nodes: NodeInfo[];
-  private readonly initializers: Set<string>;
-  private readonly specs: TensorSpec[];
-  private readonly inputElem = new Map<string, number>();
+  /** Element type of every graph input and tensor-valued node output, as onnxruntime inferred it. */
+  private readonly valueTypes = new Map<string, OrtType>();
+  private readonly tensorValues = new Set<string>();
+  private readonly layoutOf: (name: string, rank: number) => Layout | undefined;
+  private released = false;
 
-  constructor(readonly source: string, private readonly model: Msg) {
-    const graph = (model.graph as Msg | undefined) ?? {};
-    this.initializers = new Set(((graph.initializer as Msg[] | undefined) ?? []).map((t) => String(t.name)));
-    this.nodes = ((graph.node as Msg[] | undefined) ?? []).map((n, i) => ({
-      name: String(n.name || `${String(n.op_type)}_${i}`),
-      op: String(n.op_type ?? ''),
-      inputs: ((n.input as string[] | undefined) ?? []).map(String),
-      outputs: ((n.output as string[] | undefined) ?? []).map(String).filter(Boolean),
-    }));
-    this.specs = ((graph.input as Msg[] | undefined) ?? [])
-      .filter((v) => !this.initializers.has(String(v.name)))
-      .map((v) => {
-        const tt = ((v.type as Msg | undefined)?.tensor_type as Msg | undefined) ?? {};
-        const elem = num(tt.elem_type);
-        this.inputElem.set(String(v.name), elem);
-        const dims = (((tt.shape as Msg | undefined)?.dim as Msg[] | undefined) ?? []).map((d) => (Object.prototype.hasOwnProperty.call(d, 'dim_value') ? num(d.dim_value) : -1));
-        return { name: String(v.name), dtype: ELEM[elem] ?? 'float32', shape: tt.shape ? dims : null };
-      });
+  constructor(
+    readonly source: string,
+    private readonly model: OnnxModel,
+    private readonly ort: OrtModule,
+    private readonly session: Ort.InferenceSession,
+    private readonly level: GraphOptimizationLevel,
+  ) {
+    for (const m of [...session.inputMetadata, ...session.outputMetadata]) {
+      if (!m.isTensor) continue;
+      this.valueTypes.set(m.name, m.type);
+      this.tensorValues.add(m.name);
+    }
+    this.layoutOf = inferLayouts(model.nodes, model.inputSpecs.map((s) => s.name), model.constants);
   }
 
   inputs(): TensorSpec[] {
-    return this.specs;
+    return this.model.inputSpecs.map((s) => ({ ...s, shape: s.shape ? s.shape.slice() : null }));
   }
 
   outputs(): string[] {
-    return (((this.model.graph as Msg).output as Msg[] | undefined) ?? []).map((o) => String(o.name));
+    return this.model.outputNames.slice();
   }
 
-  private async ensureSession(): Promise<ortTypes.InferenceSession> {
-    if (this.session) return this.session;
-    const T = modelType();
-    const m = T.fromObject(this.model) as unknown as Msg;
-    const graph = m.graph as Msg & { output: Msg[] };
-    const existing = new Set(graph.output.map((o) => String(o.name)));
-    const V = onnxRoot().lookupType('onnx.ValueInfoProto');
-    for (const n of this.nodes) for (const o of n.outputs) if (!existing.has(o)) graph.output.push(V.fromObject({ name: o }) as unknown as Msg);
-    const bytes = T.encode(m as never).finish();
-    const o = await ort();
-    try {
-      this.session = await o.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled', executionProviders: ['cpu'] });
-    } catch (e) {
-      const msg = errorMessage(e);
-      const op = /Could not find an implementation for (\S+)|No Op registered for (\S+)/.exec(msg);
-      if (op) {
-        const name = op[1] ?? op[2]!;
-        throw new UnsupportedError(`${this.source}: onnxruntime cannot run op '${name}': ${msg.split('\n')[0]}`, [{ op: name, nodes: this.nodes.filter((n) => n.op === name.replace(/\(.*$/, '')).map((n) => n.name) }], { file: this.source });
+  private where(name: string): { file: string; name: string } {
+    return { file: this.source, name };
+  }
+
+  private ortFeeds(feeds: Feeds): Record<string, Ort.Tensor> {
+    const out: Record<string, Ort.Tensor> = {};
+    for (const spec of this.model.inputSpecs) {
+      const t = feeds.get(spec.name) ?? feeds.get(`${spec.name}:0`) ?? feeds.get(spec.name.replace(/:0$/, ''));
+      if (!t) {
+        throw new InputError(`${this.source}: no feed for input '${spec.name}' (feeds given: ${[...feeds.keys()].join(', ') || 'none'})`, { file: this.source, node: spec.name });
       }
-      throw new FormatError(`${this.source}: onnxruntime refused the model: ${msg.split('\n')[0]}`, { file: this.source, cause: e });
-    }
-    return this.session;
-  }
-
-  private toOrt(o: typeof ortTypes, name: string, t: tf.Tensor, elem: number | undefined): ortTypes.Tensor {
-    const shape = t.shape.slice();
-    const data = t.dataSync() as Float32Array | Int32Array | Uint8Array;
-    switch (elem ?? ELEM_OF[t.dtype]) {
-      case 7: return new o.Tensor('int64', BigInt64Array.from(Array.from(data, (v) => BigInt(Math.trunc(v)))), shape);
-      case 6: return new o.Tensor('int32', Int32Array.from(data), shape);
-      case 9: return new o.Tensor('bool', Uint8Array.from(data, (v) => (v ? 1 : 0)), shape);
-      case 11: return new o.Tensor('float64', Float64Array.from(data), shape);
-      case 2: return new o.Tensor('uint8', Uint8Array.from(data), shape);
-      case 3: return new o.Tensor('int8', Int8Array.from(data), shape);
-      case 1: return new o.Tensor('float32', Float32Array.from(data), shape);
-      default: throw new InputError(`${this.source}: input '${name}' has an element type tf-parity cannot feed (${elem})`, { file: this.source, node: name });
-    }
-  }
-
-  private fromOrt(t: ortTypes.Tensor, name: string): tf.Tensor {
-    const shape = t.dims.map(Number);
-    const d = t.data as unknown;
-    switch (t.type) {
-      case 'float32': return tf.tensor(d as Float32Array, shape, 'float32');
-      case 'float64': case 'float16': return tf.tensor(Float32Array.from(d as ArrayLike<number>), shape, 'float32');
-      case 'int32': case 'int8': case 'uint8': case 'int16': case 'uint16': return tf.tensor(Int32Array.from(d as ArrayLike<number>), shape, 'int32');
-      case 'int64': case 'uint64': {
-        const b = d as BigInt64Array;
-        const out = new Int32Array(b.length);
-        for (let i = 0; i < b.length; i++) {
-          const v = b[i]!;
-          if (v > 2147483647n || v < -2147483648n) throw new ExecutionError(`${this.source}: output '${name}' holds int64 ${v}, outside int32 (tfjs computes integers in int32)`, { file: this.source, node: name });
-          out[i] = Number(v);
-        }
-        return tf.tensor(out, shape, 'int32');
+      const shape = spec.shape;
+      if (shape && (shape.length !== t.rank || shape.some((d, i) => d >= 0 && d !== t.shape[i]))) {
+        throw new InputError(`${this.source}: input '${spec.name}' expects shape ${shapeToString(shape)}, the feed has shape ${shapeToString(t.shape)}`, { file: this.source, node: spec.name });
       }
-      case 'bool': return tf.tensor(Uint8Array.from(d as ArrayLike<number>), shape, 'bool');
-      default: throw new ExecutionError(`${this.source}: output '${name}' has type ${t.type}, which cannot be compared`, { file: this.source, node: name });
+      const elem = this.model.inputElem.get(spec.name) ?? 0;
+      const type = this.valueTypes.get(spec.name) ?? ORT_TYPE_OF_ELEM[elem];
+      if (!type) throw new InputError(`${this.source}: input '${spec.name}' has ONNX element type ${elem}, which tf-parity cannot feed`, { file: this.source, node: spec.name });
+      out[spec.name] = tfToOrt(this.ort, t, type, this.where(spec.name));
     }
+    return out;
   }
 
   async *run(feeds: Feeds, opts: RunOptions = {}): AsyncIterable<Activation> {
-    const session = await this.ensureSession();
-    const o = await ort();
-    const ortFeeds: Record<string, ortTypes.Tensor> = {};
-    for (const s of this.specs) {
-      const t = feeds.get(s.name) ?? feeds.get(s.name.replace(/:0$/, ''));
-      if (!t) throw new InputError(`${this.source}: no feed for input '${s.name}' (feeds: ${[...feeds.keys()].join(', ')})`, { file: this.source, node: s.name });
-      ortFeeds[s.name] = this.toOrt(o, s.name, t, this.inputElem.get(s.name));
-    }
-    let results: ortTypes.InferenceSession.OnnxValueMapType;
+    if (this.released) throw new ExecutionError(`${this.source}: the ONNX runner was disposed`, { file: this.source });
+    const ortFeeds = this.ortFeeds(feeds);
+    const record = opts.record && opts.record !== 'all' ? new Set(opts.record.flatMap((r) => [r, r.replace(/:0$/, '')])) : null;
+    const order = this.model.nodes.flatMap((n) => n.outputs.filter((o) => this.tensorValues.has(o)).map((o) => ({ node: n, name: o })));
+    const wanted = order.filter((v) => !record || record.has(v.name));
+    if (wanted.length === 0) return;
+    let results: Partial<Record<string, Ort.Tensor>>;
     try {
-      results = await session.run(ortFeeds);
+      results = (await this.session.run(ortFeeds, wanted.map((v) => v.name))) as Partial<Record<string, Ort.Tensor>>;
     } catch (e) {
-      throw new ExecutionError(`${this.source}: onnxruntime failed: ${errorMessage(e).split('\n')[0]}`, { file: this.source, cause: e });
+      throw new ExecutionError(`${this.source}: onnxruntime failed to run the model: ${firstLine(e)}`, { file: this.source, cause: e });
     }
-    const record = opts.record && opts.record !== 'all' ? new Set(opts.record) : null;
     let index = 0;
-    for (const n of this.nodes) {
-      for (const out of n.outputs) {
-        if (record && !record.has(out)) continue;
-        const r = results[out] as ortTypes.Tensor | undefined;
-        if (!r) continue;
-        const t = this.fromOrt(r, out);
-        const layout = t.rank === 4 ? 'NCHW' : t.rank === 5 ? 'NCDHW' : undefined;
-        yield { name: out, type: n.op, tensor: t, producedFrom: n.inputs.filter((i) => i && !this.initializers.has(i)), ...(layout ? { layout } : {}), index: index++ };
-      }
+    for (const { node, name } of wanted) {
+      const r = results[name];
+      if (!r) continue;
+      // Drop our reference as we go, so a consumer that disposes each activation keeps memory flat.
+      results[name] = undefined;
+      const tensor = ortToTf(r, this.where(name));
+      const layout = this.layoutOf(name, tensor.rank);
+      yield { name, type: node.op, tensor, producedFrom: node.dataInputs.slice(), ...(layout ? { layout } : {}), index: index++, outputIndex: Math.max(0, node.outputs.indexOf(name)) };
     }
   }
 
-  /** The node producing `output`, alone in a model with its initializers, run on `inputs` (its non-initializer inputs in order). */
+  /**
+   * The node producing `output`, alone in a model with its attributes, initializers and
+   * Constant-node inputs, run on `inputs`: one tensor per entry of the activation's
+   * producedFrom, in that order. Returns every output of the node, in the node's order.
+   */
   async runSingle(output: string, inputs: tf.Tensor[]): Promise<tf.Tensor[]> {
-    const idx = this.nodes.findIndex((n) => n.outputs.includes(output));
-    if (idx < 0) throw new InputError(`${this.source}: no node produces '${output}'`, { file: this.source, node: output });
-    const T = modelType();
-    const full = T.fromObject(this.model) as unknown as Msg;
-    const graph = full.graph as Msg;
-    const node = (graph.node as Msg[])[idx]!;
-    const nodeInputs = ((node.input as string[]) ?? []).map(String);
-    const dataInputs = nodeInputs.filter((i) => i && !this.initializers.has(i));
-    if (dataInputs.length !== inputs.length) throw new InputError(`${this.source}: node '${this.nodes[idx]!.name}' takes ${dataInputs.length} data inputs, got ${inputs.length}`, { file: this.source });
-    const o = await ort();
-    const feeds: Record<string, ortTypes.Tensor> = {};
-    const graphInputs = dataInputs.map((name, i) => {
+    const node: NodeInfo | undefined = this.model.producerOf(output) ?? this.model.producerOf(output.replace(/:0$/, ''));
+    if (!node) throw new InputError(`${this.source}: no node produces '${output}'`, { file: this.source, node: output });
+    if (inputs.length !== node.dataInputs.length) {
+      throw new InputError(
+        `${this.source}: node '${node.name}' (${node.op}) takes ${node.dataInputs.length} non-constant input(s) (${node.dataInputs.join(', ')}), got ${inputs.length}`,
+        { file: this.source, node: node.name },
+      );
+    }
+    const types = new Map<string, { type: OrtType; shape: number[] }>();
+    const feeds: Record<string, Ort.Tensor> = {};
+    node.dataInputs.forEach((name, i) => {
+      // An input used twice (Mul(x, x)) is one graph input, fed once.
+      if (types.has(name)) return;
       const t = inputs[i]!;
-      const elem = ELEM_OF[t.dtype] ?? 1;
-      feeds[name] = this.toOrt(o, name, t, elem);
-      return { name, type: { tensor_type: { elem_type: elem, shape: { dim: t.shape.map((d) => ({ dim_value: d })) } } } };
+      const type = this.valueTypes.get(name) ?? ortTypeOfTf(t);
+      types.set(name, { type, shape: t.shape.slice() });
+      feeds[name] = tfToOrt(this.ort, t, type, this.where(name));
     });
-    const single = {
-      ir_version: full.ir_version,
-      opset_import: full.opset_import,
-      graph: {
-        name: 'single',
-        node: [node],
-        initializer: ((graph.initializer as Msg[]) ?? []).filter((t) => nodeInputs.includes(String(t.name))),
-        input: graphInputs,
-        output: this.nodes[idx]!.outputs.map((name) => ({ name })),
-      },
-    };
-    const bytes = T.encode(T.fromObject(single)).finish();
+    let session: Ort.InferenceSession;
     try {
-      const s = await o.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled' });
-      const r = await s.run(feeds);
-      const outs = this.nodes[idx]!.outputs.map((name) => this.fromOrt(r[name] as ortTypes.Tensor, name));
-      await s.release();
-      return outs;
+      session = await this.ort.InferenceSession.create(this.model.singleNode(node, types), sessionOptions(this.level));
+    } catch (e) {
+      throw new ExecutionError(`${this.source}: node '${node.name}' (${node.op}) cannot be run alone: ${firstLine(e)}`, { file: this.source, node: node.name, cause: e });
+    }
+    try {
+      const r = await session.run(feeds);
+      return node.outputs.filter((o) => r[o]).map((o) => ortToTf(r[o] as Ort.Tensor, this.where(o)));
     } catch (e) {
       if (e instanceof ParityError) throw e;
-      throw new ExecutionError(`${this.source}: re-running node '${this.nodes[idx]!.name}' alone failed: ${errorMessage(e).split('\n')[0]}`, { file: this.source, cause: e });
+      throw new ExecutionError(`${this.source}: node '${node.name}' (${node.op}) failed when run alone on the given inputs: ${firstLine(e)}`, { file: this.source, node: node.name, cause: e });
+    } finally {
+      await session.release();
     }
   }
 
   dispose(): void {
-    void this.session?.release();
-    this.session = undefined;
+    if (this.released) return;
+    this.released = true;
+    this.session.release().catch(() => undefined);
   }
 }
 
-export async function loadOnnxRunner(path: string): Promise<Runner> {
-  const bytes = readFileSync(path);
-  let model: Msg;
+/**
+ * Loads an .onnx model and creates its onnxruntime session at once, so a corrupt file or an op
+ * onnxruntime cannot run is reported before anything executes.
+ */
+export async function loadOnnxRunner(path: string, opts: OnnxRunnerOptions = {}): Promise<OnnxRunner> {
+  let bytes: Uint8Array;
   try {
-    const T = modelType();
-    const m = T.decode(bytes);
-    model = T.toObject(m, { longs: Number, bytes: Buffer, defaults: false, arrays: true }) as Msg;
+    bytes = new Uint8Array(readFileSync(path));
   } catch (e) {
-    throw new FormatError(`${path}: not a valid ONNX model (${errorMessage(e)}); truncated or not an .onnx file?`, { file: path, cause: e });
+    throw new InputError(`${path} cannot be read: ${errorMessage(e)}`, { file: path, cause: e });
   }
-  const graph = model.graph as Msg | undefined;
-  if (!graph || !Array.isArray(graph.node) || graph.node.length === 0) throw new FormatError(`${path}: the ONNX model has no graph nodes`, { file: path });
-  return new OnnxRunner(path, model);
+  const model = OnnxModel.decode(bytes, path);
+  const unknown = model.unknownDomainOps();
+  if (unknown.length > 0) {
+    throw new UnsupportedError(
+      `${path}: ${unknown.length} op(s) from domains onnxruntime does not know and the model does not define as functions: ` +
+        unknown.map((u) => `${u.op} (${u.nodes.join(', ')})`).join('; '),
+      unknown,
+      { file: path },
+    );
+  }
+  const ort = await loadOrt();
+  const level = opts.graphOptimizationLevel ?? 'disabled';
+  let session: Ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(model.withAllOutputs(), sessionOptions(level));
+  } catch (e) {
+    throw loadError(e, path, model);
+  }
+  return new OnnxRunner(path, model, ort, session, level);
 }
