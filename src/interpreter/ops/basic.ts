@@ -11,7 +11,13 @@ registerOps({
   Snapshot: ([x]) => tf.clone(x!),
   StopGradient: ([x]) => tf.clone(x!),
   PreventGradient: ([x]) => tf.clone(x!),
-  EnsureShape: ([x], node) => tf.clone(x!),
+  EnsureShape: ([x], node) => {
+    const want = node.attrs.shape?.type === 'shape' ? node.attrs.shape.value : null;
+    if (want && (want.length !== x!.rank || want.some((d, i) => d >= 0 && d !== x!.shape[i]))) {
+      throw new ExecutionError(`EnsureShape at node '${node.name}': shape [${x!.shape}] does not match [${want.map((d) => (d < 0 ? '?' : d))}]`, { node: node.name });
+    }
+    return tf.clone(x!);
+  },
   CheckNumerics: ([x], node) => {
     const bad = tf.tidy(() => tf.any(tf.logicalOr(tf.isNaN(x!), tf.isInf(x!))).dataSync()[0]);
     if (bad) throw new ExecutionError(`CheckNumerics failed at node '${node.name}': tensor has NaN or Inf`, { node: node.name });

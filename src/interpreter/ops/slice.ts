@@ -2,141 +2,331 @@ import * as tf from '@tensorflow/tfjs-core';
 import { attrInt } from '../../graph/attrs.js';
 import type { GraphNode } from '../../graph/ir.js';
 import { registerOps } from '../registry.js';
-import { axis, fail, ints, scalarInt } from './helpers.js';
+import { alloc, prod, shapeStr, strides, values } from './array.js';
+import type { HostValues } from './array.js';
+import { axis, fail, ints } from './helpers.js';
+
+/** Slicing, gathering and scattering with TensorFlow's index rules and bounds checks. */
+
+interface DenseDim {
+  begin: number;
+  end: number;
+  stride: number;
+  beginMasked: boolean;
+  endMasked: boolean;
+  shrink: boolean;
+}
+
+/** Where an output dim of StridedSlice comes from: an input dim, or a new axis of size 1. */
+type FinalDim = number | 'new';
+
+export interface StridedSliceMasks {
+  begin: number;
+  end: number;
+  ellipsis: number;
+  newAxis: number;
+  shrink: number;
+}
+
+export interface StridedSlicePlan {
+  /** Per input dim: first index, element count and step (possibly negative), all in range. */
+  start: number[];
+  size: number[];
+  step: number[];
+  /** Output shape: shrunk dims removed, new axes inserted. */
+  outShape: number[];
+}
 
 /**
- * StridedSlice with TensorFlow's mask semantics (tensorflow/core/util/strided_slice_op.cc):
- * the sparse spec (with ellipsis and new axes) is expanded to one (begin, end, stride) per input
- * dim, clamped; negative strides are turned into positive ones on a reversed axis, so the tfjs
- * op only ever sees plain in-range positive slices.
+ * TF's StridedSlice spec resolution (tensorflow/core/util/strided_slice_op.cc): the sparse spec
+ * (with one ellipsis, implicit at the end when absent, and new axes) becomes one
+ * (begin, end, stride) per input dim, then masks and negative indices are canonicalised and
+ * clamped to [0, dim] (stride > 0) or [-1, dim - 1] (stride < 0).
  */
-export function stridedSlice(x: tf.Tensor, beginV: number[], endV: number[], stridesV: number[], node: GraphNode): tf.Tensor {
-  const beginMask = attrInt(node, 'begin_mask', 0);
-  const endMask = attrInt(node, 'end_mask', 0);
-  const ellipsisMask = attrInt(node, 'ellipsis_mask', 0);
-  const newAxisMask = attrInt(node, 'new_axis_mask', 0);
-  const shrinkMask = attrInt(node, 'shrink_axis_mask', 0);
+export function planStridedSlice(shape: readonly number[], beginV: number[], endV: number[], stridesV: number[], m: StridedSliceMasks, node: GraphNode): StridedSlicePlan {
   const n = beginV.length;
-  if (endV.length !== n || stridesV.length !== n) fail(node, `begin, end and strides must have the same length (${n}, ${endV.length}, ${stridesV.length})`);
-  if ((ellipsisMask & (ellipsisMask - 1)) !== 0) fail(node, 'more than one ellipsis in ellipsis_mask');
-  const rank = x.rank;
-  // Dense spec: one entry per input dim, plus markers for new axes in the output.
-  type Dim = { kind: 'dim'; b: number; e: number; s: number; bm: boolean; em: boolean; shrink: boolean } | { kind: 'new' };
-  const dense: Dim[] = [];
-  const hasEllipsis = ellipsisMask !== 0;
-  let consumed = 0;
-  for (let i = 0; i < n; i++) if (!((newAxisMask >> i) & 1) && !((ellipsisMask >> i) & 1)) consumed++;
+  if (endV.length !== n || stridesV.length !== n) fail(node, `begin, end and strides must have the same length, found ${n}, ${endV.length}, ${stridesV.length}`);
+  if (n > 31) fail(node, `slice spec has ${n} entries, more than the 32-bit masks can describe`);
+  if (m.ellipsis & (m.ellipsis - 1)) fail(node, `ellipsis_mask ${m.ellipsis} has more than one bit set`);
+  const rank = shape.length;
+  const bit = (mask: number, i: number) => ((mask >>> i) & 1) === 1;
+
+  // Sparse -> dense. An ellipsis bit wins over new-axis, new-axis wins over shrink (TF order).
+  let newAfterEllipsis = 0;
+  let seen = false;
   for (let i = 0; i < n; i++) {
-    const bit = 1 << i;
-    if (ellipsisMask & bit) {
-      const fill = rank - consumed;
-      for (let k = 0; k < fill; k++) dense.push({ kind: 'dim', b: 0, e: 0, s: 1, bm: true, em: true, shrink: false });
-    } else if (newAxisMask & bit) {
-      dense.push({ kind: 'new' });
+    if (seen && bit(m.newAxis, i)) newAfterEllipsis++;
+    if (bit(m.ellipsis, i)) seen = true;
+  }
+  // Without an ellipsis, TF appends one: unmentioned trailing dims are taken whole.
+  const ellipsisAt = seen ? Math.log2(m.ellipsis & -m.ellipsis) : n;
+  const sparseDims = seen ? n : n + 1;
+  const dense: DenseDim[] = [];
+  const finalDims: FinalDim[] = [];
+  for (let i = 0; i < sparseDims; i++) {
+    if (i === ellipsisAt) {
+      const next = Math.min(rank - (sparseDims - i) + 1 + newAfterEllipsis, rank);
+      while (dense.length < next) {
+        finalDims.push(dense.length);
+        dense.push({ begin: 0, end: 0, stride: 1, beginMasked: true, endMasked: true, shrink: false });
+      }
+    } else if (bit(m.newAxis, i)) {
+      finalDims.push('new');
     } else {
-      dense.push({ kind: 'dim', b: beginV[i]!, e: endV[i]!, s: stridesV[i]!, bm: !!(beginMask & bit), em: !!(endMask & bit), shrink: !!(shrinkMask & bit) });
+      if (dense.length === rank) fail(node, `slice spec indexes more dims than the input's ${rank} (shape ${shapeStr(shape)})`);
+      const shrink = bit(m.shrink, i);
+      if (!shrink) finalDims.push(dense.length);
+      dense.push({ begin: beginV[i]!, end: endV[i]!, stride: stridesV[i]!, beginMasked: bit(m.begin, i), endMasked: bit(m.end, i), shrink });
     }
   }
-  if (!hasEllipsis) {
-    const dimsSoFar = dense.filter((d) => d.kind === 'dim').length;
-    for (let k = dimsSoFar; k < rank; k++) dense.push({ kind: 'dim', b: 0, e: 0, s: 1, bm: true, em: true, shrink: false });
-  }
-  const dimEntries = dense.filter((d): d is Extract<Dim, { kind: 'dim' }> => d.kind === 'dim');
-  if (dimEntries.length !== rank) fail(node, `slice spec covers ${dimEntries.length} dims but the input has rank ${rank}`);
-  const begin: number[] = [];
+
+  const start: number[] = [];
   const size: number[] = [];
   const step: number[] = [];
-  const reverseAxes: number[] = [];
-  const outShape: number[] = [];
-  let d = 0;
-  for (const e of dense) {
-    if (e.kind === 'new') {
-      outShape.push(1);
-      continue;
-    }
-    const dim = x.shape[d]!;
-    const s = e.s;
-    if (s === 0) fail(node, `stride 0 on dim ${d}`);
-    if (e.shrink) {
-      let b = e.b < 0 ? e.b + dim : e.b;
-      if (b < 0 || b >= dim) fail(node, `index ${e.b} is out of range for dim ${d} of size ${dim}`);
-      if (s < 0) {
-        reverseAxes.push(d);
-        b = dim - 1 - b;
-      }
-      begin.push(b);
+  dense.forEach((d, i) => {
+    const dim = shape[i]!;
+    const s = d.stride;
+    if (s === 0) fail(node, `strides[${i}] must be non-zero`);
+    if (d.shrink) {
+      if (s < 0) fail(node, `dim ${i} is indexed (shrink_axis_mask) with stride ${s}; TF allows only positive strides there`);
+      const b = d.begin < 0 ? d.begin + dim : d.begin;
+      if (b < 0 || b >= dim) fail(node, `index ${d.begin} is out of bounds for dim ${i} of size ${dim} (shape ${shapeStr(shape)})`);
+      start.push(b);
       size.push(1);
       step.push(1);
-      d++;
-      continue;
+      return;
     }
-    const norm = (v: number) => (v < 0 ? v + dim : v);
-    let b: number;
-    let en: number;
-    if (s > 0) {
-      b = e.bm ? 0 : Math.min(Math.max(norm(e.b), 0), dim);
-      en = e.em ? dim : Math.min(Math.max(norm(e.e), 0), dim);
-    } else {
-      b = e.bm ? dim - 1 : Math.min(Math.max(norm(e.b), -1), dim - 1);
-      en = e.em ? -1 : Math.min(Math.max(norm(e.e), -1), dim - 1);
-    }
-    const len = s > 0 ? Math.max(0, Math.ceil((en - b) / s)) : Math.max(0, Math.ceil((b - en) / -s));
-    if (s < 0) {
-      reverseAxes.push(d);
-      b = dim - 1 - b;
-    }
-    begin.push(len === 0 ? 0 : b);
-    size.push(len);
-    step.push(Math.abs(s));
-    outShape.push(len);
-    d++;
-  }
-  let src = reverseAxes.length ? tf.reverse(x, reverseAxes) : x;
-  if (size.some((v) => v === 0)) return tf.zeros(outShape, x.dtype as 'float32');
-  const end = begin.map((b, i) => b + (size[i]! - 1) * step[i]! + 1);
-  src = tf.stridedSlice(src, begin, end, step);
-  return tf.reshape(src, outShape);
+    const lo = s > 0 ? 0 : -1;
+    const hi = s > 0 ? dim : dim - 1;
+    const canon = (x: number, masked: boolean, isEnd: boolean): number => {
+      if (masked) return (s > 0) !== isEnd ? lo : hi;
+      const f = x < 0 ? x + dim : x;
+      return f < lo ? lo : f > hi ? hi : f;
+    };
+    const b = canon(d.begin, d.beginMasked, false);
+    const e = canon(d.end, d.endMasked, true);
+    const len = e - b;
+    const count = len === 0 || len < 0 !== s < 0 ? 0 : Math.ceil(len / s);
+    start.push(count ? b : 0);
+    size.push(count);
+    step.push(count ? s : 1);
+  });
+  const outShape = finalDims.map((f) => (f === 'new' ? 1 : size[f]!));
+  return { start, size, step, outShape };
 }
 
-function checkIndices(idx: tf.Tensor, limit: number, node: GraphNode, what: string): void {
-  const v = idx.dataSync() as Int32Array;
+export function stridedSlice(x: tf.Tensor, beginV: number[], endV: number[], stridesV: number[], node: GraphNode): tf.Tensor {
+  const masks: StridedSliceMasks = {
+    begin: attrInt(node, 'begin_mask', 0),
+    end: attrInt(node, 'end_mask', 0),
+    ellipsis: attrInt(node, 'ellipsis_mask', 0),
+    newAxis: attrInt(node, 'new_axis_mask', 0),
+    shrink: attrInt(node, 'shrink_axis_mask', 0),
+  };
+  const p = planStridedSlice(x.shape, beginV, endV, stridesV, masks, node);
+  if (x.rank === 0) return tf.reshape(x, p.outShape);
+  if (p.size.some((v) => v === 0)) return tf.reshape(tf.slice(x, x.shape.map(() => 0), p.size), p.outShape);
+  // A contiguous box first, then one gather per axis whose step is not 1. tfjs's own
+  // StridedSlice is avoided: on wasm its general path writes float32 (int32 loses its dtype,
+  // bool reads out of bounds), and tf.reverse on wasm ignores the dtype as well.
+  const span = p.size.map((n, i) => (n - 1) * Math.abs(p.step[i]!) + 1);
+  const boxBegin = p.start.map((b, i) => (p.step[i]! < 0 ? b - span[i]! + 1 : b));
+  let out = tf.slice(x, boxBegin, span);
+  p.step.forEach((s, i) => {
+    if (s === 1) return;
+    const first = s > 0 ? 0 : span[i]! - 1;
+    const idx = tf.tensor1d(Array.from({ length: p.size[i]! }, (_, k) => first + k * s), 'int32');
+    out = tf.gather(out, idx, i);
+  });
+  return tf.reshape(out, p.outShape);
+}
+
+function slice(x: tf.Tensor, b: tf.Tensor, s: tf.Tensor, node: GraphNode): tf.Tensor {
+  const begin = ints(b);
+  const given = ints(s);
+  if (begin.length !== x.rank || given.length !== x.rank) {
+    fail(node, `begin [${begin}] and size [${given}] must have one entry per dim of ${shapeStr(x.shape)}`);
+  }
+  const size = given.map((v, i) => (v === -1 ? x.shape[i]! - begin[i]! : v));
+  size.forEach((v, i) => {
+    if (begin[i]! < 0 || v < 0 || begin[i]! + v > x.shape[i]!) {
+      fail(node, `begin ${begin[i]} size ${given[i]} is out of range for dim ${i} of size ${x.shape[i]} (shape ${shapeStr(x.shape)})`);
+    }
+  });
+  return tf.slice(x, begin, size);
+}
+
+/** TF's CPU gather refuses out-of-range indices; tfjs would return zeros or garbage. */
+function checkIndices(idx: tf.Tensor, limit: number, node: GraphNode, dim: number): void {
+  const v = values(idx, node);
+  const st = strides(idx.shape);
   for (let i = 0; i < v.length; i++) {
-    if (v[i]! < 0 || v[i]! >= limit) fail(node, `${what} ${v[i]} at position ${i} is out of range [0, ${limit})`);
+    if (v[i]! < 0 || v[i]! >= limit) {
+      const pos = idx.shape.map((d, k) => Math.floor(i / st[k]!) % d);
+      fail(node, `indices[${pos.join(',')}] = ${v[i]} is not in [0, ${limit}) (dim ${dim} of the params)`);
+    }
   }
 }
 
-function gatherV2(x: tf.Tensor, idx: tf.Tensor, ax: number, batchDims: number, node: GraphNode): tf.Tensor {
-  const a = axis(ax, x.rank, node);
+function gatherV2(x: tf.Tensor, idx: tf.Tensor, axisV: number, batchDims: number, node: GraphNode): tf.Tensor {
+  if (idx.dtype !== 'int32') fail(node, `indices must be integers, found ${idx.dtype}`);
+  if (batchDims < -idx.rank || batchDims > idx.rank) fail(node, `batch_dims ${batchDims} is out of range [${-idx.rank}, ${idx.rank}] for indices of rank ${idx.rank}`);
   const bd = batchDims < 0 ? batchDims + idx.rank : batchDims;
-  checkIndices(idx, x.shape[a]!, node, 'index');
-  return tf.gather(x, idx, a, bd);
+  const a = axis(axisV, x.rank, node);
+  if (bd > 0) {
+    if (bd >= x.rank) fail(node, `batch_dims ${bd} must be less than the params rank ${x.rank}`);
+    if (bd > a) fail(node, `batch_dims ${bd} must be <= axis ${a}`);
+    for (let i = 0; i < bd; i++) {
+      if (x.shape[i] !== idx.shape[i]) fail(node, `params ${shapeStr(x.shape)} and indices ${shapeStr(idx.shape)} differ in batch dim ${i}`);
+    }
+  }
+  checkIndices(idx, x.shape[a]!, node, a);
+  if (bd === 0) return tf.gather(x, idx, a);
+  return batchedGather(x, idx, a, bd);
+}
+
+/**
+ * Gather with batch dims as a plain gather (tfjs's batchDims gives wrong values on wasm):
+ * params [B, O, D, I] -> [O, B*D, I], index b*D + idx[b, j], gather on axis 1, then back to
+ * [B, O, J, I] with B = batch dims, O = dims before the axis, J = the per-batch index dims.
+ */
+function batchedGather(x: tf.Tensor, idx: tf.Tensor, a: number, bd: number): tf.Tensor {
+  const bShape = x.shape.slice(0, bd);
+  const B = prod(bShape);
+  const oShape = x.shape.slice(bd, a);
+  const O = prod(oShape);
+  const D = x.shape[a]!;
+  const iShape = x.shape.slice(a + 1);
+  const I = prod(iShape);
+  const jShape = idx.shape.slice(bd);
+  const J = prod(jShape);
+  const p = tf.reshape(tf.transpose(tf.reshape(x, [B, O, D, I]), [1, 0, 2, 3]), [O, B * D, I]);
+  const iv = idx.dataSync() as Int32Array;
+  const flat = new Int32Array(B * J);
+  for (let b = 0; b < B; b++) for (let j = 0; j < J; j++) flat[b * J + j] = b * D + iv[b * J + j]!;
+  const g = tf.reshape(tf.gather(p, tf.tensor1d(flat, 'int32'), 1), [O, B, J, I]);
+  return tf.reshape(tf.transpose(g, [1, 0, 2, 3]), [...bShape, ...oShape, ...jShape, ...iShape]);
+}
+
+/** Index tuples of the last indices dim, bounds-checked against params dims offset..offset+k. */
+function checkTuples(iv: HostValues, k: number, shape: readonly number[], offset: number, node: GraphNode, what: string): void {
+  for (let r = 0; r * k < iv.length; r++) {
+    for (let d = 0; d < k; d++) {
+      const c = iv[r * k + d]!;
+      const lim = shape[offset + d]!;
+      if (c < 0 || c >= lim) {
+        fail(node, `indices row ${r} = [${Array.from(iv.subarray(r * k, r * k + k))}] ${what} ${shapeStr(shape)}: entry ${d} (${c}) is not in [0, ${lim})`);
+      }
+    }
+  }
+}
+
+function gatherNd(x: tf.Tensor, idx: tf.Tensor, batchDims: number, node: GraphNode): tf.Tensor {
+  if (idx.rank < 1) fail(node, `indices must have rank >= 1, found a scalar`);
+  if (idx.dtype !== 'int32') fail(node, `indices must be integers, found ${idx.dtype}`);
+  if (batchDims < 0 || batchDims >= idx.rank || batchDims > x.rank) fail(node, `batch_dims ${batchDims} is out of range for indices ${shapeStr(idx.shape)} and params ${shapeStr(x.shape)}`);
+  for (let i = 0; i < batchDims; i++) {
+    if (x.shape[i] !== idx.shape[i]) fail(node, `params ${shapeStr(x.shape)} and indices ${shapeStr(idx.shape)} differ in batch dim ${i}`);
+  }
+  const k = idx.shape[idx.rank - 1]!;
+  if (batchDims + k > x.rank) fail(node, `index depth ${k} (+ batch_dims ${batchDims}) exceeds params rank ${x.rank}`);
+  const iv = values(idx, node);
+  checkTuples(iv, k, x.shape, batchDims, node, 'does not index into params of shape');
+  const lead = idx.shape.slice(0, -1);
+  const outShape = [...lead, ...x.shape.slice(batchDims + k)];
+  if (prod(lead) === 0) return tf.zeros(outShape, x.dtype);
+  if (k === 0 && batchDims === 0) {
+    return tf.broadcastTo(tf.reshape(x, [...lead.map(() => 1), ...x.shape]), outShape);
+  }
+  if (batchDims === 0) return tf.gatherND(x, idx);
+  // Batch dims become explicit leading coordinates, so a plain GatherNd does the rest.
+  const rows = prod(lead);
+  const rowsPerBatchEntry = prod(idx.shape.slice(batchDims, -1));
+  const bShape = idx.shape.slice(0, batchDims);
+  const bSt = strides(bShape);
+  const kk = batchDims + k;
+  const full = new Int32Array(rows * kk);
+  for (let r = 0; r < rows; r++) {
+    const b = Math.floor(r / rowsPerBatchEntry);
+    for (let d = 0; d < batchDims; d++) full[r * kk + d] = Math.floor(b / bSt[d]!) % bShape[d]!;
+    for (let d = 0; d < k; d++) full[r * kk + batchDims + d] = iv[r * k + d]!;
+  }
+  return tf.reshape(tf.gatherND(x, tf.tensor(full, [...lead, kk], 'int32')), outShape);
+}
+
+type ScatterMode = 'add' | 'update' | 'sub' | 'max' | 'min';
+
+/**
+ * Scatter of `updates` into `out` (a copy of the base) at the index tuples in `idx`, on the host:
+ * TF's CPU kernels error on out-of-range tuples, and ScatterNd adds duplicates.
+ */
+function scatter(out: HostValues, shape: readonly number[], idx: tf.Tensor, upd: tf.Tensor, mode: ScatterMode, node: GraphNode): void {
+  if (idx.dtype !== 'int32') fail(node, `indices must be integers, found ${idx.dtype}`);
+  if (idx.rank < 1) fail(node, 'indices must have rank >= 1');
+  const k = idx.shape[idx.rank - 1]!;
+  if (k > shape.length) fail(node, `index depth ${k} exceeds the rank ${shape.length} of the output ${shapeStr(shape)}`);
+  const want = [...idx.shape.slice(0, -1), ...shape.slice(k)];
+  if (upd.rank !== want.length || upd.shape.some((d, i) => d !== want[i])) {
+    fail(node, `updates must have shape ${shapeStr(want)} (indices ${shapeStr(idx.shape)}, output ${shapeStr(shape)}), found ${shapeStr(upd.shape)}`);
+  }
+  const iv = values(idx, node);
+  const uv = values(upd, node);
+  checkTuples(iv, k, shape, 0, node, 'does not index into shape');
+  const st = strides(shape);
+  const sliceSize = prod(shape.slice(k));
+  const rows = prod(idx.shape.slice(0, -1));
+  const bool = out instanceof Uint8Array;
+  for (let r = 0; r < rows; r++) {
+    let base = 0;
+    for (let d = 0; d < k; d++) base += iv[r * k + d]! * st[d]!;
+    for (let j = 0; j < sliceSize; j++) {
+      const o = base + j;
+      const u = uv[r * sliceSize + j]!;
+      const cur = out[o]!;
+      switch (mode) {
+        case 'update': out[o] = u; break;
+        case 'add': out[o] = bool ? cur || u : cur + u; break;
+        case 'sub': out[o] = cur - u; break;
+        case 'max': out[o] = Math.max(cur, u); break;
+        case 'min': out[o] = Math.min(cur, u); break;
+      }
+    }
+  }
+}
+
+function scatterNd(idx: tf.Tensor, upd: tf.Tensor, shapeT: tf.Tensor, node: GraphNode): tf.Tensor {
+  const shape = ints(shapeT);
+  if (shape.some((d) => d < 0)) fail(node, `shape [${shape}] must be non-negative`);
+  const out = alloc(upd.dtype, prod(shape));
+  scatter(out, shape, idx, upd, 'add', node);
+  return tf.tensor(out, shape, upd.dtype);
+}
+
+function tensorScatter(x: tf.Tensor, idx: tf.Tensor, upd: tf.Tensor, mode: ScatterMode, node: GraphNode): tf.Tensor {
+  if (upd.dtype !== x.dtype) fail(node, `updates are ${upd.dtype}, tensor is ${x.dtype}`);
+  const out = values(x, node).slice();
+  scatter(out, x.shape, idx, upd, mode, node);
+  return tf.tensor(out, x.shape, x.dtype);
 }
 
 registerOps({
   StridedSlice: ([x, b, e, s], n) => stridedSlice(x!, ints(b!), ints(e!), ints(s!), n),
-  Slice: ([x, b, s], n) => {
-    const begin = ints(b!);
-    const size = ints(s!).map((v, i) => (v === -1 ? x!.shape[i]! - begin[i]! : v));
-    size.forEach((v, i) => {
-      if (begin[i]! < 0 || v < 0 || begin[i]! + v > x!.shape[i]!) fail(n, `slice begin ${begin[i]} size ${v} is out of range for dim ${i} of size ${x!.shape[i]}`);
-    });
-    return tf.slice(x!, begin, size);
-  },
+  Slice: ([x, b, s], n) => slice(x!, b!, s!, n),
   Gather: ([x, i], n) => gatherV2(x!, i!, 0, 0, n),
-  GatherV2: ([x, i, a], n) => gatherV2(x!, i!, scalarInt(a!), attrInt(n, 'batch_dims', 0), n),
-  ResourceGather: ([x, i], n) => gatherV2(x!, i!, 0, attrInt(n, 'batch_dims', 0), n),
-  GatherNd: ([x, i], n) => {
-    const idx = i!;
-    const last = idx.shape[idx.rank - 1]!;
-    if (last > x!.rank) fail(n, `index depth ${last} exceeds input rank ${x!.rank}`);
-    const v = idx.dataSync() as Int32Array;
-    for (let k = 0; k < v.length; k++) {
-      const lim = x!.shape[k % last]!;
-      if (v[k]! < 0 || v[k]! >= lim) fail(n, `index ${v[k]} is out of range [0, ${lim}) for dim ${k % last}`);
-    }
-    return tf.gatherND(x!, idx);
+  GatherV2: ([x, i, a], n) => {
+    if (a!.size !== 1) fail(n, `axis must be a scalar, found shape ${shapeStr(a!.shape)}`);
+    return gatherV2(x!, i!, ints(a!)[0]!, attrInt(n, 'batch_dims', 0), n);
   },
-  ScatterNd: ([i, u, s]) => tf.scatterND(i!, u!, ints(s!)),
-  TensorScatterUpdate: ([x, i, u]) => tf.tensorScatterUpdate(x!, i!, u!),
-  TensorScatterAdd: ([x, i, u]) => tf.add(x!, tf.scatterND(i!, u!, x!.shape)),
+  // A resource input reaches this kernel as the variable's value; its gather axis is batch_dims.
+  ResourceGather: ([x, i], n) => {
+    const bd = attrInt(n, 'batch_dims', 0);
+    return gatherV2(x!, i!, bd, bd, n);
+  },
+  GatherNd: ([x, i], n) => gatherNd(x!, i!, attrInt(n, 'batch_dims', 0), n),
+  ScatterNd: ([i, u, s], n) => scatterNd(i!, u!, s!, n),
+  TensorScatterUpdate: ([x, i, u], n) => tensorScatter(x!, i!, u!, 'update', n),
+  TensorScatterAdd: ([x, i, u], n) => tensorScatter(x!, i!, u!, 'add', n),
+  TensorScatterSub: ([x, i, u], n) => tensorScatter(x!, i!, u!, 'sub', n),
+  TensorScatterMax: ([x, i, u], n) => tensorScatter(x!, i!, u!, 'max', n),
+  TensorScatterMin: ([x, i, u], n) => tensorScatter(x!, i!, u!, 'min', n),
 });
