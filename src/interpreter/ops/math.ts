@@ -1,168 +1,397 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { attrBool, attrDType } from '../../graph/attrs.js';
+import type { GraphNode } from '../../graph/ir.js';
+import type { DType } from '../../core/dtype.js';
 import { toTfjsDType } from '../../core/dtype.js';
+import { numElements } from '../../core/tensor.js';
+import { roundFloat } from '../../inputs/float.js';
 import { registerOps } from '../registry.js';
 import { axis, fail, scalarInt } from './helpers.js';
 
 /**
- * Element-wise math, comparisons, logic, casts. Integer semantics follow TensorFlow:
- * FloorDiv/FloorMod round toward -inf (FloorMod takes the divisor's sign), TruncateDiv/
- * TruncateMod toward zero, Div on integers truncates (C semantics), Round is half-to-even.
+ * Element-wise math, comparisons, logic, casts. Integer semantics follow TensorFlow, which
+ * tfjs does not: tfjs divides int32 through float32 (wrong above 2^24) and returns INT_MIN on
+ * division by zero, and maps Mod to floor-mod. Those ops run as exact host loops here:
+ * FloorDiv/FloorMod round toward -inf (FloorMod takes the divisor's sign), Div/TruncateDiv/
+ * TruncateMod/Mod toward zero (C semantics), integer division by zero is an error as in TF.
  */
+
+type Out = 'int32' | 'float32' | 'bool';
+
+/** Broadcast result shape by numpy rules, or an error naming both shapes. */
+export function broadcastShape(a: readonly number[], b: readonly number[], node: GraphNode): number[] {
+  const r = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < r; i++) {
+    const x = a[a.length - r + i] ?? 1;
+    const y = b[b.length - r + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) fail(node, `shapes [${a}] and [${b}] are not broadcast-compatible`);
+    out.push(x === 1 ? y : x);
+  }
+  return out;
+}
+
+function canBroadcast(a: readonly number[], b: readonly number[]): boolean {
+  const r = Math.max(a.length, b.length);
+  for (let i = 0; i < r; i++) {
+    const x = a[a.length - r + i] ?? 1;
+    const y = b[b.length - r + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) return false;
+  }
+  return true;
+}
+
+/** Strides of `src` read along `out` (0 on broadcast dims), aligned right. */
+function bstrides(src: readonly number[], out: readonly number[]): number[] {
+  const s = new Array<number>(out.length).fill(0);
+  let acc = 1;
+  for (let i = src.length - 1; i >= 0; i--) {
+    const d = out.length - src.length + i;
+    s[d] = src[i] === 1 ? 0 : acc;
+    acc *= src[i]!;
+  }
+  return s;
+}
+
+function alloc(dtype: Out, n: number): Int32Array | Float32Array | Uint8Array {
+  return dtype === 'int32' ? new Int32Array(n) : dtype === 'float32' ? new Float32Array(n) : new Uint8Array(n);
+}
+
+/** Exact element-wise binary op on the host, with numpy broadcasting. */
+export function hostBinary(a: tf.Tensor, b: tf.Tensor, out: Out, f: (x: number, y: number) => number, node: GraphNode): tf.Tensor {
+  const shape = broadcastShape(a.shape, b.shape, node);
+  const n = numElements(shape);
+  const o = alloc(out, n);
+  const av = a.dataSync() as ArrayLike<number>;
+  const bv = b.dataSync() as ArrayLike<number>;
+  if (av.length === n && bv.length === n) {
+    for (let i = 0; i < n; i++) o[i] = f(av[i]!, bv[i]!);
+  } else if (n > 0) {
+    const sa = bstrides(a.shape, shape);
+    const sb = bstrides(b.shape, shape);
+    const r = shape.length;
+    const idx = new Array<number>(r).fill(0);
+    let ia = 0;
+    let ib = 0;
+    for (let i = 0; i < n; i++) {
+      o[i] = f(av[ia]!, bv[ib]!);
+      for (let d = r - 1; d >= 0; d--) {
+        idx[d]!++;
+        ia += sa[d]!;
+        ib += sb[d]!;
+        if (idx[d]! < shape[d]!) break;
+        ia -= sa[d]! * shape[d]!;
+        ib -= sb[d]! * shape[d]!;
+        idx[d] = 0;
+      }
+    }
+  }
+  return tf.tensor(o, shape, out);
+}
+
+function hostUnary(x: tf.Tensor, out: Out, f: (v: number) => number): tf.Tensor {
+  const v = x.dataSync() as ArrayLike<number>;
+  const o = alloc(out, v.length);
+  for (let i = 0; i < v.length; i++) o[i] = f(v[i]!);
+  return tf.tensor(o, x.shape, out);
+}
 
 function isInt(t: tf.Tensor): boolean {
   return t.dtype === 'int32';
 }
 
-function floorDiv(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  if (isInt(a) && isInt(b)) return tf.floorDiv(a, b);
-  return tf.floor(tf.div(a, b));
+function intDivisor(node: GraphNode) {
+  return (y: number): void => {
+    if (y === 0) fail(node, 'Integer division by zero');
+  };
 }
 
-function floorMod(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  // x - floor(x/y)*y, computed so int32 stays exact.
-  if (isInt(a) && isInt(b)) return tf.sub(a, tf.mul(tf.floorDiv(a, b), b));
-  return tf.sub(a, tf.mul(tf.floor(tf.div(a, b)), b));
+function floorDiv(a: tf.Tensor, b: tf.Tensor, node: GraphNode): tf.Tensor {
+  if (!isInt(a)) return tf.floor(tf.div(a, b));
+  const check = intDivisor(node);
+  // |a/b| is at least 1/|a| away from an integer unless exact, so the double quotient floors right.
+  return hostBinary(a, b, 'int32', (x, y) => (check(y), Math.floor(x / y) | 0), node);
 }
 
-function truncDiv(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  if (isInt(a) && isInt(b)) {
-    // floorDiv rounded toward zero: add 1 where the signs differ and there is a remainder.
-    const q = tf.floorDiv(a, b);
-    const r = tf.sub(a, tf.mul(q, b));
-    const fix = tf.logicalAnd(tf.notEqual(r, tf.scalar(0, 'int32')), tf.notEqual(tf.less(a, 0), tf.less(b, 0)));
-    return tf.add(q, tf.cast(fix, 'int32'));
+function truncDiv(a: tf.Tensor, b: tf.Tensor, node: GraphNode): tf.Tensor {
+  if (!isInt(a)) {
+    const d = tf.div(a, b);
+    return tf.where(tf.less(d, 0), tf.ceil(d), tf.floor(d));
   }
-  const d = tf.div(a, b);
-  return tf.where(tf.less(d, 0), tf.ceil(d), tf.floor(d));
+  const check = intDivisor(node);
+  return hostBinary(a, b, 'int32', (x, y) => (check(y), Math.trunc(x / y) | 0), node);
 }
 
-function truncMod(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  return tf.sub(a, tf.mul(truncDiv(a, b), b));
+function floorMod(a: tf.Tensor, b: tf.Tensor, node: GraphNode): tf.Tensor {
+  const int = isInt(a);
+  const check = intDivisor(node);
+  // fmod (JS %) is exact; adding the divisor when signs differ is TF's google_floor_fmod.
+  return hostBinary(a, b, int ? 'int32' : 'float32', (x, y) => {
+    if (int) check(y);
+    const r = x % y;
+    return r !== 0 && r < 0 !== y < 0 ? r + y : r;
+  }, node);
 }
 
-/** Half-to-even rounding (TF Round/Rint); tfjs round is half-to-even as well, checked in tests. */
-function roundHalfEven(x: tf.Tensor): tf.Tensor {
+function truncMod(a: tf.Tensor, b: tf.Tensor, node: GraphNode): tf.Tensor {
+  const int = isInt(a);
+  const check = intDivisor(node);
+  return hostBinary(a, b, int ? 'int32' : 'float32', (x, y) => (int && check(y), x % y), node);
+}
+
+/** Integer power with int32 wrap-around, as TF computes it (repeated squaring in T). */
+function intPow(a: tf.Tensor, b: tf.Tensor, node: GraphNode): tf.Tensor {
+  return hostBinary(a, b, 'int32', (x, y) => {
+    if (y < 0) fail(node, 'Integers to negative integer powers are not allowed');
+    let result = 1;
+    let base = x | 0;
+    let e = y;
+    while (e > 0) {
+      if (e & 1) result = Math.imul(result, base);
+      base = Math.imul(base, base);
+      e >>>= 1;
+    }
+    return result;
+  }, node);
+}
+
+/** Half-to-even rounding; the zero fix keeps TF's -0 for inputs in (-0.5, 0]. */
+function round(x: tf.Tensor): tf.Tensor {
   if (isInt(x)) return tf.clone(x);
-  const f = tf.floor(x);
-  const diff = tf.sub(x, f);
-  const half = tf.equal(diff, 0.5);
-  const evenF = tf.equal(tf.mod(f, 2), 0);
-  const up = tf.add(f, 1);
-  return tf.where(tf.greater(diff, 0.5), up, tf.where(half, tf.where(evenF, f, up), f));
+  const r = tf.round(x);
+  return tf.where(tf.equal(r, 0), tf.mul(x, 0), r);
+}
+
+/** erfc with relative error < 1.2e-7 everywhere (Chebyshev fit); 1 - erf(x) loses it all for x > 3. */
+function erfc(v: number): number {
+  const z = Math.abs(v);
+  const t = 1 / (1 + 0.5 * z);
+  const r =
+    t *
+    Math.exp(
+      -z * z - 1.26551223 +
+        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return v >= 0 ? r : 2 - r;
+}
+
+/** Maximum/Minimum propagate NaN from either side (TF uses Eigen's PropagateNaN); tfjs only from the left. */
+function nanPropagating(f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) {
+  return (a: tf.Tensor, b: tf.Tensor): tf.Tensor => {
+    const y = f(a, b);
+    if (isInt(a)) return y;
+    return tf.where(tf.logicalOr(tf.isNaN(a), tf.isNaN(b)), tf.fill(y.shape, NaN), y);
+  };
 }
 
 function same(a: tf.Tensor, b: tf.Tensor): [tf.Tensor, tf.Tensor] {
-  // tfjs refuses mixed float/int binary ops; TF graphs never mix them, but Const int -> float
-  // after our int64/uint widening can. Promote to float32 then.
+  // TF binary ops take one dtype, so a mix only comes from a malformed graph; float32 keeps it
+  // running where tfjs would stop with a dtype message that names no node.
   if (a.dtype === b.dtype) return [a, b];
-  if (a.dtype === 'bool' && b.dtype === 'bool') return [a, b];
   return [tf.cast(a, 'float32'), tf.cast(b, 'float32')];
 }
 
-const bin = (f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) => ([a, b]: tf.Tensor[]) => f(...same(a!, b!));
+type Bin = (a: tf.Tensor, b: tf.Tensor, node: GraphNode) => tf.Tensor;
+const bin = (f: Bin) => ([a, b]: tf.Tensor[], node: GraphNode) => {
+  const [x, y] = same(a!, b!);
+  return f(x, y, node);
+};
+
+/** Equal/NotEqual with incompatible_shape_error=false give a scalar instead of failing. */
+function equality(f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, whenIncompatible: boolean) {
+  return ([a, b]: tf.Tensor[], node: GraphNode) => {
+    const [x, y] = same(a!, b!);
+    if (!canBroadcast(x.shape, y.shape)) {
+      if (!attrBool(node, 'incompatible_shape_error', true)) return tf.scalar(whenIncompatible, 'bool');
+      broadcastShape(x.shape, y.shape, node);
+    }
+    return f(x, y);
+  };
+}
+
+const INT32_MIN = -2147483648;
+
+/** float -> int32 as x86 does it (cvttss2si): truncation, and INT_MIN for NaN, inf, out of range. */
+function floatToInt32(v: number): number {
+  if (!(v > -2147483649 && v < 2147483648)) return INT32_MIN;
+  return Math.trunc(v) | 0;
+}
+
+/** Two's-complement wrap of an int32 value to a narrower integer type. */
+function wrapTo(dst: DType): ((v: number) => number) | undefined {
+  switch (dst) {
+    case 'int8': return (v) => (v << 24) >> 24;
+    case 'uint8': return (v) => v & 0xff;
+    case 'int16': return (v) => (v << 16) >> 16;
+    case 'uint16': return (v) => v & 0xffff;
+    default: return undefined;
+  }
+}
+
+function cast(x: tf.Tensor, node: GraphNode): tf.Tensor {
+  const dstT = attrDType(node, 'DstT');
+  const dst = toTfjsDType(dstT);
+  const srcT = x.dtype;
+  if (dst === 'bool') return srcT === 'bool' ? tf.clone(x) : tf.notEqual(x, tf.scalar(0, srcT as 'float32' | 'int32'));
+  if (dst === 'string' || dst === 'complex64' || srcT === 'string' || srcT === 'complex64') {
+    if (dst === srcT) return tf.clone(x);
+    return fail(node, `cast from ${srcT} to ${dstT} is not supported`);
+  }
+  if (dst === 'float32') {
+    const y = srcT === 'float32' ? tf.clone(x) : tf.cast(x, 'float32');
+    if (dstT === 'float16' || dstT === 'bfloat16') {
+      // The narrow type's precision is real in TF: values are rounded (or truncated) to it.
+      const trunc = attrBool(node, 'Truncate', false) && dstT === 'bfloat16';
+      const bits = new Uint32Array(1);
+      const f = new Float32Array(bits.buffer);
+      return hostUnary(y, 'float32', trunc ? (v) => ((f[0] = v), (bits[0]! &= 0xffff0000), f[0]!) : (v) => roundFloat(v, dstT));
+    }
+    return y;
+  }
+  // dst int32 (every TF integer type is computed in int32).
+  const wrap = wrapTo(dstT);
+  if (dstT === 'int64' || dstT === 'uint32' || dstT === 'uint64') {
+    const unsigned = dstT !== 'int64';
+    const lo = unsigned ? 0 : INT32_MIN;
+    return hostUnary(x, 'int32', (v) => {
+      const t = Math.trunc(v);
+      if (!(t >= lo && t <= 2147483647)) fail(node, `value ${v} cast to ${dstT} does not fit in int32 (tfjs computes integers in int32)`);
+      return t;
+    });
+  }
+  if (srcT === 'float32') return hostUnary(x, 'int32', wrap ? (v) => wrap(floatToInt32(v)) : floatToInt32);
+  if (srcT === 'bool') return tf.cast(x, 'int32');
+  return wrap ? hostUnary(x, 'int32', wrap) : tf.clone(x);
+}
+
+function select([c, a, b]: tf.Tensor[], node: GraphNode): tf.Tensor {
+  const x = a!;
+  const y = b!;
+  const cond = c!;
+  if (x.shape.join() !== y.shape.join()) fail(node, `'then' and 'else' must have the same shape, found [${x.shape}] and [${y.shape}]`);
+  if (cond.rank === 0) return tf.where(tf.broadcastTo(cond, x.shape), x, y);
+  if (cond.shape.join() === x.shape.join()) return tf.where(cond, x, y);
+  // TF1 Select: a rank-1 condition picks whole rows of higher-rank inputs.
+  if (cond.rank === 1 && x.rank > 1) {
+    if (cond.shape[0] !== x.shape[0]) fail(node, `condition has ${cond.shape[0]} elements but the inputs have ${x.shape[0]} rows`);
+    const cc = tf.reshape(cond, [cond.shape[0]!, ...new Array<number>(x.rank - 1).fill(1)]);
+    return tf.where(tf.broadcastTo(cc, x.shape), x, y);
+  }
+  return fail(node, `condition of shape [${cond.shape}] must be a scalar, a vector of length ${x.shape[0] ?? 1}, or have the inputs' shape [${x.shape}]`);
+}
+
+function selectV2([c, a, b]: tf.Tensor[], node: GraphNode): tf.Tensor {
+  const s = broadcastShape(broadcastShape(c!.shape, a!.shape, node), b!.shape, node);
+  return tf.where(tf.broadcastTo(c!, s), tf.broadcastTo(a!, s), tf.broadcastTo(b!, s));
+}
+
+function clip([x, lo, hi]: tf.Tensor[], node: GraphNode): tf.Tensor {
+  for (const [name, t] of [['clip_value_min', lo!], ['clip_value_max', hi!]] as const) {
+    if (t.rank !== 0 && t.shape.join() !== x!.shape.join()) fail(node, `${name} must be a scalar or have the shape of t [${x!.shape}], found [${t.shape}]`);
+  }
+  const [v, l] = same(x!, lo!);
+  const [, h] = same(x!, hi!);
+  // TF: max(min(x, hi), lo), so lo wins when lo > hi; x on the left keeps its NaN in tfjs.
+  return tf.maximum(tf.minimum(v, h), l);
+}
+
+function cumulative(f: typeof tf.cumsum) {
+  return ([x, ax]: tf.Tensor[], node: GraphNode) => {
+    if (ax!.rank !== 0) fail(node, `axis must be a scalar, found shape [${ax!.shape}]`);
+    return f(x!, axis(scalarInt(ax!), x!.rank, node), attrBool(node, 'exclusive', false), attrBool(node, 'reverse', false));
+  };
+}
+
+function unaryFloat(f: (x: tf.Tensor) => tf.Tensor) {
+  return ([x]: tf.Tensor[]) => f(x!);
+}
 
 registerOps({
-  Add: bin(tf.add),
-  AddV2: bin(tf.add),
-  AddN: (xs) => (xs.length === 1 ? tf.clone(xs[0]!) : tf.addN(xs)),
-  Sub: bin(tf.sub),
-  Mul: bin(tf.mul),
-  MulNoNan: bin((a, b) => tf.where(tf.equal(b, 0), tf.zerosLike(a), tf.mul(a, b))),
-  RealDiv: bin(tf.div),
-  Div: bin((a, b) => (isInt(a) ? truncDiv(a, b) : tf.div(a, b))),
-  DivNoNan: bin((a, b) => tf.where(tf.equal(b, 0), tf.zerosLike(a), tf.div(a, b))),
+  Add: bin((a, b) => tf.add(a, b)),
+  AddV2: bin((a, b) => tf.add(a, b)),
+  AddN: (xs, node) => {
+    for (const x of xs) if (x.shape.join() !== xs[0]!.shape.join()) fail(node, `inputs must all have the same shape, found [${xs[0]!.shape}] and [${x.shape}]`);
+    return xs.length === 1 ? tf.clone(xs[0]!) : tf.addN(xs);
+  },
+  Sub: bin((a, b) => tf.sub(a, b)),
+  Mul: bin((a, b) => tf.mul(a, b)),
+  // Zero wherever y is zero, even when x is inf or NaN.
+  MulNoNan: bin((a, b, n) => tf.where(tf.equal(b, 0), tf.zeros(broadcastShape(a.shape, b.shape, n), a.dtype), tf.mul(a, b))),
+  RealDiv: bin((a, b) => tf.div(a, b)),
+  Div: bin((a, b, n) => (isInt(a) ? truncDiv(a, b, n) : tf.div(a, b))),
+  DivNoNan: bin((a, b, n) => {
+    const s = broadcastShape(a.shape, b.shape, n);
+    return tf.where(tf.equal(b, 0), tf.zeros(s, a.dtype), isInt(a) ? truncDiv(a, tf.where(tf.equal(b, 0), tf.onesLike(b), b), n) : tf.div(a, b));
+  }),
   FloorDiv: bin(floorDiv),
   FloorMod: bin(floorMod),
-  Mod: bin(floorMod),
+  // TF's Mod is the C remainder (safe_mod / fmod), unlike tfjs' tf.mod.
+  Mod: bin(truncMod),
   TruncateDiv: bin(truncDiv),
   TruncateMod: bin(truncMod),
-  Pow: bin((a, b) => tf.pow(a, b)),
-  SquaredDifference: bin(tf.squaredDifference),
-  Maximum: bin(tf.maximum),
-  Minimum: bin(tf.minimum),
-  Atan2: bin(tf.atan2),
-  Abs: ([x]) => tf.abs(x!),
-  Neg: ([x]) => tf.neg(x!),
-  Sign: ([x]) => tf.sign(x!),
-  Square: ([x]) => tf.square(x!),
-  Sqrt: ([x]) => tf.sqrt(x!),
-  Rsqrt: ([x]) => tf.rsqrt(x!),
-  Reciprocal: ([x]) => tf.reciprocal(x!),
-  Inv: ([x]) => tf.reciprocal(x!),
-  Exp: ([x]) => tf.exp(x!),
-  Expm1: ([x]) => tf.expm1(x!),
-  Log: ([x]) => tf.log(x!),
-  Log1p: ([x]) => tf.log1p(x!),
-  Sin: ([x]) => tf.sin(x!),
-  Cos: ([x]) => tf.cos(x!),
-  Tan: ([x]) => tf.tan(x!),
-  Asin: ([x]) => tf.asin(x!),
-  Acos: ([x]) => tf.acos(x!),
-  Atan: ([x]) => tf.atan(x!),
-  Sinh: ([x]) => tf.sinh(x!),
-  Cosh: ([x]) => tf.cosh(x!),
-  Tanh: ([x]) => tf.tanh(x!),
-  Asinh: ([x]) => tf.asinh(x!),
-  Acosh: ([x]) => tf.acosh(x!),
-  Atanh: ([x]) => tf.atanh(x!),
-  Erf: ([x]) => tf.erf(x!),
-  Erfc: ([x]) => tf.sub(1, tf.erf(x!)),
-  Floor: ([x]) => tf.floor(x!),
-  Ceil: ([x]) => tf.ceil(x!),
-  Round: ([x]) => roundHalfEven(x!),
-  Rint: ([x]) => roundHalfEven(x!),
-  IsNan: ([x]) => tf.isNaN(x!),
-  IsInf: ([x]) => tf.isInf(x!),
-  IsFinite: ([x]) => tf.isFinite(x!),
-  Equal: bin(tf.equal),
-  NotEqual: bin(tf.notEqual),
-  Less: bin(tf.less),
-  LessEqual: bin(tf.lessEqual),
-  Greater: bin(tf.greater),
-  GreaterEqual: bin(tf.greaterEqual),
+  Pow: bin((a, b, n) => (isInt(a) ? intPow(a, b, n) : tf.pow(a, b))),
+  SquaredDifference: bin((a, b) => tf.squaredDifference(a, b)),
+  Maximum: bin(nanPropagating(tf.maximum)),
+  Minimum: bin(nanPropagating(tf.minimum)),
+  Atan2: bin((a, b) => tf.atan2(a, b)),
+  Abs: unaryFloat(tf.abs),
+  Neg: unaryFloat(tf.neg),
+  // tfjs gives sign(NaN) = 0; TF keeps NaN.
+  Sign: unaryFloat((x) => (isInt(x) ? tf.sign(x) : tf.where(tf.isNaN(x), x, tf.sign(x)))),
+  Square: unaryFloat(tf.square),
+  Sqrt: unaryFloat(tf.sqrt),
+  Rsqrt: unaryFloat(tf.rsqrt),
+  Reciprocal: unaryFloat(tf.reciprocal),
+  Inv: unaryFloat(tf.reciprocal),
+  Exp: unaryFloat(tf.exp),
+  Expm1: unaryFloat(tf.expm1),
+  Log: unaryFloat(tf.log),
+  Log1p: unaryFloat(tf.log1p),
+  Sin: unaryFloat(tf.sin),
+  Cos: unaryFloat(tf.cos),
+  Tan: unaryFloat(tf.tan),
+  Asin: unaryFloat(tf.asin),
+  Acos: unaryFloat(tf.acos),
+  Atan: unaryFloat(tf.atan),
+  Sinh: unaryFloat(tf.sinh),
+  Cosh: unaryFloat(tf.cosh),
+  Tanh: unaryFloat(tf.tanh),
+  Asinh: unaryFloat(tf.asinh),
+  Acosh: unaryFloat(tf.acosh),
+  Atanh: unaryFloat(tf.atanh),
+  Erf: unaryFloat(tf.erf),
+  Erfc: ([x]) => hostUnary(x!, 'float32', erfc),
+  Floor: unaryFloat(tf.floor),
+  Ceil: unaryFloat(tf.ceil),
+  Round: ([x]) => round(x!),
+  Rint: ([x]) => round(x!),
+  IsNan: unaryFloat(tf.isNaN),
+  IsInf: unaryFloat(tf.isInf),
+  IsFinite: unaryFloat(tf.isFinite),
+  Equal: equality(tf.equal, false),
+  NotEqual: equality(tf.notEqual, true),
+  Less: bin((a, b) => tf.less(a, b)),
+  LessEqual: bin((a, b) => tf.lessEqual(a, b)),
+  Greater: bin((a, b) => tf.greater(a, b)),
+  GreaterEqual: bin((a, b) => tf.greaterEqual(a, b)),
   LogicalAnd: ([a, b]) => tf.logicalAnd(a!, b!),
   LogicalOr: ([a, b]) => tf.logicalOr(a!, b!),
   LogicalNot: ([x]) => tf.logicalNot(x!),
-  ClipByValue: ([x, lo, hi]) => tf.minimum(tf.maximum(x!, lo!), hi!),
-  Cast: ([x], node) => {
-    const dst = toTfjsDType(attrDType(node, 'DstT'));
-    if (dst === x!.dtype) return tf.clone(x!);
-    if (dst === 'bool') return tf.notEqual(x!, tf.zerosLike(x!));
-    if (dst === 'int32' && x!.dtype === 'float32') {
-      // Truncate toward zero, like a C cast; NaN/inf are undefined in TF (we give 0/clamped).
-      return tf.cast(tf.where(tf.less(x!, 0), tf.ceil(x!), tf.floor(x!)), 'int32');
-    }
-    return tf.cast(x!, dst as 'float32' | 'int32');
-  },
-  Select: ([c, a, b], node) => {
-    // TF1 Select: a rank-1 condition picks whole rows of higher-rank a/b.
-    if (c!.rank === 1 && a!.rank > 1) {
-      if (c!.shape[0] !== a!.shape[0]) fail(node, `condition has ${c!.shape[0]} elements but inputs have ${a!.shape[0]} rows`);
-      const cc = tf.reshape(c!, [c!.shape[0]!, ...new Array<number>(a!.rank - 1).fill(1)]);
-      return tf.where(tf.broadcastTo(cc, a!.shape), a!, b!);
-    }
-    if (c!.shape.join() !== a!.shape.join() && c!.rank !== 0) fail(node, `condition shape [${c!.shape}] must equal input shape [${a!.shape}]`);
-    return tf.where(c!.rank === 0 ? tf.broadcastTo(c!, a!.shape) : c!, a!, b!);
-  },
-  SelectV2: ([c, a, b]) => {
-    const shape = tf.broadcastArgs(tf.broadcastArgs(tf.tensor1d(c!.shape, 'int32'), tf.tensor1d(a!.shape, 'int32')), tf.tensor1d(b!.shape, 'int32'));
-    const s = Array.from(shape.dataSync());
-    return tf.where(tf.broadcastTo(c!, s), tf.broadcastTo(a!, s), tf.broadcastTo(b!, s));
-  },
-  Cumsum: ([x, ax], node) => tf.cumsum(x!, axis(scalarInt(ax!), x!.rank, node), attrBool(node, 'exclusive', false), attrBool(node, 'reverse', false)),
-  Cumprod: ([x, ax], node) => tf.cumprod(x!, axis(scalarInt(ax!), x!.rank, node), attrBool(node, 'exclusive', false), attrBool(node, 'reverse', false)),
-  Softsign: ([x]) => tf.div(x!, tf.add(tf.abs(x!), 1)),
+  ClipByValue: clip,
+  Cast: ([x], node) => cast(x!, node),
+  Select: select,
+  SelectV2: selectV2,
+  Cumsum: cumulative(tf.cumsum),
+  Cumprod: cumulative(tf.cumprod),
   BitwiseAnd: ([a, b]) => tf.bitwiseAnd(a!, b!),
 });
-
 
 /**
  * Random ops. TensorFlow's Philox streams are not reproduced: values are seeded from the op's
  * seed/seed2 attrs so runs are repeatable, which is exact for the common frozen-graph use
  * (dropout with keep_prob 1: floor(keep_prob + u) = 1 for any u in [0, 1)).
  */
-function seedOf(node: import('../../graph/ir.js').GraphNode): number {
+function seedOf(node: GraphNode): number {
   const a = node.attrs.seed?.type === 'int' ? node.attrs.seed.value : 0;
   const b = node.attrs.seed2?.type === 'int' ? node.attrs.seed2.value : 0;
   return (a * 1000003 + b) >>> 0;
