@@ -10,7 +10,11 @@ export function readGraphDef(bytes: Uint8Array, file: string): Graph {
   try {
     msg = tfType('GraphDef').decode(bytes) as unknown as Record<string, unknown>;
   } catch (e) {
-    throw new FormatError(`${file}: not a valid binary GraphDef (${errorMessage(e)}); truncated or not a .pb file?`, { file, cause: e });
+    throw new FormatError(
+      `${file}: not a valid binary GraphDef (${errorMessage(e)}); truncated or not a .pb file? ` +
+        `(a SavedModel is read from its folder, a TF1 .meta as a checkpoint)`,
+      { file, cause: e },
+    );
   }
   const nodes = (msg.node as unknown[] | undefined) ?? [];
   if (nodes.length === 0) throw new FormatError(`${file}: the GraphDef has no nodes (not a GraphDef, or an empty graph)`, { file });

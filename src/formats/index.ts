@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { InputError } from '../core/errors.js';
 import type { TensorSpec } from '../core/tensor.js';
 import { numElements } from '../core/tensor.js';
@@ -24,6 +24,7 @@ export function detectOriginal(path: string): OriginalKind {
     if (existsSync(join(path, 'checkpoint')) || readdirSync(path).some((f) => f.endsWith('.index'))) return 'checkpoint';
     throw new InputError(`${path}: folder holds no model tf-parity can read (expected ${KINDS})`, { file: path });
   }
+  if (/^saved_model\.pb(txt)?$/.test(basename(path))) return 'saved-model';
   const ext = extname(path).toLowerCase();
   if (ext === '.meta' || ext === '.index' || /\.data-\d+-of-\d+$/.test(path) || ext === '.ckpt') return 'checkpoint';
   if (ext === '.json') return 'tfjs-graph';
@@ -46,7 +47,7 @@ export async function loadGraph(path: string, opts: { signature?: string; tags?:
     case 'tfjs-graph':
       return readTfjsGraphModel(path);
     case 'saved-model':
-      return loadSavedModelGraph(path, opts);
+      return loadSavedModelGraph(statSync(path).isDirectory() ? path : dirname(path), opts);
     case 'checkpoint':
       return loadCheckpointGraph(path);
   }

@@ -69,7 +69,7 @@ class Lexer {
       return { kind: 'punct', text: c, line, col };
     }
     if (c === '"' || c === "'") return this.lexString(line, col);
-    const m = /^(?:-?(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[fF]?|inf(?:inity)?|nan)(?![A-Za-z0-9_]))/.exec(s.slice(this.i, this.i + 64));
+    const m = /^(?:-?(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[fF]?|inf(?:inity)?|nan)(?![A-Za-z0-9_]))/i.exec(s.slice(this.i, this.i + 64));
     if (m && (c === '-' || /[0-9.]/.test(c))) {
       this.adv(m[0].length);
       return { kind: 'num', text: m[0], line, col };
@@ -80,6 +80,18 @@ class Lexer {
       return { kind: 'id', text: id[0], line, col };
     }
     throw this.error({ line, col }, `unexpected character '${c}'`);
+  }
+
+  /** The raw text of an `[...]` name (`type.googleapis.com/pkg.Type`), after its '['. */
+  bracketName(): string {
+    if (this.peeked) throw new Error('bracketName() after peek()');
+    const start = { line: this.line, col: this.col };
+    const end = this.s.indexOf(']', this.i);
+    const nl = this.s.indexOf('\n', this.i);
+    if (end < 0 || (nl >= 0 && nl < end)) throw this.error(start, "expected ']' to close the bracketed type name");
+    const name = this.s.slice(this.i, end).trim();
+    this.adv(end + 1 - this.i);
+    return name;
   }
 
   private lexString(line: number, col: number): Tok {
@@ -154,7 +166,12 @@ class Parser {
         return obj;
       }
       if (t.kind === 'eof') throw this.lx.error(t, `expected '${close}' to close the message, found the end of the file`);
-      if (t.kind === 'punct' && t.text === '[') throw this.lx.error(t, 'extensions and Any expansions ([type.googleapis.com/...]) are not supported');
+      if (t.kind === 'punct' && t.text === '[') {
+        if (T.fullName !== '.google.protobuf.Any') throw this.lx.error(t, `extensions ([...]) are not supported (in ${T.fullName.replace(/^\./, '')})`);
+        this.lx.next();
+        this.anyExpansion(T, obj, t, depth);
+        continue;
+      }
       if (t.kind !== 'id') throw this.lx.error(t, `expected a field name of ${T.fullName.replace(/^\./, '')}, found ${describe(t)}`);
       this.lx.next();
       const field = T.fields[t.text];
@@ -166,6 +183,26 @@ class Parser {
       const sep = this.lx.peek();
       if (sep.kind === 'punct' && (sep.text === ',' || sep.text === ';')) this.lx.next();
     }
+  }
+
+  /** `[type.googleapis.com/pkg.Type] { ... }` inside an Any: parsed as that type, stored as its bytes. */
+  private anyExpansion(Any: protobuf.Type, obj: Record<string, unknown>, at: Tok, depth: number): void {
+    const url = this.lx.bracketName();
+    const typeName = url.slice(url.lastIndexOf('/') + 1);
+    let Inner: protobuf.Type;
+    try {
+      Inner = Any.root.lookupType(typeName);
+    } catch {
+      throw this.lx.error(at, `Any holds '${url}', a message type tf-parity does not know`);
+    }
+    const c = this.lx.peek();
+    if (c.kind === 'punct' && c.text === ':') this.lx.next();
+    const o = this.lx.next();
+    if (o.kind !== 'punct' || (o.text !== '{' && o.text !== '<')) throw this.lx.error(o, `expected '{' after [${url}], found ${describe(o)}`);
+    const inner = this.message(Inner, o.text === '{' ? '}' : '>', depth + 1);
+    if (obj.type_url !== undefined) throw this.lx.error(at, 'an Any holds two expansions');
+    obj.type_url = url;
+    obj.value = Inner.encode(Inner.fromObject(inner)).finish();
   }
 
   private isMessage(f: protobuf.Field): f is protobuf.Field & { resolvedType: protobuf.Type } {
@@ -267,6 +304,8 @@ class Parser {
     if (resolved && 'values' in resolved) {
       const e = resolved as protobuf.Enum;
       if (t.kind === 'id') {
+        // FullTypeId grows with every TF release and is never read: newer names become TFT_UNSET.
+        if (!(t.text in e.values) && e.fullName === '.tensorflow.FullTypeId') return 0;
         if (!(t.text in e.values)) throw this.lx.error(t, `'${t.text}' is not a value of enum ${e.name}`);
         return e.values[t.text];
       }
@@ -311,8 +350,9 @@ class Parser {
     if (type === 'float' || type === 'double') {
       if (t.kind === 'id' && /^-?(inf|infinity|nan)$/i.test(t.text)) return parseSpecial(t.text);
       if (t.kind !== 'num') throw this.lx.error(t, `expected a number, found ${describe(t)}`);
+      // (inf/nan before stripping the float suffix: 'inf' ends in an 'f' too)
+      if (/inf|nan/i.test(t.text)) return parseSpecial(t.text);
       const txt = t.text.replace(/[fF]$/, '');
-      if (/inf|nan/i.test(txt)) return parseSpecial(txt);
       return /^-?0[xX]/.test(txt) ? Number.parseInt(txt, 16) : Number(txt);
     }
     throw this.lx.error(at, `unsupported field type ${type}`);
@@ -331,7 +371,7 @@ function describe(t: Tok): string {
   return `'${t.text}'`;
 }
 
-/** Parses text format into a protobufjs message of type T. */
+/** Parses text format into a protobufjs message of type T (any message type of a loaded root). */
 export function parseTextFormat(text: string, T: protobuf.Type, file: string): protobuf.Message {
   const lx = new Lexer(text, file);
   const obj = new Parser(lx).message(T, null, 0);

@@ -12,7 +12,8 @@ import { parseInputRef } from '../graph/ir.js';
  */
 
 type Msg = Record<string, unknown>;
-interface Where {
+/** Where a value sits, for error messages. */
+export interface Where {
   file?: string;
   node?: string;
 }
@@ -24,7 +25,11 @@ function where(w: Where): string {
 /** int64 as protobufjs gives it (number, Long, or string) -> number; refuses values past 2^53. */
 export function toNum(v: unknown, w: Where = {}): number {
   if (typeof v === 'number') return v;
-  if (typeof v === 'string') return Number(v);
+  if (typeof v === 'string') {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n)) throw new FormatError(`${where(w)}'${v}' is not an integer tf-parity can hold exactly`, w);
+    return n;
+  }
   if (v && typeof v === 'object' && 'low' in v && 'high' in v) {
     const l = v as { low: number; high: number; unsigned?: boolean };
     const big = (BigInt(l.high >>> 0) << 32n) | BigInt(l.low >>> 0);
@@ -53,9 +58,16 @@ export function dtypeFromEnum(v: unknown, w: Where): DType {
   // Reference types (DT_FLOAT_REF = 101, ...) carry the same values as their base type.
   const base = n > 100 ? n - 100 : n;
   const d = TF_DTYPE_ENUM[base];
-  if (!d) throw new FormatError(`${where(w)}unsupported dtype enum ${n}`, w);
+  if (!d) throw new FormatError(`${where(w)}dtype ${UNSUPPORTED_DTYPES[base] ?? 'enum ' + n} is not supported (supported: ${Object.values(TF_DTYPE_ENUM).join(', ')})`, w);
   return d;
 }
+
+/** DataType enum values TF has and tf-parity does not compute in, named for messages. */
+const UNSUPPORTED_DTYPES: Record<number, string> = {
+  0: 'DT_INVALID', 11: 'DT_QINT8', 12: 'DT_QUINT8', 13: 'DT_QINT32', 15: 'DT_QINT16', 16: 'DT_QUINT16',
+  24: 'DT_FLOAT8_E5M2', 25: 'DT_FLOAT8_E4M3FN', 26: 'DT_FLOAT8_E4M3FNUZ', 27: 'DT_FLOAT8_E4M3B11FNUZ',
+  28: 'DT_FLOAT8_E5M2FNUZ', 29: 'DT_INT4', 30: 'DT_UINT4', 31: 'DT_INT2', 32: 'DT_UINT2',
+};
 
 export function decodeShape(m: Msg | undefined | null): Shape {
   if (!m) return null;
@@ -111,8 +123,10 @@ function viewOf(dtype: DType, bytes: Uint8Array, count: number): HostData {
 function fill<T>(vals: ArrayLike<T>, n: number, w: Where, what: string): T[] | ArrayLike<T> {
   if (vals.length === n) return vals;
   if (vals.length > n) throw new FormatError(`${where(w)}${what} has ${vals.length} values for a tensor of ${n} elements`, w);
-  // TF: a shorter list is padded by repeating its last value (an empty list means zeros).
+  // TF: a shorter list is padded by repeating its last value; an empty list means zeros
+  // (every caller's typed array / converter turns 0 into its own zero).
   const out = new Array<T>(n);
+  if (vals.length === 0) return out.fill(0 as T);
   for (let i = 0; i < n; i++) out[i] = vals[Math.min(i, vals.length - 1)]!;
   return out;
 }
@@ -125,16 +139,18 @@ export function decodeTensorProto(m: Msg, w: Where = {}): HostTensor {
   const n = numElements(shape);
   const size = dtypeSize(dtype);
   if (dtype === 'resource' || dtype === 'variant') throw new FormatError(`${where(w)}${dtype} tensors cannot be decoded as values`, w);
-  if (dtype !== 'string') checkTensorBudget(shape, size, w);
+  // Strings: at least one array slot per element, whatever the values hold.
+  checkTensorBudget(shape, dtype === 'string' ? 8 : size, w);
   const content = m.tensor_content as Uint8Array | undefined;
   if (content && content.length > 0 && dtype !== 'string') {
     if (content.length !== n * size) {
       throw new FormatError(`${where(w)}tensor_content has ${content.length} bytes, expected ${n * size} for ${dtype}[${shape}]`, w);
     }
     if (dtype === 'float16' || dtype === 'bfloat16') {
-      const u16 = viewOf('uint16', content, n) as Uint16Array;
+      // Widened straight from the bytes: no intermediate copy when they are unaligned.
+      const dv = new DataView(content.buffer, content.byteOffset, content.byteLength);
       const f = new Float32Array(n);
-      for (let i = 0; i < n; i++) f[i] = dtype === 'float16' ? halfToFloat(u16[i]!) : bfloat16ToFloat(u16[i]!);
+      for (let i = 0; i < n; i++) f[i] = dtype === 'float16' ? halfToFloat(dv.getUint16(2 * i, true)) : bfloat16ToFloat(dv.getUint16(2 * i, true));
       return { dtype, shape, data: f };
     }
     if (dtype === 'bool') return { dtype, shape, data: Uint8Array.from(content, (b) => (b ? 1 : 0)) };
@@ -248,10 +264,15 @@ export function decodeNodeDef(m: Msg, file?: string): GraphNode {
   const op = (m.op as string) ?? '';
   if (!name) throw new FormatError(`${file ? `${file}: ` : ''}a node has no name`, { file });
   if (!op) throw new FormatError(`${file ? `${file}: ` : ''}node '${name}' has no op`, { file, node: name });
+  const inputs = Array.from((m.input as string[] | undefined) ?? []);
+  for (const r of inputs) {
+    // Function bodies also use `node:output_arg:index`.
+    if (!/^\^?[^:^]+(:[A-Za-z_]\w*)?(:\d+)?$/.test(r)) throw new FormatError(`${file ? `${file}: ` : ''}node '${name}' has a malformed input '${r}' (expected 'node', 'node:index' or '^node')`, { file, node: name });
+  }
   return {
     name,
     op,
-    inputs: Array.from((m.input as string[] | undefined) ?? []),
+    inputs,
     attrs: decodeAttrMap(m.attr as Record<string, Msg> | undefined, { file, node: name }),
     ...(m.device ? { device: m.device as string } : {}),
   };
@@ -276,13 +297,14 @@ export function decodeFunctionDef(m: Msg, file?: string): GraphFunction {
 }
 
 /** Ops that are never a model's output even when nothing consumes them. */
-const NOT_OUTPUTS = new Set(['Const', 'NoOp', 'Placeholder', 'Assert', 'SaveV2', 'RestoreV2', 'Save', 'Restore', 'Assign', 'AssignVariableOp', 'VarHandleOp', 'VariableV2', 'Variable', 'MergeV2Checkpoints', 'ShardedFilename', 'StringJoin']);
+const NOT_OUTPUTS = new Set(['Const', 'NoOp', 'Placeholder', 'PlaceholderWithDefault', 'Assert', 'Print', 'PrintV2', 'SaveV2', 'RestoreV2', 'Save', 'Restore', 'Assign', 'AssignVariableOp', 'VarHandleOp', 'VariableV2', 'Variable', 'MergeV2Checkpoints', 'ShardedFilename', 'StringJoin']);
 
 /** Sink nodes: nodes whose outputs no other node reads. */
 export function sinkOutputs(nodes: GraphNode[]): string[] {
   const used = new Set<string>();
   for (const n of nodes) for (const r of n.inputs) used.add(parseInputRef(r).node);
-  return nodes.filter((n) => !used.has(n.name) && !NOT_OUTPUTS.has(n.op) && !n.name.startsWith('save/') && !n.name.startsWith('init')).map((n) => n.name);
+  // save/* is the TF1 Saver's subgraph (its restore_all is a NoOp, but save/Const etc. are not).
+  return nodes.filter((n) => !used.has(n.name) && !NOT_OUTPUTS.has(n.op) && !n.name.startsWith('save/')).map((n) => n.name);
 }
 
 /** Decoded GraphDef message -> Graph IR. Node names must be unique; limits nesting of functions. */

@@ -9,9 +9,9 @@ import { encodeGraphDef, graphToPbtxt } from '../../src/formats/graphdef-writer.
 import { readGraphDef } from '../../src/formats/graphdef.js';
 import { graphStats, loadGraph } from '../../src/formats/index.js';
 import { readGraphDefText } from '../../src/formats/pbtxt.js';
-import { bfloat16ToFloat, decodeTensorProto, halfToFloat } from '../../src/formats/tensor-proto.js';
-import { tfType } from '../../src/proto/index.js';
-import { runGraph } from '../fixtures/graph.js';
+import type { Graph } from '../../src/graph/ir.js';
+import golden from '../fixtures/goldens/tf2onnx_graphs.json' with { type: 'json' };
+import { A, GraphBuilder, host, runGraph } from '../fixtures/graph.js';
 
 const SHARED = join(import.meta.dirname, '../../../shared/models/tf2onnx-tests');
 
@@ -19,58 +19,72 @@ function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'parity-fmt-'));
 }
 
-describe('TensorProto decoding', () => {
-  const T = tfType('TensorProto');
-  const dec = (o: Record<string, unknown>) => decodeTensorProto(T.decode(T.encode(T.fromObject(o)).finish()) as unknown as Record<string, unknown>);
-  it('half and bfloat16 bit patterns', () => {
-    expect([0x3c00, 0xc000, 0x7bff, 0x0001, 0x7c00, 0x3555].map(halfToFloat)).toEqual([1, -2, 65504, 2 ** -24, Infinity, 0.333251953125]);
-    expect([0x3f80, 0xc040, 0x0000].map(bfloat16ToFloat)).toEqual([1, -3, 0]);
-    const h = dec({ dtype: 19, tensor_shape: { dim: [{ size: 3 }] }, half_val: [0x3c00, 0xc000, 0x3800] });
-    expect(h.dtype).toBe('float16');
-    expect(Array.from(h.data as Float32Array)).toEqual([1, -2, 0.5]);
-    const b = dec({ dtype: 14, tensor_shape: { dim: [{ size: 2 }] }, tensor_content: Uint8Array.from([0x80, 0x3f, 0x40, 0xc0]) });
-    expect(Array.from(b.data as Float32Array)).toEqual([1, -3]);
+/** A graph of the ops registered in the interpreter's basic family, with constants of many dtypes. */
+function plumbingGraph(): Graph {
+  const g = new GraphBuilder();
+  const x = g.placeholder('x', 'float32', [-1, 3]);
+  const w = g.const('w', host('float32', [2, 3], [1.5, -2, 0.25, 3, 1e-8, -0]));
+  g.const('h', host('float16', [2], [1, -2]));
+  g.const('b16', host('bfloat16', [1], [-3]));
+  g.const('i64', host('int64', [2], [9007199254740993n, -1n] as unknown as number[]));
+  g.const('flags', host('bool', [3], [1, 0, 1]));
+  g.const('u8', host('uint8', [2], [0, 255]));
+  g.const('s', { dtype: 'string', shape: [2], data: [Uint8Array.from([104, 105]), Uint8Array.from([0, 0x80, 10])] });
+  g.op('Identity', 'xi', [x], { T: A.dtype('float32') });
+  g.op('IdentityN', 'pair', [x, w, '^h'], { T: A.list({ dtypes: ['float32', 'float32'] }), _note: A.str('a "quoted"\nline') });
+  g.op('Identity', 'second', ['pair:1'], { T: A.dtype('float32') });
+  const graph = g.build(['xi', 'pair', 'second']);
+  graph.functions.set('body', {
+    name: 'body',
+    inputArgs: [{ name: 'a', dtype: 'float32' }],
+    outputArgs: [{ name: 'r', typeAttr: 'T' }],
+    ret: { r: 'n:output:0' },
+    nodes: [{ name: 'n', op: 'Identity', inputs: ['a'], attrs: { T: A.dtype('float32') } }],
+    attrs: {},
   });
-  it('a short value list repeats its last value to fill the shape', () => {
-    const t = dec({ dtype: 1, tensor_shape: { dim: [{ size: 2 }, { size: 3 }] }, float_val: [1.5, 2.5] });
-    expect(Array.from(t.data as Float32Array)).toEqual([1.5, 2.5, 2.5, 2.5, 2.5, 2.5]);
-    const z = dec({ dtype: 3, tensor_shape: { dim: [{ size: 3 }] } });
-    expect(Array.from(z.data as Int32Array)).toEqual([0, 0, 0]);
-  });
-  it('every integer dtype, int64 beyond 2^53, bool, string, from tensor_content and value fields', () => {
-    const i64 = dec({ dtype: 9, tensor_shape: { dim: [{ size: 2 }] }, int64_val: ['9007199254740993', '-5'] });
-    expect(Array.from(i64.data as BigInt64Array)).toEqual([9007199254740993n, -5n]);
-    const u8 = dec({ dtype: 4, tensor_shape: { dim: [{ size: 2 }] }, tensor_content: Uint8Array.from([255, 7]) });
-    expect(Array.from(u8.data as Uint8Array)).toEqual([255, 7]);
-    const i16 = dec({ dtype: 5, tensor_shape: { dim: [{ size: 2 }] }, int_val: [-300, 12] });
-    expect(Array.from(i16.data as Int16Array)).toEqual([-300, 12]);
-    const d = dec({ dtype: 2, tensor_shape: { dim: [{ size: 1 }] }, double_val: [0.1] });
-    expect((d.data as Float64Array)[0]).toBe(0.1);
-    const bo = dec({ dtype: 10, tensor_shape: { dim: [{ size: 3 }] }, bool_val: [true, false] });
-    expect(Array.from(bo.data as Uint8Array)).toEqual([1, 0, 0]);
-    const s = dec({ dtype: 7, tensor_shape: { dim: [{ size: 2 }] }, string_val: [Uint8Array.from([104, 105]), Uint8Array.from([0, 255])] });
-    expect((s.data as Uint8Array[]).map((x) => Array.from(x))).toEqual([[104, 105], [0, 255]]);
-    const u64 = dec({ dtype: 23, tensor_shape: { dim: [{ size: 1 }] }, uint64_val: ['18446744073709551615'] });
-    expect((u64.data as BigUint64Array)[0]).toBe(18446744073709551615n);
-    const f = dec({ dtype: 1, tensor_shape: { dim: [{ size: 2 }] }, tensor_content: new Uint8Array(new Float32Array([1.25, -8]).buffer) });
-    expect(Array.from(f.data as Float32Array)).toEqual([1.25, -8]);
-  });
-  it('refuses tensor_content whose size does not match the shape, and huge declared shapes', () => {
-    expect(() => dec({ dtype: 1, tensor_shape: { dim: [{ size: 3 }] }, tensor_content: new Uint8Array(8) })).toThrow(/tensor_content has 8 bytes, expected 12/);
-    expect(() => dec({ dtype: 1, tensor_shape: { dim: [{ size: 1000000 }, { size: 1000000 }] }, float_val: [1] })).toThrow(/over the budget/);
-  });
-});
+  return graph;
+}
 
-describe('GraphDef readers', () => {
-  it('a graph built in code gives identical activations through .pb and .pbtxt', async () => {
+describe('GraphDef .pb and .pbtxt readers agree with each other and with the graph written', () => {
+  it('a GraphBuilder graph: identical Graph IR through both, identical activations', async () => {
+    const g = plumbingGraph();
+    const d = tmp();
+    writeFileSync(join(d, 'g.pb'), encodeGraphDef(g));
+    writeFileSync(join(d, 'g.pbtxt'), graphToPbtxt(g));
+    const a = await loadGraph(join(d, 'g.pb'));
+    const b = await loadGraph(join(d, 'g.pbtxt'));
+    expect(a.source).toEqual({ path: join(d, 'g.pb'), format: 'pb' });
+    expect(b.source.format).toBe('pbtxt');
+    // Identical to each other and to what was written (values, dtypes, shapes, attrs, order).
+    expect(b.nodes).toEqual(a.nodes);
+    expect(a.nodes).toEqual(g.nodes);
+    expect([...b.functions]).toEqual([...a.functions]);
+    expect(a.functions.get('body')).toEqual(g.functions.get('body'));
+    expect(a.inputs).toEqual([{ name: 'x', dtype: 'float32', shape: [-1, 3] }]);
+    expect(b.inputs).toEqual(a.inputs);
+    // Unconsumed, non-constant nodes; pair is read by 'second', the constants are excluded.
+    expect(a.outputs).toEqual(['xi', 'second']);
+    const i64 = a.nodes.find((n) => n.name === 'i64')!.attrs.value;
+    expect(i64?.type === 'tensor' && Array.from(i64.value.data as BigInt64Array)).toEqual([9007199254740993n, -1n]);
+
+    const x = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+    const outs = ['xi', 'pair', 'pair:1', 'second'];
+    const ra = await runGraph(a, { x }, outs);
+    const rb = await runGraph(b, { x }, outs);
+    x.dispose();
+    for (const k of outs) expect(rb.get(k)).toEqual(ra.get(k));
+    expect(ra.get('xi')!.values).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(ra.get('second')!.values).toEqual([1.5, -2, 0.25, 3, Math.fround(1e-8), -0]);
+  });
+
+  it('the example CNN gives identical activations through .pb and .pbtxt', async () => {
     const g = cnnGraph();
     const d = tmp();
     writeFileSync(join(d, 'cnn.pb'), encodeGraphDef(g));
     writeFileSync(join(d, 'cnn.pbtxt'), graphToPbtxt(g));
     const a = await loadGraph(join(d, 'cnn.pb'));
     const b = await loadGraph(join(d, 'cnn.pbtxt'));
-    expect(b.nodes.map((n) => n.name)).toEqual(a.nodes.map((n) => n.name));
-    expect(b.nodes).toEqual(a.nodes.map((n) => n));
+    expect(b.nodes).toEqual(a.nodes);
     const x = tf.randomUniform([1, 8, 8, 3], -1, 1, 'float32', 3);
     const ra = await runGraph(a, { x });
     const rb = await runGraph(b, { x });
@@ -78,65 +92,58 @@ describe('GraphDef readers', () => {
     expect([...ra.keys()]).toEqual([...rb.keys()]);
     for (const [k, v] of ra) expect(rb.get(k)!.values).toEqual(v.values);
     expect(ra.get('probs/Softmax')!.shape).toEqual([1, 10]);
+    // conv1 3x3x3x4 + 4, conv2 3x3x4x4 (+bn 4x4) ... as cases/gen/cnn.ts declares them
     expect(graphStats(a).parameters).toBe(108 + 4 + 16 + 36 + 4 + 640 + 10);
   });
+});
 
-  it('parses text format details: comments, escapes, lists, <> blocks, enums by name or number', () => {
-    const text = `# a comment
-node <
-  name: "c" op: "Const"
-  attr { key: "dtype" value { type: DT_FLOAT } }
-  attr { key: "value" value: { tensor { dtype: 1 tensor_shape { dim { size: 2 } } tensor_content: "\\000\\000\\200?\\000\\000\\000\\300" } } }
->
-node { name: 'i' op: "Identity" input: ["c"] attr { key: "T" value { type: DT_FLOAT } } attr { key: "_s" value { s: "a\\tb" "c\\x41" } } }
-versions { producer: 27 }
-`;
-    const g = readGraphDefText(text, 'x.pbtxt');
-    expect(g.nodes.map((n) => [n.name, n.op, n.inputs])).toEqual([['c', 'Const', []], ['i', 'Identity', ['c']]]);
-    const v = g.nodes[0]!.attrs.value;
-    expect(v?.type === 'tensor' && Array.from(v.value.data as Float32Array)).toEqual([1, -2]);
-    expect(g.nodes[1]!.attrs._s).toMatchObject({ type: 'string', value: 'a\tbcA' });
-    expect(g.producer).toBe(27);
-  });
-
-  it('bad input: truncated .pb, garbage, pbtxt syntax error with line:column', () => {
-    const pb = encodeGraphDef(cnnGraph());
+describe('bad .pb / .pbtxt input is a FormatError naming the file', () => {
+  const pb = encodeGraphDef(cnnGraph());
+  it('truncated and garbage bytes', () => {
     // (A cut exactly at a field boundary leaves a valid, smaller GraphDef; these cuts do not.)
     for (const cut of [100, Math.floor(pb.length / 2), pb.length - 3]) {
-      expect(() => readGraphDef(pb.subarray(0, pb.length - cut), 'trunc.pb')).toThrow(FormatError);
-      expect(() => readGraphDef(pb.subarray(0, pb.length - cut), 'trunc.pb')).toThrow(/trunc.pb: /);
+      const e = (() => { try { readGraphDef(pb.subarray(0, pb.length - cut), 'trunc.pb'); } catch (x) { return x; } })();
+      expect(e).toBeInstanceOf(FormatError);
+      expect((e as Error).message).toMatch(/^trunc.pb: /);
     }
-    expect(() => readGraphDef(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3]), 'junk.pb')).toThrow(/junk.pb: /);
-    expect(() => readGraphDef(new Uint8Array(), 'empty.pb')).toThrow(/empty file/);
-    expect(() => readGraphDefText('node {\n  name: "a"\n  op: Const"\n}', 'bad.pbtxt')).toThrow(/bad.pbtxt:3:\d+: /);
-    expect(() => readGraphDefText('node {\n  nmae: "a"\n}', 'bad.pbtxt')).toThrow(/bad.pbtxt:2:3: unknown field 'nmae' in tensorflow.NodeDef/);
-    expect(() => readGraphDefText('node {\n  name: "a"\n', 'open.pbtxt')).toThrow(/open.pbtxt:3:1: expected '}'/);
+    expect(() => readGraphDef(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3]), 'junk.pb')).toThrow(/^junk.pb: /);
+    expect(() => readGraphDef(new TextEncoder().encode('node { name: "a" op: "NoOp" }'), 'text.pb')).toThrow(/^text.pb: /);
+    expect(() => readGraphDef(new Uint8Array(), 'empty.pb')).toThrow(/^empty.pb: empty file/);
+  });
+  it('pbtxt syntax error with line:column', () => {
+    expect(() => readGraphDefText('node {\n  name: "a"\n  op: Const"\n}', 'bad.pbtxt')).toThrow(/^bad.pbtxt:3:7: expected a quoted string/);
   });
 });
 
 describe.skipIf(!existsSync(SHARED))('GraphDefs written by real TensorFlow (../shared/models)', () => {
-  it('frozen regression model: X * W + b', async () => {
+  type Golden = { nodes: number; ops: Record<string, number>; first_nodes: [string, string][]; placeholders: string[]; float_const_elements: number; first_float_const: { name: string; shape: number[]; first: number[] } | null };
+  const facts = golden as unknown as Record<string, Golden>;
+  for (const [model, want] of Object.entries(facts)) {
+    it(`${model}/frozen.pb: nodes, ops, constants as an independent wire walker saw them`, async () => {
+      const g = await loadGraph(join(SHARED, model, 'frozen.pb'));
+      const s = graphStats(g);
+      expect(s.nodes).toBe(want.nodes);
+      expect(Object.fromEntries(s.ops)).toEqual(want.ops);
+      expect(g.nodes.slice(0, 5).map((n) => [n.name, n.op])).toEqual(want.first_nodes);
+      expect(g.inputs.map((i) => i.name)).toEqual(want.placeholders);
+      expect(s.parameters).toBe(want.float_const_elements);
+      const fc = want.first_float_const;
+      if (fc) {
+        const c = g.nodes.find((n) => n.name === fc.name)!.attrs.value!;
+        expect(c.type === 'tensor' && c.value.shape).toEqual(fc.shape);
+        expect(c.type === 'tensor' && Array.from((c.value.data as Float32Array).subarray(0, 4))).toEqual(fc.first);
+      }
+    });
+  }
+  it('frozen regression model computes X * W + b with the weights TF stored', async () => {
     const g = await loadGraph(join(SHARED, 'regression/graphdef/frozen.pb'));
-    expect(g.nodes.map((n) => n.op)).toEqual(['Placeholder', 'Const', 'Identity', 'Const', 'Identity', 'Mul', 'Add', 'Identity']);
     expect(g.outputs).toEqual(['pred']);
     const r = await runGraph(g, { X: tf.tensor1d([2]) });
     expect(r.get('pred')!.values[0]).toBeCloseTo(2 * 0.21396178 + 1.04952538, 6);
   });
-  for (const m of ['fc-layers', 'ae0', 'lstm', 'gru']) {
-    it(`${m}/frozen.pb decodes and runs`, async () => {
-      const g = await loadGraph(join(SHARED, m, 'frozen.pb'));
-      const stats = graphStats(g);
-      expect(stats.nodes).toBeGreaterThan(5);
-      const feeds: Record<string, tf.Tensor> = {};
-      for (const s of g.inputs) feeds[s.name] = s.name === 'keep_prob' ? tf.ones([1]) : tf.randomUniform((s.shape ?? [1, 784]).map((d) => (d < 0 ? 1 : d)), 0, 1, 'float32', 1);
-      const r = await runGraph(g, feeds);
-      for (const o of g.outputs) expect(r.get(o)!.values.every(Number.isFinite)).toBe(true);
-      Object.values(feeds).forEach((t) => t.dispose());
-    });
-  }
-  it('the .pb bytes decode exactly as protoc --decode_raw sees them (node count)', () => {
-    const bytes = readFileSync(join(SHARED, 'fc-layers/frozen.pb'));
-    const g = readGraphDef(new Uint8Array(bytes), 'fc.pb');
-    expect(new Set(g.nodes.map((n) => n.name)).size).toBe(g.nodes.length);
+  it('a real .pb survives pbtxt round trip: same IR', async () => {
+    const a = readGraphDef(new Uint8Array(readFileSync(join(SHARED, 'lstm/frozen.pb'))), 'lstm.pb');
+    const b = readGraphDefText(graphToPbtxt(a), 'lstm.pbtxt');
+    expect(b.nodes).toEqual(a.nodes);
   });
 });
