@@ -1,20 +1,18 @@
-import { ParityError } from '../../core/errors.js';
-import type { Graph } from '../../graph/ir.js';
+import { openBundle } from './bundle.js';
 
 /**
  * TF1 checkpoints (.meta + .index + .data) and SavedModels, read without TensorFlow.
- * Placeholder until the tensor bundle reader lands: the format dispatcher calls these.
+ * The format dispatcher (src/formats/index.ts) calls loadCheckpointGraph/loadSavedModelGraph;
+ * `parity inspect` uses listCheckpointTensors and listSignatures.
  */
-export async function loadCheckpointGraph(path: string): Promise<Graph> {
-  throw new ParityError(`${path}: TF1 checkpoints are not supported yet`, { code: 'unsupported', file: path });
-}
-
-export async function loadSavedModelGraph(dir: string, opts: { signature?: string; tags?: string[] } = {}): Promise<Graph> {
-  void opts;
-  throw new ParityError(`${dir}: SavedModels are not supported yet`, { code: 'unsupported', file: dir });
-}
+export { loadCheckpointGraph } from './metagraph.js';
+export { listSignatures, loadSavedModelGraph } from './savedmodel.js';
+export type { SavedModelOptions } from './savedmodel.js';
+export type { SignatureInfo } from './metagraph.js';
+export { openBundle, resolveCheckpointPrefix } from './bundle.js';
+export type { Bundle, BundleTensorInfo } from './bundle.js';
 
 /** Every tensor of a checkpoint: name, dtype, shape, bytes (works without a .meta file). */
 export function listCheckpointTensors(path: string): { name: string; dtype: string; shape: number[]; bytes: number }[] {
-  throw new ParityError(`${path}: reading checkpoints is not supported yet`, { code: 'unsupported', file: path });
+  return openBundle(path).list().map(({ name, dtype, shape, bytes }) => ({ name, dtype, shape, bytes }));
 }

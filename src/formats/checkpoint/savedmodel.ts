@@ -1,0 +1,194 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FormatError, errorMessage } from '../../core/errors.js';
+import type { Graph, GraphNode } from '../../graph/ir.js';
+import { parseInputRef } from '../../graph/ir.js';
+import { tfType } from '../../proto/index.js';
+import { parseTextFormat } from '../pbtxt.js';
+import { toNum } from '../tensor-proto.js';
+import type { Bundle } from './bundle.js';
+import { openBundle } from './bundle.js';
+import type { SignatureInfo, VariableSource } from './metagraph.js';
+import { VARIABLE_OPS, graphFromMetaGraph, metaGraphSignatures, resolveTf1Variables } from './metagraph.js';
+
+/**
+ * SavedModels: saved_model.pb(txt) holds MetaGraphDefs (chosen by tag set), variables live in
+ * the bundle variables/variables.*.
+ *
+ * TF1 SavedModels keep VariableV2 nodes and a Saver in the main graph: resolved like checkpoints.
+ * TF2 SavedModels keep VarHandleOp nodes in the main graph that are passed, as captured inputs,
+ * to the StatefulPartitionedCall of each signature; the checkpoint keys variables by object
+ * path (`layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE`). The link is made through
+ * the object graphs: SavedConcreteFunction.bound_inputs names the SavedObjectGraph node behind
+ * each captured input, and walking the SavedObjectGraph and the checkpoint's
+ * TrackableObjectGraph from their roots by child names pairs that node with its checkpoint key.
+ *
+ * Either way each main-graph variable node becomes a Const carrying its value and the value is
+ * stored in graph.variables under that node's name (for TF2, the VarHandleOp's name, which is
+ * what a function call receives for the captured resource input).
+ */
+
+type Msg = Record<string, unknown>;
+
+const OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH';
+
+export interface SavedModelOptions {
+  signature?: string;
+  tags?: string[];
+}
+
+export function readSavedModel(dir: string): { file: string; sm: Msg } {
+  const pb = join(dir, 'saved_model.pb');
+  const pbtxt = join(dir, 'saved_model.pbtxt');
+  if (existsSync(pb)) {
+    const bytes = new Uint8Array(readFileSync(pb));
+    if (bytes.length === 0) throw new FormatError(`${pb}: empty file, not a SavedModel`, { file: pb });
+    try {
+      return { file: pb, sm: tfType('SavedModel').decode(bytes) as unknown as Msg };
+    } catch (e) {
+      throw new FormatError(`${pb}: not a valid SavedModel (${errorMessage(e)}); truncated file?`, { file: pb, cause: e });
+    }
+  }
+  if (existsSync(pbtxt)) return { file: pbtxt, sm: parseTextFormat(readFileSync(pbtxt, 'utf8'), tfType('SavedModel'), pbtxt) as unknown as Msg };
+  throw new FormatError(`${dir}: not a SavedModel folder (no saved_model.pb or saved_model.pbtxt)`, { file: dir });
+}
+
+function tagsOf(mg: Msg): string[] {
+  return [...(((mg.meta_info_def as Msg | undefined)?.tags as string[] | undefined) ?? [])];
+}
+
+/** The MetaGraphDef whose tag set equals `tags` (as TF's loader matches); with no tags asked, 'serve' or the only one. */
+export function chooseMetaGraph(sm: Msg, tags: string[] | undefined, file: string): Msg {
+  const mgs = (sm.meta_graphs as Msg[] | undefined) ?? [];
+  if (!mgs.length) throw new FormatError(`${file}: the SavedModel holds no MetaGraphDef`, { file });
+  const want = new Set(tags ?? ['serve']);
+  const hit = mgs.find((m) => {
+    const t = new Set(tagsOf(m));
+    return t.size === want.size && [...want].every((x) => t.has(x));
+  });
+  if (hit) return hit;
+  if (!tags && mgs.length === 1) return mgs[0]!;
+  const have = mgs.map((m) => `[${tagsOf(m).join(', ')}]`).join(', ');
+  throw new FormatError(`${file}: no MetaGraphDef with tags [${[...want].join(', ')}]; the SavedModel has ${have}`, { file });
+}
+
+export async function loadSavedModelGraph(dir: string, opts: SavedModelOptions = {}): Promise<Graph> {
+  const { file, sm } = readSavedModel(dir);
+  const mg = chooseMetaGraph(sm, opts.tags, file);
+  const prefix = join(dir, 'variables', 'variables');
+  const bundle = existsSync(prefix + '.index') ? openBundle(prefix) : null;
+  return graphFromMetaGraph(mg, { path: file, format: 'saved-model' }, bundle, {
+    signature: opts.signature ?? 'serving_default',
+    resolveVariables: (graph, needed) => {
+      const vars = graph.nodes.filter((n) => VARIABLE_OPS.has(n.op));
+      if (!vars.length) return;
+      if (!bundle) {
+        const used = vars.filter((v) => needed.has(v.name));
+        if (used.length) {
+          throw new FormatError(
+            `${dir}: the graph reads ${used.length} variable(s) (${used.slice(0, 5).map((v) => `'${v.name}'`).join(', ')}) but ${prefix}.index is missing`,
+            { file: prefix + '.index', node: used[0]!.name },
+          );
+        }
+        return;
+      }
+      const restoreOp = (mg.saver_def as Msg | undefined)?.restore_op_name as string | undefined;
+      resolveTf1Variables(graph, bundle, needed, { ...(restoreOp ? { restoreOp } : {}), extra: objectGraphMapping(graph, mg, bundle) });
+    },
+  });
+}
+
+/** Every signature of the chosen MetaGraphDef, for `parity inspect`. */
+export function listSignatures(dir: string, opts: { tags?: string[] } = {}): SignatureInfo[] {
+  const { file, sm } = readSavedModel(dir);
+  return metaGraphSignatures(chooseMetaGraph(sm, opts.tags, file), file);
+}
+
+/** TrackableObjectGraph stored in a TF2 checkpoint, or undefined for TF1 bundles. */
+export function checkpointObjectGraph(bundle: Bundle): Msg | undefined {
+  if (!bundle.has(OBJECT_GRAPH_KEY)) return undefined;
+  const t = bundle.read(OBJECT_GRAPH_KEY);
+  const bytes = t.dtype === 'string' ? (t.data as Uint8Array[])[0] : undefined;
+  if (!bytes) throw new FormatError(`${bundle.indexFile}: ${OBJECT_GRAPH_KEY} is not a string scalar`, { file: bundle.indexFile, node: OBJECT_GRAPH_KEY });
+  try {
+    return tfType('TrackableObjectGraph').decode(bytes) as unknown as Msg;
+  } catch (e) {
+    throw new FormatError(`${bundle.indexFile}: ${OBJECT_GRAPH_KEY} does not parse as a TrackableObjectGraph (${errorMessage(e)})`, { file: bundle.indexFile, cause: e });
+  }
+}
+
+function children(node: Msg | undefined): { id: number; name: string }[] {
+  return (((node?.children as Msg[] | undefined) ?? [])).map((c) => ({ id: toNum(c.node_id ?? 0), name: (c.local_name as string | undefined) ?? '' }));
+}
+
+/**
+ * SavedObjectGraph node id -> checkpoint key of its VARIABLE_VALUE, pairing the two object
+ * graphs by walking both from the root (node 0) through equally named children.
+ */
+export function variableKeysByObject(sog: Msg, tog: Msg): Map<number, string> {
+  const sNodes = (sog.nodes as Msg[] | undefined) ?? [];
+  const tNodes = (tog.nodes as Msg[] | undefined) ?? [];
+  const out = new Map<number, string>();
+  if (!sNodes.length || !tNodes.length) return out;
+  const seen = new Set<number>();
+  const queue: [number, number][] = [[0, 0]];
+  while (queue.length) {
+    const [s, t] = queue.shift()!;
+    if (seen.has(s)) continue;
+    seen.add(s);
+    const tn = tNodes[t];
+    const attr = ((tn?.attributes as Msg[] | undefined) ?? []).find((a) => a.name === 'VARIABLE_VALUE');
+    if (attr && sNodes[s]?.variable) out.set(s, attr.checkpoint_key as string);
+    const tKids = new Map(children(tn).map((c) => [c.name, c.id]));
+    for (const c of children(sNodes[s])) {
+      const tid = tKids.get(c.name);
+      if (tid !== undefined && c.id < sNodes.length && tid < tNodes.length) queue.push([c.id, tid]);
+    }
+  }
+  return out;
+}
+
+/** Main-graph VarHandleOp name -> checkpoint key, through the captured inputs of each function call. */
+export function objectGraphMapping(graph: Graph, mg: Msg, bundle: Bundle): Map<string, VariableSource> {
+  const out = new Map<string, VariableSource>();
+  const sog = mg.object_graph_def as Msg | undefined;
+  if (!sog) return out;
+  const tog = checkpointObjectGraph(bundle);
+  if (!tog) return out;
+  const keys = variableKeysByObject(sog, tog);
+  const concrete = (sog.concrete_functions as Record<string, Msg> | undefined) ?? {};
+  const byName = new Map(graph.nodes.map((n) => [n.name, n]));
+  const handleOf = (ref: string): GraphNode | undefined => {
+    let n = byName.get(parseInputRef(ref).node);
+    for (let hops = 0; n && n.op === 'Identity' && n.inputs[0] && hops < 100; hops++) n = byName.get(parseInputRef(n.inputs[0]).node);
+    return n?.op === 'VarHandleOp' ? n : undefined;
+  };
+  for (const n of graph.nodes) {
+    const f = n.attrs.f;
+    if (f?.type !== 'func') continue;
+    const bound = ((concrete[f.value.name]?.bound_inputs as unknown[] | undefined) ?? []).map((x) => toNum(x));
+    if (!bound.length) continue;
+    // Captured inputs follow the function's own arguments.
+    const data = n.inputs.filter((r) => !r.startsWith('^'));
+    const captures = data.slice(data.length - bound.length);
+    bound.forEach((objId, j) => {
+      const h = captures[j] !== undefined ? handleOf(captures[j]!) : undefined;
+      const key = keys.get(objId);
+      if (h && key !== undefined && !out.has(h.name)) out.set(h.name, { key, spec: '' });
+    });
+  }
+  // VarHandleOps no call captures (e.g. only the restore function reads them) can still be matched by SavedVariable.name.
+  const sNodes = (sog.nodes as Msg[] | undefined) ?? [];
+  const byVarName = new Map<string, string>();
+  keys.forEach((key, id) => {
+    const name = (sNodes[id]?.variable as Msg | undefined)?.name as string | undefined;
+    if (name) byVarName.set(name.replace(/:0$/, ''), key);
+  });
+  for (const n of graph.nodes) {
+    if (n.op !== 'VarHandleOp' || out.has(n.name)) continue;
+    const shared = n.attrs.shared_name?.type === 'string' ? n.attrs.shared_name.value : '';
+    const key = byVarName.get(n.name) ?? (shared ? byVarName.get(shared) : undefined);
+    if (key !== undefined) out.set(n.name, { key, spec: '' });
+  }
+  return out;
+}
