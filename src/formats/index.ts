@@ -69,7 +69,8 @@ export function graphStats(g: Graph): GraphStats {
   for (const n of g.nodes) {
     hist.set(n.op, (hist.get(n.op) ?? 0) + 1);
     const v = n.attrs.value;
-    if (n.op === 'Const' && v?.type === 'tensor' && /^(float|bfloat)/.test(v.value.dtype)) params += numElements(v.value.shape);
+    // Variables bound from a checkpoint are Const nodes too; they are counted from g.variables below.
+    if (n.op === 'Const' && !g.variables?.has(n.name) && v?.type === 'tensor' && /^(float|bfloat)/.test(v.value.dtype)) params += numElements(v.value.shape);
   }
   for (const v of g.variables?.values() ?? []) if (/^(float|bfloat)/.test(v.dtype)) params += numElements(v.shape);
   return {
