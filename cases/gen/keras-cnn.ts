@@ -35,13 +35,16 @@ export function kerasCnnConfig(fault: CnnFault = 'none'): J {
   return { module: 'keras', class_name: 'Sequential', config: { name: 'cnn', trainable: true, dtype: policy, layers }, registered_name: null, build_config: { input_shape: [null, 8, 8, 3] } };
 }
 
-/** Weights in Keras order per layer (what model.weights.h5 stores as vars/0, vars/1, …). */
+/**
+ * Weights in Keras order per layer (what model.weights.h5 stores as vars/0, vars/1, …), under the
+ * paths Keras 3 itself uses: `layers/<snake_case class name>[_n]`, not the layer's name.
+ */
 export function kerasCnnWeights(w: CnnWeights): [string, { shape: number[]; data: Float32Array }[]][] {
   return [
-    ['conv1', [{ shape: [3, 3, 3, 4], data: w.conv1Kernel }, { shape: [4], data: w.conv1Bias }]],
-    ['bn1', [{ shape: [4], data: w.bnGamma }, { shape: [4], data: w.bnBeta }, { shape: [4], data: w.bnMean }, { shape: [4], data: w.bnVar }]],
-    ['dw1', [{ shape: [3, 3, 4, 1], data: w.dwKernel }, { shape: [4], data: w.dwBias }]],
-    ['fc1', [{ shape: [64, 10], data: w.fcKernel }, { shape: [10], data: w.fcBias }]],
+    ['conv2d', [{ shape: [3, 3, 3, 4], data: w.conv1Kernel }, { shape: [4], data: w.conv1Bias }]],
+    ['batch_normalization', [{ shape: [4], data: w.bnGamma }, { shape: [4], data: w.bnBeta }, { shape: [4], data: w.bnMean }, { shape: [4], data: w.bnVar }]],
+    ['depthwise_conv2d', [{ shape: [3, 3, 4, 1], data: w.dwKernel }, { shape: [4], data: w.dwBias }]],
+    ['dense', [{ shape: [64, 10], data: w.fcKernel }, { shape: [10], data: w.fcBias }]],
   ];
 }
 
