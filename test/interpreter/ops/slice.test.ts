@@ -1,62 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import type { DType } from '../../../src/core/dtype.js';
-import { ExecutionError } from '../../../src/core/errors.js';
-import type { Attr } from '../../../src/graph/ir.js';
-import { A, GraphBuilder, expectClose, host, runGraph, runOp } from '../../fixtures/graph.js';
-
-// ---- numpy goldens (test/fixtures/gen/ops_array.py -> test/fixtures/goldens/ops_array.json)
-interface GoldenTensor {
-  dtype: DType;
-  shape: number[];
-  values: (number | boolean | null)[];
-}
-interface GoldenCase {
-  group: 'array' | 'slice';
-  name: string;
-  op: string;
-  attrs: Record<string, unknown>;
-  inputs: GoldenTensor[];
-  outputs: GoldenTensor[];
-}
-const golden = JSON.parse(readFileSync(join(import.meta.dirname, '../../fixtures/goldens/ops_array.json'), 'utf8')) as { cases: GoldenCase[] };
-const toAttr = (v: unknown): Attr =>
-  typeof v === 'boolean' ? A.bool(v) : typeof v === 'string' ? A.str(v) : Array.isArray(v) ? A.ints(v as number[]) : A.int(v as number);
-// JSON has no NaN: the generator writes null.
-const nums = (t: GoldenTensor): number[] => t.values.map((v) => (v === null ? NaN : Number(v)));
-const tfjsDType = (d: DType): string => (d === 'bool' ? 'bool' : d.startsWith('int') || d.startsWith('uint') ? 'int32' : 'float32');
-
-function goldenCases(group: GoldenCase['group']): void {
-  const cases = golden.cases.filter((c) => c.group === group);
-  it('has golden cases', () => expect(cases.length).toBeGreaterThan(10));
-  for (const c of cases) {
-    it(`${c.name} (numpy)`, async () => {
-      const attrs = Object.fromEntries(Object.entries(c.attrs).map(([k, v]) => [k, toAttr(v)]));
-      const ins = c.inputs.map((t) => host(t.dtype, t.shape, t.dtype === 'bool' ? (t.values as boolean[]) : nums(t)));
-      const outs = await runOp(c.op, ins, attrs, c.outputs.length);
-      c.outputs.forEach((exp, i) => {
-        expect(outs[i]!.shape, `output ${i} shape`).toEqual(exp.shape);
-        // int32 stays int32, bool stays bool.
-        expect(outs[i]!.dtype, `output ${i} dtype`).toBe(tfjsDType(exp.dtype));
-        expectClose(outs[i]!.values, nums(exp), 1e-6, 1e-6);
-      });
-    });
-  }
-}
-
-async function opError(op: string, inputs: Parameters<typeof runOp>[1], attrs: Record<string, Attr> = {}): Promise<ExecutionError> {
-  try {
-    await runOp(op, inputs, attrs);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ExecutionError);
-    return e as ExecutionError;
-  }
-  throw new Error(`${op} did not fail`);
-}
-
-const i32 = (shape: number[], v: number[]) => host('int32', shape, v);
+import { A, GraphBuilder, host, runGraph, runOp } from '../../fixtures/graph.js';
+import { goldenCases, i32, opError } from '../../fixtures/array-goldens.js';
 const iota = (shape: number[]) => host('float32', shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i));
 
 describe('slice ops vs numpy', () => {
