@@ -94,3 +94,25 @@ describe('fuzz: model and data readers', () => {
     console.log('fuzz outcomes (read fine / refused with ParityError):', JSON.stringify(outcomes));
   });
 });
+
+describe('nesting limits', () => {
+  it('a GraphDef nesting function attributes 3,000 deep is refused, not a stack overflow', () => {
+    const varint = (n: number) => {
+      const o: number[] = [];
+      while (n > 127) {
+        o.push((n & 127) | 128);
+        n >>>= 7;
+      }
+      o.push(n);
+      return o;
+    };
+    const ld = (field: number, body: number[]) => [(field << 3) | 2, ...varint(body.length), ...body];
+    const enc = (s: string) => [...Buffer.from(s)];
+    let value: number[] = [];
+    for (let i = 0; i < 3000; i++) value = ld(10, [...ld(1, enc('f')), ...ld(2, [...ld(1, enc('k')), ...ld(2, value)])]);
+    const node = [...ld(1, enc('a')), ...ld(2, enc('X')), ...ld(5, [...ld(1, enc('k')), ...ld(2, value)])];
+    expect(() => readGraphDef(Uint8Array.from(ld(1, node)), 'deep.pb')).toThrow(/deep\.pb: .*max depth exceeded/);
+    const text = 'node { name: "a" op: "X" attr { key: "k" value { ' + 'func { name: "f" attr { key: "k" value { '.repeat(300) + '} } }'.repeat(300) + ' } } }';
+    expect(() => readGraphDefText(text, 'deep.pbtxt')).toThrow(/deep\.pbtxt:1:\d+: messages nested deeper than 100 levels/);
+  });
+});
