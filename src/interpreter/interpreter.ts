@@ -7,9 +7,21 @@ import { shapeToString } from '../core/tensor.js';
 import type { Graph, GraphNode } from '../graph/ir.js';
 import { parseInputRef, tensorKey } from '../graph/ir.js';
 import { suggest } from '../core/names.js';
-import type { OpContext } from './registry.js';
+import type { KernelInfo, OpContext } from './registry.js';
+import { functionGraph } from './functions.js';
+import { hostToTf } from '../backend/convert.js';
 import { getKernel } from './registry.js';
 import './ops/index.js';
+
+/** A node whose op is a library function: a direct call. */
+const FUNCTION_OP: KernelInfo = {
+  async: true,
+  kernel: (inputs, node, ctx) => ctx.callFunction(node.op, inputs, node.name),
+};
+
+function hostToTfValue(h: import('../core/tensor.js').HostTensor, name: string): tf.Tensor {
+  return hostToTf(h, `variable '${name}'`);
+}
 
 /** Ops that are graph inputs: fed, never executed by a kernel unless they have a default. */
 const FEED_OPS = new Set(['Placeholder', 'PlaceholderWithDefault']);
@@ -123,7 +135,12 @@ export function normaliseTensorName(name: string): string {
 export interface InterpreterOptions {
   /** Outputs to compute; defaults to graph.outputs. */
   outputs?: string[];
+  /** Nesting depth of function calls (internal: bounds recursion). */
+  depth?: number;
 }
+
+/** Function calls nested deeper than this are refused (recursive or hostile graphs). */
+export const MAX_CALL_DEPTH = 32;
 
 /**
  * The reference interpreter: executes a Graph node by node in tfjs kernels and yields every
@@ -139,9 +156,15 @@ export class Interpreter implements Runner {
   private readonly targetSet: Set<string>;
   private readonly plan: { node: GraphNode; inputKeys: string[]; producedFrom: string[] }[];
   private readonly consumers = new Map<string, number>();
+  private readonly depth: number;
+  private readonly subs = new Map<string, Interpreter>();
+  /** Activations recorded inside function calls of the node being executed, yielded before it. */
+  private pending: Activation[] = [];
+  private recordInner = true;
 
   constructor(readonly graph: Graph, opts: InterpreterOptions = {}) {
     this.source = graph.source.path;
+    this.depth = opts.depth ?? 0;
     this.byName = new Map(graph.nodes.map((n) => [n.name, n]));
     this.targets = (opts.outputs ?? graph.outputs).map(normaliseTensorName);
     for (const t of this.targets) {
@@ -203,6 +226,8 @@ export class Interpreter implements Runner {
 
     // Remaining consumers per tensor key; a tensor is disposed when it reaches zero.
     const remaining = new Map(this.consumers);
+    this.recordInner = recordSet === null;
+    this.pending = [];
     const live = new Map<string, tf.Tensor>();
     const ctx = this.context();
     let index = 0;
@@ -210,6 +235,11 @@ export class Interpreter implements Runner {
       for (const step of this.plan) {
         const node = step.node;
         const outs = await this.execNode(node, normFeeds, live, ctx, step.inputKeys);
+        if (this.pending.length) {
+          const inner = this.pending;
+          this.pending = [];
+          for (const a of inner) yield { ...a, index: index++ };
+        }
         for (let i = 0; i < outs.length; i++) {
           const key = i === 0 ? node.name : `${node.name}:${i}`;
           const t = outs[i]!;
@@ -240,10 +270,11 @@ export class Interpreter implements Runner {
     return {
       graph: this.graph,
       file: this.source,
-      callFunction: async (name) => {
-        throw new ExecutionError(`${this.source}: function calls ('${name}') are not supported yet`, { file: this.source, node: name });
+      callFunction: (name, inputs, scope) => this.callFunction(name, inputs, scope),
+      variable: (name) => {
+        const v = this.graph.variables?.get(name);
+        return v ? hostToTfValue(v, name) : undefined;
       },
-      variable: () => undefined,
     };
   }
 
@@ -260,7 +291,8 @@ export class Interpreter implements Runner {
       const cached = this.constCache.get(node.name);
       if (cached) return [tf.clone(cached)];
     }
-    const info = getKernel(node.op)!;
+    const info = getKernel(node.op) ?? (this.graph.functions.has(node.op) ? FUNCTION_OP : undefined);
+    if (!info) throw new ExecutionError(`${this.source}: node '${node.name}': no kernel for op ${node.op}`, { file: this.source, node: node.name });
     const inputs: tf.Tensor[] = [];
     const keys = inputKeys ?? node.inputs.filter((r) => !r.startsWith('^')).map((ref) => {
       const p = parseInputRef(ref);
@@ -311,6 +343,42 @@ export class Interpreter implements Runner {
   }
 
   /**
+   * Runs a library function on `inputs`; its activations are recorded as `scope/<node>` and
+   * yielded before the calling node's own outputs.
+   */
+  async callFunction(name: string, inputs: tf.Tensor[], scope: string): Promise<tf.Tensor[]> {
+    const fn = this.graph.functions.get(name);
+    if (!fn) throw new ExecutionError(`${this.source}: function '${name}' is not in the graph's library`, { file: this.source, node: scope });
+    if (this.depth + 1 > MAX_CALL_DEPTH) {
+      throw new ExecutionError(`${this.source}: function calls nested deeper than ${MAX_CALL_DEPTH} levels at '${scope}' (recursive function?)`, { file: this.source, node: scope });
+    }
+    if (inputs.length !== fn.inputArgs.length) {
+      throw new ExecutionError(`${this.source}: '${scope}' calls function '${name}' with ${inputs.length} inputs, it takes ${fn.inputArgs.length}`, { file: this.source, node: scope });
+    }
+    let sub = this.subs.get(name);
+    if (!sub) {
+      sub = new Interpreter(functionGraph(fn, this.graph), { depth: this.depth + 1 });
+      this.subs.set(name, sub);
+    }
+    const feeds = new Map(fn.inputArgs.map((a, i) => [a.name, inputs[i]!]));
+    const wanted = sub.outputs();
+    const got = new Map<string, tf.Tensor>();
+    try {
+      for await (const a of sub.run(feeds, { record: this.recordInner ? 'all' : wanted })) {
+        if (wanted.includes(a.name) && !got.has(a.name)) got.set(a.name, tf.clone(a.tensor));
+        if (this.recordInner) this.pending.push({ ...a, name: `${scope}/${a.name}`, producedFrom: a.producedFrom.map((p) => `${scope}/${p}`) });
+        else a.tensor.dispose();
+      }
+    } catch (e) {
+      for (const t of got.values()) t.dispose();
+      throw e;
+    }
+    const outs = wanted.map((w) => tf.clone(got.get(w)!));
+    for (const t of got.values()) t.dispose();
+    return outs;
+  }
+
+  /**
    * Runs one node alone on the given inputs (its data inputs, in order). Used to measure a
    * node's own error on the reference's inputs when this graph is the candidate.
    */
@@ -347,6 +415,8 @@ export class Interpreter implements Runner {
   }
 
   dispose(): void {
+    for (const sub of this.subs.values()) sub.dispose();
+    this.subs.clear();
     for (const t of this.constCache.values()) t.dispose();
     this.constCache.clear();
   }

@@ -1,3 +1,93 @@
-import { registerOps } from '../registry.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { ExecutionError } from '../../core/errors.js';
+import { attrFunc } from '../../graph/attrs.js';
+import type { GraphNode } from '../../graph/ir.js';
+import type { OpContext } from '../registry.js';
+import { registerOp, registerOps } from '../registry.js';
 
-registerOps({});
+/**
+ * Functions and TF2 functional control flow: PartitionedCall/StatefulPartitionedCall, If/Case,
+ * While, and resource reads. Bodies run through the interpreter, so activations inside them are
+ * recorded as `call/<node>`, and per loop iteration as `while/body@iter<k>/<node>`.
+ * Resource variables arrive as their values (checkpoint/SavedModel loading turns handles into
+ * constants), so reading one is the identity and assignments are ignored (the graph is read, not run
+ * for training).
+ */
+
+/** Loops running longer than this are stopped with an error rather than hanging a CI job. */
+export function maxLoopIterations(): number {
+  const v = process.env.PARITY_MAX_LOOP_ITERATIONS;
+  return v && /^\d+$/.test(v) ? Number(v) : 100_000;
+}
+
+/** TF's truth of an If/While condition: a scalar is its value; a non-scalar is true when non-empty. */
+async function truth(t: tf.Tensor): Promise<boolean> {
+  if (t.rank > 0) return t.size > 0;
+  const v: unknown = (await t.data())[0];
+  return typeof v === 'string' || v instanceof Uint8Array ? (v as { length: number }).length > 0 : Boolean(v);
+}
+
+function funcList(node: GraphNode, name: string): string[] {
+  const a = node.attrs[name];
+  if (!a || a.type !== 'list') throw new ExecutionError(`node '${node.name}' (${node.op}): attribute '${name}' must be a list of functions`, { node: node.name });
+  return a.funcs.map((f) => f.name);
+}
+
+async function call(inputs: tf.Tensor[], node: GraphNode, ctx: OpContext): Promise<tf.Tensor[]> {
+  return ctx.callFunction(attrFunc(node, 'f').name, inputs, node.name);
+}
+
+async function ifOp([cond, ...args]: tf.Tensor[], node: GraphNode, ctx: OpContext): Promise<tf.Tensor[]> {
+  const branch = (await truth(cond!)) ? 'then_branch' : 'else_branch';
+  return ctx.callFunction(attrFunc(node, branch).name, args, `${node.name}/${branch === 'then_branch' ? 'then' : 'else'}`);
+}
+
+async function caseOp([index, ...args]: tf.Tensor[], node: GraphNode, ctx: OpContext): Promise<tf.Tensor[]> {
+  const branches = funcList(node, 'branches');
+  const i = Number((await index!.data())[0]);
+  // TF runs the last branch for an out-of-range index (the default branch).
+  const k = Number.isInteger(i) && i >= 0 && i < branches.length ? i : branches.length - 1;
+  return ctx.callFunction(branches[k]!, args, `${node.name}/branch${k}`);
+}
+
+async function whileOp(inputs: tf.Tensor[], node: GraphNode, ctx: OpContext): Promise<tf.Tensor[]> {
+  const cond = attrFunc(node, 'cond').name;
+  const body = attrFunc(node, 'body').name;
+  const limit = maxLoopIterations();
+  let vars = inputs.map((t) => tf.clone(t));
+  try {
+    for (let k = 0; ; k++) {
+      const [c, ...rest] = await ctx.callFunction(cond, vars, `${node.name}/cond@iter${k}`);
+      rest.forEach((t) => t.dispose());
+      const go = await truth(c!);
+      c!.dispose();
+      if (!go) return vars;
+      if (k >= limit) {
+        throw new ExecutionError(`node '${node.name}' (While): still looping after ${limit} iterations (PARITY_MAX_LOOP_ITERATIONS)`, { node: node.name });
+      }
+      const next = await ctx.callFunction(body, vars, `${node.name}/body@iter${k}`);
+      if (next.length !== vars.length) {
+        next.forEach((t) => t.dispose());
+        throw new ExecutionError(`node '${node.name}' (While): body returned ${next.length} values for ${vars.length} loop variables`, { node: node.name });
+      }
+      vars.forEach((t) => t.dispose());
+      vars = next;
+    }
+  } catch (e) {
+    vars.forEach((t) => t.dispose());
+    throw e;
+  }
+}
+
+for (const op of ['PartitionedCall', 'StatefulPartitionedCall']) registerOp(op, call, { async: true });
+for (const op of ['If', 'StatelessIf']) registerOp(op, ifOp, { async: true });
+for (const op of ['Case', 'StatelessCase']) registerOp(op, caseOp, { async: true });
+for (const op of ['While', 'StatelessWhile']) registerOp(op, whileOp, { async: true });
+
+registerOps({
+  ReadVariableOp: ([x]) => tf.clone(x!),
+  AssignVariableOp: () => [],
+  AssignAddVariableOp: () => [],
+  AssignSubVariableOp: () => [],
+  VarIsInitializedOp: () => tf.scalar(true, 'bool'),
+});

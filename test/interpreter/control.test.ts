@@ -1,0 +1,108 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { ExecutionError } from '../../src/core/errors.js';
+import { encodeGraphDef } from '../../src/formats/graphdef-writer.js';
+import { readGraphDef } from '../../src/formats/graphdef.js';
+import { A } from '../../src/graph/attrs.js';
+import { GraphBuilder, host } from '../../src/graph/builder.js';
+import type { Graph, GraphFunction, GraphNode } from '../../src/graph/ir.js';
+import { runGraph } from '../fixtures/graph.js';
+
+const f32 = A.dtype('float32');
+const node = (name: string, op: string, inputs: string[], attrs: GraphNode['attrs'] = {}): GraphNode => ({ name, op, inputs, attrs: { T: f32, ...attrs } });
+const constNode = (name: string, v: number, dtype: 'float32' | 'int32' = 'float32'): GraphNode => ({ name, op: 'Const', inputs: [], attrs: { dtype: A.dtype(dtype), value: A.tensor(host(dtype, [], [v])) } });
+
+/** FunctionDef-style bodies: inputs by argument name, tensors as `node:out:index`. */
+function fn(name: string, args: string[], outs: string[], nodes: GraphNode[], ret: Record<string, string>): GraphFunction {
+  return { name, inputArgs: args.map((a) => ({ name: a })), outputArgs: outs.map((o) => ({ name: o })), ret, nodes, attrs: {} };
+}
+
+/** A GraphDef with a library, written to bytes and read back, so FunctionDef encoding is exercised too. */
+function roundTrip(g: Graph): Graph {
+  return readGraphDef(encodeGraphDef(g), 'control.pb');
+}
+
+describe('functions and TF2 control flow', () => {
+  it('StatefulPartitionedCall runs the function, records inside it, and returns its outputs', async () => {
+    const g = new GraphBuilder();
+    g.placeholder('x', 'float32', [2]);
+    g.op('StatefulPartitionedCall', 'call', ['x'], { f: A.func('affine'), Tin: A.list({ dtypes: ['float32'] }), Tout: A.list({ dtypes: ['float32'] }) });
+    g.op('Identity', 'y', ['call'], { T: f32 });
+    const graph = g.build(['y']);
+    graph.functions.set('affine', fn('affine', ['a'], ['out'], [constNode('two', 2), node('mul', 'Mul', ['a', 'two:output:0']), constNode('one', 1), node('add', 'AddV2', ['mul:z:0', 'one:output:0'])], { out: 'add:z:0' }));
+    const r = await runGraph(roundTrip(graph), { x: tf.tensor1d([1, -3]) });
+    expect(r.get('y')!.values).toEqual([3, -5]);
+    expect(r.get('call/mul')!.values).toEqual([2, -6]);
+    expect([...r.keys()]).toEqual(['x', 'call/a', 'call/mul', 'call/add', 'call', 'y']);
+  });
+
+  it('a TF2 While with a function body gives the hand-computed recurrence h = tanh(w h + x)', async () => {
+    const w = 0.5;
+    const xs = [0.3, -0.2];
+    const g = new GraphBuilder();
+    g.placeholder('x', 'float32', [2]);
+    g.const('i0', host('int32', [], [0]));
+    g.const('h0', host('float32', [2], [0, 0]));
+    g.op('While', 'loop', ['i0', 'h0', 'x'], { cond: A.func('cond'), body: A.func('body'), T: A.list({ dtypes: ['int32', 'float32', 'float32'] }) });
+    g.op('Identity', 'h', ['loop:1'], { T: f32 });
+    const graph = g.build(['h']);
+    graph.functions.set('cond', fn('cond', ['i', 'h', 'x'], ['go'], [constNode('n', 3, 'int32'), node('less', 'Less', ['i', 'n:output:0'], { T: A.dtype('int32') })], { go: 'less:z:0' }));
+    graph.functions.set(
+      'body',
+      fn('body', ['i', 'h', 'x'], ['i1', 'h1', 'x1'], [
+        constNode('one', 1, 'int32'),
+        node('inc', 'AddV2', ['i', 'one:output:0'], { T: A.dtype('int32') }),
+        constNode('w', w),
+        node('wh', 'Mul', ['h', 'w:output:0']),
+        node('pre', 'AddV2', ['wh:z:0', 'x']),
+        node('act', 'Tanh', ['pre:z:0']),
+      ], { i1: 'inc:z:0', h1: 'act:y:0', x1: 'x' }),
+    );
+    const r = await runGraph(roundTrip(graph), { x: tf.tensor1d(xs) });
+    let h = [0, 0];
+    for (let k = 0; k < 3; k++) h = h.map((v, j) => Math.tanh(w * v + xs[j]!));
+    expect(r.get('h')!.values.map((v) => Number(v.toFixed(6)))).toEqual(h.map((v) => Number(v.toFixed(6))));
+    expect(r.get('loop')!.values).toEqual([3]);
+    // Activations inside the loop are recorded per iteration.
+    expect(r.has('loop/body@iter0/act')).toBe(true);
+    expect(r.has('loop/body@iter2/act')).toBe(true);
+    expect(r.has('loop/body@iter3/act')).toBe(false);
+  });
+
+  it('If picks its branch from the condition; a runaway While is stopped with an error', async () => {
+    const g = new GraphBuilder();
+    g.placeholder('c', 'bool', []);
+    g.placeholder('x', 'float32', [1]);
+    g.op('StatelessIf', 'branch', ['c', 'x'], { then_branch: A.func('neg'), else_branch: A.func('sq') });
+    const graph = g.build(['branch']);
+    graph.functions.set('neg', fn('neg', ['a'], ['o'], [node('n', 'Neg', ['a'])], { o: 'n:y:0' }));
+    graph.functions.set('sq', fn('sq', ['a'], ['o'], [node('s', 'Square', ['a'])], { o: 's:y:0' }));
+    const t = await runGraph(graph, { c: tf.scalar(true, 'bool'), x: tf.tensor1d([3]) });
+    expect(t.get('branch')!.values).toEqual([-3]);
+    const e = await runGraph(graph, { c: tf.scalar(false, 'bool'), x: tf.tensor1d([3]) });
+    expect(e.get('branch')!.values).toEqual([9]);
+
+    const h = new GraphBuilder();
+    h.placeholder('x', 'float32', [1]);
+    h.op('While', 'forever', ['x'], { cond: A.func('yes'), body: A.func('id') });
+    const hg = h.build(['forever']);
+    hg.functions.set('yes', fn('yes', ['a'], ['o'], [{ name: 't', op: 'Const', inputs: [], attrs: { dtype: A.dtype('bool'), value: A.tensor(host('bool', [], [true])) } }], { o: 't:output:0' }));
+    hg.functions.set('id', fn('id', ['a'], ['o'], [node('i', 'Identity', ['a'])], { o: 'i:output:0' }));
+    process.env.PARITY_MAX_LOOP_ITERATIONS = '50';
+    try {
+      await expect(runGraph(hg, { x: tf.tensor1d([1]) })).rejects.toThrow(ExecutionError);
+      await expect(runGraph(hg, { x: tf.tensor1d([1]) })).rejects.toThrow(/still looping after 50 iterations/);
+    } finally {
+      delete process.env.PARITY_MAX_LOOP_ITERATIONS;
+    }
+  });
+
+  it('recursive functions are refused at a depth limit', async () => {
+    const g = new GraphBuilder();
+    g.placeholder('x', 'float32', [1]);
+    g.op('PartitionedCall', 'call', ['x'], { f: A.func('self') });
+    const graph = g.build(['call']);
+    graph.functions.set('self', fn('self', ['a'], ['o'], [{ name: 'again', op: 'PartitionedCall', inputs: ['a'], attrs: { f: A.func('self') } }], { o: 'again:output:0' }));
+    await expect(runGraph(graph, { x: tf.tensor1d([1]) })).rejects.toThrow(/nested deeper than 32 levels/);
+  });
+});
