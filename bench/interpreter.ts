@@ -33,8 +33,8 @@ async function main(): Promise<void> {
   const shards = json.weightsManifest.flatMap((g) => g.paths.map((p) => readFileSync(join(dirname(modelPath), p))));
   const weights = Buffer.concat(shards);
   const gm = loadGraphModelSync([json, weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength)]);
-  const inputs = graph.inputs.map((s) => ({ name: s.name, shape: (s.shape ?? []).map((d) => (d < 0 ? 1 : d)) }));
-  const makeFeeds = () => new Map(inputs.map((i) => [i.name, tf.randomUniform(i.shape, 0, 1, 'float32', 7)]));
+  const inputs = graph.inputs.map((s) => ({ name: s.name, shape: (s.shape ?? []).map((d) => (d < 0 ? 1 : d)), int: s.dtype.startsWith('int') }));
+  const makeFeeds = () => new Map(inputs.map((i) => [i.name, i.int ? tf.randomUniform(i.shape, 0, 255, 'int32', 7) : tf.randomUniform(i.shape, 0, 1, 'float32', 7)]));
   const interp = new Interpreter(graph);
   const nodeNames = interp.executionOrder().filter((n) => n.op !== 'Const' && n.op !== 'Placeholder').map((n) => n.name);
 

@@ -177,9 +177,14 @@ function erfc(v: number): number {
 
 /** Maximum/Minimum propagate NaN from either side (TF uses Eigen's PropagateNaN); tfjs only from the left. */
 function nanPropagating(f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) {
+  // tfjs propagates a NaN from its left operand, and max/min commute, so when one side is a small
+  // NaN-free tensor (the usual Maximum(x, 0) / Minimum(x, 6)) the other one goes on the left.
+  const noNaN = (t: tf.Tensor) => t.size <= 64 && !Array.from(t.dataSync() as Float32Array).some(Number.isNaN);
   return (a: tf.Tensor, b: tf.Tensor): tf.Tensor => {
+    if (isInt(a)) return f(a, b);
+    if (noNaN(b)) return f(a, b);
+    if (noNaN(a)) return f(b, a);
     const y = f(a, b);
-    if (isInt(a)) return y;
     return tf.where(tf.logicalOr(tf.isNaN(a), tf.isNaN(b)), tf.fill(y.shape, NaN), y);
   };
 }
