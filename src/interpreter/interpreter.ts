@@ -9,6 +9,7 @@ import { parseInputRef, tensorKey } from '../graph/ir.js';
 import { suggest } from '../core/names.js';
 import type { KernelInfo, OpContext } from './registry.js';
 import { functionGraph } from './functions.js';
+import { LOOP_OP, loopSpec, raiseFrames } from './frames.js';
 import { hostToTf } from '../backend/convert.js';
 import { getKernel } from './registry.js';
 import './ops/index.js';
@@ -32,8 +33,15 @@ export interface UnsupportedOp {
 }
 
 /** Every op in the graph (and its functions) that has no kernel, with the nodes that use it. */
-export function findUnsupportedOps(graph: Graph): UnsupportedOp[] {
+export function findUnsupportedOps(graphIn: Graph): UnsupportedOp[] {
   const byOp = new Map<string, string[]>();
+  // TF1 loop frames are raised first; their bodies are checked like any other nodes.
+  let graph = graphIn;
+  try {
+    graph = raiseFrames(graphIn);
+  } catch (e) {
+    byOp.set('TF1 while-loop frame', [errorMessage(e)]);
+  }
   const visit = (nodes: GraphNode[], scope: string) => {
     for (const n of nodes) {
       if (n.op === 'Placeholder') continue;
@@ -45,6 +53,12 @@ export function findUnsupportedOps(graph: Graph): UnsupportedOp[] {
     }
   };
   visit(graph.nodes, '');
+  for (const n of graph.nodes) {
+    if (n.op === LOOP_OP) {
+      const spec = loopSpec(n);
+      visit(spec.body.nodes.filter((b) => b.op !== 'Placeholder'), `${spec.frame}/`);
+    }
+  }
   for (const f of graph.functions.values()) visit(f.nodes, `${f.name}/`);
   return [...byOp.entries()].map(([op, nodes]) => ({ op, nodes })).sort((a, b) => a.op.localeCompare(b.op));
 }
@@ -162,7 +176,12 @@ export class Interpreter implements Runner {
   private pending: Activation[] = [];
   private recordInner = true;
 
-  constructor(readonly graph: Graph, opts: InterpreterOptions = {}) {
+  readonly graph: Graph;
+
+  constructor(graphIn: Graph, opts: InterpreterOptions = {}) {
+    // TF1 while-loop frames become structured loop nodes first (a no-op for graphs without them).
+    const graph = raiseFrames(graphIn);
+    this.graph = graph;
     this.source = graph.source.path;
     this.depth = opts.depth ?? 0;
     this.byName = new Map(graph.nodes.map((n) => [n.name, n]));
@@ -271,6 +290,7 @@ export class Interpreter implements Runner {
       graph: this.graph,
       file: this.source,
       callFunction: (name, inputs, scope) => this.callFunction(name, inputs, scope),
+      runGraph: (key, graph, feeds, scope) => this.runSubgraph(key, () => graph, feeds, scope),
       variable: (name) => {
         const v = this.graph.variables?.get(name);
         return v ? hostToTfValue(v, name) : undefined;
@@ -355,12 +375,17 @@ export class Interpreter implements Runner {
     if (inputs.length !== fn.inputArgs.length) {
       throw new ExecutionError(`${this.source}: '${scope}' calls function '${name}' with ${inputs.length} inputs, it takes ${fn.inputArgs.length}`, { file: this.source, node: scope });
     }
-    let sub = this.subs.get(name);
-    if (!sub) {
-      sub = new Interpreter(functionGraph(fn, this.graph), { depth: this.depth + 1 });
-      this.subs.set(name, sub);
-    }
     const feeds = new Map(fn.inputArgs.map((a, i) => [a.name, inputs[i]!]));
+    return this.runSubgraph(`fn:${name}`, () => functionGraph(fn, this.graph), feeds, scope);
+  }
+
+  /** Runs a (cached) sub-graph on feeds; its activations are queued as `scope/<node>`. */
+  private async runSubgraph(key: string, make: () => Graph, feeds: Map<string, tf.Tensor>, scope: string): Promise<tf.Tensor[]> {
+    let sub = this.subs.get(key);
+    if (!sub) {
+      sub = new Interpreter(make(), { depth: this.depth + 1 });
+      this.subs.set(key, sub);
+    }
     const wanted = sub.outputs();
     const got = new Map<string, tf.Tensor>();
     try {

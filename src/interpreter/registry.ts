@@ -11,6 +11,11 @@ export interface OpContext {
    * Activations inside it are recorded under `scope/…`.
    */
   callFunction(name: string, inputs: tf.Tensor[], scope: string, attrs?: GraphNode['attrs']): Promise<tf.Tensor[]>;
+  /**
+   * Runs a graph (a raised TF1 loop's condition or body) on feeds keyed by its placeholder names
+   * and returns its outputs; activations are recorded under `scope/…`. `key` caches the compiled graph.
+   */
+  runGraph(key: string, graph: Graph, feeds: Map<string, tf.Tensor>, scope: string): Promise<tf.Tensor[]>;
   /** Value of a resource/variable by name (checkpoints, SavedModels). */
   variable(name: string): tf.Tensor | undefined;
 }

@@ -4,6 +4,7 @@ import { attrFunc } from '../../graph/attrs.js';
 import type { GraphNode } from '../../graph/ir.js';
 import type { OpContext } from '../registry.js';
 import { registerOp, registerOps } from '../registry.js';
+import { LOOP_OP, loopSpec } from '../frames.js';
 
 /**
  * Functions and TF2 functional control flow: PartitionedCall/StatefulPartitionedCall, If/Case,
@@ -91,3 +92,37 @@ registerOps({
   AssignSubVariableOp: () => [],
   VarIsInitializedOp: () => tf.scalar(true, 'bool'),
 });
+
+/**
+ * A TF1 while loop raised from its Enter/Merge/Switch/NextIteration/Exit frame (see frames.ts):
+ * inputs are the loop variables' initial values then the loop constants; outputs are the loop
+ * variables' final values. Each iteration's body is recorded as `<frame>/body@iter<k>/…`.
+ */
+registerOp(
+  LOOP_OP,
+  async (inputs, node, ctx) => {
+    const spec = loopSpec(node);
+    const nv = spec.vars.length;
+    const constants = new Map(spec.constants.map((c, i) => [c, inputs[nv + i]!]));
+    let vars = inputs.slice(0, nv).map((t) => tf.clone(t));
+    const limit = maxLoopIterations();
+    const scope = spec.frame || node.name;
+    try {
+      for (let k = 0; ; k++) {
+        const feeds = new Map([...spec.vars.map((v, i) => [v.merge, vars[i]!] as const), ...constants]);
+        const [c] = await ctx.runGraph(`${node.name}/cond`, spec.cond, feeds, `${scope}/cond@iter${k}`);
+        const go = await truth(c!);
+        c!.dispose();
+        if (!go) return vars;
+        if (k >= limit) throw new ExecutionError(`while loop '${scope}': still looping after ${limit} iterations (PARITY_MAX_LOOP_ITERATIONS)`, { node: node.name });
+        const next = await ctx.runGraph(`${node.name}/body`, spec.body, feeds, `${scope}/body@iter${k}`);
+        vars.forEach((t) => t.dispose());
+        vars = next;
+      }
+    } catch (e) {
+      vars.forEach((t) => t.dispose());
+      throw e;
+    }
+  },
+  { async: true },
+);
