@@ -10,6 +10,7 @@ import { suggest } from '../core/names.js';
 import type { KernelInfo, OpContext } from './registry.js';
 import { functionGraph } from './functions.js';
 import { LOOP_OP, loopSpec, raiseFrames } from './frames.js';
+import { clearTensorLists } from './ops/lists.js';
 import { hostToTf } from '../backend/convert.js';
 import { getKernel } from './registry.js';
 import './ops/index.js';
@@ -282,6 +283,7 @@ export class Interpreter implements Runner {
     } finally {
       for (const [k, t] of live) if (normFeeds.get(k) !== t) t.dispose();
       live.clear();
+      if (this.depth === 0) clearTensorLists();
     }
   }
 

@@ -9,4 +9,5 @@ import './array.js';
 import './slice.js';
 import './image.js';
 import './control.js';
+import './lists.js';
 export { getKernel, supportedOps } from '../registry.js';

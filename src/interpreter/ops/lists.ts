@@ -1,0 +1,100 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ExecutionError } from '../../core/errors.js';
+import type { GraphNode } from '../../graph/ir.js';
+import { registerOps } from '../registry.js';
+import { ints, scalarInt } from './helpers.js';
+
+/**
+ * TensorList ops (what TF2 loops use for TensorArrays: Keras RNNs in SavedModels, tf.while_loop).
+ * A list is a variant in TF; here it flows between nodes as an int32 scalar handle into a table of
+ * lists. Lists are immutable (SetItem makes a new list), so values read in one iteration never
+ * change under a later one. The table is emptied when a top-level run ends.
+ */
+const lists = new Map<number, (tf.Tensor | undefined)[]>();
+let nextId = 1;
+
+function handle(items: (tf.Tensor | undefined)[]): tf.Tensor {
+  const id = nextId++;
+  lists.set(id, items);
+  return tf.scalar(id, 'int32');
+}
+
+function list(t: tf.Tensor, node: GraphNode): (tf.Tensor | undefined)[] {
+  const id = scalarInt(t);
+  const l = lists.get(id);
+  if (!l) throw new ExecutionError(`node '${node.name}' (${node.op}): input is not a TensorList`, { node: node.name });
+  return l;
+}
+
+function keep(t: tf.Tensor): tf.Tensor {
+  return tf.keep(tf.clone(t));
+}
+
+function index(i: tf.Tensor, n: number, node: GraphNode): number {
+  const k = scalarInt(i);
+  if (k < 0 || k >= n) throw new ExecutionError(`node '${node.name}' (${node.op}): index ${k} is out of range for a list of ${n} elements`, { node: node.name });
+  return k;
+}
+
+/** Disposes every list element; called when a top-level interpreter run ends. */
+export function clearTensorLists(): void {
+  const seen = new Set<tf.Tensor>();
+  for (const l of lists.values()) for (const t of l) if (t && !seen.has(t)) seen.add(t);
+  for (const t of seen) if (!t.isDisposed) t.dispose();
+  lists.clear();
+}
+
+function stack(items: (tf.Tensor | undefined)[], elementShape: number[], node: GraphNode): tf.Tensor {
+  if (items.some((t) => !t)) {
+    if (items.every((t) => !t) && elementShape.every((d) => d >= 0)) return tf.zeros([items.length, ...elementShape]);
+    const missing = items.findIndex((t) => !t);
+    throw new ExecutionError(`node '${node.name}' (${node.op}): element ${missing} of the list was never set`, { node: node.name });
+  }
+  if (!items.length) return tf.zeros([0, ...elementShape.map((d) => Math.max(d, 0))]);
+  return tf.stack(items as tf.Tensor[]);
+}
+
+registerOps({
+  TensorListReserve: ([shape, n]) => {
+    void shape;
+    return handle(new Array<tf.Tensor | undefined>(scalarInt(n!)).fill(undefined));
+  },
+  EmptyTensorList: () => handle([]),
+  TensorListFromTensor: ([t]) => handle(tf.unstack(t!).map((x) => tf.keep(x))),
+  TensorListSetItem: ([h, i, item], node) => {
+    const l = list(h!, node);
+    const k = index(i!, l.length, node);
+    const copy = l.slice();
+    copy[k] = keep(item!);
+    return handle(copy);
+  },
+  TensorListGetItem: ([h, i, shape], node) => {
+    const l = list(h!, node);
+    const k = index(i!, l.length, node);
+    const item = l[k];
+    if (!item) {
+      const s = shape ? ints(shape) : [];
+      if (s.every((d) => d >= 0)) return tf.zeros(s);
+      throw new ExecutionError(`node '${node.name}' (${node.op}): element ${k} was never set`, { node: node.name });
+    }
+    return tf.clone(item);
+  },
+  TensorListStack: ([h, shape], node) => stack(list(h!, node), shape ? ints(shape) : [], node),
+  TensorListGather: ([h, idx, shape], node) => {
+    const l = list(h!, node);
+    return stack(ints(idx!).map((k) => l[k < 0 || k >= l.length ? -1 : k]), shape ? ints(shape) : [], node);
+  },
+  TensorListLength: ([h], node) => tf.scalar(list(h!, node).length, 'int32'),
+  TensorListPushBack: ([h, item], node) => handle([...list(h!, node), keep(item!)]),
+  TensorListPopBack: ([h], node) => {
+    const l = list(h!, node);
+    if (!l.length) throw new ExecutionError(`node '${node.name}' (TensorListPopBack): the list is empty`, { node: node.name });
+    const last = l[l.length - 1];
+    return [handle(l.slice(0, -1)), last ? tf.clone(last) : tf.scalar(0)];
+  },
+  TensorListElementShape: ([h], node) => {
+    const l = list(h!, node);
+    const first = l.find((t) => t);
+    return tf.tensor1d(first ? first.shape : [-1], 'int32');
+  },
+});
