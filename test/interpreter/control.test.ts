@@ -193,3 +193,54 @@ describe('TensorList ops in a TF2 loop', () => {
     expect(tf.memory().numTensors).toBe(before + 1);
   });
 });
+
+describe('TF1 dynamic RNN-style loop with TensorArrayV3', () => {
+  it('reads x_t from one TensorArray, writes h_t to another, gathers all steps: h_t = tanh(w h + x_t)', async () => {
+    const g = new GraphBuilder();
+    const fr = { frame_name: A.str('rnn/while'), is_constant: A.bool(false) };
+    const cst = { ...fr, is_constant: A.bool(true) };
+    g.placeholder('xs', 'float32', [3, 2]);
+    g.const('T', host('int32', [], [3]));
+    g.const('idx', host('int32', [3], [0, 1, 2]));
+    g.const('i0', host('int32', [], [0]));
+    g.const('h0', host('float32', [2], [0, 0]));
+    g.const('w', host('float32', [], [0.5]));
+    g.op('TensorArrayV3', 'in_ta', ['T'], { dtype: f32 });
+    g.op('TensorArrayScatterV3', 'in_ta/scatter', ['in_ta', 'idx', 'xs', 'in_ta:1'], { T: f32 });
+    g.op('TensorArrayV3', 'out_ta', ['T'], { dtype: f32 });
+    for (const [n, src, c] of [['rnn/Enter_i', 'i0', fr], ['rnn/Enter_h', 'h0', fr], ['rnn/Enter_flow', 'out_ta:1', fr], ['rnn/Enter_in', 'in_ta', cst], ['rnn/Enter_inflow', 'in_ta/scatter', cst], ['rnn/Enter_out', 'out_ta', cst], ['rnn/Enter_w', 'w', cst], ['rnn/Enter_T', 'T', cst]] as const) g.op('Enter', n, [src], c);
+    g.op('Merge', 'rnn/Merge_i', ['rnn/Enter_i', 'rnn/Next_i']);
+    g.op('Merge', 'rnn/Merge_h', ['rnn/Enter_h', 'rnn/Next_h']);
+    g.op('Merge', 'rnn/Merge_flow', ['rnn/Enter_flow', 'rnn/Next_flow']);
+    g.op('Less', 'rnn/Less', ['rnn/Merge_i', 'rnn/Enter_T']);
+    g.op('LoopCond', 'rnn/LoopCond', ['rnn/Less']);
+    for (const v of ['i', 'h', 'flow']) {
+      g.op('Switch', `rnn/Switch_${v}`, [`rnn/Merge_${v}`, 'rnn/LoopCond']);
+      g.op('Identity', `rnn/Id_${v}`, [`rnn/Switch_${v}:1`]);
+      g.op('Exit', `rnn/Exit_${v}`, [`rnn/Switch_${v}`]);
+    }
+    g.op('TensorArrayReadV3', 'rnn/x_t', ['rnn/Enter_in', 'rnn/Id_i', 'rnn/Enter_inflow'], { dtype: f32 });
+    g.op('Mul', 'rnn/wh', ['rnn/Id_h', 'rnn/Enter_w']);
+    g.op('AddV2', 'rnn/pre', ['rnn/wh', 'rnn/x_t']);
+    g.op('Tanh', 'rnn/h', ['rnn/pre']);
+    g.op('TensorArrayWriteV3', 'rnn/write', ['rnn/Enter_out', 'rnn/Id_i', 'rnn/h', 'rnn/Id_flow'], { T: f32 });
+    g.nodes.push({ name: 'rnn/one', op: 'Const', inputs: ['^rnn/Id_i'], attrs: { dtype: A.dtype('int32'), value: A.tensor(host('int32', [], [1])) } });
+    g.op('AddV2', 'rnn/inc', ['rnn/Id_i', 'rnn/one']);
+    g.op('NextIteration', 'rnn/Next_i', ['rnn/inc']);
+    g.op('NextIteration', 'rnn/Next_h', ['rnn/h']);
+    g.op('NextIteration', 'rnn/Next_flow', ['rnn/write']);
+    g.op('TensorArrayGatherV3', 'outputs', ['out_ta', 'idx', 'rnn/Exit_flow'], { dtype: f32, element_shape: A.shape([2]) });
+    const xs = [[0.3, -0.2], [0.1, 0.4], [-0.5, 0.2]];
+    const r = await runGraph(roundTrip(g.build(['outputs', 'rnn/Exit_h'])), { xs: tf.tensor2d(xs) });
+    let h = [0, 0];
+    const want: number[] = [];
+    for (const x of xs) {
+      h = h.map((v, j) => Math.tanh(0.5 * v + x[j]!));
+      want.push(...h);
+    }
+    expect(r.get('outputs')!.shape).toEqual([3, 2]);
+    // float32 vs the float64 recurrence here: within 1e-6.
+    r.get('outputs')!.values.forEach((v, k) => expect(v).toBeCloseTo(want[k]!, 6));
+    r.get('rnn/Exit_h')!.values.forEach((v, k) => expect(v).toBeCloseTo(h[k]!, 6));
+  });
+});

@@ -42,6 +42,7 @@ export function clearTensorLists(): void {
   for (const l of lists.values()) for (const t of l) if (t && !seen.has(t)) seen.add(t);
   for (const t of seen) if (!t.isDisposed) t.dispose();
   lists.clear();
+  clearTensorArrays();
 }
 
 function stack(items: (tf.Tensor | undefined)[], elementShape: number[], node: GraphNode): tf.Tensor {
@@ -97,4 +98,64 @@ registerOps({
     const first = l.find((t) => t);
     return tf.tensor1d(first ? first.shape : [-1], 'int32');
   },
+});
+
+/**
+ * TF1 TensorArrays (TensorArrayV3 and friends, what tf.compat.v1 dynamic_rnn and while_loop use).
+ * Unlike TensorLists they are mutable: writes go to the array behind the handle, and the "flow"
+ * scalar only orders the ops. Handles are int32 scalars into the same table (released with it).
+ */
+const arrays = new Map<number, { items: (tf.Tensor | undefined)[]; dynamic: boolean }>();
+
+function arrayOf(t: tf.Tensor, node: GraphNode): { items: (tf.Tensor | undefined)[]; dynamic: boolean } {
+  const a = arrays.get(scalarInt(t));
+  if (!a) throw new ExecutionError(`node '${node.name}' (${node.op}): input is not a TensorArray handle`, { node: node.name });
+  return a;
+}
+
+function put(a: { items: (tf.Tensor | undefined)[]; dynamic: boolean }, k: number, v: tf.Tensor, node: GraphNode): void {
+  if (k < 0 || (k >= a.items.length && !a.dynamic)) throw new ExecutionError(`node '${node.name}' (${node.op}): index ${k} is out of range for a TensorArray of size ${a.items.length}`, { node: node.name });
+  const old = a.items[k];
+  if (old && !old.isDisposed) old.dispose();
+  a.items[k] = tf.keep(tf.clone(v));
+}
+
+export function clearTensorArrays(): void {
+  for (const a of arrays.values()) for (const t of a.items) if (t && !t.isDisposed) t.dispose();
+  arrays.clear();
+}
+
+const flow = () => tf.scalar(0);
+
+registerOps({
+  TensorArrayV3: ([size], node) => {
+    const id = nextId++;
+    const dyn = node.attrs.dynamic_size?.type === 'bool' ? node.attrs.dynamic_size.value : false;
+    arrays.set(id, { items: new Array<tf.Tensor | undefined>(scalarInt(size!)).fill(undefined), dynamic: dyn });
+    return [tf.scalar(id, 'int32'), flow()];
+  },
+  TensorArrayWriteV3: ([h, i, v], node) => {
+    put(arrayOf(h!, node), scalarInt(i!), v!, node);
+    return flow();
+  },
+  TensorArrayScatterV3: ([h, idx, v], node) => {
+    const a = arrayOf(h!, node);
+    const rows = tf.unstack(v!);
+    ints(idx!).forEach((k, j) => put(a, k, rows[j]!, node));
+    return flow();
+  },
+  TensorArrayReadV3: ([h, i], node) => {
+    const a = arrayOf(h!, node);
+    const k = scalarInt(i!);
+    const item = a.items[k];
+    if (!item) throw new ExecutionError(`node '${node.name}' (TensorArrayReadV3): element ${k} was never written`, { node: node.name });
+    return tf.clone(item);
+  },
+  TensorArrayGatherV3: ([h, idx], node) => {
+    const a = arrayOf(h!, node);
+    const shape = node.attrs.element_shape?.type === 'shape' ? node.attrs.element_shape.value : null;
+    return stack(ints(idx!).map((k) => a.items[k]), shape ?? [], node);
+  },
+  TensorArraySizeV3: ([h], node) => tf.scalar(arrayOf(h!, node).items.length, 'int32'),
+  TensorArrayCloseV3: () => [],
 });
