@@ -20,6 +20,7 @@ export const RUN_OPTIONS = {
   inputs: { type: 'string' },
   backend: { type: 'string' },
   signature: { type: 'string' },
+  'loop-activations': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
@@ -31,6 +32,7 @@ export const RUN_OPTIONS_USAGE = `  --seed N                 seed for generated 
   --inputs FEEDS.npz       use these inputs instead of generated ones
   --backend NAME           wasm | cpu | tensorflow (default: tensorflow when @tensorflow/tfjs-node loads, else wasm)
   --signature NAME         SavedModel signature (default serving_default)
+  --loop-activations all|last  record every loop iteration (default) or only the last one
   -q, --quiet              no progress output`;
 
 export type ParsedValues = Record<string, string | boolean | string[] | undefined>;
@@ -145,4 +147,11 @@ export async function hashPath(path: string): Promise<{ sha256: string; bytes: n
 
 export function log(values: ParsedValues, msg: string): void {
   if (!values.quiet) process.stderr.write(msg + '\n');
+}
+
+export function loopActivationsOption(values: ParsedValues): 'all' | 'last' | undefined {
+  const v = values['loop-activations'] as string | undefined;
+  if (v === undefined) return undefined;
+  if (v !== 'all' && v !== 'last') throw new InputError(`--loop-activations expects all or last, got '${v}'`);
+  return v;
 }

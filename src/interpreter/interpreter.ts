@@ -152,6 +152,24 @@ export interface InterpreterOptions {
   outputs?: string[];
   /** Nesting depth of function calls (internal: bounds recursion). */
   depth?: number;
+  /**
+   * Activations inside loops: 'all' records every iteration (`loop/body@iter3/node`), 'last' only
+   * the final iteration's, without the iteration mark (`loop/body/node`).
+   */
+  loopActivations?: 'all' | 'last';
+}
+
+/** Keeps only the last iteration of every loop scope and drops the `@iterK` marks. */
+export function lastIterations<T extends { name: string }>(acts: T[]): T[] {
+  const re = /@iter(\d+)/g;
+  const maxOf = new Map<string, number>();
+  for (const a of acts) for (const m of a.name.matchAll(re)) {
+    const key = a.name.slice(0, m.index);
+    maxOf.set(key, Math.max(maxOf.get(key) ?? -1, Number(m[1])));
+  }
+  return acts
+    .filter((a) => [...a.name.matchAll(re)].every((m) => Number(m[1]) === maxOf.get(a.name.slice(0, m.index))))
+    .map((a) => ({ ...a, name: a.name.replace(re, '') }));
 }
 
 /** Function calls nested deeper than this are refused (recursive or hostile graphs). */
@@ -176,6 +194,7 @@ export class Interpreter implements Runner {
   /** Activations recorded inside function calls of the node being executed, yielded before it. */
   private pending: Activation[] = [];
   private recordInner = true;
+  private readonly loopActivations: 'all' | 'last';
 
   readonly graph: Graph;
 
@@ -185,6 +204,7 @@ export class Interpreter implements Runner {
     this.graph = graph;
     this.source = graph.source.path;
     this.depth = opts.depth ?? 0;
+    this.loopActivations = opts.loopActivations ?? 'all';
     this.byName = new Map(graph.nodes.map((n) => [n.name, n]));
     this.targets = (opts.outputs ?? graph.outputs).map(normaliseTensorName);
     for (const t of this.targets) {
@@ -256,8 +276,13 @@ export class Interpreter implements Runner {
         const node = step.node;
         const outs = await this.execNode(node, normFeeds, live, ctx, step.inputKeys);
         if (this.pending.length) {
-          const inner = this.pending;
+          let inner = this.pending;
           this.pending = [];
+          if (this.loopActivations === 'last' && this.depth === 0) {
+            const kept = new Set(lastIterations(inner.map((a, i) => ({ name: a.name, i }))).map((x) => x.i));
+            for (const [i, a] of inner.entries()) if (!kept.has(i)) a.tensor.dispose();
+            inner = lastIterations(inner.filter((_, i) => kept.has(i)));
+          }
           for (const a of inner) yield { ...a, index: index++ };
         }
         for (let i = 0; i < outs.length; i++) {

@@ -39,7 +39,7 @@ export interface LoadedModel {
 }
 
 /** Loads any supported model as a Runner. Graph kinds run in the reference interpreter. */
-export async function loadModel(path: string, opts: { signature?: string; outputs?: string[]; referenceInputs?: string[] } = {}): Promise<LoadedModel> {
+export async function loadModel(path: string, opts: { signature?: string; outputs?: string[]; referenceInputs?: string[]; loopActivations?: 'all' | 'last' } = {}): Promise<LoadedModel> {
   const kind = detectKind(path);
   switch (kind) {
     case 'keras': {
@@ -60,7 +60,7 @@ export async function loadModel(path: string, opts: { signature?: string; output
     }
     default: {
       const graph = await loadGraph(path, { signature: opts.signature });
-      const runner = new Interpreter(graph, opts.outputs ? { outputs: opts.outputs } : {});
+      const runner = new Interpreter(graph, { ...(opts.outputs ? { outputs: opts.outputs } : {}), ...(opts.loopActivations ? { loopActivations: opts.loopActivations } : {}) });
       return { runner, kind, graph };
     }
   }

@@ -244,3 +244,33 @@ describe('TF1 dynamic RNN-style loop with TensorArrayV3', () => {
     r.get('rnn/Exit_h')!.values.forEach((v, k) => expect(v).toBeCloseTo(h[k]!, 6));
   });
 });
+
+describe('loop activation recording', () => {
+  it("'last' keeps only the final iteration, without iteration marks", async () => {
+    const { Interpreter, lastIterations } = await import('../../src/interpreter/interpreter.js');
+    expect(lastIterations([{ name: 'l/body@iter0/a' }, { name: 'l/body@iter1/a' }, { name: 'l/body@iter1/m@iter0/b' }, { name: 'l/body@iter1/m@iter1/b' }, { name: 'x' }]).map((a) => a.name)).toEqual([
+      'l/body/a',
+      'l/body/m/b',
+      'x',
+    ]);
+    const g = new GraphBuilder();
+    g.placeholder('x', 'float32', [1]);
+    g.const('i0', host('int32', [], [0]));
+    g.op('While', 'loop', ['i0', 'x'], { cond: A.func('cond'), body: A.func('body') });
+    const graph = g.build(['loop:1']);
+    graph.functions.set('cond', fn('cond', ['i', 'x'], ['go'], [constNode('n', 4, 'int32'), node('less', 'Less', ['i', 'n:output:0'])], { go: 'less:z:0' }));
+    graph.functions.set('body', fn('body', ['i', 'x'], ['i1', 'x1'], [constNode('one', 1, 'int32'), node('inc', 'AddV2', ['i', 'one:output:0']), node('dbl', 'AddV2', ['x', 'x'])], { i1: 'inc:z:0', x1: 'dbl:z:0' }));
+    const interp = new Interpreter(graph, { loopActivations: 'last' });
+    const names: string[] = [];
+    let last = 0;
+    for await (const a of interp.run(new Map([['x', tf.tensor1d([1])]]))) {
+      names.push(a.name);
+      if (a.name === 'loop/body/dbl') last = (a.tensor.dataSync() as Float32Array)[0]!;
+      a.tensor.dispose();
+    }
+    interp.dispose();
+    expect(names.filter((n) => n.includes('@iter'))).toEqual([]);
+    expect(names.filter((n) => n === 'loop/body/dbl')).toEqual(['loop/body/dbl']);
+    expect(last).toBe(16); // 1 doubled four times: the last iteration's value
+  });
+});

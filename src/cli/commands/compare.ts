@@ -11,7 +11,7 @@ import { writeReports } from '../../report/index.js';
 import { loadModel } from '../../runners/index.js';
 import type { Command } from '../main.js';
 import type { ParsedValues } from '../common.js';
-import { RUN_OPTIONS, RUN_OPTIONS_USAGE, feedsMaker, hashPath, intOption, log, numberOption, parse, setupBackend } from '../common.js';
+import { RUN_OPTIONS, RUN_OPTIONS_USAGE, feedsMaker, hashPath, intOption, log, loopActivationsOption, numberOption, parse, setupBackend } from '../common.js';
 
 const usage = `usage: parity compare ORIGINAL CANDIDATE [options]
 
@@ -89,10 +89,11 @@ export async function runCompare(original: string, candidatePath: string, values
   if (failOn !== 'outputs' && failOn !== 'all') throw new InputError(`--fail-on expects outputs or all, got '${failOn}'`);
   const map = values.map ? readAlignmentFile(values.map as string) : undefined;
   log(values, `parity: loading ${original}`);
-  const ref = await loadModel(original, { signature: values.signature as string | undefined });
+  const loopActivations = loopActivationsOption(values);
+  const ref = await loadModel(original, { signature: values.signature as string | undefined, ...(loopActivations ? { loopActivations } : {}) });
   try {
     log(values, `parity: loading ${candidatePath}`);
-    const cand = await loadModel(candidatePath, { referenceInputs: ref.runner.inputs().map((s) => s.name) });
+    const cand = await loadModel(candidatePath, { referenceInputs: ref.runner.inputs().map((s) => s.name), ...(loopActivations ? { loopActivations } : {}) });
     try {
       const [rh, ch] = await Promise.all([hashPath(original), hashPath(candidatePath)]);
       return await compareRunners(ref.runner, cand.runner, {

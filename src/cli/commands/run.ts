@@ -5,7 +5,7 @@ import type { HostTensor } from '../../core/tensor.js';
 import { writeNpzFile } from '../../inputs/npz.js';
 import { loadModel } from '../../runners/index.js';
 import type { Command } from '../main.js';
-import { RUN_OPTIONS, RUN_OPTIONS_USAGE, feedsMaker, intOption, log, parse, setupBackend } from '../common.js';
+import { RUN_OPTIONS, RUN_OPTIONS_USAGE, feedsMaker, intOption, log, loopActivationsOption, parse, setupBackend } from '../common.js';
 
 const usage = `usage: parity run MODEL [options]
 
@@ -31,7 +31,8 @@ export const command: Command = {
     const backend = await setupBackend(values);
     const seed = intOption(values.seed, 'seed', 0);
     const outputs = values.outputs ? String(values.outputs).split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-    const model = await loadModel(path, { signature: values.signature as string | undefined, outputs });
+    const loopActivations = loopActivationsOption(values);
+    const model = await loadModel(path, { signature: values.signature as string | undefined, outputs, ...(loopActivations ? { loopActivations } : {}) });
     const runner = model.runner;
     try {
       const record = values.record ? String(values.record).split(',').map((s) => s.trim()).filter(Boolean) : undefined;
