@@ -1,56 +1,14 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExecutionError } from '../../../src/core/errors.js';
-import type { DType } from '../../../src/core/dtype.js';
-import type { Attr } from '../../../src/graph/ir.js';
 import { A, expectClose, host, runOp } from '../../fixtures/graph.js';
+import { loadGoldens, runGoldenCase } from '../../fixtures/nn-goldens.js';
 
 /**
  * Convolution and pooling kernels against float64 numpy goldens computed from the definitions
  * (test/fixtures/gen/ops_conv.py), plus hand-worked cases and the errors TF would raise.
  */
-interface GoldenTensor {
-  dtype: DType;
-  shape: number[];
-  values: number[];
-}
-type GoldenAttr =
-  | { type: 'int' | 'float'; value: number }
-  | { type: 'ints'; value: number[] }
-  | { type: 'str'; value: string }
-  | { type: 'strs'; value: string[] }
-  | { type: 'bool'; value: boolean };
-interface GoldenCase {
-  name: string;
-  op: string;
-  attrs: Record<string, GoldenAttr>;
-  inputs: GoldenTensor[];
-  outputs: GoldenTensor[];
-}
+const golden = { cases: loadGoldens('ops_conv.json') };
 
-function toAttr(a: GoldenAttr): Attr {
-  switch (a.type) {
-    case 'int': return A.int(a.value);
-    case 'float': return A.float(a.value);
-    case 'ints': return A.ints(a.value);
-    case 'str': return A.str(a.value);
-    case 'strs': return A.list({ strings: a.value });
-    case 'bool': return A.bool(a.value);
-  }
-}
-
-const golden = JSON.parse(readFileSync(join(import.meta.dirname, '../../fixtures/goldens/ops_conv.json'), 'utf8')) as { cases: GoldenCase[] };
-
-async function runCase(c: GoldenCase): Promise<void> {
-  const attrs = Object.fromEntries(Object.entries(c.attrs).map(([k, v]) => [k, toAttr(v)]));
-  const outs = await runOp(c.op, c.inputs.map((t) => host(t.dtype, t.shape, t.values)), attrs, c.outputs.length);
-  c.outputs.forEach((exp, i) => {
-    expect(outs[i]!.shape, `output ${i} shape`).toEqual(exp.shape);
-    if (exp.dtype === 'int32') expect(outs[i]!.values).toEqual(exp.values);
-    else expectClose(outs[i]!.values, exp.values, 2e-5, 2e-5);
-  });
-}
 
 describe('conv/pool kernels vs numpy goldens', () => {
   it('covers every op family the script generates', () => {
@@ -59,7 +17,7 @@ describe('conv/pool kernels vs numpy goldens', () => {
       expect(ops.has(op), op).toBe(true);
     }
   });
-  for (const c of golden.cases) it(c.name, () => runCase(c));
+  for (const c of golden.cases) it(c.name, () => runGoldenCase(c));
 });
 
 const x5x5 = host('float32', [1, 5, 5, 1], Array.from({ length: 25 }, (_, i) => i + 1));

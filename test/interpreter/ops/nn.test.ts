@@ -1,50 +1,17 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExecutionError } from '../../../src/core/errors.js';
-import type { DType } from '../../../src/core/dtype.js';
-import type { Attr } from '../../../src/graph/ir.js';
 import { A, expectClose, host, runOp } from '../../fixtures/graph.js';
+import { loadGoldens, runGoldenCase } from '../../fixtures/nn-goldens.js';
 
 /**
  * Activation and normalisation kernels against closed formulas evaluated in float64 numpy
  * (test/fixtures/gen/ops_nn.py), plus hand-worked values and the errors TF would raise.
  */
-interface GoldenTensor {
-  dtype: DType;
-  shape: number[];
-  values: number[];
-}
-type GoldenAttr = { type: 'int' | 'float'; value: number } | { type: 'str'; value: string } | { type: 'bool'; value: boolean };
-interface GoldenCase {
-  name: string;
-  op: string;
-  attrs: Record<string, GoldenAttr>;
-  inputs: GoldenTensor[];
-  outputs: GoldenTensor[];
-}
-
-function toAttr(a: GoldenAttr): Attr {
-  switch (a.type) {
-    case 'int': return A.int(a.value);
-    case 'float': return A.float(a.value);
-    case 'str': return A.str(a.value);
-    case 'bool': return A.bool(a.value);
-  }
-}
-
-const golden = JSON.parse(readFileSync(join(import.meta.dirname, '../../fixtures/goldens/ops_nn.json'), 'utf8')) as { cases: GoldenCase[] };
+const golden = { cases: loadGoldens('ops_nn.json') };
 
 describe('nn kernels vs numpy goldens', () => {
   for (const c of golden.cases) {
-    it(c.name, async () => {
-      const attrs = Object.fromEntries(Object.entries(c.attrs).map(([k, v]) => [k, toAttr(v)]));
-      const outs = await runOp(c.op, c.inputs.map((t) => host(t.dtype, t.shape, t.values)), attrs, c.outputs.length);
-      c.outputs.forEach((exp, i) => {
-        expect(outs[i]!.shape, `output ${i} shape`).toEqual(exp.shape);
-        expectClose(outs[i]!.values, exp.values, 2e-5, 2e-5);
-      });
-    });
+    it(c.name, () => runGoldenCase(c));
   }
 });
 
