@@ -3,6 +3,7 @@ import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { FormatError, InputError, errorMessage } from '../src/core/errors.js';
 import type { ParsedValues } from '../src/cli/common.js';
+import { toCliValues } from '../src/cli/api-options.js';
 
 /**
  * A case: one comparison with its expected verdict, described in a small YAML file.
@@ -159,25 +160,19 @@ export function findCases(path: string): string[] {
 
 /** The compare options of a case, as the CLI would parse them. */
 export function caseValues(c: CaseSpec): ParsedValues {
-  const atol: string[] = [];
-  const rtol: string[] = [];
-  if (c.tolerance.atol !== undefined) atol.push(String(c.tolerance.atol));
-  if (c.tolerance.rtol !== undefined) rtol.push(String(c.tolerance.rtol));
-  for (const [k, t] of Object.entries(c.perTensor)) {
-    if (t.atol !== undefined) atol.push(`${k}:${t.atol}`);
-    if (t.rtol !== undefined) rtol.push(`${k}:${t.rtol}`);
-  }
   return {
-    quiet: true,
-    seed: String(c.seed),
-    iterations: String(c.iterations),
-    ...(atol.length ? { atol } : {}),
-    ...(rtol.length ? { rtol } : {}),
-    ...(c.checks.length ? { check: c.checks } : {}),
-    ...(Object.keys(c.shapes).length ? { shape: Object.entries(c.shapes).map(([k, s]) => `${k}:${s.join('x')}`) } : {}),
-    ...(c.specs.length ? { input: c.specs } : {}),
-    ...(c.feeds ? { inputs: c.feeds } : {}),
-    ...(c.map ? { map: c.map } : {}),
+    ...toCliValues({
+      seed: c.seed,
+      iterations: c.iterations,
+      ...c.tolerance,
+      perTensor: c.perTensor,
+      checks: c.checks,
+      shapes: c.shapes,
+      inputs: c.specs,
+      ...(c.feeds ? { feeds: c.feeds } : {}),
+      ...(c.map ? { map: c.map } : {}),
+      failOn: c.failOn,
+    }),
     'fail-on': c.failOn,
   };
 }
