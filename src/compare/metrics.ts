@@ -1,4 +1,6 @@
 import { InputError } from '../core/errors.js';
+import type { WasmMemory } from './kernel/kernel.js';
+import { ownMemory, runKernel, runKernelB } from './kernel/kernel.js';
 
 /**
  * Error metrics between a reference and a candidate tensor (same element order).
@@ -68,124 +70,228 @@ export interface MetricPass extends MetricValues {
   candStats: ValueStats;
 }
 
+/** Running sums and extremes of one comparison; what both the wasm kernel and the scalar loop produce. */
+interface Acc {
+  finite: number;
+  sr: number;
+  sc: number;
+  sabs: number;
+  ssq: number;
+  dot: number;
+  nr: number;
+  nc: number;
+  rmin: number;
+  rmax: number;
+  cmin: number;
+  cmax: number;
+  maxabs: number;
+  maxrel: number;
+  natol: number;
+  nrtol: number;
+  close: number;
+  wex: number;
+  widx: number;
+  refBad: number;
+  candBad: number;
+  nanMis: number;
+  infMis: number;
+}
+
+function emptyAcc(): Acc {
+  return {
+    finite: 0, sr: 0, sc: 0, sabs: 0, ssq: 0, dot: 0, nr: 0, nc: 0,
+    rmin: Infinity, rmax: -Infinity, cmin: Infinity, cmax: -Infinity,
+    maxabs: 0, maxrel: 0, natol: 0, nrtol: 0, close: 0, wex: -Infinity, widx: -1,
+    refBad: 0, candBad: 0, nanMis: 0, infMis: 0,
+  };
+}
+
 /**
- * One pass over both arrays. Non-finite elements are counted and matched separately
- * (NaN==NaN by option, +Inf==+Inf) and excluded from the finite error statistics, so one
- * NaN does not turn every metric into NaN and hide the rest of the comparison.
+ * Scalar accumulation of elements [from, to): the exact definition the wasm kernel follows,
+ * and the path for data with NaN/Inf (counted and matched here, left out of the finite
+ * statistics so one NaN does not turn every metric into NaN and hide the rest).
  */
-export function computeMetrics(ref: ArrayLike<number>, cand: ArrayLike<number>, opts: MetricOptions, shape?: readonly number[]): MetricPass {
-  const n = ref.length;
-  if (cand.length !== n) throw new InputError(`cannot compare tensors of ${n} and ${cand.length} elements`);
-  const { atol, rtol } = opts;
-  const nanEqual = opts.nanEqual ?? true;
-  let maxAbs = 0;
-  let maxRel = 0;
-  let sumAbs = 0;
-  let sumSq = 0;
-  let dot = 0;
-  let nr = 0;
-  let nc = 0;
-  let close = 0;
-  let nanMis = 0;
-  let infMis = 0;
-  let refBad = 0;
-  let candBad = 0;
-  let neededAtol = 0;
-  let neededRtol = 0;
-  let worst = -1;
-  let worstExcess = -Infinity;
-  let finite = 0;
-  let rMin = Infinity, rMax = -Infinity, rSum = 0, cMin = Infinity, cMax = -Infinity, cSum = 0;
-  for (let i = 0; i < n; i++) {
+function scalarAcc(ref: ArrayLike<number>, cand: ArrayLike<number>, from: number, to: number, atol: number, rtol: number, nanEqual: boolean, acc: Acc): void {
+  let { finite, sr, sc, sabs, ssq, dot, nr, nc, rmin, rmax, cmin, cmax, maxabs, maxrel, natol, nrtol, close, wex, widx } = acc;
+  for (let i = from; i < to; i++) {
     const r = ref[i]!;
     const c = cand[i]!;
     const d = c - r;
-    // Fast path: both finite (d finite). Divisions only when a maximum may change.
-    if (d - d === 0) {
-      const ad = d < 0 ? -d : d;
-      const ar = r < 0 ? -r : r;
-      finite++;
-      if (r < rMin) rMin = r;
-      if (r > rMax) rMax = r;
-      if (c < cMin) cMin = c;
-      if (c > cMax) cMax = c;
-      rSum += r;
-      cSum += c;
-      sumAbs += ad;
-      sumSq += d * d;
-      dot += r * c;
-      nr += r * r;
-      nc += c * c;
-      if (ad > maxAbs) maxAbs = ad;
-      if (ad > maxRel * ar && ar > 0) maxRel = ad / ar;
-      const na = ad - rtol * ar;
-      if (na > neededAtol) neededAtol = na;
-      const excess = na - atol;
-      if (excess <= 0) close++;
-      else {
-        const nrt = ar > 0 ? (ad - atol) / ar : Infinity;
-        if (nrt > neededRtol) neededRtol = nrt;
-      }
-      if (excess > worstExcess) {
-        worstExcess = excess;
-        worst = i;
+    if (d - d !== 0) {
+      // Kept out of this loop so that it stays optimised: a NaN/Inf element.
+      if (nonFinite(r, c, nanEqual, acc)) close++;
+      else if (wex < Infinity) {
+        wex = Infinity;
+        widx = i;
       }
       continue;
     }
-    const rBad = !Number.isFinite(r);
-    const cBad = !Number.isFinite(c);
-    if (rBad) refBad++;
-    if (cBad) candBad++;
-    const rNaN = r !== r;
-    const cNaN = c !== c;
-    let ok: boolean;
-    if (rNaN || cNaN) {
-      ok = rNaN && cNaN && nanEqual;
-      if (!ok) nanMis++;
-    } else {
-      // At least one infinity: equal only when both are the same infinity.
-      ok = r === c;
-      if (!ok) infMis++;
+    const ad = d < 0 ? -d : d;
+    const ar = r < 0 ? -r : r;
+    finite++;
+    if (r < rmin) rmin = r;
+    if (r > rmax) rmax = r;
+    if (c < cmin) cmin = c;
+    if (c > cmax) cmax = c;
+    sr += r;
+    sc += c;
+    sabs += ad;
+    ssq += d * d;
+    dot += r * c;
+    nr += r * r;
+    nc += c * c;
+    if (ad > maxabs) maxabs = ad;
+    if (ar > 0) {
+      const rel = ad / ar;
+      if (rel > maxrel) maxrel = rel;
     }
-    if (ok) close++;
+    const na = ad - rtol * ar;
+    if (na > natol) natol = na;
+    if (na <= atol) close++;
     else {
-      neededAtol = Infinity;
-      neededRtol = Infinity;
-      if (worstExcess < Infinity) {
-        worstExcess = Infinity;
-        worst = i;
+      const nrt = (ad - atol) / ar; // +Infinity where ref is 0: no rtol can pass it
+      if (nrt > nrtol) nrtol = nrt;
+      const ex = na - atol;
+      if (ex > wex) {
+        wex = ex;
+        widx = i;
       }
     }
   }
+  Object.assign(acc, { finite, sr, sc, sabs, ssq, dot, nr, nc, rmin, rmax, cmin, cmax, maxabs, maxrel, natol, nrtol, close, wex, widx });
+}
+
+/** Counts one element with a NaN or an infinity; true when it matches. */
+function nonFinite(r: number, c: number, nanEqual: boolean, acc: Acc): boolean {
+  if (!Number.isFinite(r)) acc.refBad++;
+  if (!Number.isFinite(c)) acc.candBad++;
+  const rNaN = r !== r;
+  const cNaN = c !== c;
+  if (rNaN || cNaN) {
+    if (rNaN && cNaN && nanEqual) return true;
+    acc.nanMis++;
+    return false;
+  }
+  // At least one infinity: equal only when both are the same infinity.
+  if (r === c) return true;
+  acc.infMis++;
+  return false;
+}
+
+/** Elements below this go through the scalar loop (the copy and call are not worth it). */
+const KERNEL_MIN = 64;
+
+/**
+ * Accumulates with the wasm kernel over float32 data at byte offsets of `memory` (with the
+ * last element of an odd count done by the scalar loop from `tail`). Returns null when the
+ * kernel cannot run here or the data holds NaN/Inf (the caller then takes the scalar path).
+ */
+function kernelAcc(memory: WasmMemory, rOff: number, cOff: number, n: number, atol: number, rtol: number, nanEqual: boolean): Acc | null {
+  const pairs = n >>> 1;
+  const k = runKernel(memory, rOff, cOff, pairs, atol, rtol, false);
+  if (!k) return null;
+  const a = k.a;
+  // A NaN or infinity on either side makes that side's sum non-finite (float32 sums cannot overflow a double).
+  if (!Number.isFinite(a.sr) || !Number.isFinite(a.sc)) return null;
+  const acc: Acc = { ...emptyAcc(), ...a, finite: pairs * 2 };
+  if (a.close < pairs * 2) {
+    const b = runKernelB(memory, rOff, cOff, pairs, atol, rtol);
+    if (!b) return null;
+    acc.nrtol = b.nrtol;
+    // Only a failing element counts as the worst one.
+    if (b.wex > 0) {
+      acc.wex = b.wex;
+      acc.widx = b.widx;
+    }
+  }
+  if (n & 1) {
+    const last = n - 1;
+    const r = new Float32Array(memory.buffer, rOff + last * 4, 1);
+    const c = new Float32Array(memory.buffer, cOff + last * 4, 1);
+    // Index the single-element views as element `last` of the whole tensor.
+    const shift = { length: n, [last]: r[0]! } as unknown as ArrayLike<number>;
+    const shiftC = { length: n, [last]: c[0]! } as unknown as ArrayLike<number>;
+    scalarAcc(shift, shiftC, last, n, atol, rtol, nanEqual, acc);
+    if (acc.refBad || acc.candBad) return null;
+  }
+  return acc;
+}
+
+function finish(acc: Acc, n: number): MetricPass {
+  const { finite, nr, nc, dot, ssq } = acc;
   const cosine = nr === 0 && nc === 0 ? 1 : nr === 0 || nc === 0 ? 0 : dot / Math.sqrt(nr * nc);
-  const sqnr = sumSq === 0 ? Infinity : nr === 0 ? -Infinity : 10 * Math.log10(nr / sumSq);
+  const sqnr = ssq === 0 ? Infinity : nr === 0 ? -Infinity : 10 * Math.log10(nr / ssq);
   const stats = (min: number, max: number, sum: number, sq: number, bad: number): ValueStats => {
     const mean = finite ? sum / finite : 0;
     return { min: finite ? min : 0, max: finite ? max : 0, mean, std: finite ? Math.sqrt(Math.max(0, sq / finite - mean * mean)) : 0, nonfinite: bad };
   };
-  const out: MetricPass = {
-    refStats: stats(rMin, rMax, rSum, nr, refBad),
-    candStats: stats(cMin, cMax, cSum, nc, candBad),
-    max_abs: maxAbs,
-    max_rel: maxRel,
-    mean_abs: finite ? sumAbs / finite : 0,
-    rmse: finite ? Math.sqrt(sumSq / finite) : 0,
+  const mismatchedNonFinite = acc.nanMis + acc.infMis > 0;
+  return {
+    refStats: stats(acc.rmin, acc.rmax, acc.sr, nr, acc.refBad),
+    candStats: stats(acc.cmin, acc.cmax, acc.sc, nc, acc.candBad),
+    max_abs: acc.maxabs,
+    max_rel: acc.maxrel,
+    mean_abs: finite ? acc.sabs / finite : 0,
+    rmse: finite ? Math.sqrt(ssq / finite) : 0,
     cosine: Math.max(-1, Math.min(1, cosine)),
     sqnr,
-    allclose: n ? close / n : 1,
-    nan_mismatch: nanMis,
-    inf_mismatch: infMis,
-    ref_nonfinite: refBad,
-    cand_nonfinite: candBad,
-    needed_atol: neededAtol,
-    needed_rtol: neededRtol,
-    worst_index: worst,
+    allclose: n ? acc.close / n : 1,
+    nan_mismatch: acc.nanMis,
+    inf_mismatch: acc.infMis,
+    ref_nonfinite: acc.refBad,
+    cand_nonfinite: acc.candBad,
+    needed_atol: mismatchedNonFinite ? Infinity : acc.natol,
+    needed_rtol: mismatchedNonFinite ? Infinity : acc.nrtol,
+    worst_index: acc.widx,
     count: n,
   };
-  if (opts.topk && opts.topk > 0 && shape && shape.length >= 1) {
-    out.topk_agree = topkAgreement(ref, cand, shape[shape.length - 1]!, opts.topk);
+}
+
+/**
+ * All metrics of a pair (same element order) in one pass over both arrays: the wasm kernel
+ * for float32 data (copied into the kernel's memory), the scalar loop otherwise and for data
+ * with NaN/Inf. `worst_index` is -1 when every element is within tolerance.
+ */
+export function computeMetrics(ref: ArrayLike<number>, cand: ArrayLike<number>, opts: MetricOptions, shape?: readonly number[]): MetricPass {
+  const n = ref.length;
+  if (cand.length !== n) throw new InputError(`cannot compare tensors of ${n} and ${cand.length} elements`);
+  let acc: Acc | null = null;
+  if (n >= KERNEL_MIN && ref instanceof Float32Array && cand instanceof Float32Array) {
+    const mem = ownMemory(n * 8);
+    if (mem) {
+      new Float32Array(mem.buffer, 0, n).set(ref);
+      new Float32Array(mem.buffer, n * 4, n).set(cand);
+      acc = kernelAcc(mem, 0, n * 4, n, opts.atol, opts.rtol, opts.nanEqual ?? true);
+    }
   }
-  return out;
+  return withTopk(acc ? finish(acc, n) : scalarMetrics(ref, cand, opts), ref, cand, opts, shape);
+}
+
+/**
+ * The same for float32 data already in a wasm memory (e.g. two tensors on the tfjs wasm
+ * backend's heap): nothing is copied. Null when the kernel cannot run on that memory.
+ */
+export function computeMetricsInMemory(memory: WasmMemory, rOff: number, cOff: number, n: number, opts: MetricOptions, shape?: readonly number[]): MetricPass | null {
+  const views = () => [new Float32Array(memory.buffer, rOff, n), new Float32Array(memory.buffer, cOff, n)] as const;
+  const acc = n >= KERNEL_MIN ? kernelAcc(memory, rOff, cOff, n, opts.atol, opts.rtol, opts.nanEqual ?? true) : null;
+  const [r, c] = views();
+  return withTopk(acc ? finish(acc, n) : scalarMetrics(r, c, opts), r, c, opts, shape);
+}
+
+function scalarMetrics(ref: ArrayLike<number>, cand: ArrayLike<number>, opts: MetricOptions): MetricPass {
+  const acc = emptyAcc();
+  scalarAcc(ref, cand, 0, ref.length, opts.atol, opts.rtol, opts.nanEqual ?? true, acc);
+  return finish(acc, ref.length);
+}
+
+function withTopk(m: MetricPass, ref: ArrayLike<number>, cand: ArrayLike<number>, opts: MetricOptions, shape?: readonly number[]): MetricPass {
+  if (opts.topk && opts.topk > 0 && shape && shape.length >= 1) m.topk_agree = topkAgreement(ref, cand, shape[shape.length - 1]!, opts.topk);
+  return m;
+}
+
+/** The scalar path alone (tests check the kernel against it). */
+export function computeMetricsScalar(ref: ArrayLike<number>, cand: ArrayLike<number>, opts: MetricOptions): MetricPass {
+  return scalarMetrics(ref, cand, opts);
 }
 
 /** Share of rows (last axis = classes) whose top-k index sets agree. */

@@ -1,0 +1,137 @@
+import { WASM_BASE64 } from './metrics-wasm.js';
+
+/** The parts of the WebAssembly JS API used here (its types come with the DOM lib, which this project does not load). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmGlobal {
+  value: unknown;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: object };
+  Memory: new (d: { initial: number }) => WasmMemory;
+}
+const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+/**
+ * The metric accumulation kernel (metrics.wat), run either on a memory of its own (host
+ * arrays are copied in) or directly on another module's memory, such as the tfjs wasm
+ * backend's heap, where tensors already are (no copy at all).
+ */
+
+interface KernelExports {
+  passA(r: number, c: number, pairs: number, atol: number, rtol: number): void;
+  passB(r: number, c: number, pairs: number, atol: number, rtol: number): void;
+  [name: string]: WasmGlobal | ((...a: number[]) => void);
+}
+
+/** What pass A leaves behind (sums over finite pairs, extremes, allclose count). */
+export interface PassA {
+  sr: number;
+  sc: number;
+  sabs: number;
+  ssq: number;
+  dot: number;
+  nr: number;
+  nc: number;
+  rmin: number;
+  rmax: number;
+  cmin: number;
+  cmax: number;
+  maxabs: number;
+  maxrel: number;
+  natol: number;
+  close: number;
+}
+
+/** Pass B: the rtol that would pass, and the first element with the largest excess. */
+export interface PassB {
+  nrtol: number;
+  wex: number;
+  widx: number;
+}
+
+let module: object | null | undefined;
+
+function kernelModule(): object | null {
+  if (module === undefined) {
+    try {
+      if (!WA) throw new Error('no WebAssembly');
+      module = new WA.Module(Buffer.from(WASM_BASE64, 'base64'));
+    } catch {
+      // No WebAssembly SIMD in this runtime: callers use the scalar version.
+      module = null;
+    }
+  }
+  return module ?? null;
+}
+
+const instances = new WeakMap<WasmMemory, KernelExports>();
+
+function instanceFor(memory: WasmMemory): KernelExports | null {
+  let inst = instances.get(memory);
+  if (!inst) {
+    const m = kernelModule();
+    if (!m) return null;
+    try {
+      inst = new WA!.Instance(m, { env: { memory } }).exports as unknown as KernelExports;
+    } catch {
+      return null;
+    }
+    instances.set(memory, inst);
+  }
+  return inst;
+}
+
+const A_KEYS = ['sr', 'sc', 'sabs', 'ssq', 'dot', 'nr', 'nc', 'rmin', 'rmax', 'cmin', 'cmax', 'maxabs', 'maxrel', 'natol', 'close'] as const;
+
+function read<K extends string>(e: KernelExports, keys: readonly K[]): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const k of keys) out[k] = (e[k] as WasmGlobal).value as number;
+  return out;
+}
+
+/**
+ * Runs pass A (and pass B when `withB`) over `pairs` element pairs of float32 data at byte
+ * offsets `r` and `c` of `memory`. Returns null when the kernel cannot run here.
+ */
+export function runKernel(memory: WasmMemory, r: number, c: number, pairs: number, atol: number, rtol: number, withB: boolean): { a: PassA; b?: PassB } | null {
+  const e = instanceFor(memory);
+  if (!e) return null;
+  e.passA(r, c, pairs, atol, rtol);
+  const a = read(e, A_KEYS);
+  if (!withB) return { a };
+  e.passB(r, c, pairs, atol, rtol);
+  return { a, b: read(e, ['nrtol', 'wex', 'widx'] as const) };
+}
+
+/** Pass B alone (pass A already showed elements outside the tolerance). */
+export function runKernelB(memory: WasmMemory, r: number, c: number, pairs: number, atol: number, rtol: number): PassB | null {
+  const e = instanceFor(memory);
+  if (!e) return null;
+  e.passB(r, c, pairs, atol, rtol);
+  return read(e, ['nrtol', 'wex', 'widx'] as const);
+}
+
+/** A growable memory of the kernel's own, for arrays that live in JavaScript. */
+let own: WasmMemory | undefined;
+
+/** The kernel's own memory with room for `bytes`, or null when it cannot grow that far. */
+export function ownMemory(bytes: number): WasmMemory | null {
+  const pages = Math.ceil(bytes / 65536);
+  try {
+    if (!WA) return null;
+    if (!own) own = new WA.Memory({ initial: Math.max(1, pages) });
+    else if (own.buffer.byteLength < bytes) own.grow(pages - own.buffer.byteLength / 65536);
+    return own;
+  } catch {
+    return null;
+  }
+}
+
+/** Lets the kernel's own memory go (it cannot shrink), e.g. after a large comparison. */
+export function releaseOwnMemory(): void {
+  own = undefined;
+}
