@@ -182,6 +182,8 @@ function normaliseName(n: string): string {
 
 export interface AlignOptions {
   map?: Alignment;
+  /** Pairs decided while the candidate ran (see EarlyPairs), kept as they are. */
+  decided?: AlignedPair[];
   /** Disable numeric alignment (names and map only). */
   namesOnly?: boolean;
   /** Final outputs of each side, in order (paired positionally as a last resort). */
@@ -198,6 +200,83 @@ function isMovement(type: string): boolean {
 /** Numeric similarity at or above this counts as a confident value match. */
 export const STRONG_SIMILARITY = 0.99;
 
+export function pairKey(reference: string, candidate: string): string {
+  return normaliseName(reference) + '\u0000' + normaliseName(candidate);
+}
+
+/**
+ * The most plausible transform (layout first) unless another one makes the values match: a
+ * divergent layer must not be "explained" by a transposition that happens to score higher.
+ */
+export function chooseTransform(r: ActInfo, c: ActInfo): { t: Transform; sim: number } | undefined {
+  const ts = candidateTransforms(r, c);
+  if (!ts.length) return undefined;
+  const scored = ts.map((t) => ({ t, sim: r.data && c.data ? sampledSimilarity(r, c, t) : 0 }));
+  return scored.find((x) => x.sim >= STRONG_SIMILARITY) ?? scored[0];
+}
+
+function exactNameMatch(refByName: Map<string, ActInfo>, c: ActInfo): ActInfo | undefined {
+  const exact = refByName.get(normaliseName(c.name));
+  return exact && isPairable(exact, 'reference') && numel(exact.shape) === numel(c.shape) ? exact : undefined;
+}
+
+/**
+ * The pairs alignment makes whatever else the candidate yields: map entries and exact names
+ * (they come first and depend on nothing but the two activations). Knowing them as each
+ * candidate activation arrives lets the comparison compute that pair at once and let the
+ * candidate's tensor go, instead of holding every activation until the run ends.
+ */
+export class EarlyPairs {
+  private readonly mapByCand = new Map<string, AlignedPair[]>();
+  private readonly mapRefs = new Map<string, number>();
+  private readonly taken = new Set<string>();
+
+  /** `refByName`: the reference activations so far, by name without ':0' (it may grow while pairs are decided). */
+  constructor(
+    private readonly refByName: Map<string, ActInfo>,
+    map?: Alignment,
+  ) {
+    for (const p of map?.pairs ?? []) {
+      const k = normaliseName(p.candidate);
+      this.mapByCand.set(k, [...(this.mapByCand.get(k) ?? []), p]);
+      const r = normaliseName(p.reference);
+      this.mapRefs.set(r, (this.mapRefs.get(r) ?? 0) + 1);
+    }
+  }
+
+  /** The reference names `c` may pair with early: wait for these before calling decide(). */
+  wanted(c: ActInfo): string[] {
+    const mapped = this.mapByCand.get(normaliseName(c.name));
+    if (mapped) return mapped.map((p) => normaliseName(p.reference));
+    return isPairable(c, 'candidate') ? [normaliseName(c.name)] : [];
+  }
+
+  /** How many early pairs may read reference `name` (map entries can pair one reference with several layers). */
+  partners(name: string): number {
+    return this.mapRefs.get(normaliseName(name)) ?? 1;
+  }
+
+  /** The reference activations candidate `c` pairs with, and how, or [] when alignment must decide. */
+  decide(c: ActInfo): { ref: ActInfo; strategy: 'map' | 'name'; transform?: Transform }[] {
+    const mapped = this.mapByCand.get(normaliseName(c.name));
+    if (mapped) {
+      const out: { ref: ActInfo; strategy: 'map'; transform?: Transform }[] = [];
+      for (const p of mapped) {
+        const r = this.refByName.get(normaliseName(p.reference));
+        // Unknown names and element-count mismatches are reported by align().
+        if (!r || (!p.transform && !candidateTransforms(r, c).length)) return [];
+        out.push({ ref: r, strategy: 'map', ...(p.transform ? { transform: p.transform } : {}) });
+      }
+      return out;
+    }
+    if (!isPairable(c, 'candidate')) return [];
+    const exact = exactNameMatch(this.refByName, c);
+    if (!exact || this.mapRefs.has(normaliseName(exact.name)) || this.taken.has(exact.name)) return [];
+    this.taken.add(exact.name);
+    return [{ ref: exact, strategy: 'name' }];
+  }
+}
+
 export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOptions = {}): Alignment {
   const refs = refActs.filter((a) => isPairable(a, 'reference'));
   const cands = candActs.filter((a) => isPairable(a, 'candidate'));
@@ -211,18 +290,24 @@ export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOption
     usedRef.add(r.name);
     usedCand.add(c.name);
   };
-  // The most plausible transform (layout first) unless another one makes the values match: a
-  // divergent layer must not be "explained" by a transposition that happens to score higher.
-  const bestTransform = (r: ActInfo, c: ActInfo): { t: Transform; sim: number } | undefined => {
-    const ts = candidateTransforms(r, c);
-    if (!ts.length) return undefined;
-    const scored = ts.map((t) => ({ t, sim: r.data && c.data ? sampledSimilarity(r, c, t) : 0 }));
-    return scored.find((x) => x.sim >= STRONG_SIMILARITY) ?? scored[0];
-  };
+  const bestTransform = chooseTransform;
+
+  // 0. pairs decided while the candidate ran
+  const decidedKeys = new Set<string>();
+  for (const p of opts.decided ?? []) {
+    const r = refByName.get(normaliseName(p.reference));
+    const c = candByName.get(normaliseName(p.candidate));
+    if (!r || !c) continue;
+    pairs.push(p);
+    usedRef.add(r.name);
+    usedCand.add(c.name);
+    decidedKeys.add(pairKey(p.reference, p.candidate));
+  }
 
   // 1. map file
   if (opts.map) {
     for (const p of opts.map.pairs) {
+      if (decidedKeys.has(pairKey(p.reference, p.candidate))) continue;
       const r = refByName.get(normaliseName(p.reference));
       const c = candByName.get(normaliseName(p.candidate));
       if (!r) throw new InputError(`alignment map: reference '${p.reference}' is not an activation of the reference model`);
@@ -235,16 +320,15 @@ export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOption
     }
   }
 
-  // 2. names
+  // 2. names: exact names first (whatever the order), then TF scopes
+  for (const c of cands) {
+    if (usedCand.has(c.name)) continue;
+    const exact = exactNameMatch(refByName, c);
+    if (exact && !usedRef.has(exact.name)) add(exact, c, 'name', 1, bestTransform(exact, c)?.t);
+  }
   for (const c of cands) {
     if (usedCand.has(c.name)) continue;
     const cn = normaliseName(c.name);
-    const exact = refByName.get(cn);
-    if (exact && !usedRef.has(exact.name) && isPairable(exact, 'reference') && numel(exact.shape) === numel(c.shape)) {
-      const bt = bestTransform(exact, c);
-      add(exact, c, 'name', 1, bt?.t);
-      continue;
-    }
     // Keras layer `conv2d_3` ~ TF scope `…/conv2d_3/…`: the last node of that scope in execution order.
     const scoped = refs.filter(
       (r) => !usedRef.has(r.name) && numel(r.shape) === numel(c.shape) && ('/' + normaliseName(r.name) + '/').includes('/' + cn + '/') && !normaliseName(r.name).endsWith('/' + cn + '/kernel'),

@@ -5,10 +5,13 @@ import { InputError, ParityError } from '../core/errors.js';
 import type { Activation, Runner } from '../core/runner.js';
 import type { HostTensor, TensorSpec } from '../core/tensor.js';
 import { VERSION } from '../version.js';
-import type { ActInfo, AlignedPair, Alignment, Transform } from './align.js';
-import { align, applyTransform } from './align.js';
-import type { Check, MetricValues } from './metrics.js';
-import { checkPasses, checkToString, computeMetrics, errorHistogram, worstElements } from './metrics.js';
+import type { ActInfo, AlignedPair, Alignment, Strategy, Transform } from './align.js';
+import { EarlyPairs, align, chooseTransform, pairKey } from './align.js';
+import { wasmHeapView } from './device.js';
+import type { Check, ErrorHistogram, MetricValues, ValueStats } from './metrics.js';
+import { checkPasses, checkToString, errorHistogram, worstElements } from './metrics.js';
+import type { Held } from './store.js';
+import { ActivationStore, hasValues, measure, valuesTensor, withHeapViews } from './store.js';
 import type { GraphNodeFacts, InputFacts, ModelFacts, PairResult, Result, Tolerance } from './result.js';
 import { RESULT_SCHEMA_VERSION } from './result.js';
 
@@ -100,36 +103,156 @@ export function bindInputs(refSpecs: TensorSpec[], candSpecs: TensorSpec[], feed
 }
 
 interface SideRun {
-  acts: ActInfo[];
-  byName: Map<string, ActInfo>;
+  acts: Held[];
+  byName: Map<string, Held>;
   ms: number;
 }
 
-/** Runs a runner and keeps host copies of every float activation (tensors are disposed at once). */
-async function collect(runner: Runner, feeds: Map<string, tf.Tensor>): Promise<SideRun> {
-  const t0 = performance.now();
-  const acts: ActInfo[] = [];
-  const it = runner.run(feeds, { record: 'all' }) as AsyncIterable<Activation>;
-  for await (const a of it) {
-    try {
-      const info: ActInfo = {
-        name: a.name,
-        type: a.type,
-        shape: a.tensor.shape.slice(),
-        dtype: a.tensor.dtype,
-        index: acts.length,
-        layout: a.layout,
-        producedFrom: a.producedFrom,
-        ...(a.outputIndex !== undefined ? { outputIndex: a.outputIndex } : {}),
-      };
-      if (a.tensor.dtype === 'float32') info.data = (await a.tensor.data()) as Float32Array;
-      else if (a.tensor.dtype === 'int32' || a.tensor.dtype === 'bool') info.intData = (await a.tensor.data()) as Int32Array | Uint8Array;
-      acts.push(info);
-    } finally {
-      a.tensor.dispose();
+function actInfo(a: Activation, index: number): Held {
+  return {
+    name: a.name,
+    type: a.type,
+    shape: a.tensor.shape.slice(),
+    dtype: a.tensor.dtype,
+    index,
+    layout: a.layout,
+    producedFrom: a.producedFrom,
+    ...(a.outputIndex !== undefined ? { outputIndex: a.outputIndex } : {}),
+  };
+}
+
+function addAct(side: SideRun, info: Held): void {
+  side.acts.push(info);
+  side.byName.set(norm(info.name), info);
+}
+
+/** A pair known before alignment runs, for a candidate activation. */
+interface Decision {
+  ref: Held;
+  strategy: Strategy;
+  transform?: Transform;
+  /** From an earlier iteration's alignment (else decided now, and passed to align()). */
+  known: boolean;
+}
+
+interface Decider {
+  /** The reference activations (names without ':0') candidate `c` may pair with before alignment. */
+  wanted(c: ActInfo): string[];
+  /** Once those have arrived (or the reference has ended): the pairs to measure now. */
+  decide(c: ActInfo): Decision[];
+  /** How many such pairs may read reference `name`. */
+  partners(name: string): number;
+}
+
+/**
+ * Runs reference and candidate side by side (in one thread, alternating), recording every
+ * activation. A candidate activation whose pair is known before alignment (map entries and
+ * exact names; every pair after the first iteration) is measured as soon as both sides have
+ * produced it, and both tensors are let go: for conversions that keep names, memory stays
+ * near that of the bare runs and the metric kernel reads values still in cache. Everything
+ * else is held in `store` for alignment.
+ */
+async function runBoth(
+  reference: Runner,
+  candidate: Runner,
+  refFeeds: Map<string, tf.Tensor>,
+  candFeeds: Map<string, tf.Tensor>,
+  store: ActivationStore,
+  makeDecider: (ref: SideRun) => Decider,
+  onPair: (d: Decision, c: Held, values: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] }) => Promise<void>,
+): Promise<{ ref: SideRun; cand: SideRun }> {
+  const ref: SideRun = { acts: [], byName: new Map(), ms: 0 };
+  const cand: SideRun = { acts: [], byName: new Map(), ms: 0 };
+  const decider = makeDecider(ref);
+  const refIt = (reference.run(refFeeds, { record: 'all' }) as AsyncIterable<Activation>)[Symbol.asyncIterator]();
+  const candIt = (candidate.run(candFeeds, { record: 'all' }) as AsyncIterable<Activation>)[Symbol.asyncIterator]();
+  let refDone = false;
+  let candDone = false;
+  /** Candidate activations waiting for a reference activation to arrive, by that name. */
+  const waiting = new Map<string, Set<Held>>();
+  const pending = new Set<Held>();
+  const readsLeft = new Map<string, number>();
+
+  const settle = async (c: Held, values: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] }): Promise<boolean> => {
+    const ds = decider.decide(c);
+    if (!ds.length) return false;
+    for (const d of ds) {
+      await onPair(d, c, values);
+      const rn = norm(d.ref.name);
+      const left = (readsLeft.get(rn) ?? decider.partners(rn)) - 1;
+      readsLeft.set(rn, left);
+      // Read by every pair that can read it: let it go (own error re-runs the reference if it needs it).
+      if (left <= 0) store.release(d.ref);
     }
+    return true;
+  };
+  const missing = (c: ActInfo) => (refDone ? [] : decider.wanted(c).filter((n) => !ref.byName.has(n)));
+
+  try {
+    while (!refDone || !candDone) {
+      const pullRef = candDone || (!refDone && pending.size > 0);
+      const t0 = performance.now();
+      const next = pullRef ? await refIt.next() : await candIt.next();
+      (pullRef ? ref : cand).ms += performance.now() - t0;
+      if (next.done) {
+        if (pullRef) {
+          refDone = true;
+          // What the pending candidates waited for will not come: decide with what there is.
+          for (const c of pending) if (await settle(c, c)) store.release(c);
+          pending.clear();
+          waiting.clear();
+        } else candDone = true;
+        continue;
+      }
+      const a = next.value;
+      let owned = false;
+      try {
+        const side = pullRef ? ref : cand;
+        const info = actInfo(a, side.acts.length);
+        addAct(side, info);
+        if (a.tensor.dtype === 'int32' || a.tensor.dtype === 'bool') info.intData = (await a.tensor.data()) as Int32Array | Uint8Array;
+        if (a.tensor.dtype !== 'float32') continue;
+        if (pullRef) {
+          owned = await store.keep(info, a.tensor);
+          const ws = waiting.get(norm(info.name));
+          if (!ws) continue;
+          waiting.delete(norm(info.name));
+          for (const c of ws) {
+            if (!pending.has(c) || missing(c).length) continue;
+            pending.delete(c);
+            if (await settle(c, c)) store.release(c);
+          }
+        } else {
+          const miss = missing(info);
+          if (!miss.length) {
+            // Measured from the activation itself; held only when alignment must decide.
+            if (!(await settle(info, { tensor: a.tensor, shape: info.shape }))) owned = await store.keep(info, a.tensor);
+          } else {
+            owned = await store.keep(info, a.tensor);
+            pending.add(info);
+            for (const n of miss) waiting.set(n, (waiting.get(n) ?? new Set()).add(info));
+          }
+        }
+      } finally {
+        if (!owned) a.tensor.dispose();
+      }
+    }
+  } finally {
+    // On an error, let both runners release what they hold.
+    if (!refDone) await refIt.return?.();
+    if (!candDone) await candIt.return?.();
   }
-  return { acts, byName: new Map(acts.map((a) => [norm(a.name), a])), ms: performance.now() - t0 };
+  return { ref, cand };
+}
+
+/** What one iteration measured of one pair. */
+interface Measurement {
+  metrics: MetricValues;
+  refStats: ValueStats;
+  candStats: ValueStats;
+  failed: string[];
+  histogram: ErrorHistogram;
+  worst: PairResult['worst'];
 }
 
 function toleranceFor(p: AlignedPair, opts: CompareOptions): Tolerance {
@@ -164,6 +287,70 @@ function inversePerm(p: number[]): number[] {
 }
 
 /**
+ * Metrics, checks and (where someone will look: failing pairs and outputs) the histogram and
+ * worst elements of one pair; undefined when either side is not float data.
+ */
+function measurePair(
+  p: AlignedPair,
+  r: Held,
+  cInfo: ActInfo,
+  c: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] },
+  opts: CompareOptions,
+  refOutputs: Set<string>,
+): Measurement | undefined {
+  if (r.dtype !== 'float32' || cInfo.dtype !== 'float32' || !hasValues(r) || !(c.tensor || c.data)) return undefined;
+  const isOutput = refOutputs.has(norm(p.reference));
+  const tol = toleranceFor(p, opts);
+  let failed: string[] = [];
+  const { m, host } = measure(r, c, p.transform, { ...tol, nanEqual: opts.nanEqual, topk: isOutput ? opts.topk : 0 }, (mp) => {
+    failed = failedChecks(mp, p, opts);
+    return failed.length > 0 || isOutput;
+  });
+  const { refStats, candStats, ...metrics } = m;
+  return {
+    metrics,
+    refStats,
+    candStats,
+    failed,
+    // Histograms and worst elements cost extra passes: only where someone will look.
+    histogram: host ? errorHistogram(host.ref, host.cand) : { decades: [], counts: [], zero: m.count, nonfinite: 0 },
+    worst: host ? worstElements(host.ref, host.cand, r.shape, 5) : [],
+  };
+}
+
+/**
+ * Which reference activations a candidate activation pairs with before alignment has run:
+ * from the alignment of an earlier iteration (`known`), else map entries and exact names.
+ */
+function pairDecider(alignment: Alignment | undefined, map: Alignment | undefined): (ref: SideRun) => Decider {
+  return (ref) => {
+    if (alignment) {
+      const byCand = new Map<string, AlignedPair[]>();
+      const reads = new Map<string, number>();
+      for (const p of alignment.pairs) {
+        byCand.set(norm(p.candidate), [...(byCand.get(norm(p.candidate)) ?? []), p]);
+        reads.set(norm(p.reference), (reads.get(norm(p.reference)) ?? 0) + 1);
+      }
+      return {
+        wanted: (c) => (byCand.get(norm(c.name)) ?? []).map((p) => norm(p.reference)),
+        decide: (c) =>
+          (byCand.get(norm(c.name)) ?? []).flatMap((p) => {
+            const r = ref.byName.get(norm(p.reference));
+            return r ? [{ ref: r, strategy: p.strategy, transform: p.transform ?? {}, known: true }] : [];
+          }),
+        partners: (n) => reads.get(n) ?? 1,
+      };
+    }
+    const early = new EarlyPairs(ref.byName, map);
+    return {
+      wanted: (c) => early.wanted(c),
+      decide: (c) => early.decide(c).map((d) => ({ ref: d.ref as Held, strategy: d.strategy, ...(d.transform ? { transform: d.transform } : {}), known: false })),
+      partners: (n) => early.partners(n),
+    };
+  };
+}
+
+/**
  * Compares a reference and a candidate runner on the same seeded feeds: alignment, metrics,
  * first divergence, own vs inherited error. Returns the Result; never throws for a model that
  * merely differs (that is a 'not-equivalent' verdict).
@@ -179,6 +366,7 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
   let refOrder: ActInfo[] = [];
   const iterations = Math.max(1, opts.iterations);
   let ownByPair = new Map<number, { metrics: MetricValues; pass: boolean } | string>();
+  const refOutputs = new Set(reference.outputs().map(norm));
 
   for (let it = 0; it < iterations; it++) {
     const seed = opts.seed + it;
@@ -201,40 +389,64 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
     }
     const refFeeds = new Map<string, tf.Tensor>();
     const candFeeds = new Map<string, tf.Tensor>();
+    const store = new ActivationStore();
     try {
       for (const [k, v] of feeds) refFeeds.set(k, hostToTf(v, `input '${k}'`));
       for (const b of bindings) {
         const t = refFeeds.get(b.reference)!;
         candFeeds.set(b.candidate, b.perm ? tf.transpose(t, b.perm) : tf.clone(t));
       }
-      progress(`iteration ${it + 1}/${iterations}: running reference`);
-      const ref = await collect(reference, refFeeds);
-      progress(`iteration ${it + 1}/${iterations}: running candidate`);
-      const cand = await collect(candidate, candFeeds);
+      // Pairs known before alignment (map entries and exact names; every pair after the first
+      // iteration) are measured while both run.
+      const measured = new Map<string, Measurement>();
+      const decided: AlignedPair[] = [];
+      const onPair = async (d: Decision, info: Held, values: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] }): Promise<void> => {
+        let transform = d.transform;
+        if (transform === undefined && !d.known) {
+          const view = values.tensor ? wasmHeapView(values.tensor) : null;
+          const cData = view ? null : (values.data ?? ((await values.tensor!.data()) as Float32Array));
+          transform = withHeapViews([d.ref], () => {
+            const cv = view ? new Float32Array(view.memory.buffer, view.offset, values.tensor!.size) : cData!;
+            return chooseTransform(d.ref, { ...info, data: cv })?.t;
+          });
+        }
+        const p: AlignedPair = {
+          reference: d.ref.name,
+          candidate: info.name,
+          strategy: d.strategy,
+          confidence: 1,
+          ...(transform && (transform.perm || transform.reshape) ? { transform } : {}),
+        };
+        if (!d.known) decided.push(p);
+        const m = measurePair(p, d.ref, info, values, opts, refOutputs);
+        if (m) measured.set(pairKey(p.reference, p.candidate), m);
+      };
+      progress(`iteration ${it + 1}/${iterations}: running reference and candidate`);
+      const { ref, cand } = await runBoth(reference, candidate, refFeeds, candFeeds, store, pairDecider(alignment, opts.map), onPair);
       timings.referenceMs += ref.ms;
       timings.candidateMs += cand.ms;
       const t0 = performance.now();
       if (!alignment) {
-        alignment = align(ref.acts, cand.acts, {
-          map: opts.map,
-          namesOnly: opts.namesOnly,
-          referenceOutputs: reference.outputs(),
-          candidateOutputs: candidate.outputs(),
-        });
+        alignment = withHeapViews([...ref.acts, ...cand.acts], () =>
+          align(ref.acts, cand.acts, {
+            map: opts.map,
+            decided,
+            namesOnly: opts.namesOnly,
+            referenceOutputs: reference.outputs(),
+            candidateOutputs: candidate.outputs(),
+          }),
+        );
         refOrder = ref.acts;
       }
-      const refOutputs = new Set(reference.outputs().map(norm));
       alignment.pairs.forEach((p, idx) => {
         const r = ref.byName.get(norm(p.reference));
         const c = cand.byName.get(norm(p.candidate));
-        if (!r?.data || !c?.data) return;
-        const cData = applyTransform(c.data, r.shape, c.shape, p.transform);
-        const tol = toleranceFor(p, opts);
-        const { refStats, candStats, ...metricValues } = computeMetrics(r.data, cData, { ...tol, nanEqual: opts.nanEqual, topk: refOutputs.has(norm(p.reference)) ? opts.topk : 0 }, r.shape);
-        const m = { ...metricValues, refStats, candStats };
+        if (!r || !c) return;
+        let m = measured.get(pairKey(p.reference, p.candidate));
+        if (!m && hasValues(r) && hasValues(c)) m = measurePair(p, r, c, c, opts, refOutputs);
+        if (!m) return;
         const prev = pairResults.get(idx);
-        if (prev && !worse(prev.metrics, m)) return;
-        const failed = failedChecks(m, p, opts);
+        if (prev && !worse(prev.metrics, m.metrics)) return;
         pairResults.set(idx, {
           index: idx,
           reference: p.reference,
@@ -246,27 +458,29 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
           ...(p.transform ? { transform: p.transform } : {}),
           referenceShape: r.shape,
           candidateShape: c.shape,
-          metrics: metricValues,
-          tolerance: tol,
-          pass: failed.length === 0,
-          failed,
+          metrics: m.metrics,
+          tolerance: toleranceFor(p, opts),
+          pass: m.failed.length === 0,
+          failed: m.failed,
           isOutput: refOutputs.has(norm(p.reference)),
           upstream: [],
           referenceStats: m.refStats,
           candidateStats: m.candStats,
-          // Histograms and worst elements cost extra passes: only where someone will look.
-          histogram: failed.length || refOutputs.has(norm(p.reference)) ? errorHistogram(r.data, cData) : { decades: [], counts: [], zero: m.count, nonfinite: 0 },
-          worst: failed.length || refOutputs.has(norm(p.reference)) ? worstElements(r.data, cData, r.shape, 5) : [],
+          histogram: m.histogram,
+          worst: m.worst,
         });
       });
       timings.compareMs += performance.now() - t0;
       if (it === 0 && opts.ownError !== false && candidate.runSingle) {
         const t1 = performance.now();
         progress('computing own error of failing layers');
-        ownByPair = await ownErrors(alignment, pairResults, ref, cand, candFeeds, candidate, opts);
+        const failing = [...pairResults.values()].filter((q) => !q.pass).sort((x, y) => x.index - y.index).slice(0, opts.maxOwnError ?? 50);
+        await refillReference(reference, refFeeds, ref, store, ownErrorNeeds(alignment, failing, cand));
+        ownByPair = await ownErrors(alignment, failing, ref, cand, candFeeds, candidate, opts);
         timings.ownErrorMs += performance.now() - t1;
       }
     } finally {
+      store.dispose();
       for (const t of refFeeds.values()) t.dispose();
       for (const t of candFeeds.values()) t.dispose();
     }
@@ -364,13 +578,57 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
   };
 }
 
+/** The reference activations the own-error re-runs of `failing` read (their outputs, and what feeds them). */
+function ownErrorNeeds(alignment: Alignment, failing: PairResult[], cand: SideRun): Set<string> {
+  const pairByCand = new Map(alignment.pairs.map((p) => [norm(p.candidate), p]));
+  const need = new Set<string>();
+  const walk = (src: string, depth: number) => {
+    const up = pairByCand.get(norm(src));
+    if (up) {
+      need.add(norm(up.reference));
+      return;
+    }
+    const c = cand.byName.get(norm(src));
+    if (c && depth < 4) for (const s2 of c.producedFrom) walk(s2, depth + 1);
+  };
+  for (const pr of failing) {
+    const p = alignment.pairs[pr.index]!;
+    need.add(norm(p.reference));
+    for (const src of cand.byName.get(norm(p.candidate))?.producedFrom ?? []) walk(src, 0);
+  }
+  return need;
+}
+
+/**
+ * Values of reference activations that were let go after their pair was measured, computed
+ * again by a second reference run on the same feeds (deterministic: same kernels, same inputs).
+ * Only comparisons with failing layers pay for it, and only when those need such values.
+ */
+async function refillReference(reference: Runner, refFeeds: Map<string, tf.Tensor>, ref: SideRun, store: ActivationStore, need: Set<string>): Promise<void> {
+  const missing = new Set([...need].filter((n) => {
+    const h = ref.byName.get(n);
+    return h && h.dtype === 'float32' && !hasValues(h);
+  }));
+  if (!missing.size) return;
+  // 'all': activations inside function calls and loops are recorded only then.
+  for await (const a of reference.run(refFeeds, { record: 'all' }) as AsyncIterable<Activation>) {
+    let owned = false;
+    try {
+      const h = ref.byName.get(norm(a.name));
+      if (h && missing.has(norm(a.name)) && a.tensor.dtype === 'float32') owned = await store.keep(h, a.tensor);
+    } finally {
+      if (!owned) a.tensor.dispose();
+    }
+  }
+}
+
 /**
  * Own error: each failing candidate layer re-run alone on the reference's inputs to it
  * (its inputs' paired reference activations, brought into the candidate's layout).
  */
 async function ownErrors(
   alignment: Alignment,
-  results: Map<number, PairResult>,
+  failing: PairResult[],
   ref: SideRun,
   cand: SideRun,
   candFeeds: Map<string, tf.Tensor>,
@@ -379,13 +637,11 @@ async function ownErrors(
 ): Promise<Map<number, { metrics: MetricValues; pass: boolean } | string>> {
   const out = new Map<number, { metrics: MetricValues; pass: boolean } | string>();
   const pairByCand = new Map(alignment.pairs.map((p) => [norm(p.candidate), p]));
-  const failing = [...results.values()].filter((p) => !p.pass).sort((a, b) => a.index - b.index);
-  const limit = opts.maxOwnError ?? 50;
-  for (const pr of failing.slice(0, limit)) {
+  for (const pr of failing) {
     const p = alignment.pairs[pr.index]!;
     const c = cand.byName.get(norm(p.candidate));
     const r = ref.byName.get(norm(p.reference));
-    if (!c || !r?.data) continue;
+    if (!c || !hasValues(r)) continue;
     const made: tf.Tensor[] = [];
     /**
      * The value a candidate layer input takes when everything upstream is the reference: a feed,
@@ -399,15 +655,15 @@ async function ownErrors(
       const up = pairByCand.get(norm(src));
       const upCand = cand.byName.get(norm(src));
       const upRef = up ? ref.byName.get(norm(up.reference)) : undefined;
-      if (up && upCand && upRef?.data) {
+      if (up && upCand && hasValues(upRef)) {
         const t = referenceInCandidateLayout(upRef, upCand, up.transform);
         made.push(t);
         return t;
       }
       if (upCand && (upCand.type === 'Const' || upCand.dtype !== 'float32')) {
         const own = upCand.data ?? upCand.intData;
-        if (own) {
-          const t = tf.tensor(own, upCand.shape, upCand.dtype as 'float32' | 'int32' | 'bool');
+        if (own || upCand.tensor) {
+          const t = upCand.tensor ? tf.clone(upCand.tensor) : tf.tensor(own!, upCand.shape, upCand.dtype as 'float32' | 'int32' | 'bool');
           made.push(t);
           return t;
         }
@@ -446,9 +702,7 @@ async function ownErrors(
       if (!o) {
         out.set(pr.index, 'the layer produced no output when re-run alone');
       } else {
-        const data = (await o.data()) as Float32Array;
-        const t = applyTransform(Float32Array.from(data), r.shape, o.shape, p.transform);
-        const { refStats: _r, candStats: _c, ...m } = computeMetrics(r.data, t, { ...pr.tolerance, nanEqual: opts.nanEqual });
+        const { refStats: _r, candStats: _c, ...m } = measure(r, { tensor: o, shape: o.shape }, p.transform, { ...pr.tolerance, nanEqual: opts.nanEqual }, () => false).m;
         out.set(pr.index, { metrics: m, pass: failedChecks(m, p, opts).length === 0 });
       }
     } catch (e) {
@@ -461,8 +715,8 @@ async function ownErrors(
 }
 
 /** The reference activation as a tensor in the candidate's layout and shape. */
-function referenceInCandidateLayout(r: ActInfo, c: ActInfo, t: Transform | undefined): tf.Tensor {
-  const refT = tf.tensor(r.data!, r.shape, 'float32');
+function referenceInCandidateLayout(r: Held, c: ActInfo, t: Transform | undefined): tf.Tensor {
+  const refT = valuesTensor(r);
   if (t?.perm) {
     const back = tf.transpose(refT, inversePerm(t.perm));
     refT.dispose();

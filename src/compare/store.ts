@@ -1,0 +1,141 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { ActInfo, Transform } from './align.js';
+import { applyTransform } from './align.js';
+import { wasmHeapView } from './device.js';
+import type { MetricOptions, MetricPass } from './metrics.js';
+import { computeMetrics, computeMetricsInMemory } from './metrics.js';
+
+/**
+ * An activation as the comparison holds it between the two runs: its facts, and its values
+ * either as a tensor left on the tfjs wasm heap (`tensor`, read in place by the metric kernel)
+ * or as a host copy (`data`).
+ */
+export interface Held extends ActInfo {
+  tensor?: tf.Tensor;
+}
+
+/** Default share of the wasm heap (4 GiB at most) that held activations may take; past it they are copied to the host. */
+const DEFAULT_DEVICE_BYTES = 1024 * 1024 * 1024;
+
+function deviceBudget(): number {
+  const v = Number(process.env.PARITY_DEVICE_BYTES);
+  return Number.isFinite(v) && v >= 0 ? v : DEFAULT_DEVICE_BYTES;
+}
+
+/** Owns the tensors held on the device and disposes them. */
+export class ActivationStore {
+  private bytes = 0;
+  private readonly held = new Set<tf.Tensor>();
+  private readonly budget = deviceBudget();
+
+  /** Keeps a float32 activation's values: the tensor itself when it is on the wasm heap and fits the budget (true: the store owns it now), else a host copy. */
+  async keep(info: Held, t: tf.Tensor): Promise<boolean> {
+    const bytes = t.size * 4;
+    if (this.bytes + bytes <= this.budget && wasmHeapView(t)) {
+      info.tensor = t;
+      this.bytes += bytes;
+      this.held.add(t);
+      return true;
+    }
+    info.data = (await t.data()) as Float32Array;
+    return false;
+  }
+
+  /** Lets an activation's values go (its facts stay). */
+  release(h: Held): void {
+    const t = h.tensor;
+    if (t && this.held.delete(t)) {
+      this.bytes -= t.size * 4;
+      t.dispose();
+    }
+    delete h.tensor;
+    delete h.data;
+  }
+
+  dispose(): void {
+    for (const t of this.held) if (!t.isDisposed) t.dispose();
+    this.held.clear();
+    this.bytes = 0;
+  }
+}
+
+export function hasValues(h: Held | undefined): h is Held {
+  return !!h && (!!h.data || (!!h.tensor && !h.tensor.isDisposed));
+}
+
+/** The values on the host (a copy for device tensors; for reports' histograms and worst elements). */
+export function hostValues(h: Held): Float32Array {
+  return h.data ?? (h.tensor!.dataSync() as Float32Array);
+}
+
+/**
+ * Sets `data` of device-held activations to views of the wasm heap for the duration of `fn`,
+ * which must not run tfjs ops (a heap growth would detach the views); then takes them away.
+ */
+export function withHeapViews<T>(acts: Held[], fn: () => T): T {
+  const viewed: Held[] = [];
+  for (const a of acts) {
+    if (a.data || !a.tensor || a.tensor.isDisposed) continue;
+    const v = wasmHeapView(a.tensor);
+    if (!v) continue;
+    a.data = new Float32Array(v.memory.buffer, v.offset, a.tensor.size);
+    viewed.push(a);
+  }
+  try {
+    return fn();
+  } finally {
+    for (const a of viewed) delete a.data;
+  }
+}
+
+/** A tensor of the reference's values (the caller disposes it). */
+export function valuesTensor(h: Held): tf.Tensor {
+  return h.tensor ? tf.clone(h.tensor) : tf.tensor(h.data!, h.shape, 'float32');
+}
+
+export interface Measured {
+  m: MetricPass;
+  /** Host copies in the reference's element order, made only when `detail` asks for them. */
+  host?: { ref: Float32Array; cand: Float32Array };
+}
+
+/**
+ * Metrics of reference `r` against candidate values `c` (a tensor in the candidate's layout,
+ * or host data) brought into the reference's order by `t`. When both are on the wasm heap the
+ * kernel reads them in place; a transposition is done on the device first.
+ * `detail(m)` says whether host copies are wanted as well (histograms, worst elements).
+ */
+export function measure(
+  r: Held,
+  c: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] },
+  t: Transform | undefined,
+  opts: MetricOptions,
+  detail: (m: MetricPass) => boolean,
+): Measured {
+  let cT: tf.Tensor | undefined;
+  let madeT = false;
+  try {
+    let m: MetricPass | null = null;
+    if (r.tensor && !r.tensor.isDisposed && c.tensor) {
+      cT = t?.perm ? tf.transpose(c.tensor, t.perm) : c.tensor;
+      madeT = cT !== c.tensor;
+      const rv = wasmHeapView(r.tensor);
+      const cv = wasmHeapView(cT);
+      if (rv && cv && rv.memory === cv.memory) m = computeMetricsInMemory(rv.memory, rv.offset, cv.offset, r.tensor.size, opts, r.shape);
+    }
+    let host: Measured['host'];
+    const hostPair = () =>
+      (host ??= {
+        ref: hostValues(r),
+        cand: cT ? (cT.dataSync() as Float32Array) : c.tensor ? applyTransform(c.tensor.dataSync() as Float32Array, r.shape, c.shape, t) : applyTransform(c.data!, r.shape, c.shape, t),
+      });
+    if (!m) {
+      const h = hostPair();
+      m = computeMetrics(h.ref, h.cand, opts, r.shape);
+    }
+    if (detail(m)) hostPair();
+    return { m, ...(host ? { host } : {}) };
+  } finally {
+    if (madeT) cT!.dispose();
+  }
+}
