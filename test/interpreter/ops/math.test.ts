@@ -47,6 +47,8 @@ describe('casts', () => {
     expect((await one('Cast', [i32([0, -3, 1])], cast('bool', 'int32'))).values).toEqual([0, 1, 1]);
     const r = await one('Cast', [f([0, -0, 0.25, NaN])], cast('bool', 'float32'));
     expect(r).toEqual({ shape: [4], dtype: 'bool', values: [0, 0, 1, 1] });
+    // No truncation to an integer first, no wrap mod 256 (what a Uint8Array copy would give: 0, 0, 0, 255).
+    expect((await one('Cast', [f([0.0026, -0.3, 256, -1])], cast('bool', 'float32'))).values).toEqual([1, 1, 1, 1]);
   });
   it('bool -> float is 0/1', async () => {
     expect(await one('Cast', [b([true, false])], cast('float32', 'bool'))).toEqual({ shape: [2], dtype: 'float32', values: [1, 0] });
