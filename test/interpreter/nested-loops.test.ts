@@ -181,6 +181,39 @@ describe('TF1 while loops nested in TF1 while loops', () => {
     }
   });
 
+  it('three levels deep: acc += (i+1)(j+1)(k+1) over 2 x 3 x 2 iterations', async () => {
+    const t = new TF1Graph();
+    const acc0 = t.placeholder('acc0', 'float32', []);
+    // for v in range(limit): acc = body(float(v + 1), acc)
+    const loop = (limit: number, acc: string, body: (v: string, acc: string) => string): string => {
+      const [, out] = t.whileLoop(
+        'while',
+        [t.const('Const', int(0)), acc],
+        ([v]) => t.op('Less', 'Less', [v!, t.const('Less/y', int(limit))]),
+        ([v, a]) => {
+          const v1 = t.op('AddV2', 'add', [v!, t.const('add/y', int(1))]);
+          return [v1, body(t.op('Cast', 'Cast', [v1], toFloat), a!)];
+        },
+      );
+      return out!;
+    };
+    const out = loop(2, acc0, (fi, a1) => loop(3, a1, (fj, a2) => loop(2, a2, (fk, a3) => t.op('AddV2', 'add_1', [a3, t.op('Mul', 'mul', [t.op('Mul', 'mul', [fi, fj]), fk])]))));
+    t.op('Identity', 'acc', [out]);
+    const g = t.build(['acc']);
+    expect(describeLoops(raiseFrames(g)).map((l) => l.frame)).toEqual(['while/while_context', 'while/while/while_context', 'while/while/while/while_context']);
+    // acc0 + (1 + 2)(1 + 2 + 3)(1 + 2) = 1 + 54; at i = 1, j = 2, k = 1 the term is 2 * 3 * 2
+    const r = await run(g, { acc0: tf.scalar(1) });
+    expect(r.get('acc')!.values).toEqual([55]);
+    expect(r.get('while/while_context/body@iter1/while/while/while_context/body@iter2/while/while/while/while_context/body@iter1/while/while/while/mul_1')!.values).toEqual([12]);
+  });
+
+  it('loop-body constants without their control input (as in converted graphs) are copied into the loops', async () => {
+    const g = doubleLoop(3, 2).build(['result']);
+    for (const n of g.nodes) if (n.op === 'Const') n.inputs = [];
+    const r = await run(g, { a: tf.scalar(2), acc0: tf.scalar(1) });
+    expect(r.get('result')!.values).toEqual([172]);
+  });
+
   it('inspect sees through both frames: loops listed nested, nothing unsupported', () => {
     const g = doubleLoop(3, 2).build(['result']);
     expect(findUnsupportedOps(g)).toEqual([]);
