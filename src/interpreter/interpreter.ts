@@ -9,7 +9,7 @@ import { parseInputRef, tensorKey } from '../graph/ir.js';
 import { suggest } from '../core/names.js';
 import type { KernelInfo, OpContext } from './registry.js';
 import { functionGraph } from './functions.js';
-import { LOOP_OP, loopSpec, raiseFrames } from './frames.js';
+import { LOOP_OP, insideLoopNote, loopSpec, raiseFrames } from './frames.js';
 import { clearTensorLists } from './ops/lists.js';
 import { hostToTf } from '../backend/convert.js';
 import { getKernel } from './registry.js';
@@ -53,13 +53,17 @@ export function findUnsupportedOps(graphIn: Graph): UnsupportedOp[] {
       }
     }
   };
-  visit(graph.nodes, '');
-  for (const n of graph.nodes) {
-    if (n.op === LOOP_OP) {
+  // Loop bodies (the condition's nodes are among them), and the loops nested in them.
+  const visitLoops = (nodes: GraphNode[], scope: string) => {
+    for (const n of nodes) {
+      if (n.op !== LOOP_OP) continue;
       const spec = loopSpec(n);
-      visit(spec.body.nodes.filter((b) => b.op !== 'Placeholder'), `${spec.frame}/`);
+      visit(spec.body.nodes, `${scope}${spec.frame}/`);
+      visitLoops(spec.body.nodes, `${scope}${spec.frame}/`);
     }
-  }
+  };
+  visit(graph.nodes, '');
+  visitLoops(graph.nodes, '');
   for (const f of graph.functions.values()) visit(f.nodes, `${f.name}/`);
   return [...byOp.entries()].map(([op, nodes]) => ({ op, nodes })).sort((a, b) => a.op.localeCompare(b.op));
 }
@@ -209,6 +213,12 @@ export class Interpreter implements Runner {
     this.targets = (opts.outputs ?? graph.outputs).map(normaliseTensorName);
     for (const t of this.targets) {
       const node = parseInputRef(t).node;
+      const inLoop = this.byName.has(node) ? undefined : insideLoopNote(graph, node);
+      if (inLoop) {
+        // The model's own outputs inside a loop are a malformed graph; a requested one is a usage error.
+        const at = { file: this.source, node };
+        throw opts.outputs ? new InputError(`${this.source}: output ${inLoop}`, at) : new ExecutionError(`${this.source}: the graph's output ${inLoop}`, at);
+      }
       if (!this.byName.has(node)) {
         throw new InputError(`${this.source}: output '${t}' is not a node of the graph${suggest(node, [...this.byName.keys()])}`, {
           file: this.source,

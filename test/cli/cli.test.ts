@@ -8,6 +8,7 @@ import { cnnGraph } from '../../cases/gen/cnn.js';
 import { A } from '../../src/graph/attrs.js';
 import { encodeGraphDef, graphToPbtxt } from '../../src/formats/graphdef-writer.js';
 import { readNpzFile } from '../../src/inputs/npz.js';
+import { doubleLoop } from '../fixtures/tf1-loops.js';
 
 /**
  * The `parity` command as users run it: built CLI (dist/) in a child process, exit codes,
@@ -45,6 +46,20 @@ describe('parity CLI', () => {
     const u = parity('inspect', 'odd.pb');
     expect(u.code).toBe(0);
     expect(u.out).toContain('FrobnicateV2: weird1, weird2');
+  });
+
+  it('inspect lists TF1 while loops, nested ones under the loop they run in', () => {
+    writeFileSync(join(d, 'nested.pb'), encodeGraphDef(doubleLoop(3, 2).build(['result'])));
+    const r = parity('inspect', 'nested.pb');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(
+      ['TF1 while loops (2):', '  while/while_context: 2 loop variables, 1 invariant, 2 exits', '    while/while/while_context: 2 loop variables, 2 invariants, 2 exits'].join('\n'),
+    );
+    expect(r.out).toContain('every op is executable');
+    // The inner loop's unused Exit (its counter) is a sink of the GraphDef, not an output.
+    expect(r.out).toMatch(/outputs:\n  result\n  count\nops:/);
+    const j = JSON.parse(parity('inspect', 'nested.pb', '--json').out) as { loops: { frame: string; outerFrames: string[] }[] };
+    expect(j.loops.map((l) => [l.frame, l.outerFrames])).toEqual([['while/while_context', []], ['while/while/while_context', ['while/while_context']]]);
   });
 
   it('run saves every activation and the inputs as .npz', () => {

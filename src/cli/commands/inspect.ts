@@ -1,5 +1,7 @@
 import { graphStats, loadGraph } from '../../formats/index.js';
 import { findUnsupportedOps } from '../../interpreter/interpreter.js';
+import type { LoopSummary } from '../../interpreter/frames.js';
+import { describeLoops, raiseFrames } from '../../interpreter/frames.js';
 import { shapeToString } from '../../core/tensor.js';
 import type { Command } from '../main.js';
 import { parse } from '../common.js';
@@ -7,7 +9,8 @@ import { parse } from '../common.js';
 const usage = `usage: parity inspect MODEL [--variables] [--signature NAME] [--json]
 
 Prints a model's inputs (dtype, shape with unknown dims as ?), outputs, op histogram, node and
-parameter counts, and every op tf-parity cannot execute yet with the nodes that use it.
+parameter counts, TF1 while loops (nested ones indented under the loop they run in), and every op
+tf-parity cannot execute yet with the nodes that use it.
   --variables   list every tensor of a TF1 checkpoint (name, dtype, shape, bytes), even without .meta
   --json        the same as JSON`;
 
@@ -30,8 +33,18 @@ export const command: Command = {
     const graph = await loadGraph(path, { signature: values.signature as string | undefined });
     const stats = graphStats(graph);
     const unsupported = findUnsupportedOps(graph);
+    // A frame structure that cannot be raised is already listed among the unsupported ops.
+    let loops: LoopSummary[] = [];
+    try {
+      const raised = raiseFrames(graph);
+      loops = describeLoops(raised);
+      // Unused Exits of nested loops are GraphDef sinks, not outputs.
+      stats.outputs = raised.outputs;
+    } catch {
+      // listed among the unsupported ops
+    }
     if (values.json) {
-      process.stdout.write(JSON.stringify({ ...stats, unsupported, signatures: graph.signatures ?? {} }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ ...stats, unsupported, loops, signatures: graph.signatures ?? {} }, null, 2) + '\n');
       return 0;
     }
     const out: string[] = [];
@@ -49,6 +62,13 @@ export const command: Command = {
     }
     out.push('ops:');
     for (const [op, n] of stats.ops) out.push(`  ${String(n).padStart(6)}  ${op}`);
+    if (loops.length) {
+      out.push(`TF1 while loops (${loops.length}):`);
+      for (const l of loops) {
+        const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
+        out.push(`  ${'  '.repeat(l.outerFrames.length)}${l.frame}: ${plural(l.variables, 'loop variable')}, ${plural(l.invariants, 'invariant')}, ${plural(l.exits, 'exit')}`);
+      }
+    }
     if (unsupported.length) {
       out.push(`not executable yet (${unsupported.length} op types):`);
       for (const u of unsupported) out.push(`  ${u.op}: ${u.nodes.slice(0, 8).join(', ')}${u.nodes.length > 8 ? `, … (${u.nodes.length} nodes)` : ''}`);

@@ -96,7 +96,11 @@ registerOps({
 /**
  * A TF1 while loop raised from its Enter/Merge/Switch/NextIteration/Exit frame (see frames.ts):
  * inputs are the loop variables' initial values then the loop constants; outputs are the loop
- * variables' final values. Each iteration's body is recorded as `<frame>/body@iter<k>/…`.
+ * variables' final values. Each iteration's body is recorded as `<frame>/body@iter<k>/…`; a loop
+ * nested in it runs inside that body, so its activations read
+ * `<outer frame>/body@iter<k>/<inner frame>/body@iter<j>/…`. Every loop, nested or not, has its
+ * own iteration limit. `parallel_iterations` only lets TF overlap iterations; the values are those
+ * of running them one after another, which is what happens here.
  */
 registerOp(
   LOOP_OP,
@@ -107,15 +111,30 @@ registerOp(
     let vars = inputs.slice(0, nv).map((t) => tf.clone(t));
     const limit = maxLoopIterations();
     const scope = spec.frame || node.name;
+    const nested = spec.outerFrames.length ? ` (nested in '${spec.outerFrames[spec.outerFrames.length - 1]}')` : '';
+    // Errors from inside an iteration say which one: with nesting, one note per enclosing loop.
+    const inIteration = async <T>(k: number, run: () => Promise<T>): Promise<T> => {
+      try {
+        return await run();
+      } catch (e) {
+        if (!(e instanceof ExecutionError)) throw e;
+        throw new ExecutionError(`${e.message} (in iteration ${k} of while loop '${scope}')`, { file: e.file, node: e.node, cause: e });
+      }
+    };
     try {
       for (let k = 0; ; k++) {
         const feeds = new Map([...spec.vars.map((v, i) => [v.merge, vars[i]!] as const), ...constants]);
-        const [c] = await ctx.runGraph(`${node.name}/cond`, spec.cond, feeds, `${scope}/cond@iter${k}`);
+        const [c] = await inIteration(k, () => ctx.runGraph(`${node.name}/cond`, spec.cond, feeds, `${scope}/cond@iter${k}`));
         const go = await truth(c!);
         c!.dispose();
         if (!go) return vars;
-        if (k >= limit) throw new ExecutionError(`while loop '${scope}': still looping after ${limit} iterations (PARITY_MAX_LOOP_ITERATIONS)`, { node: node.name });
-        const next = await ctx.runGraph(`${node.name}/body`, spec.body, feeds, `${scope}/body@iter${k}`);
+        if (k >= limit) {
+          throw new ExecutionError(`${spec.file}: while loop '${scope}'${nested} (LoopCond '${spec.loopCond}'): still looping after ${limit} iterations (PARITY_MAX_LOOP_ITERATIONS)`, {
+            file: spec.file,
+            node: spec.loopCond,
+          });
+        }
+        const next = await inIteration(k, () => ctx.runGraph(`${node.name}/body`, spec.body, feeds, `${scope}/body@iter${k}`));
         vars.forEach((t) => t.dispose());
         vars = next;
       }
