@@ -103,3 +103,12 @@ function switchSync(engine: { backendName: string; backendInstance: unknown; reg
   engine.backendName = name;
   engine.backendInstance = inst;
 }
+
+/**
+ * Another handle on a tensor's values, without copying them: reshape to the same shape shares
+ * the data on every backend, while tf.clone copies it on the wasm backend (a full copy of every
+ * recorded activation). Each handle is disposed on its own.
+ */
+export function share(t: tf.Tensor): tf.Tensor {
+  return tf.reshape(t, t.shape);
+}

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { backendInfo } from '../backend/index.js';
+import { backendInfo, share } from '../backend/index.js';
 import { hostToTf } from '../backend/convert.js';
 import { InputError, ParityError } from '../core/errors.js';
 import type { Activation, Runner } from '../core/runner.js';
@@ -394,7 +394,7 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
       for (const [k, v] of feeds) refFeeds.set(k, hostToTf(v, `input '${k}'`));
       for (const b of bindings) {
         const t = refFeeds.get(b.reference)!;
-        candFeeds.set(b.candidate, b.perm ? tf.transpose(t, b.perm) : tf.clone(t));
+        candFeeds.set(b.candidate, b.perm ? tf.transpose(t, b.perm) : share(t));
       }
       // Pairs known before alignment (map entries and exact names; every pair after the first
       // iteration) are measured while both run.
@@ -663,7 +663,7 @@ async function ownErrors(
       if (upCand && (upCand.type === 'Const' || upCand.dtype !== 'float32')) {
         const own = upCand.data ?? upCand.intData;
         if (own || upCand.tensor) {
-          const t = upCand.tensor ? tf.clone(upCand.tensor) : tf.tensor(own!, upCand.shape, upCand.dtype as 'float32' | 'int32' | 'bool');
+          const t = upCand.tensor ? share(upCand.tensor) : tf.tensor(own!, upCand.shape, upCand.dtype as 'float32' | 'int32' | 'bool');
           made.push(t);
           return t;
         }

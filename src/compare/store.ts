@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { share } from '../backend/index.js';
 import type { ActInfo, Transform } from './align.js';
 import { applyTransform } from './align.js';
 import { wasmHeapView } from './device.js';
@@ -90,7 +91,7 @@ export function withHeapViews<T>(acts: Held[], fn: () => T): T {
 
 /** A tensor of the reference's values (the caller disposes it). */
 export function valuesTensor(h: Held): tf.Tensor {
-  return h.tensor ? tf.clone(h.tensor) : tf.tensor(h.data!, h.shape, 'float32');
+  return h.tensor ? share(h.tensor) : tf.tensor(h.data!, h.shape, 'float32');
 }
 
 export interface Measured {

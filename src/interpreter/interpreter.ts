@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { runWithFallback } from '../backend/index.js';
+import { runWithFallback, share } from '../backend/index.js';
 import { ExecutionError, InputError, ParityError, UnsupportedError, errorMessage } from '../core/errors.js';
 import type { Activation, Feeds, RunOptions, Runner } from '../core/runner.js';
 import type { TensorSpec } from '../core/tensor.js';
@@ -299,7 +299,7 @@ export class Interpreter implements Runner {
           const key = i === 0 ? node.name : `${node.name}:${i}`;
           const t = outs[i]!;
           if ((recordSet === null && node.op !== 'Const') || recordSet?.has(key) || this.targetSet.has(key)) {
-            yield { name: key, type: node.op, tensor: tf.clone(t), producedFrom: step.producedFrom, index: index++, outputIndex: i };
+            yield { name: key, type: node.op, tensor: share(t), producedFrom: step.producedFrom, index: index++, outputIndex: i };
           }
           if ((remaining.get(key) ?? 0) > 0) live.set(key, t);
           else if (normFeeds.get(key) !== t) t.dispose();
@@ -337,7 +337,7 @@ export class Interpreter implements Runner {
 
   private async execNode(node: GraphNode, feeds: Map<string, tf.Tensor>, live: Map<string, tf.Tensor>, ctx: OpContext, inputKeys?: string[]): Promise<tf.Tensor[]> {
     const fed = feeds.get(node.name);
-    if (fed) return [tf.clone(fed)];
+    if (fed) return [share(fed)];
     if (FEED_OPS.has(node.op) && node.op === 'Placeholder') {
       throw new InputError(
         `${this.source}: input '${node.name}' has no feed (inputs: ${this.graph.inputs.map((s) => `${s.name} ${s.dtype}${shapeToString(s.shape)}`).join(', ')})`,
@@ -346,7 +346,7 @@ export class Interpreter implements Runner {
     }
     if (node.op === 'Const') {
       const cached = this.constCache.get(node.name);
-      if (cached) return [tf.clone(cached)];
+      if (cached) return [share(cached)];
     }
     const info = getKernel(node.op) ?? (this.graph.functions.has(node.op) ? FUNCTION_OP : undefined);
     if (!info) throw new ExecutionError(`${this.source}: node '${node.name}': no kernel for op ${node.op}`, { file: this.source, node: node.name });
@@ -394,8 +394,8 @@ export class Interpreter implements Runner {
       });
     }
     // A kernel must not hand back an input tensor itself: the interpreter owns both.
-    outs = outs.map((t) => (inputs.includes(t) ? tf.clone(t) : t));
-    if (node.op === 'Const' && outs[0]) this.constCache.set(node.name, tf.clone(outs[0]));
+    outs = outs.map((t) => (inputs.includes(t) ? share(t) : t));
+    if (node.op === 'Const' && outs[0]) this.constCache.set(node.name, share(outs[0]));
     return outs;
   }
 
@@ -427,7 +427,7 @@ export class Interpreter implements Runner {
     const got = new Map<string, tf.Tensor>();
     try {
       for await (const a of sub.run(feeds, { record: this.recordInner ? 'all' : wanted })) {
-        if (wanted.includes(a.name) && !got.has(a.name)) got.set(a.name, tf.clone(a.tensor));
+        if (wanted.includes(a.name) && !got.has(a.name)) got.set(a.name, share(a.tensor));
         if (this.recordInner) this.pending.push({ ...a, name: `${scope}/${a.name}`, producedFrom: a.producedFrom.map((p) => `${scope}/${p}`) });
         else a.tensor.dispose();
       }
@@ -435,7 +435,7 @@ export class Interpreter implements Runner {
       for (const t of got.values()) t.dispose();
       throw e;
     }
-    const outs = wanted.map((w) => tf.clone(got.get(w)!));
+    const outs = wanted.map((w) => share(got.get(w)!));
     for (const t of got.values()) t.dispose();
     return outs;
   }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { share } from '../../backend/index.js';
 import { attrBool, attrDType, attrInt, attrInts, attrString } from '../../graph/attrs.js';
 import { toTfjsDType } from '../../core/dtype.js';
 import type { GraphNode } from '../../graph/ir.js';
@@ -101,7 +102,7 @@ function concat(xs: tf.Tensor[], axisV: number, node: GraphNode): tf.Tensor {
       fail(node, `input ${i} has shape ${shapeStr(t.shape)}, which does not match input 0 ${shapeStr(first.shape)} outside axis ${a}`);
     }
   });
-  return xs.length === 1 ? tf.clone(first) : tf.concat(xs, a);
+  return xs.length === 1 ? share(first) : tf.concat(xs, a);
 }
 
 function dataFormat(node: GraphNode): 'NHWC' | 'NCHW' {
@@ -368,7 +369,7 @@ function matrixBandPart(x: tf.Tensor, loT: tf.Tensor, hiT: tf.Tensor, node: Grap
 
 /** tf.reverse on wasm copies 4-byte elements whatever the dtype, so bool goes through int32. */
 export function reverse(x: tf.Tensor, axes: number[]): tf.Tensor {
-  if (!axes.length) return tf.clone(x);
+  if (!axes.length) return share(x);
   if (x.dtype === 'bool') return tf.cast(tf.reverse(tf.cast(x, 'int32'), axes), 'bool');
   return tf.reverse(x, axes);
 }
@@ -426,7 +427,7 @@ function mirrorPad(x: tf.Tensor, p: tf.Tensor, node: GraphNode): tf.Tensor {
     const lim = x.shape[i]! - offset;
     if (a > lim || b > lim) fail(node, `${mode} paddings [${a},${b}] of dim ${i} must be <= ${lim} (dim size ${x.shape[i]}${offset ? ' - 1' : ''})`);
   });
-  if (x.rank === 0) return tf.clone(x);
+  if (x.rank === 0) return share(x);
   return tf.mirrorPad(x, pads, mode === 'REFLECT' ? 'reflect' : 'symmetric');
 }
 
@@ -524,15 +525,15 @@ registerOps({
     const mult = ints(m!);
     if (mult.length !== x!.rank) fail(n, `multiples [${mult}] must have one entry per dim of ${shapeStr(x!.shape)}`);
     if (mult.some((v) => v < 0)) fail(n, `multiples [${mult}] must be non-negative`);
-    return x!.rank === 0 ? tf.clone(x!) : tf.tile(x!, mult);
+    return x!.rank === 0 ? share(x!) : tf.tile(x!, mult);
   },
   Pad: ([x, p], n) => {
     const pads = paddings(p!, x!, n);
-    return x!.rank === 0 ? tf.clone(x!) : tf.pad(x!, pads);
+    return x!.rank === 0 ? share(x!) : tf.pad(x!, pads);
   },
   PadV2: ([x, p, c], n) => {
     const pads = paddings(p!, x!, n);
-    return x!.rank === 0 ? tf.clone(x!) : tf.pad(x!, pads, scalarValue(c!, n, 'constant_values'));
+    return x!.rank === 0 ? share(x!) : tf.pad(x!, pads, scalarValue(c!, n, 'constant_values'));
   },
   MirrorPad: ([x, p], n) => mirrorPad(x!, p!, n),
   Reverse: ([x, d], n) => {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { share } from '../../backend/index.js';
 import { hostToTf } from '../../backend/convert.js';
 import { attrTensor } from '../../graph/attrs.js';
 import { ExecutionError } from '../../core/errors.js';
@@ -7,25 +8,25 @@ import { registerOp, registerOps } from '../registry.js';
 /** Graph plumbing: constants, identities, no-ops. Placeholders are fed by the interpreter. */
 registerOps({
   Const: (_i, node) => hostToTf(attrTensor(node, 'value'), `constant '${node.name}'`),
-  Identity: ([x]) => tf.clone(x!),
-  Snapshot: ([x]) => tf.clone(x!),
-  StopGradient: ([x]) => tf.clone(x!),
-  PreventGradient: ([x]) => tf.clone(x!),
+  Identity: ([x]) => share(x!),
+  Snapshot: ([x]) => share(x!),
+  StopGradient: ([x]) => share(x!),
+  PreventGradient: ([x]) => share(x!),
   EnsureShape: ([x], node) => {
     const want = node.attrs.shape?.type === 'shape' ? node.attrs.shape.value : null;
     if (want && (want.length !== x!.rank || want.some((d, i) => d >= 0 && d !== x!.shape[i]))) {
       throw new ExecutionError(`EnsureShape at node '${node.name}': shape [${x!.shape}] does not match [${want.map((d) => (d < 0 ? '?' : d))}]`, { node: node.name });
     }
-    return tf.clone(x!);
+    return share(x!);
   },
   CheckNumerics: ([x], node) => {
     const bad = tf.tidy(() => tf.any(tf.logicalOr(tf.isNaN(x!), tf.isInf(x!))).dataSync()[0]);
     if (bad) throw new ExecutionError(`CheckNumerics failed at node '${node.name}': tensor has NaN or Inf`, { node: node.name });
-    return tf.clone(x!);
+    return share(x!);
   },
-  IdentityN: (xs) => xs.map((x) => tf.clone(x)),
+  IdentityN: (xs) => xs.map((x) => share(x)),
   NoOp: () => [],
-  PlaceholderWithDefault: ([x]) => tf.clone(x!),
+  PlaceholderWithDefault: ([x]) => share(x!),
 });
 registerOp('Placeholder', (_i, node) => {
   throw new ExecutionError(`Placeholder '${node.name}' has no feed`, { node: node.name });

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { share } from '../../backend/index.js';
 import { ExecutionError } from '../../core/errors.js';
 import { attrFunc } from '../../graph/attrs.js';
 import type { GraphNode } from '../../graph/ir.js';
@@ -55,7 +56,7 @@ async function whileOp(inputs: tf.Tensor[], node: GraphNode, ctx: OpContext): Pr
   const cond = attrFunc(node, 'cond').name;
   const body = attrFunc(node, 'body').name;
   const limit = maxLoopIterations();
-  let vars = inputs.map((t) => tf.clone(t));
+  let vars = inputs.map((t) => share(t));
   try {
     for (let k = 0; ; k++) {
       const [c, ...rest] = await ctx.callFunction(cond, vars, `${node.name}/cond@iter${k}`);
@@ -86,7 +87,7 @@ for (const op of ['Case', 'StatelessCase']) registerOp(op, caseOp, { async: true
 for (const op of ['While', 'StatelessWhile']) registerOp(op, whileOp, { async: true });
 
 registerOps({
-  ReadVariableOp: ([x]) => tf.clone(x!),
+  ReadVariableOp: ([x]) => share(x!),
   AssignVariableOp: () => [],
   AssignAddVariableOp: () => [],
   AssignSubVariableOp: () => [],
@@ -108,7 +109,7 @@ registerOp(
     const spec = loopSpec(node);
     const nv = spec.vars.length;
     const constants = new Map(spec.constants.map((c, i) => [c, inputs[nv + i]!]));
-    let vars = inputs.slice(0, nv).map((t) => tf.clone(t));
+    let vars = inputs.slice(0, nv).map((t) => share(t));
     const limit = maxLoopIterations();
     const scope = spec.frame || node.name;
     const nested = spec.outerFrames.length ? ` (nested in '${spec.outerFrames[spec.outerFrames.length - 1]}')` : '';

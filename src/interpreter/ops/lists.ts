@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { share } from '../../backend/index.js';
 import { ExecutionError } from '../../core/errors.js';
 import type { GraphNode } from '../../graph/ir.js';
 import { registerOps } from '../registry.js';
@@ -27,7 +28,7 @@ function list(t: tf.Tensor, node: GraphNode): (tf.Tensor | undefined)[] {
 }
 
 function keep(t: tf.Tensor): tf.Tensor {
-  return tf.keep(tf.clone(t));
+  return tf.keep(share(t));
 }
 
 function index(i: tf.Tensor, n: number, node: GraphNode): number {
@@ -78,7 +79,7 @@ registerOps({
       if (s.every((d) => d >= 0)) return tf.zeros(s);
       throw new ExecutionError(`node '${node.name}' (${node.op}): element ${k} was never set`, { node: node.name });
     }
-    return tf.clone(item);
+    return share(item);
   },
   TensorListStack: ([h, shape], node) => stack(list(h!, node), shape ? ints(shape) : [], node),
   TensorListGather: ([h, idx, shape], node) => {
@@ -91,7 +92,7 @@ registerOps({
     const l = list(h!, node);
     if (!l.length) throw new ExecutionError(`node '${node.name}' (TensorListPopBack): the list is empty`, { node: node.name });
     const last = l[l.length - 1];
-    return [handle(l.slice(0, -1)), last ? tf.clone(last) : tf.scalar(0)];
+    return [handle(l.slice(0, -1)), last ? share(last) : tf.scalar(0)];
   },
   TensorListElementShape: ([h], node) => {
     const l = list(h!, node);
@@ -117,7 +118,7 @@ function put(a: { items: (tf.Tensor | undefined)[]; dynamic: boolean }, k: numbe
   if (k < 0 || (k >= a.items.length && !a.dynamic)) throw new ExecutionError(`node '${node.name}' (${node.op}): index ${k} is out of range for a TensorArray of size ${a.items.length}`, { node: node.name });
   const old = a.items[k];
   if (old && !old.isDisposed) old.dispose();
-  a.items[k] = tf.keep(tf.clone(v));
+  a.items[k] = tf.keep(share(v));
 }
 
 export function clearTensorArrays(): void {
@@ -149,7 +150,7 @@ registerOps({
     const k = scalarInt(i!);
     const item = a.items[k];
     if (!item) throw new ExecutionError(`node '${node.name}' (TensorArrayReadV3): element ${k} was never written`, { node: node.name });
-    return tf.clone(item);
+    return share(item);
   },
   TensorArrayGatherV3: ([h, idx], node) => {
     const a = arrayOf(h!, node);

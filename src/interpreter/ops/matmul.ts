@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { share } from '../../backend/index.js';
 import { attrBool, attrString } from '../../graph/attrs.js';
 import type { GraphNode } from '../../graph/ir.js';
 import { numElements } from '../../core/tensor.js';
@@ -168,7 +169,7 @@ function einsum(inputs: tf.Tensor[], n: GraphNode): tf.Tensor {
   const outSet = new Set(outLabels);
   if (diag.length === 1) {
     const op = sumOut(diag[0]!, outSet);
-    return tf.clone(permuteTo(op, outLabels));
+    return share(permuteTo(op, outLabels));
   }
   const [A0, B0] = diag as [Operand, Operand];
   const A = sumOut(A0, new Set([...outLabels, ...B0.labels]));
@@ -190,7 +191,7 @@ function einsum(inputs: tf.Tensor[], n: GraphNode): tf.Tensor {
     false,
   );
   const labels = [...batch, ...freeA, ...freeB];
-  return tf.clone(permuteTo({ t: tf.reshape(y, sz(labels)), labels }, outLabels));
+  return share(permuteTo({ t: tf.reshape(y, sz(labels)), labels }, outLabels));
 }
 
 registerOps({

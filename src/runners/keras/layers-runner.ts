@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { share } from '../../backend/index.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { DType } from '../../core/dtype.js';
 import { ExecutionError, InputError, errorMessage } from '../../core/errors.js';
@@ -291,7 +292,7 @@ export class LayersRunner implements Runner {
             yield {
               name,
               type: step.type,
-              tensor: tf.clone(values.get(sym.id)!),
+              tensor: share(values.get(sym.id)!),
               producedFrom: step.producedFrom.map(display),
               ...(step.layouts[i] ? { layout: step.layouts[i] } : {}),
               index,
