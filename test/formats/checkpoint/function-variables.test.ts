@@ -7,12 +7,11 @@ import { FormatError } from '../../../src/core/errors.js';
 import type { HostTensor } from '../../../src/core/tensor.js';
 import { loadCheckpointGraph, loadSavedModelGraph } from '../../../src/formats/checkpoint/index.js';
 import { graphStats } from '../../../src/formats/index.js';
-import type { GraphFunction, GraphNode } from '../../../src/graph/ir.js';
 import { findUnsupportedOps } from '../../../src/interpreter/interpreter.js';
-import type { BundleTensor } from '../../fixtures/bundle-writer.js';
 import { writeBundle } from '../../fixtures/bundle-writer.js';
 import { A, GraphBuilder, expectClose, host, runGraph } from '../../fixtures/graph.js';
 import { metaGraphBytes, trackableObjectGraphBytes, writeSavedModel } from '../../fixtures/savedmodel-writer.js';
+import { BIAS, KERNEL, SCALE, f32, fn, handle, node, read, tf2FunctionModel } from '../../fixtures/savedmodels.js';
 
 /**
  * Variables whose handles a function body creates itself (VarHandleOp / VariableV2 with a
@@ -31,90 +30,10 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const f32 = A.dtype('float32');
-const node = (name: string, op: string, inputs: string[], attrs: GraphNode['attrs'] = {}): GraphNode => ({ name, op, inputs, attrs });
-const handle = (name: string, shared: string, shape: number[]): GraphNode => node(name, 'VarHandleOp', [], { dtype: f32, shape: A.shape(shape), shared_name: A.str(shared), container: A.str('') });
-const read = (name: string, h: string): GraphNode => node(name, 'ReadVariableOp', [h], { dtype: f32 });
-function fn(name: string, args: { name: string; dtype?: 'float32' | 'resource' }[], outs: string[], nodes: GraphNode[], ret: Record<string, string>): GraphFunction {
-  return { name, inputArgs: args, outputArgs: outs.map((o) => ({ name: o, dtype: 'float32' })), ret, nodes, attrs: {} };
-}
-
-const KERNEL = [1, 2, 3, 4]; // [[1, 2], [3, 4]]
-const BIAS = [0.5, -1.5];
-const SCALE = 2;
-
-/**
- * A TF2-style SavedModel. The signature call captures one handle (the bias) from the main
- * graph; its function body creates a handle to the kernel itself (shared_name 'dense/kernel',
- * the SavedVariable's name), a second handle to the bias (the main-graph handle's shared_name),
- * and calls a nested function whose handle has no shared_name (TF then uses the node name,
- * 'scale'). y = (x @ kernel + bias) * scale + bias.
- */
-function tf2Model(dir: string, opts: { kernelShared?: string } = {}) {
-  const g = new GraphBuilder();
-  g.placeholder('serving_default_x', 'float32', [-1, 2]);
-  g.op('VarHandleOp', 'unique_handle', [], { dtype: f32, shape: A.shape([2]), shared_name: A.str('dense/bias_17') });
-  g.op('StatefulPartitionedCall', 'StatefulPartitionedCall', ['serving_default_x', 'unique_handle'], {
-    f: A.func('__inference_signature_wrapper_5'),
-    Tin: A.list({ dtypes: ['float32', 'resource'] }),
-    Tout: A.list({ dtypes: ['float32'] }),
-  });
-  const graph = g.build([]);
-  graph.functions.set('__inference_signature_wrapper_5', fn('__inference_signature_wrapper_5', [{ name: 'x', dtype: 'float32' }, { name: 'bias_res', dtype: 'resource' }], ['y'], [
-    handle('kernel_handle', opts.kernelShared ?? 'dense/kernel', [2, 2]),
-    read('kernel_read', 'kernel_handle:resource:0'),
-    node('matmul', 'MatMul', ['x', 'kernel_read:value:0'], { T: f32, transpose_a: A.bool(false), transpose_b: A.bool(false) }),
-    read('bias_read', 'bias_res'),
-    node('pre', 'AddV2', ['matmul:product:0', 'bias_read:value:0'], { T: f32 }),
-    node('scaled', 'PartitionedCall', ['pre:z:0'], { f: A.func('__inference_scale_9'), Tin: A.list({ dtypes: ['float32'] }), Tout: A.list({ dtypes: ['float32'] }) }),
-    handle('bias_again', 'dense/bias_17', [2]),
-    read('bias_again_read', 'bias_again:resource:0'),
-    node('y', 'AddV2', ['scaled:output:0', 'bias_again_read:value:0'], { T: f32 }),
-  ], { y: 'y:z:0' }));
-  graph.functions.set('__inference_scale_9', fn('__inference_scale_9', [{ name: 'a', dtype: 'float32' }], ['o'], [
-    handle('scale', '', []),
-    read('scale_read', 'scale:resource:0'),
-    node('mul', 'Mul', ['a', 'scale_read:value:0'], { T: f32 }),
-  ], { o: 'mul:z:0' }));
-  // Never called by the signature: a handle nothing can resolve is left alone.
-  graph.functions.set('__inference_unused_3', fn('__inference_unused_3', [], ['o'], [handle('ghost', 'nowhere', []), read('r', 'ghost:resource:0')], { o: 'r:value:0' }));
-  const signature_def = {
-    serving_default: {
-      inputs: { x: { name: 'serving_default_x:0', dtype: 1, tensor_shape: { dim: [{ size: -1 }, { size: 2 }] } } },
-      outputs: { y: { name: 'StatefulPartitionedCall:0', dtype: 1, tensor_shape: { dim: [{ size: -1 }, { size: 2 }] } } },
-      method_name: 'tensorflow/serving/predict',
-    },
-  };
-  const object_graph_def = {
-    nodes: [
-      { children: [{ node_id: 1, local_name: 'layer_with_weights-0' }, { node_id: 4, local_name: 'scale' }], user_object: {} },
-      { children: [{ node_id: 2, local_name: 'kernel' }, { node_id: 3, local_name: 'bias' }], user_object: {} },
-      { variable: { dtype: 1, shape: { dim: [{ size: 2 }, { size: 2 }] }, name: 'dense/kernel:0' } },
-      { variable: { dtype: 1, shape: { dim: [{ size: 2 }] }, name: 'dense/bias:0' } },
-      { variable: { dtype: 1, shape: {}, name: 'scale:0' } },
-    ],
-    concrete_functions: { __inference_signature_wrapper_5: { bound_inputs: [3] } },
-  };
-  const tog = trackableObjectGraphBytes([
-    { children: [{ node_id: 1, local_name: 'scale' }, { node_id: 2, local_name: 'layer_with_weights-0' }] },
-    { attributes: [{ name: 'VARIABLE_VALUE', checkpoint_key: 'scale/.ATTRIBUTES/VARIABLE_VALUE' }] },
-    { children: [{ node_id: 3, local_name: 'bias' }, { node_id: 4, local_name: 'kernel' }] },
-    { attributes: [{ name: 'VARIABLE_VALUE', checkpoint_key: 'layer_with_weights-0/bias/.ATTRIBUTES/VARIABLE_VALUE' }] },
-    { attributes: [{ name: 'VARIABLE_VALUE', checkpoint_key: 'layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE' }] },
-  ]);
-  const variables: BundleTensor[] = [
-    { name: '_CHECKPOINTABLE_OBJECT_GRAPH', tensor: { dtype: 'string', shape: [], data: [tog] } },
-    { name: 'layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE', tensor: host('float32', [2, 2], KERNEL) },
-    { name: 'layer_with_weights-0/bias/.ATTRIBUTES/VARIABLE_VALUE', tensor: host('float32', [2], BIAS) },
-    { name: 'scale/.ATTRIBUTES/VARIABLE_VALUE', tensor: host('float32', [], [SCALE]) },
-  ];
-  writeSavedModel(dir, graph, { meta_info_def: { tags: ['serve'] }, signature_def, object_graph_def }, variables);
-}
-
 describe('variables read inside function bodies (TF2 SavedModel)', () => {
   it('resolves handles created in function bodies by shared_name, SavedVariable name and node name', async () => {
     const dir = tmp();
-    tf2Model(dir);
+    tf2FunctionModel(dir);
     const g = await loadSavedModelGraph(dir);
     const res = await runGraph(g, { serving_default_x: tf.tensor2d([[1, 1], [1, 0]]) }, g.outputs);
     // Row [1, 1]: x@K = [1+3, 2+4] = [4, 6]; + b = [4.5, 4.5]; * 2 = [9, 9]; + b = [9.5, 7.5].
@@ -137,7 +56,7 @@ describe('variables read inside function bodies (TF2 SavedModel)', () => {
 
   it('a handle that matches no variable names the function, the node and the file', async () => {
     const dir = tmp();
-    tf2Model(dir, { kernelShared: 'dense/kernal' });
+    tf2FunctionModel(dir, { kernelShared: 'dense/kernal' });
     const err = await loadSavedModelGraph(dir).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FormatError);
     const msg = (err as FormatError).message;
@@ -168,12 +87,12 @@ describe('variables read inside function bodies (TF2 SavedModel)', () => {
 
   it('checks the body handle declared shape against the stored value', async () => {
     const dir = tmp();
-    tf2Model(dir);
+    tf2FunctionModel(dir);
     const g = await loadSavedModelGraph(dir);
     expect(g.functions.get('__inference_scale_9')!.nodes[0]!.op).toBe('Const');
     // Same model, but the checkpoint's kernel is [4]: the body's declared [2, 2] does not match.
     const dir2 = tmp();
-    tf2Model(dir2);
+    tf2FunctionModel(dir2);
     const tog = trackableObjectGraphBytes([
       { children: [{ node_id: 1, local_name: 'scale' }, { node_id: 2, local_name: 'layer_with_weights-0' }] },
       { attributes: [{ name: 'VARIABLE_VALUE', checkpoint_key: 's' }] },
