@@ -9,6 +9,7 @@ import { parseInputRef, tensorKey } from '../graph/ir.js';
 import { suggest } from '../core/names.js';
 import type { KernelInfo, OpContext } from './registry.js';
 import { functionGraph } from './functions.js';
+import { neededFunctionNodes } from '../graph/reach.js';
 import { LOOP_OP, insideLoopNote, loopSpec, raiseFrames } from './frames.js';
 import { clearTensorLists } from './ops/lists.js';
 import { hostToTf } from '../backend/convert.js';
@@ -33,7 +34,7 @@ export interface UnsupportedOp {
   nodes: string[];
 }
 
-/** Every op in the graph (and its functions) that has no kernel, with the nodes that use it. */
+/** Every op in the graph (and the functions it runs) that has no kernel, with the nodes that use it. */
 export function findUnsupportedOps(graphIn: Graph): UnsupportedOp[] {
   const byOp = new Map<string, string[]>();
   // TF1 loop frames are raised first; their bodies are checked like any other nodes.
@@ -53,18 +54,26 @@ export function findUnsupportedOps(graphIn: Graph): UnsupportedOp[] {
       }
     }
   };
+  visit(graph.nodes, '');
+  const roots = [...graph.nodes];
   // Loop bodies (the condition's nodes are among them), and the loops nested in them.
   const visitLoops = (nodes: GraphNode[], scope: string) => {
     for (const n of nodes) {
       if (n.op !== LOOP_OP) continue;
       const spec = loopSpec(n);
-      visit(spec.body.nodes, `${scope}${spec.frame}/`);
+      const body = spec.body.nodes.filter((b) => b.op !== 'Placeholder');
+      visit(body, `${scope}${spec.frame}/`);
+      roots.push(...body);
       visitLoops(spec.body.nodes, `${scope}${spec.frame}/`);
     }
   };
-  visit(graph.nodes, '');
   visitLoops(graph.nodes, '');
-  for (const f of graph.functions.values()) visit(f.nodes, `${f.name}/`);
+  // Only the functions these nodes run, and of each body the nodes its outputs need: a
+  // SavedModel's library also holds save/restore functions nothing here calls.
+  for (const [name, used] of neededFunctionNodes(graph, roots)) {
+    const f = graph.functions.get(name)!;
+    visit(f.nodes.filter((n) => used.has(n.name)), `${f.name}/`);
+  }
   return [...byOp.entries()].map(([op, nodes]) => ({ op, nodes })).sort((a, b) => a.op.localeCompare(b.op));
 }
 

@@ -105,7 +105,9 @@ export async function fuzzReader(name: string, samples: Uint8Array[], read: (byt
     } catch (e) {
       if (!(e instanceof ParityError)) {
         const saved = saveToCorpus(name, bytes);
-        throw new Error(`${name}: non-ParityError ${(e as Error)?.constructor?.name}: ${(e as Error)?.message} (input saved as corpus/${name}/${saved})`);
+        // Where it was thrown, so the fix can start there.
+        const at = ((e as Error)?.stack ?? '').split('\n').find((l) => /\/src\//.test(l))?.trim() ?? '';
+        throw new Error(`${name}: non-ParityError ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}${at ? ` (${at})` : ''} (input saved as corpus/${name}/${saved})`);
       }
       outcome.parityErrors++;
     }

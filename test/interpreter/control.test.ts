@@ -105,6 +105,25 @@ describe('functions and TF2 control flow', () => {
     graph.functions.set('self', fn('self', ['a'], ['o'], [{ name: 'again', op: 'PartitionedCall', inputs: ['a'], attrs: { f: A.func('self') } }], { o: 'again:output:0' }));
     await expect(runGraph(graph, { x: tf.tensor1d([1]) })).rejects.toThrow(/nested deeper than 32 levels/);
   });
+
+  it('only functions the graph runs, and only body nodes their outputs need, must be executable', async () => {
+    const { findUnsupportedOps } = await import('../../src/interpreter/interpreter.js');
+    const g = new GraphBuilder();
+    g.placeholder('x', 'float32', [2]);
+    g.op('PartitionedCall', 'call', ['x'], { f: A.func('neg') });
+    const graph = g.build(['call']);
+    // A SavedModel library also holds save/restore functions nothing calls, and bodies with side nodes.
+    graph.functions.set('neg', fn('neg', ['a'], ['o'], [node('n', 'Neg', ['a']), { name: 'side', op: 'SaveV2', inputs: ['a'], attrs: {} }], { o: 'n:y:0' }));
+    graph.functions.set('__inference__traced_save_9', fn('__inference__traced_save_9', ['p'], ['o'], [{ name: 'save', op: 'SaveV2', inputs: ['p'], attrs: {} }], { o: 'save:output:0' }));
+    graph.functions.set('called_by_unused', fn('called_by_unused', ['p'], ['o'], [{ name: 'c', op: 'PartitionedCall', inputs: ['p'], attrs: { f: A.func('__inference__traced_save_9') } }], { o: 'c:output:0' }));
+    expect(findUnsupportedOps(graph)).toEqual([]);
+    expect((await runGraph(roundTrip(graph), { x: tf.tensor1d([1, -2]) })).get('call')!.values).toEqual([-1, 2]);
+    // Called from the main graph, the unsupported body op is reported with its function.
+    g.op('PartitionedCall', 'save_call', ['x'], { f: A.func('called_by_unused') });
+    const g2 = g.build(['call']);
+    g2.functions = graph.functions;
+    expect(findUnsupportedOps(g2)).toEqual([{ op: 'SaveV2', nodes: ['__inference__traced_save_9/save'] }]);
+  });
 });
 
 describe('TF1 while loops (Enter/Merge/Switch/NextIteration/Exit frames)', () => {

@@ -193,6 +193,9 @@ class BundleReader implements Bundle {
           })),
         ),
       };
+      if (entry.offset < 0 || entry.size < 0) {
+        throw new FormatError(`${file}: tensor '${name}' declares ${entry.offset < 0 ? `offset ${entry.offset}` : `size ${entry.size}`} in its data shard; offsets and sizes cannot be negative`, w);
+      }
       const k = binaryKey(key);
       this.entries.set(k, entry);
       // Slice entries (keys from EncodeTensorNameSlice start with a 0 byte) belong to their variable.
@@ -270,8 +273,11 @@ class BundleReader implements Bundle {
     return dtype;
   }
 
-  /** Reads the bytes of one stored entry (a whole tensor, or one slice of a partitioned variable). */
-  private readEntry(e: Entry, varName: string): HostTensor {
+  /**
+   * Checks one stored entry against what its bytes can hold (budget, declared size, shard, the
+   * shard file's length) before anything is allocated for it; returns its dtype and shard path.
+   */
+  private checkEntry(e: Entry, varName: string): { dtype: DType; path: string } {
     const dtype = this.dtypeOf(e, varName);
     const what = { file: this.indexFile, node: varName };
     const n = numElements(e.shape);
@@ -282,10 +288,22 @@ class BundleReader implements Bundle {
         what,
       );
     }
+    // Each string takes at least its one-byte length, and the lengths a 4-byte checksum.
+    if (dtype === 'string' && n > 0 && e.size < n + 4) {
+      throw new FormatError(`${this.indexFile}: string tensor '${varName}' (${shapeToString(e.shape)}) declares ${e.size} bytes of data, too few for ${n} strings`, what);
+    }
     if (e.shardId < 0 || e.shardId >= this.numShards) {
       throw new FormatError(`${this.indexFile}: tensor '${varName}' is in shard ${e.shardId}, but the bundle has ${this.numShards} shard(s)`, what);
     }
     const path = this.dataFile(e.shardId);
+    checkRange(path, e.offset, e.size, varName, this.indexFile);
+    return { dtype, path };
+  }
+
+  /** Reads the bytes of one stored entry (a whole tensor, or one slice of a partitioned variable). */
+  private readEntry(e: Entry, varName: string): HostTensor {
+    const { dtype, path } = this.checkEntry(e, varName);
+    const n = numElements(e.shape);
     const bytes = readRange(path, e.offset, e.size, varName, this.indexFile);
     if (dtype === 'string') return { dtype, shape: e.shape, data: decodeStrings(bytes, n, e, varName, path) };
     if (e.size > 0 && maskCrc(crc32cExtend(0, bytes)) !== e.crc32c) {
@@ -303,10 +321,9 @@ class BundleReader implements Bundle {
     checkTensorBudget(e.shape, dtype === 'string' ? 8 : dtypeSize(dtype), what);
     const n = numElements(e.shape);
     const per = dtype === 'complex64' || dtype === 'complex128' ? 2 : 1;
-    const out = allocLike({ dtype, shape: e.shape, data: new Uint8Array(0) }, e.shape);
-    const covered = new Uint8Array(n);
-    let total = 0;
-    for (const s of e.slices) {
+    // Every slice is checked against the bytes present before the variable is allocated:
+    // an index declaring a huge variable with a few small slices allocates nothing.
+    const parts = e.slices.map((s) => {
       const region = sliceRegion(s, e.shape, `${this.indexFile}: tensor '${name}'`);
       const key = encodeTensorNameSlice(name, s);
       const se = this.entries.get(binaryKey(key));
@@ -318,6 +335,17 @@ class BundleReader implements Bundle {
         throw new FormatError(`${this.indexFile}: slice ${sliceString(s, e.shape)} of '${name}' is stored with shape ${shapeToString(se.shape)}, expected ${shapeToString(region.lengths)}`, what);
       }
       if (se.dtypeEnum !== e.dtypeEnum) throw new FormatError(`${this.indexFile}: slice ${sliceString(s, e.shape)} of '${name}' has another dtype than the variable`, what);
+      this.checkEntry(se, label);
+      return { region, se, label };
+    });
+    const held = parts.reduce((a, p) => a + numElements(p.region.lengths), 0);
+    if (held < n) {
+      throw new FormatError(`${this.indexFile}: the ${e.slices.length} slices of partitioned variable '${name}' (${dtype}${shapeToString(e.shape)}) hold ${held} of its ${n} elements`, what);
+    }
+    const out = allocLike({ dtype, shape: e.shape, data: new Uint8Array(0) }, e.shape);
+    const covered = new Uint8Array(n);
+    let total = 0;
+    for (const { region, se, label } of parts) {
       const part = this.readEntry(se, label);
       copyRegion(part.data, part.shape, region.lengths.map(() => 0), out.data, e.shape, region.starts, region.lengths, per, covered);
       total += numElements(region.lengths);
@@ -330,6 +358,20 @@ class BundleReader implements Bundle {
       );
     }
     return out;
+  }
+}
+
+/** Checks that a data shard exists and holds [offset, offset+size). */
+function checkRange(path: string, offset: number, size: number, varName: string, indexFile: string): void {
+  if (!existsSync(path) || !statSync(path).isFile()) {
+    throw new FormatError(`${path}: data shard of tensor '${varName}' is missing (the index ${indexFile} places it there)`, { file: path, node: varName });
+  }
+  const fileSize = statSync(path).size;
+  if (offset + size > fileSize) {
+    throw new FormatError(
+      `${path}: tensor '${varName}' needs bytes ${offset}..${offset + size} but the data shard has only ${fileSize} bytes (truncated file?)`,
+      { file: path, node: varName },
+    );
   }
 }
 

@@ -5,8 +5,9 @@ import { suggest } from '../../core/names.js';
 import type { HostTensor, TensorSpec } from '../../core/tensor.js';
 import { shapeToString } from '../../core/tensor.js';
 import { A } from '../../graph/attrs.js';
-import type { Graph, GraphNode } from '../../graph/ir.js';
+import type { Graph, GraphFunction, GraphNode } from '../../graph/ir.js';
 import { parseInputRef } from '../../graph/ir.js';
+import { bodyNode, neededFunctionNodes } from '../../graph/reach.js';
 import { tfType } from '../../proto/index.js';
 import { decodeShape, dtypeFromEnum, graphFromGraphDef, sinkOutputs } from '../tensor-proto.js';
 import type { Bundle } from './bundle.js';
@@ -252,17 +253,17 @@ function declared(node: GraphNode): { dtype?: DType; shape?: number[] | null } {
 }
 
 /** Checks a value against the variable's declared dtype/shape (unknown dims match anything). */
-export function checkVariableValue(node: GraphNode, value: HostTensor, key: string, file: string): void {
+export function checkVariableValue(node: GraphNode, value: HostTensor, key: string, file: string, what = `variable '${node.name}'`): void {
   const d = declared(node);
   if (d.dtype && d.dtype !== value.dtype) {
-    throw new FormatError(`${file}: variable '${node.name}' is ${d.dtype} in the graph, but checkpoint tensor '${key}' is ${value.dtype}`, { file, node: node.name });
+    throw new FormatError(`${file}: ${what} is ${d.dtype} in the graph, but checkpoint tensor '${key}' is ${value.dtype}`, { file, node: node.name });
   }
   const s = d.shape;
   // TF writes shape {} (rank 0) for variables whose shape it did not record, and unknown rank as null.
   if (s && (s.length > 0 || value.shape.length === 0)) {
     const ok = s.length === value.shape.length && s.every((x, i) => x < 0 || x === value.shape[i]);
     if (!ok) {
-      throw new FormatError(`${file}: variable '${node.name}' has shape ${shapeToString(s)} in the graph, but checkpoint tensor '${key}' has ${shapeToString(value.shape)}`, { file, node: node.name });
+      throw new FormatError(`${file}: ${what} has shape ${shapeToString(s)} in the graph, but checkpoint tensor '${key}' has ${shapeToString(value.shape)}`, { file, node: node.name });
     }
   }
 }
@@ -285,12 +286,14 @@ export function firstInputConsumers(nodes: GraphNode[]): Map<string, GraphNode[]
  * Replaces a variable node by a Const carrying its value, and makes the ops that read a
  * resource handle read the value instead (ReadVariableOp -> Identity, VariableShape -> Shape).
  */
-export function bindVariable(graph: Graph, node: GraphNode, value: HostTensor, consumers: Map<string, GraphNode[]>): void {
+export function bindVariable(graph: Graph, node: GraphNode, value: HostTensor, consumers: Map<string, GraphNode[]>, key: string | null = node.name): void {
   node.op = 'Const';
   node.inputs = [];
   node.attrs = { value: A.tensor(value), dtype: A.dtype(value.dtype) };
-  if (!graph.variables) graph.variables = new Map();
-  graph.variables.set(node.name, value);
+  if (key !== null) {
+    if (!graph.variables) graph.variables = new Map();
+    graph.variables.set(key, value);
+  }
   for (const n of consumers.get(node.name) ?? []) {
     if (n.op === 'ReadVariableOp') {
       n.op = 'Identity';
@@ -332,6 +335,12 @@ function levenshtein(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+/** The resource name TF gives a variable node: its shared_name, or else its node name. */
+export function resourceName(node: GraphNode): string {
+  const shared = node.attrs.shared_name?.type === 'string' ? node.attrs.shared_name.value : '';
+  return shared || node.name;
+}
+
 /**
  * TF1 variables (VariableV2/Variable, and VarHandleOp resource variables) of the main graph
  * get their values from the bundle, by the Saver's RestoreV2 mapping, then `extra` (TF2's
@@ -339,17 +348,21 @@ function levenshtein(a: string, b: string): number {
  * (resource variables also by shared_name). A variable with no value is an error when the
  * outputs need it or the Saver says the checkpoint has it; others (e.g. local metric
  * variables a Saver skips) stay as they are.
+ * Variable nodes inside function bodies are resolved afterwards (resolveFunctionVariables).
  */
 export function resolveTf1Variables(
   graph: Graph,
   bundle: Bundle,
   needed: Set<string>,
-  opts: { restoreOp?: string; extra?: Map<string, VariableSource> } = {},
+  opts: { restoreOp?: string; extra?: Map<string, VariableSource>; byVariableName?: Map<string, string> } = {},
 ): void {
   const mapping = restoreMapping(graph.nodes, opts.restoreOp);
   for (const [k, v] of opts.extra ?? []) if (!mapping.has(k)) mapping.set(k, v);
   const consumers = firstInputConsumers(graph.nodes);
   const missing: { node: string; key: string }[] = [];
+  // Resolved main-graph variables by resource name (then node name), for function bodies.
+  const byResource = new Map<string, ResolvedVariable>();
+  const byNode = new Map<string, ResolvedVariable>();
   for (const n of graph.nodes) {
     if (!VARIABLE_OPS.has(n.op)) continue;
     let src = mapping.get(n.name);
@@ -364,9 +377,91 @@ export function resolveTf1Variables(
     }
     const value = readVariableValue(bundle, src, n.name);
     checkVariableValue(n, value, src.key, bundle.indexFile);
+    const r: ResolvedVariable = { src, value };
+    const res = resourceName(n);
+    if (!byResource.has(res)) byResource.set(res, r);
+    byNode.set(n.name, r);
     bindVariable(graph, n, value, consumers);
   }
   if (missing.length) throw missingVariablesError(missing, bundle);
+  resolveFunctionVariables(graph, bundle, needed, {
+    find: (name) => {
+      const r = byResource.get(name) ?? byNode.get(name);
+      if (r) return r;
+      const src = mapping.get(name) ?? (opts.byVariableName?.has(name) ? { key: opts.byVariableName.get(name)!, spec: '' } : bundle.has(name) ? { key: name, spec: '' } : undefined);
+      return src && bundle.has(src.key) ? { src } : undefined;
+    },
+    names: () => [...new Set([...byResource.keys(), ...(opts.byVariableName?.keys() ?? []), ...bundle.names()])],
+  });
+}
+
+export interface ResolvedVariable {
+  src: VariableSource;
+  /** Set when a main-graph variable node already holds this value. */
+  value?: HostTensor;
+}
+
+/** Variable nodes inside function bodies, with whether a needed function's outputs read them. */
+export function functionVariableNodes(graph: Graph, needed: Set<string>): { fn: GraphFunction; node: GraphNode; needed: boolean }[] {
+  const used = neededFunctionNodes(graph, graph.nodes.filter((n) => needed.has(n.name)));
+  const out: { fn: GraphFunction; node: GraphNode; needed: boolean }[] = [];
+  for (const fn of graph.functions.values()) {
+    for (const n of fn.nodes) if (VARIABLE_OPS.has(n.op)) out.push({ fn, node: n, needed: used.get(fn.name)?.has(n.name) ?? false });
+  }
+  return out;
+}
+
+/**
+ * Variable nodes inside function bodies (VarHandleOp, VariableV2) that are not captured inputs:
+ * TF finds the variable by resource name (shared_name, else the node name), so `lookup` maps
+ * that name to the same checkpoint value the main graph's variable of that name has (or to a
+ * checkpoint key by the TF2 SavedVariable names, the Saver's names, or the key itself). The node
+ * becomes a Const like a main-graph variable; values not already held by a main-graph
+ * variable are kept in graph.variables as `<function>/<node>`. A variable the function's
+ * outputs need that no name matches is an error naming the function, the node and the file.
+ */
+export function resolveFunctionVariables(
+  graph: Graph,
+  bundle: Bundle | null,
+  needed: Set<string>,
+  lookup: { find: (name: string) => ResolvedVariable | undefined; names: () => string[] },
+): void {
+  const file = graph.source.path;
+  const stored = new Set<string>();
+  for (const { fn, node, needed: isNeeded } of functionVariableNodes(graph, needed)) {
+    const name = resourceName(node);
+    const r = bundle ? lookup.find(name) : undefined;
+    const where = `${file}: function '${fn.name}', node '${node.name}' (${node.op}${name !== node.name ? `, shared_name '${name}'` : ''})`;
+    if (!r || !bundle) {
+      if (!isNeeded) continue;
+      if (!bundle) throw new FormatError(`${where} reads a variable, but the model has no checkpoint (variables/variables.index is missing)`, { file, node: `${fn.name}/${node.name}` });
+      const near = nearNames([name], lookup.names(), 3);
+      throw new FormatError(
+        `${where} reads a variable that matches no variable of the graph and no tensor of ${bundle.indexFile}${near.length ? ` (nearest known names ${near.map((x) => `'${x}'`).join(', ')})` : ''}`,
+        { file, node: `${fn.name}/${node.name}` },
+      );
+    }
+    const value = r.value ?? readVariableValue(bundle, r.src, `${fn.name}/${node.name}`);
+    checkVariableValue(node, value, r.src.key, bundle.indexFile, `variable '${node.name}' of function '${fn.name}'`);
+    // Counted once however many bodies read it, and not again when a main-graph variable holds it.
+    const own = !r.value && !stored.has(r.src.key + '\0' + r.src.spec);
+    stored.add(r.src.key + '\0' + r.src.spec);
+    bindVariable(graph, node, value, bodyConsumers(fn.nodes), own ? `${fn.name}/${node.name}` : null);
+  }
+}
+
+/** Data consumers (by first input) of each node of a function body. */
+function bodyConsumers(nodes: GraphNode[]): Map<string, GraphNode[]> {
+  const m = new Map<string, GraphNode[]>();
+  for (const n of nodes) {
+    const r = n.inputs[0];
+    if (!r || r.startsWith('^')) continue;
+    const src = bodyNode(r);
+    const l = m.get(src);
+    if (l) l.push(n);
+    else m.set(src, [n]);
+  }
+  return m;
 }
 
 export function missingVariablesError(missing: { node: string; key: string }[], bundle: Bundle): FormatError {

@@ -9,7 +9,7 @@ import { toNum } from '../tensor-proto.js';
 import type { Bundle } from './bundle.js';
 import { openBundle } from './bundle.js';
 import type { SignatureInfo, VariableSource } from './metagraph.js';
-import { VARIABLE_OPS, graphFromMetaGraph, metaGraphSignatures, resolveTf1Variables } from './metagraph.js';
+import { VARIABLE_OPS, graphFromMetaGraph, metaGraphSignatures, resolveFunctionVariables, resolveTf1Variables } from './metagraph.js';
 
 /**
  * SavedModels: saved_model.pb(txt) holds MetaGraphDefs (chosen by tag set), variables live in
@@ -26,6 +26,11 @@ import { VARIABLE_OPS, graphFromMetaGraph, metaGraphSignatures, resolveTf1Variab
  * Either way each main-graph variable node becomes a Const carrying its value and the value is
  * stored in graph.variables under that node's name (for TF2, the VarHandleOp's name, which is
  * what a function call receives for the captured resource input).
+ *
+ * Function bodies may also create handles themselves (VarHandleOp with a shared_name, e.g.
+ * functions built from TF1-style code); those are found by resource name, as TF's resource
+ * manager would: the main-graph variable of that name, else the SavedVariable of that name in
+ * the object graph, else the Saver's or the checkpoint's own names (resolveFunctionVariables).
  */
 
 type Msg = Record<string, unknown>;
@@ -81,7 +86,7 @@ export async function loadSavedModelGraph(dir: string, opts: SavedModelOptions =
     signature: opts.signature ?? 'serving_default',
     resolveVariables: (graph, needed) => {
       const vars = graph.nodes.filter((n) => VARIABLE_OPS.has(n.op));
-      if (!vars.length) return;
+      if (!vars.length && ![...graph.functions.values()].some((f) => f.nodes.some((n) => VARIABLE_OPS.has(n.op)))) return;
       if (!bundle) {
         const used = vars.filter((v) => needed.has(v.name));
         if (used.length) {
@@ -90,10 +95,13 @@ export async function loadSavedModelGraph(dir: string, opts: SavedModelOptions =
             { file: prefix + '.index', node: used[0]!.name },
           );
         }
+        // Function bodies that read a variable of their own are refused the same way.
+        resolveFunctionVariables(graph, null, needed, { find: () => undefined, names: () => [] });
         return;
       }
       const restoreOp = (mg.saver_def as Msg | undefined)?.restore_op_name as string | undefined;
-      resolveTf1Variables(graph, bundle, needed, { ...(restoreOp ? { restoreOp } : {}), extra: objectGraphMapping(graph, mg, bundle) });
+      const { byHandle, byVariableName } = objectGraphMapping(graph, mg, bundle);
+      resolveTf1Variables(graph, bundle, needed, { ...(restoreOp ? { restoreOp } : {}), extra: byHandle, byVariableName });
     },
   });
 }
@@ -148,13 +156,18 @@ export function variableKeysByObject(sog: Msg, tog: Msg): Map<number, string> {
   return out;
 }
 
-/** Main-graph VarHandleOp name -> checkpoint key, through the captured inputs of each function call. */
-export function objectGraphMapping(graph: Graph, mg: Msg, bundle: Bundle): Map<string, VariableSource> {
+/**
+ * Main-graph VarHandleOp name -> checkpoint key, through the captured inputs of each function
+ * call (byHandle); SavedVariable name (without `:0`) -> checkpoint key (byVariableName), which
+ * is also how handles created inside function bodies are found by their shared_name.
+ */
+export function objectGraphMapping(graph: Graph, mg: Msg, bundle: Bundle): { byHandle: Map<string, VariableSource>; byVariableName: Map<string, string> } {
   const out = new Map<string, VariableSource>();
+  const byVarName = new Map<string, string>();
   const sog = mg.object_graph_def as Msg | undefined;
-  if (!sog) return out;
+  if (!sog) return { byHandle: out, byVariableName: byVarName };
   const tog = checkpointObjectGraph(bundle);
-  if (!tog) return out;
+  if (!tog) return { byHandle: out, byVariableName: byVarName };
   const keys = variableKeysByObject(sog, tog);
   const concrete = (sog.concrete_functions as Record<string, Msg> | undefined) ?? {};
   const byName = new Map(graph.nodes.map((n) => [n.name, n]));
@@ -179,7 +192,6 @@ export function objectGraphMapping(graph: Graph, mg: Msg, bundle: Bundle): Map<s
   }
   // VarHandleOps no call captures (e.g. only the restore function reads them) can still be matched by SavedVariable.name.
   const sNodes = (sog.nodes as Msg[] | undefined) ?? [];
-  const byVarName = new Map<string, string>();
   keys.forEach((key, id) => {
     const name = (sNodes[id]?.variable as Msg | undefined)?.name as string | undefined;
     if (name) byVarName.set(name.replace(/:0$/, ''), key);
@@ -190,5 +202,5 @@ export function objectGraphMapping(graph: Graph, mg: Msg, bundle: Bundle): Map<s
     const key = byVarName.get(n.name) ?? (shared ? byVarName.get(shared) : undefined);
     if (key !== undefined) out.set(n.name, { key, spec: '' });
   }
-  return out;
+  return { byHandle: out, byVariableName: byVarName };
 }

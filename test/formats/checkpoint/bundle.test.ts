@@ -155,7 +155,35 @@ describe('openBundle', () => {
     writeBundle(join(dir, 'h'), [], {
       sliced: [{ name: 'v', dtype: 'float32', fullShape: [4], parts: [{ slice: [{ start: 0, length: 2 }], tensor: host('float32', [2], [1, 2]) }] }],
     });
-    expect(() => openBundle(join(dir, 'h')).read('v')).toThrow(/partitioned variable 'v' leave 2 of its 4 elements unset/);
+    // Slices that overlap by as much as they leave out: the holes are found after assembly.
+    writeBundle(join(dir, 'o'), [], {
+      sliced: [{
+        name: 'v', dtype: 'float32', fullShape: [4],
+        parts: [{ slice: [{ start: 0, length: 2 }], tensor: host('float32', [2], [1, 2]) }, { slice: [{ start: 1, length: 2 }], tensor: host('float32', [2], [3, 4]) }],
+      }],
+    });
+    expect(() => openBundle(join(dir, 'o')).read('v')).toThrow(/partitioned variable 'v' leave 1 of its 4 elements unset/);
+  });
+
+  it('refuses a partitioned variable whose slices hold too few elements before allocating it', () => {
+    const dir = tmp();
+    // 2^28 float32 (1 GiB, under the memory budget) declared, 2 elements stored.
+    writeBundle(join(dir, 'big'), [], {
+      sliced: [{ name: 'v', dtype: 'float32', fullShape: [2 ** 28], parts: [{ slice: [{ start: 0, length: 2 }], tensor: host('float32', [2], [1, 2]) }] }],
+    });
+    expect(() => openBundle(join(dir, 'big')).read('v')).toThrow(/the 1 slices of partitioned variable 'v' \(float32\[268435456\]\) hold 2 of its 268435456 elements/);
+  });
+
+  it('refuses negative offsets and sizes, and string tensors with fewer bytes than strings', () => {
+    const dir = tmp();
+    const prefix = join(dir, 'neg');
+    writeFileSync(prefix + '.data-00000-of-00001', new Uint8Array(64));
+    const index = (e: Parameters<typeof encodeEntry>[0]) =>
+      writeFileSync(prefix + '.index', buildTable([{ key: new Uint8Array(0), value: Uint8Array.from(encodeHeader(1)) }, { key: enc.encode('w'), value: Uint8Array.from(encodeEntry(e)) }]));
+    index({ dtype: 1, shape: [1], shardId: 0, offset: -2, size: 4, crc: 0 });
+    expect(() => openBundle(prefix)).toThrow(/tensor 'w' declares offset -2 in its data shard; offsets and sizes cannot be negative/);
+    index({ dtype: 7, shape: [1000], shardId: 0, offset: 0, size: 64, crc: 0 });
+    expect(() => openBundle(prefix).read('w')).toThrow(/string tensor 'w' \(\[1000\]\) declares 64 bytes of data, too few for 1000 strings/);
   });
 
   it('resolves .index, .data-*, .meta, prefixes and folders with a checkpoint file', () => {

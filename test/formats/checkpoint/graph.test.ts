@@ -6,11 +6,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FormatError } from '../../../src/core/errors.js';
 import type { HostTensor } from '../../../src/core/tensor.js';
 import { listCheckpointTensors, listSignatures, loadCheckpointGraph, loadSavedModelGraph, openBundle } from '../../../src/formats/checkpoint/index.js';
-import { encodeGraphDef } from '../../../src/formats/graphdef-writer.js';
 import { graphStats, loadGraph } from '../../../src/formats/index.js';
 import type { Graph } from '../../../src/graph/ir.js';
 import { tfType } from '../../../src/proto/index.js';
-import { varint, writeBundle } from '../../fixtures/bundle-writer.js';
+import { writeBundle } from '../../fixtures/bundle-writer.js';
+import { metaGraphBytes, savedModelBytes } from '../../fixtures/savedmodel-writer.js';
 import { A, GraphBuilder, expectClose, host, runGraph } from '../../fixtures/graph.js';
 
 const REGRESSION = join(import.meta.dirname, '../../../../shared/models/tf2onnx-tests/regression');
@@ -28,18 +28,6 @@ afterAll(() => {
 
 const enc = new TextEncoder();
 const strings = (...s: string[]): HostTensor => ({ dtype: 'string', shape: [s.length], data: s.map((x) => enc.encode(x)) });
-
-/** MetaGraphDef bytes: graph_def (field 2) written by the GraphDef writer, the rest by protobufjs. */
-function metaGraphBytes(g: Graph, rest: Record<string, unknown> = {}): Uint8Array {
-  const T = tfType('MetaGraphDef');
-  const gd = encodeGraphDef(g);
-  const tail = T.encode(T.fromObject(rest)).finish();
-  return Uint8Array.from([0x12, ...varint(gd.length), ...gd, ...tail]);
-}
-
-function savedModelBytes(metaGraphs: Uint8Array[]): Uint8Array {
-  return Uint8Array.from([0x08, 1, ...metaGraphs.flatMap((m) => [0x12, ...varint(m.length), ...m])]);
-}
 
 async function run(g: Graph, feeds: Record<string, tf.Tensor>, outputs: string[]) {
   return runGraph(g, feeds, outputs);
