@@ -676,7 +676,7 @@ async function ownErrors(
           ins.push(v);
         }
         const outs = await candidate.runSingle!(upCand.name, ins);
-        made.push(...outs);
+        for (const t of outs) if (t) made.push(t);
         return outs[upCand.outputIndex ?? 0] ?? `re-running '${src}' gave no output`;
       }
       return `its input '${src}' has no paired reference activation`;
@@ -697,7 +697,7 @@ async function ownErrors(
         continue;
       }
       const outs = await candidate.runSingle!(p.candidate, inputs);
-      made.push(...outs);
+      for (const t of outs) if (t) made.push(t);
       const o = outs[c.outputIndex ?? 0] ?? outs[0];
       if (!o) {
         out.set(pr.index, 'the layer produced no output when re-run alone');

@@ -41,8 +41,9 @@ export interface Runner {
   run(feeds: Feeds, opts?: RunOptions): AsyncIterable<Activation>;
   /**
    * Re-runs one node/layer alone on the given inputs (used to separate a layer's own error from
-   * the error it inherited). Optional: runners that cannot do this leave it undefined.
+   * the error it inherited). Optional: runners that cannot do this leave it undefined. An output
+   * the node leaves dead (a TF1 Switch's untaken one) or cannot compute alone is `undefined`.
    */
-  runSingle?(name: string, inputs: tf.Tensor[]): Promise<tf.Tensor[]>;
+  runSingle?(name: string, inputs: tf.Tensor[]): Promise<(tf.Tensor | undefined)[]>;
   dispose(): void;
 }

@@ -234,7 +234,8 @@ function raiseLevel(nodes: GraphNode[], level: string | null, outerFrames: strin
     const loopCond = conds[0]!;
     const enters = members.filter((n) => own(n, ENTER));
     // Loop variables: Merges fed by one of the frame's Enters and one of its NextIterations. Other
-    // Merges and Switches in the frame (a TF1 tf.cond in the body) stay ordinary nodes.
+    // Merges and Switches in the frame (a TF1 tf.cond in the body) stay ordinary nodes of the
+    // loop's graphs, run there with dead-tensor semantics (ops/control.ts).
     const vars: LoopSpec['vars'] = [];
     for (const m of members.filter((n) => own(n, MERGE))) {
       const ins = dataInputs(m).map(nodeOf);

@@ -189,6 +189,29 @@ export function lastIterations<T extends { name: string }>(acts: T[]): T[] {
 export const MAX_CALL_DEPTH = 32;
 
 /**
+ * TF's dead tensors in one run (TF1 conditionals): nodes that did not run because an input was
+ * dead, and single dead outputs of nodes that ran (a Switch's untaken output), each with the
+ * reason traced back to the Switch that started it, for messages.
+ */
+interface Deadness {
+  nodes: Map<string, string>;
+  keys: Map<string, string>;
+}
+
+interface Step {
+  node: GraphNode;
+  /** Data inputs as tensor keys, and the node producing each. */
+  inputKeys: string[];
+  inputNodes: string[];
+  /** Control inputs (`^x`), by node name. */
+  controls: string[];
+  producedFrom: string[];
+  info: KernelInfo | undefined;
+  /** Requested outputs of this node (`node`, `node:1`). */
+  targets: string[];
+}
+
+/**
  * The reference interpreter: executes a Graph node by node in tfjs kernels and yields every
  * node's outputs in execution order. Tensors are disposed as soon as no later node needs them.
  */
@@ -200,7 +223,7 @@ export class Interpreter implements Runner {
   private readonly order: GraphNode[];
   private readonly constCache = new Map<string, tf.Tensor>();
   private readonly targetSet: Set<string>;
-  private readonly plan: { node: GraphNode; inputKeys: string[]; producedFrom: string[] }[];
+  private readonly plan: Step[];
   private readonly consumers = new Map<string, number>();
   private readonly depth: number;
   private readonly subs = new Map<string, Interpreter>();
@@ -241,16 +264,21 @@ export class Interpreter implements Runner {
     this.order = topoOrder(graph.nodes, needed, this.source);
     // The run plan is computed once: input keys, producers and consumer counts per node.
     this.targetSet = new Set(this.targets);
+    const targetsOf = new Map<string, string[]>();
+    for (const t of this.targets) {
+      const n = parseInputRef(t).node;
+      targetsOf.set(n, [...(targetsOf.get(n) ?? []), t]);
+    }
     this.plan = this.order.map((node) => {
       const dataInputs = node.inputs.filter((r) => !r.startsWith('^'));
-      const inputKeys = dataInputs.map((r) => {
-        const p = parseInputRef(r);
-        return tensorKey(p.node, p.index);
-      });
+      const refs = dataInputs.map((r) => parseInputRef(r));
+      const inputKeys = refs.map((p) => tensorKey(p.node, p.index));
       for (const k of inputKeys) this.consumers.set(k, (this.consumers.get(k) ?? 0) + 1);
       // Constants are the node's own parameters (like a Keras layer's weights), not activations.
       const producedFrom = dataInputs.filter((r) => this.byName.get(parseInputRef(r).node)?.op !== 'Const').map(normaliseTensorName);
-      return { node, inputKeys, producedFrom };
+      const controls = node.inputs.filter((r) => r.startsWith('^')).map((r) => r.slice(1));
+      const info = getKernel(node.op) ?? (this.graph.functions.has(node.op) ? FUNCTION_OP : undefined);
+      return { node, inputKeys, inputNodes: refs.map((p) => p.node), controls, producedFrom, info, targets: targetsOf.get(node.name) ?? [] };
     });
   }
 
@@ -288,12 +316,25 @@ export class Interpreter implements Runner {
     this.recordInner = recordSet === null;
     this.pending = [];
     const live = new Map<string, tf.Tensor>();
+    const dead: Deadness = { nodes: new Map(), keys: new Map() };
     const ctx = this.context();
     let index = 0;
     try {
       for (const step of this.plan) {
         const node = step.node;
-        const outs = await this.execNode(node, normFeeds, live, ctx, step.inputKeys);
+        // A fed node is live whatever its inputs (a feed replaces the node).
+        const why = normFeeds.has(node.name) ? undefined : deadInput(step, dead);
+        let outs: (tf.Tensor | undefined)[] = [];
+        let producedFrom = step.producedFrom;
+        if (why !== undefined) dead.nodes.set(node.name, why);
+        else {
+          outs = await this.execNode(node, normFeeds, live, ctx, step.inputKeys, dead);
+          if (step.info?.runsOnDead && !normFeeds.has(node.name)) {
+            // A Merge was produced from the input it forwarded, not from the dead ones.
+            const k = step.inputKeys.findIndex((key) => live.has(key));
+            producedFrom = step.producedFrom.filter((p) => p === normaliseTensorName(node.inputs.filter((r) => !r.startsWith('^'))[k] ?? ''));
+          }
+        }
         if (this.pending.length) {
           let inner = this.pending;
           this.pending = [];
@@ -306,12 +347,26 @@ export class Interpreter implements Runner {
         }
         for (let i = 0; i < outs.length; i++) {
           const key = i === 0 ? node.name : `${node.name}:${i}`;
-          const t = outs[i]!;
+          const t = outs[i];
+          if (!t) {
+            // Dead: never recorded, never an input (Switch is the op that leaves an output dead).
+            dead.keys.set(key, SWITCH_OPS.has(node.op) ? `the untaken output '${key}' of Switch '${node.name}' (its predicate '${node.inputs.filter((r) => !r.startsWith('^'))[1]}' was ${i === 0})` : `output '${key}' of ${node.op} '${node.name}', which has no value`);
+            continue;
+          }
           if ((recordSet === null && node.op !== 'Const') || recordSet?.has(key) || this.targetSet.has(key)) {
-            yield { name: key, type: node.op, tensor: share(t), producedFrom: step.producedFrom, index: index++, outputIndex: i };
+            yield { name: key, type: node.op, tensor: share(t), producedFrom, index: index++, outputIndex: i };
           }
           if ((remaining.get(key) ?? 0) > 0) live.set(key, t);
           else if (normFeeds.get(key) !== t) t.dispose();
+        }
+        for (const target of step.targets) {
+          const w = dead.nodes.get(node.name) ?? dead.keys.get(target);
+          if (w !== undefined) {
+            throw new ExecutionError(
+              `${this.source}: requested output '${target}' has no value in this run (it is on the untaken branch of a TF1 conditional): '${node.name}' (${node.op}) depends on ${w}`,
+              { file: this.source, node: node.name },
+            );
+          }
         }
         // Release inputs no longer needed.
         for (const key of step.inputKeys) {
@@ -344,7 +399,11 @@ export class Interpreter implements Runner {
     };
   }
 
-  private async execNode(node: GraphNode, feeds: Map<string, tf.Tensor>, live: Map<string, tf.Tensor>, ctx: OpContext, inputKeys?: string[]): Promise<tf.Tensor[]> {
+  /**
+   * Runs one node on its inputs in `live`. Only a FlowKernel (Switch, Merge) leaves outputs
+   * `undefined` (dead); for a Merge, inputs that `dead` knows of are passed as `undefined`.
+   */
+  private async execNode(node: GraphNode, feeds: Map<string, tf.Tensor>, live: Map<string, tf.Tensor>, ctx: OpContext, inputKeys?: string[], dead?: Deadness): Promise<(tf.Tensor | undefined)[]> {
     const fed = feeds.get(node.name);
     if (fed) return [share(fed)];
     if (FEED_OPS.has(node.op) && node.op === 'Placeholder') {
@@ -359,13 +418,17 @@ export class Interpreter implements Runner {
     }
     const info = getKernel(node.op) ?? (this.graph.functions.has(node.op) ? FUNCTION_OP : undefined);
     if (!info) throw new ExecutionError(`${this.source}: node '${node.name}': no kernel for op ${node.op}`, { file: this.source, node: node.name });
-    const inputs: tf.Tensor[] = [];
+    const inputs: (tf.Tensor | undefined)[] = [];
     const keys = inputKeys ?? node.inputs.filter((r) => !r.startsWith('^')).map((ref) => {
       const p = parseInputRef(ref);
       return tensorKey(p.node, p.index);
     });
     for (const key of keys) {
       const t = live.get(key);
+      if (!t && info.runsOnDead && dead && (dead.keys.has(key) || dead.nodes.has(parseInputRef(key).node))) {
+        inputs.push(undefined);
+        continue;
+      }
       if (!t) {
         const r = parseInputRef(key);
         const ref = key;
@@ -377,15 +440,17 @@ export class Interpreter implements Runner {
       }
       inputs.push(t);
     }
-    let outs: tf.Tensor[];
+    let outs: (tf.Tensor | undefined)[];
     try {
-      if (info.async) {
-        const r = await info.kernel(inputs, node, ctx);
+      if (info.flow) {
+        outs = await info.flow(inputs, node, ctx);
+      } else if (info.async) {
+        const r = await info.kernel(inputs as tf.Tensor[], node, ctx);
         outs = Array.isArray(r) ? r : [r];
       } else {
         outs = runWithFallback(() =>
           tf.tidy(() => {
-            const r = info.kernel(inputs, node, ctx) as tf.Tensor | tf.Tensor[];
+            const r = info.kernel(inputs as tf.Tensor[], node, ctx) as tf.Tensor | tf.Tensor[];
             return Array.isArray(r) ? r : [r];
           }),
         );
@@ -395,7 +460,7 @@ export class Interpreter implements Runner {
         if (e.node) throw e;
         throw new ExecutionError(`${this.source}: node '${node.name}' (${node.op}): ${e.message}`, { file: this.source, node: node.name, cause: e });
       }
-      const shapes = inputs.map((t) => `${t.dtype}[${t.shape.join(',')}]`).join(', ');
+      const shapes = inputs.map((t) => (t ? `${t.dtype}[${t.shape.join(',')}]` : 'dead')).join(', ');
       throw new ExecutionError(`${this.source}: node '${node.name}' (${node.op}) failed on inputs (${shapes}): ${errorMessage(e)}`, {
         file: this.source,
         node: node.name,
@@ -403,7 +468,7 @@ export class Interpreter implements Runner {
       });
     }
     // A kernel must not hand back an input tensor itself: the interpreter owns both.
-    outs = outs.map((t) => (inputs.includes(t) ? share(t) : t));
+    outs = outs.map((t) => (t && inputs.includes(t) ? share(t) : t));
     if (node.op === 'Const' && outs[0]) this.constCache.set(node.name, share(outs[0]));
     return outs;
   }
@@ -453,9 +518,15 @@ export class Interpreter implements Runner {
    * Runs one node alone on the given inputs (its data inputs, in order). Used to measure a
    * node's own error on the reference's inputs when this graph is the candidate.
    */
-  async runSingle(name: string, inputs: tf.Tensor[]): Promise<tf.Tensor[]> {
+  async runSingle(name: string, inputs: tf.Tensor[]): Promise<(tf.Tensor | undefined)[]> {
     const node = this.byName.get(parseInputRef(normaliseTensorName(name)).node);
     if (!node) throw new InputError(`${this.source}: no node '${name}'`, { file: this.source, node: name });
+    if (getKernel(node.op)?.runsOnDead) {
+      // A Merge's activation was produced from the one input it forwarded; which of its inputs
+      // that was (its value_index) is not known from the value alone.
+      if (inputs.length !== 1) throw new InputError(`${this.source}: node '${node.name}' (${node.op}) is re-run on the one input it forwarded, not ${inputs.length}`, { file: this.source, node: node.name });
+      return [share(inputs[0]!), undefined];
+    }
     const live = new Map<string, tf.Tensor>();
     const rewired: GraphNode = { ...node, inputs: [] };
     const ctx = this.context();
@@ -491,6 +562,37 @@ export class Interpreter implements Runner {
     for (const t of this.constCache.values()) t.dispose();
     this.constCache.clear();
   }
+}
+
+const SWITCH_OPS = new Set(['Switch', 'RefSwitch']);
+
+/**
+ * Why `step` cannot run in this run (a dead input), or undefined: TF's executor rule. A node with
+ * a dead data or control input is dead, except a Merge (dead only when every data input is; dead
+ * control inputs ignored) and a ControlTrigger (never dead).
+ */
+function deadInput(step: Step, dead: Deadness): string | undefined {
+  if (dead.nodes.size === 0 && dead.keys.size === 0) return undefined;
+  if (step.info?.neverDead) return undefined;
+  const of = (i: number) => dead.keys.get(step.inputKeys[i]!) ?? dead.nodes.get(step.inputNodes[i]!);
+  if (step.info?.runsOnDead) {
+    let first: string | undefined;
+    for (let i = 0; i < step.inputKeys.length; i++) {
+      const w = of(i);
+      if (w === undefined) return undefined;
+      first ??= w;
+    }
+    return first;
+  }
+  for (let i = 0; i < step.inputKeys.length; i++) {
+    const w = of(i);
+    if (w !== undefined) return w;
+  }
+  for (const c of step.controls) {
+    const w = dead.nodes.get(c);
+    if (w !== undefined) return w;
+  }
+  return undefined;
 }
 
 export { suggest } from '../core/names.js';

@@ -27,12 +27,25 @@ export interface OpContext {
  */
 export type OpKernel = (inputs: tf.Tensor[], node: GraphNode, ctx: OpContext) => tf.Tensor[] | tf.Tensor | Promise<tf.Tensor[] | tf.Tensor>;
 
+/**
+ * A TF1 dead-tensor kernel (Switch, Merge): an output it leaves `undefined` is *dead* (TF's
+ * no-value entry), and with `KernelInfo.runsOnDead` a dead data input arrives as `undefined`.
+ */
+export type FlowKernel = (inputs: (tf.Tensor | undefined)[], node: GraphNode, ctx: OpContext) => Promise<(tf.Tensor | undefined)[]>;
+
 export interface KernelInfo {
   kernel: OpKernel;
   /** True when the kernel returns a Promise (cannot be wrapped in tf.tidy). */
   async?: boolean;
-  /** Ops whose control-flow role the executor handles itself (Switch, Merge, Enter, ...). */
-  controlFlow?: boolean;
+  /** TF1 control flow whose outputs can be dead: run instead of `kernel` (see FlowKernel). */
+  flow?: FlowKernel;
+  /**
+   * Runs when some data inputs are dead, ignoring dead control inputs, and is dead only when all
+   * its data inputs are (TF's Merge); any other node with a dead input does not run and is dead.
+   */
+  runsOnDead?: boolean;
+  /** Never dead: runs even when its inputs are (TF's ControlTrigger). */
+  neverDead?: boolean;
 }
 
 const registry = new Map<string, KernelInfo>();
@@ -44,6 +57,18 @@ export function registerOp(op: string, kernel: OpKernel, opts: Omit<KernelInfo, 
 /** Register several sync kernels: `registerOps({ Relu: ([x]) => tf.relu(x) })`. */
 export function registerOps(kernels: Record<string, OpKernel>): void {
   for (const [op, k] of Object.entries(kernels)) registerOp(op, k);
+}
+
+/** Registers a FlowKernel; its plain `kernel` is never called by the interpreter. */
+export function registerFlowOp(op: string, flow: FlowKernel, opts: { runsOnDead?: boolean } = {}): void {
+  registry.set(op, {
+    kernel: (_inputs, node) => {
+      throw new Error(`${node.op} '${node.name}' is run by the interpreter's dead-tensor executor`);
+    },
+    async: true,
+    flow,
+    ...opts,
+  });
 }
 
 export function getKernel(op: string): KernelInfo | undefined {

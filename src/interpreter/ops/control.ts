@@ -4,7 +4,7 @@ import { ExecutionError } from '../../core/errors.js';
 import { attrFunc } from '../../graph/attrs.js';
 import type { GraphNode } from '../../graph/ir.js';
 import type { OpContext } from '../registry.js';
-import { registerOp, registerOps } from '../registry.js';
+import { registerFlowOp, registerOp, registerOps } from '../registry.js';
 import { LOOP_OP, loopSpec } from '../frames.js';
 
 /**
@@ -93,6 +93,36 @@ registerOps({
   AssignSubVariableOp: () => [],
   VarIsInitializedOp: () => tf.scalar(true, 'bool'),
 });
+
+/**
+ * TF1 conditionals (`tf.cond` in TF1 graphs, and Switch/Merge anywhere that are not a while
+ * loop's own plumbing), with TensorFlow's dead-tensor semantics (core/common_runtime/
+ * propagator_state.cc): Switch(data, pred) forwards `data` to output 1 when `pred` is true and to
+ * output 0 when false, and the other output is dead. The interpreter does not run a node any of
+ * whose inputs (data or control) is dead; all its outputs are dead. Merge is the exception: it
+ * forwards its first live data input, with that input's index as output 1 (`value_index`), and is
+ * dead only when all its data inputs are. Dead outputs are never recorded.
+ */
+async function switchOp([data, pred]: (tf.Tensor | undefined)[], node: GraphNode): Promise<(tf.Tensor | undefined)[]> {
+  // The interpreter adds the file and node to these messages.
+  const refs = node.inputs.filter((r) => !r.startsWith('^'));
+  if (!data || !pred || refs.length !== 2) throw new ExecutionError(`takes 2 inputs (data, pred), it has ${refs.length}`);
+  if (pred.dtype !== 'bool' || pred.rank !== 0) {
+    throw new ExecutionError(`the predicate '${refs[1]}' must be a bool scalar, it is ${pred.dtype}[${pred.shape.join(',')}]`);
+  }
+  const taken = (await pred.data())[0] ? 1 : 0;
+  return taken === 1 ? [undefined, share(data)] : [share(data), undefined];
+}
+
+async function mergeOp(inputs: (tf.Tensor | undefined)[]): Promise<(tf.Tensor | undefined)[]> {
+  const i = inputs.findIndex((t) => t !== undefined);
+  return i < 0 ? [undefined, undefined] : [share(inputs[i]!), tf.scalar(i, 'int32')];
+}
+
+for (const op of ['Switch', 'RefSwitch']) registerFlowOp(op, switchOp);
+for (const op of ['Merge', 'RefMerge']) registerFlowOp(op, mergeOp, { runsOnDead: true });
+// A ControlTrigger runs (and is live) even when its inputs are dead; it has no outputs.
+registerOp('ControlTrigger', () => [], { neverDead: true });
 
 /**
  * A TF1 while loop raised from its Enter/Merge/Switch/NextIteration/Exit frame (see frames.ts):
