@@ -299,12 +299,25 @@ export function decodeFunctionDef(m: Msg, file?: string): GraphFunction {
 /** Ops that are never a model's output even when nothing consumes them. */
 const NOT_OUTPUTS = new Set(['Const', 'NoOp', 'Placeholder', 'PlaceholderWithDefault', 'Assert', 'Print', 'PrintV2', 'SaveV2', 'RestoreV2', 'Save', 'Restore', 'Assign', 'AssignVariableOp', 'VarHandleOp', 'VariableV2', 'Variable', 'MergeV2Checkpoints', 'ShardedFilename', 'StringJoin']);
 
+/**
+ * TF1 tf.cond plumbing that is a sink when nothing uses it, never an output (and dead whenever
+ * the other branch runs): a Switch, and a pivot (`cond/switch_t`, `cond/switch_f`: an Identity of
+ * a Switch of the predicate on itself) that no branch constant hangs from.
+ */
+function isCondPlumbing(n: GraphNode, byName: Map<string, GraphNode>): boolean {
+  if (n.op === 'Switch' || n.op === 'RefSwitch') return true;
+  if (n.op !== 'Identity' || n.inputs.length !== 1) return false;
+  const sw = byName.get(parseInputRef(n.inputs[0]!).node);
+  return (sw?.op === 'Switch' || sw?.op === 'RefSwitch') && sw.inputs.length >= 2 && sw.inputs[0] === sw.inputs[1];
+}
+
 /** Sink nodes: nodes whose outputs no other node reads. */
 export function sinkOutputs(nodes: GraphNode[]): string[] {
   const used = new Set<string>();
   for (const n of nodes) for (const r of n.inputs) used.add(parseInputRef(r).node);
+  const byName = new Map(nodes.map((n) => [n.name, n]));
   // save/* is the TF1 Saver's subgraph (its restore_all is a NoOp, but save/Const etc. are not).
-  return nodes.filter((n) => !used.has(n.name) && !NOT_OUTPUTS.has(n.op) && !n.name.startsWith('save/')).map((n) => n.name);
+  return nodes.filter((n) => !used.has(n.name) && !NOT_OUTPUTS.has(n.op) && !n.name.startsWith('save/') && !isCondPlumbing(n, byName)).map((n) => n.name);
 }
 
 /** Decoded GraphDef message -> Graph IR. Node names must be unique; limits nesting of functions. */
