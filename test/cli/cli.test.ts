@@ -8,7 +8,8 @@ import { cnnGraph } from '../../cases/gen/cnn.js';
 import { A } from '../../src/graph/attrs.js';
 import { encodeGraphDef, graphToPbtxt } from '../../src/formats/graphdef-writer.js';
 import { readNpzFile } from '../../src/inputs/npz.js';
-import { doubleLoop } from '../fixtures/tf1-loops.js';
+import { host } from '../../src/graph/builder.js';
+import { TF1Graph, doubleLoop } from '../fixtures/tf1-loops.js';
 
 /**
  * The `parity` command as users run it: built CLI (dist/) in a child process, exit codes,
@@ -60,6 +61,37 @@ describe('parity CLI', () => {
     expect(r.out).toMatch(/outputs:\n  result\n  count\nops:/);
     const j = JSON.parse(parity('inspect', 'nested.pb', '--json').out) as { loops: { frame: string; outerFrames: string[] }[] };
     expect(j.loops.map((l) => [l.frame, l.outerFrames])).toEqual([['while/while_context', []], ['while/while/while_context', ['while/while_context']]]);
+  });
+
+  it('inspect and run a TF1 tf.cond inside a TF1 loop: executable, untaken branches not recorded', () => {
+    // acc = 1; for i in range(3): acc = acc * 2 if i % 2 == 0 else acc  =>  4
+    const t = new TF1Graph();
+    const int = (v: number) => host('int32', [], [v]);
+    const [, accOut] = t.whileLoop(
+      'while',
+      [t.const('Const', int(0)), t.const('Const', host('float32', [], [1]))],
+      ([i]) => t.op('Less', 'Less', [i!, t.const('Less/y', int(3))]),
+      ([i, acc]) => {
+        const even = t.op('Equal', 'Equal', [t.op('FloorMod', 'FloorMod', [i!, t.const('FloorMod/y', int(2))]), t.const('Equal/y', int(0))]);
+        const [a] = t.cond('cond', even, () => [t.op('Mul', 'mul', [acc!, t.const('mul/y', host('float32', [], [2]))])], () => [acc!]);
+        return [t.op('AddV2', 'add', [i!, t.const('add/y', int(1))]), a!];
+      },
+    );
+    t.op('Identity', 'acc', [accOut!]);
+    writeFileSync(join(d, 'cond.pb'), encodeGraphDef(t.build(['acc'])));
+    const r = parity('inspect', 'cond.pb');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('every op is executable');
+    expect(r.out).toMatch(/outputs:\n  while\/Exit\n  acc\nops:/);
+    const run = parity('run', 'cond.pb', '--save-activations', 'cond.npz', '-q');
+    expect(run.code).toBe(0);
+    expect(run.out).toMatch(/^acc: float32\[\] /m);
+    const acts = readNpzFile(join(d, 'cond.npz'));
+    expect(Array.from(acts.get('acc')!.data as Float32Array)).toEqual([4]);
+    const body = (k: number, n: string) => `while/while_context/body@iter${k}/${n}`;
+    expect(acts.has(body(0, 'while/cond/mul'))).toBe(true);
+    expect(acts.has(body(1, 'while/cond/mul'))).toBe(false);
+    expect(acts.has(body(2, 'while/cond/mul'))).toBe(true);
   });
 
   it('run saves every activation and the inputs as .npz', () => {
