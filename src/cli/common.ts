@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BackendName } from '../backend/index.js';
 import { initBackend } from '../backend/index.js';
-import { InputError } from '../core/errors.js';
+import { InputError, oneLine } from '../core/errors.js';
 import type { HostTensor, TensorSpec } from '../core/tensor.js';
 import type { Graph } from '../graph/ir.js';
 import type { InputSpec } from '../inputs/spec.js';
@@ -43,10 +43,10 @@ export function parse(argv: string[], options: NonNullable<Parameters<typeof par
   try {
     res = parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as unknown as { values: ParsedValues; positionals: string[] };
   } catch (e) {
-    throw new InputError(`${(e as Error).message}\n${positionals.usage}`);
+    throw new InputError(`${oneLine((e as Error).message)}\n${positionals.usage}`, { multiline: true });
   }
   if (res.positionals.length < positionals.min || res.positionals.length > positionals.max) {
-    throw new InputError(`expected ${positionals.min === positionals.max ? positionals.min : `${positionals.min}-${positionals.max}`} argument(s), got ${res.positionals.length}\n${positionals.usage}`);
+    throw new InputError(`expected ${positionals.min === positionals.max ? positionals.min : `${positionals.min}-${positionals.max}`} argument(s), got ${res.positionals.length}\n${positionals.usage}`, { multiline: true });
   }
   return res;
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { runWithFallback, share } from '../backend/index.js';
-import { ExecutionError, InputError, ParityError, UnsupportedError, errorMessage } from '../core/errors.js';
+import { ExecutionError, InputError, ParityError, UnsupportedError, errorMessage, listing } from '../core/errors.js';
 import type { Activation, Feeds, RunOptions, Runner } from '../core/runner.js';
 import type { TensorSpec } from '../core/tensor.js';
 import { shapeToString } from '../core/tensor.js';
@@ -80,12 +80,12 @@ export function findUnsupportedOps(graphIn: Graph): UnsupportedOp[] {
 export function assertSupported(graph: Graph): void {
   const missing = findUnsupportedOps(graph);
   if (missing.length === 0) return;
-  const lines = missing.map((m) => `  ${m.op}: ${m.nodes.slice(0, 5).join(', ')}${m.nodes.length > 5 ? `, … (${m.nodes.length} nodes)` : ''}`);
-  throw new UnsupportedError(
-    `${graph.source.path}: ${missing.length} op type(s) cannot be executed by tf-parity yet:\n${lines.join('\n')}`,
-    missing,
-    { file: graph.source.path },
-  );
+  const lines = missing.map((m) => `${m.op}: ${m.nodes.slice(0, 5).join(', ')}${m.nodes.length > 5 ? `, … (${m.nodes.length} nodes)` : ''}`);
+  // The one multi-line message: a summary line, then one line per op type (as `parity inspect` lists them).
+  throw new UnsupportedError(listing(`${graph.source.path}: ${missing.length} op type(s) cannot be executed by tf-parity yet:`, lines), missing, {
+    file: graph.source.path,
+    multiline: true,
+  });
 }
 
 /** Topological order of `nodes` restricted to `needed`, stable in graph order; control deps count. */

@@ -15,7 +15,7 @@ export const command: Command = {
   usage,
   async run(argv) {
     const { values, positionals } = parse(argv, { ...COMPARE_OPTIONS, output: { type: 'string', short: 'o' } }, { min: 2, max: 2, usage });
-    if (!values.output) throw new InputError(`-o MAP.json is required\n${usage}`);
+    if (!values.output) throw new InputError(`-o MAP.json is required\n${usage}`, { multiline: true });
     const result = await runCompare(positionals[0]!, positionals[1]!, { ...values, 'no-own-error': true });
     const map = {
       version: 1,

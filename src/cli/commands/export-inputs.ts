@@ -23,7 +23,7 @@ export const command: Command = {
       { ...RUN_OPTIONS, output: { type: 'string', short: 'o' }, script: { type: 'string' }, 'keras-model': { type: 'string' }, 'activations-out': { type: 'string' } },
       { min: 1, max: 1, usage },
     );
-    if (!values.output) throw new InputError(`-o FEEDS.npz is required\n${usage}`);
+    if (!values.output) throw new InputError(`-o FEEDS.npz is required\n${usage}`, { multiline: true });
     await setupBackend(values);
     const model = await loadModel(positionals[0]!, { signature: values.signature as string | undefined });
     try {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { FormatError, UnsupportedError } from '../../core/errors.js';
+import { FormatError, UnsupportedError, listing } from '../../core/errors.js';
 
 /**
  * Keras model configs (Keras 3 `.keras` config.json, Keras 2/3 `.h5` model_config, tfjs
@@ -317,10 +317,11 @@ export function normaliseKerasConfig(raw: unknown, file: string, opts: Normalise
   const bad = unsupportedLayers(raw, opts);
   if (bad.length) {
     const n = bad.reduce((s, b) => s + b.nodes.length, 0);
+    // A summary line, then one line per layer class (like the interpreter's unsupported ops).
     throw new UnsupportedError(
-      `${file}: ${n} layer(s) cannot be run (tfjs-layers lacks them, or they would run Python code):\n` + bad.map((b) => `  ${b.op}: ${b.nodes.join(', ')}`).join('\n'),
+      listing(`${file}: ${n} layer(s) cannot be run (tfjs-layers lacks them, or they would run Python code):`, bad.map((b) => `${b.op}: ${b.nodes.join(', ')}`)),
       bad,
-      { file },
+      { file, multiline: true },
     );
   }
   const warnings: string[] = [];
