@@ -466,13 +466,16 @@ function bodyConsumers(nodes: GraphNode[]): Map<string, GraphNode[]> {
 
 export function missingVariablesError(missing: { node: string; key: string }[], bundle: Bundle): FormatError {
   const names = bundle.names();
-  const lines = missing.slice(0, 10).map((m) => {
+  // One line: the first few variables, each with the stored names closest to it.
+  const shown = missing.slice(0, 3).map((m) => {
     const near = nearNames([m.node, m.key], names, 3);
-    return `  '${m.node}'${m.key !== m.node ? ` (checkpoint key '${m.key}')` : ''}${near.length ? `: nearest stored names ${near.map((x) => `'${x}'`).join(', ')}` : ''}`;
+    const notes = [...(m.key !== m.node ? [`checkpoint key '${m.key}'`] : []), ...(near.length ? [`nearest stored names ${near.map((x) => `'${x}'`).join(', ')}`] : [])];
+    return `'${m.node}'${notes.length ? ` (${notes.join('; ')})` : ''}`;
   });
+  const more = missing.length > shown.length ? `, and ${missing.length - shown.length} more` : '';
   return new FormatError(
-    `${bundle.indexFile}: ${missing.length} variable(s) of the graph have no value in the checkpoint:\n${lines.join('\n')}${missing.length > 10 ? `\n  … and ${missing.length - 10} more` : ''}\n` +
-      `(the checkpoint holds ${names.length} tensors; was it written for another version of the graph?)`,
+    `${bundle.indexFile}: ${missing.length} variable(s) of the graph have no value in the checkpoint, which holds ${names.length} tensor${names.length === 1 ? '' : 's'} ` +
+      `(written for another version of the graph?): ${shown.join(', ')}${more}`,
     { file: bundle.indexFile, node: missing[0]!.node },
   );
 }

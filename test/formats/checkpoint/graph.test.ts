@@ -174,10 +174,21 @@ describe('loadCheckpointGraph (synthetic TF1 checkpoints)', () => {
     const err = await loadCheckpointGraph(prefix + '.index').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FormatError);
     const msg = (err as FormatError).message;
-    expect(msg).toContain(prefix + '.index');
-    expect(msg).toContain("'dense/kernel' (checkpoint key 'my_kernel')");
-    expect(msg).toMatch(/nearest stored names 'dense\/kernell'/);
+    // One line: the file, the count, the variable, its key and the stored names nearest to it.
+    expect(msg).toBe(
+      `${prefix}.index: 1 variable(s) of the graph have no value in the checkpoint, which holds 4 tensors (written for another version of the graph?): ` +
+        "'dense/kernel' (checkpoint key 'my_kernel'; nearest stored names 'dense/kernell')",
+    );
     expect((err as FormatError).node).toBe('dense/kernel');
+    // A checkpoint of another model: every variable is missing; the first three are named, on one line.
+    const other = join(dir, 'other');
+    writeBundle(other, [{ name: 'global_step', tensor: { dtype: 'int64', shape: [], data: BigInt64Array.from([7n]) } }]);
+    writeFileSync(other + '.meta', metaGraphBytes(tf1Graph()));
+    const all = (await loadCheckpointGraph(other + '.index').catch((e: unknown) => e)) as FormatError;
+    expect(all).toBeInstanceOf(FormatError);
+    expect(all.message).not.toContain('\n');
+    expect(all.message).toMatch(/^\S+other\.index: 4 variable\(s\) of the graph have no value in the checkpoint, which holds 1 tensor /);
+    expect(all.message).toMatch(/: 'dense\/kernel' \(checkpoint key 'my_kernel'\), '[^']+'( \([^)]*\))?, '[^']+'( \([^)]*\))?, and 1 more$/);
   });
 
   it('falls back to variable names without a Saver, and checks dtype and shape', async () => {
