@@ -4,11 +4,26 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCase } from '../../harness/case.js';
 import { validateAlignment } from '../../src/compare/align.js';
-import { FormatError } from '../../src/core/errors.js';
+import { FormatError, UnsupportedError } from '../../src/core/errors.js';
 import { readZip, writeZip } from '../../src/formats/zip.js';
-import { fuzzReader } from './harness.js';
+import { fuzzReader, messageProblem } from './harness.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
+
+describe('fuzz harness', () => {
+  it('a multi-line message is an other outcome, except the listing of what cannot run', () => {
+    expect(messageProblem(new FormatError('a.pb: node x is bad'))).toBeUndefined();
+    // Text from a file cannot break the line: control characters are escaped.
+    const e = new FormatError("a.npy: dtype ' \n|b1' is not supported");
+    expect(e.message).toBe("a.npy: dtype ' \\n|b1' is not supported");
+    expect(messageProblem(e)).toBeUndefined();
+    expect(messageProblem(new FormatError('a.pb: two\nlines', { multiline: true }))).toBe('a message over 2 lines');
+    expect(messageProblem(new FormatError('   '))).toBe('an empty message');
+    const list = new UnsupportedError('a.pb: 2 op type(s) cannot be executed by tf-parity yet:\n  FancyOp: a, b\n  OtherOp: c', [], { multiline: true });
+    expect(messageProblem(list)).toBeUndefined();
+    expect(messageProblem(new UnsupportedError('a.pb: cannot\nrun', [], { multiline: true }))).toBe('a message over 2 lines');
+  });
+});
 
 describe('fuzz: small readers', () => {
   it('zip archives', async () => {

@@ -2,11 +2,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { ParityError } from '../../src/core/errors.js';
+import { ParityError, UnsupportedError } from '../../src/core/errors.js';
 
 /**
- * Property: for any input, a reader returns a result or throws a ParityError; never another
- * exception, never a hang. Inputs are mutations of valid samples (bit flips, truncation,
+ * Property: for any input, a reader returns a result or throws a one-line ParityError; never
+ * another exception, a message over several lines, or a hang. Inputs are mutations of valid samples (bit flips, truncation,
  * splices, varint-ish bytes, huge numbers) plus random bytes, seeded so a failure replays.
  * Inputs that ever broke a reader are kept in test/fuzz/corpus/<reader>/ and replayed first.
  */
@@ -86,6 +86,22 @@ export function fuzzInput(samples: Uint8Array[]): fc.Arbitrary<Uint8Array> {
   return fc.oneof({ weight: 8, arbitrary: fromSample }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 512 }) });
 }
 
+/**
+ * The one ParityError allowed over several lines: the list of what cannot run (the interpreter's
+ * unsupported ops, a Keras model's unsupported layers), a one-line summary naming the file and the
+ * count, then one indented line per op type or layer class with its nodes. It is a listing the
+ * user works through, as `parity inspect` prints it, and its first line alone is a complete message.
+ */
+const UNSUPPORTED_LIST = /^[^\n]+:(\n {2}[^\n]+)+$/;
+
+/** Why a ParityError's message is not an acceptable refusal, or undefined when it is. */
+export function messageProblem(e: ParityError): string | undefined {
+  if (!e.message.trim()) return 'an empty message';
+  if (!e.message.includes('\n')) return undefined;
+  if (e instanceof UnsupportedError && UNSUPPORTED_LIST.test(e.message)) return undefined;
+  return `a message over ${e.message.split('\n').length} lines`;
+}
+
 export interface ReaderOutcome {
   ok: number;
   parityErrors: number;
@@ -108,6 +124,11 @@ export async function fuzzReader(name: string, samples: Uint8Array[], read: (byt
         // Where it was thrown, so the fix can start there.
         const at = ((e as Error)?.stack ?? '').split('\n').find((l) => /\/src\//.test(l))?.trim() ?? '';
         throw new Error(`${name}: non-ParityError ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}${at ? ` (${at})` : ''} (input saved as corpus/${name}/${saved})`);
+      }
+      const problem = messageProblem(e);
+      if (problem) {
+        const saved = saveToCorpus(name, bytes);
+        throw new Error(`${name}: ${e.constructor.name} with ${problem}: ${JSON.stringify(e.message.slice(0, 400))} (input saved as corpus/${name}/${saved})`);
       }
       outcome.parityErrors++;
     }
