@@ -8,10 +8,11 @@ import { VERSION } from '../version.js';
 import type { ActInfo, AlignedPair, Alignment, Strategy, Transform } from './align.js';
 import { EarlyPairs, align, chooseTransform, pairKey } from './align.js';
 import { wasmHeapView } from './device.js';
+import { MetricsPool } from './kernel/pool.js';
 import type { Check, ErrorHistogram, MetricValues, ValueStats } from './metrics.js';
 import { checkPasses, checkToString, errorHistogram, worstElements } from './metrics.js';
 import type { Held } from './store.js';
-import { ActivationStore, hasValues, measure, valuesTensor, withHeapViews } from './store.js';
+import { ActivationStore, hasValues, measure, measureLater, valuesTensor, withHeapViews } from './store.js';
 import type { GraphNodeFacts, InputFacts, ModelFacts, PairResult, Result, Tolerance } from './result.js';
 import { RESULT_SCHEMA_VERSION } from './result.js';
 
@@ -290,32 +291,37 @@ function inversePerm(p: number[]): number[] {
  * Metrics, checks and (where someone will look: failing pairs and outputs) the histogram and
  * worst elements of one pair; undefined when either side is not float data.
  */
-function measurePair(
+async function measurePair(
   p: AlignedPair,
   r: Held,
   cInfo: ActInfo,
   c: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] },
   opts: CompareOptions,
   refOutputs: Set<string>,
-): Measurement | undefined {
+): Promise<{ result: Promise<Measurement> } | undefined> {
   if (r.dtype !== 'float32' || cInfo.dtype !== 'float32' || !hasValues(r) || !(c.tensor || c.data)) return undefined;
   const isOutput = refOutputs.has(norm(p.reference));
   const tol = toleranceFor(p, opts);
   let failed: string[] = [];
-  const { m, host } = measure(r, c, p.transform, { ...tol, nanEqual: opts.nanEqual, topk: isOutput ? opts.topk : 0 }, (mp) => {
+  const later = await measureLater(r, c, p.transform, { ...tol, nanEqual: opts.nanEqual, topk: isOutput ? opts.topk : 0 }, (mp) => {
     failed = failedChecks(mp, p, opts);
     return failed.length > 0 || isOutput;
   });
-  const { refStats, candStats, ...metrics } = m;
-  return {
-    metrics,
-    refStats,
-    candStats,
-    failed,
-    // Histograms and worst elements cost extra passes: only where someone will look.
-    histogram: host ? errorHistogram(host.ref, host.cand) : { decades: [], counts: [], zero: m.count, nonfinite: 0 },
-    worst: host ? worstElements(host.ref, host.cand, r.shape, 5) : [],
-  };
+  const result = later.result.then(({ m, host }) => {
+      const { refStats, candStats, ...metrics } = m;
+      return {
+        metrics,
+        refStats,
+        candStats,
+        failed,
+        // Histograms and worst elements cost extra passes: only where someone will look.
+        histogram: host ? errorHistogram(host.ref, host.cand) : { decades: [], counts: [], zero: m.count, nonfinite: 0 },
+        worst: host ? worstElements(host.ref, host.cand, r.shape, 5) : [],
+      };
+  });
+  // Awaited later; a failure must not count as unhandled meanwhile.
+  result.catch(() => {});
+  return { result };
 }
 
 /**
@@ -367,6 +373,8 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
   const iterations = Math.max(1, opts.iterations);
   let ownByPair = new Map<number, { metrics: MetricValues; pass: boolean } | string>();
   const refOutputs = new Set(reference.outputs().map(norm));
+  // Starts the metrics thread now, so it is up by the time the first pairs arrive.
+  MetricsPool.get();
 
   for (let it = 0; it < iterations; it++) {
     const seed = opts.seed + it;
@@ -398,7 +406,7 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
       }
       // Pairs known before alignment (map entries and exact names; every pair after the first
       // iteration) are measured while both run.
-      const measured = new Map<string, Measurement>();
+      const measured = new Map<string, Promise<Measurement>>();
       const decided: AlignedPair[] = [];
       const onPair = async (d: Decision, info: Held, values: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] }): Promise<void> => {
         let transform = d.transform;
@@ -418,8 +426,9 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
           ...(transform && (transform.perm || transform.reshape) ? { transform } : {}),
         };
         if (!d.known) decided.push(p);
-        const m = measurePair(p, d.ref, info, values, opts, refOutputs);
-        if (m) measured.set(pairKey(p.reference, p.candidate), m);
+        // Resolves once the values are copied or measured: the tensors may go after that.
+        const m = await measurePair(p, d.ref, info, values, opts, refOutputs);
+        if (m) measured.set(pairKey(p.reference, p.candidate), m.result);
       };
       progress(`iteration ${it + 1}/${iterations}: running reference and candidate`);
       const { ref, cand } = await runBoth(reference, candidate, refFeeds, candFeeds, store, pairDecider(alignment, opts.map), onPair);
@@ -438,13 +447,23 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
         );
         refOrder = ref.acts;
       }
+      // Pairs only alignment could make are measured now; then every result is waited for.
+      const later = new Map<number, Promise<Measurement>>();
+      for (const [idx, p] of alignment.pairs.entries()) {
+        const r = ref.byName.get(norm(p.reference));
+        const c = cand.byName.get(norm(p.candidate));
+        if (!r || !c) continue;
+        let m = measured.get(pairKey(p.reference, p.candidate));
+        if (!m && hasValues(r) && hasValues(c)) m = (await measurePair(p, r, c, c, opts, refOutputs))?.result;
+        if (m) later.set(idx, m);
+      }
+      const results: (Measurement | undefined)[] = [];
+      for (const [idx, m] of later) results[idx] = await m;
       alignment.pairs.forEach((p, idx) => {
         const r = ref.byName.get(norm(p.reference));
         const c = cand.byName.get(norm(p.candidate));
-        if (!r || !c) return;
-        let m = measured.get(pairKey(p.reference, p.candidate));
-        if (!m && hasValues(r) && hasValues(c)) m = measurePair(p, r, c, c, opts, refOutputs);
-        if (!m) return;
+        const m = results[idx];
+        if (!r || !c || !m) return;
         const prev = pairResults.get(idx);
         if (prev && !worse(prev.metrics, m.metrics)) return;
         pairResults.set(idx, {

@@ -1,5 +1,5 @@
 import { InputError } from '../core/errors.js';
-import type { WasmMemory } from './kernel/kernel.js';
+import type { PassA, PassB, WasmMemory } from './kernel/kernel.js';
 import { ownMemory, runKernel, runKernelB } from './kernel/kernel.js';
 
 /**
@@ -183,20 +183,28 @@ const KERNEL_MIN = 64;
 
 /**
  * Accumulates with the wasm kernel over float32 data at byte offsets of `memory` (with the
- * last element of an odd count done by the scalar loop from `tail`). Returns null when the
- * kernel cannot run here or the data holds NaN/Inf (the caller then takes the scalar path).
+ * last element of an odd count done by the scalar loop). Returns null when the kernel cannot
+ * run here or the data holds NaN/Inf (the caller then takes the scalar path).
  */
 function kernelAcc(memory: WasmMemory, rOff: number, cOff: number, n: number, atol: number, rtol: number, nanEqual: boolean): Acc | null {
   const pairs = n >>> 1;
   const k = runKernel(memory, rOff, cOff, pairs, atol, rtol, false);
   if (!k) return null;
-  const a = k.a;
+  let b: PassB | null = null;
+  if (Number.isFinite(k.a.sr) && Number.isFinite(k.a.sc) && k.a.close < pairs * 2) {
+    b = runKernelB(memory, rOff, cOff, pairs, atol, rtol);
+    if (!b) return null;
+  }
+  return accFromPasses(memory, rOff, cOff, n, k.a, b, atol, rtol, nanEqual);
+}
+
+/** The kernel's two passes (pass B when pass A found elements outside the tolerance) and the odd last element, as one Acc; null for NaN/Inf data. */
+function accFromPasses(memory: WasmMemory, rOff: number, cOff: number, n: number, a: PassA, b: PassB | null, atol: number, rtol: number, nanEqual: boolean): Acc | null {
+  const pairs = n >>> 1;
   // A NaN or infinity on either side makes that side's sum non-finite (float32 sums cannot overflow a double).
   if (!Number.isFinite(a.sr) || !Number.isFinite(a.sc)) return null;
   const acc: Acc = { ...emptyAcc(), ...a, finite: pairs * 2 };
-  if (a.close < pairs * 2) {
-    const b = runKernelB(memory, rOff, cOff, pairs, atol, rtol);
-    if (!b) return null;
+  if (b) {
     acc.nrtol = b.nrtol;
     // Only a failing element counts as the worst one.
     if (b.wex > 0) {
@@ -206,15 +214,24 @@ function kernelAcc(memory: WasmMemory, rOff: number, cOff: number, n: number, at
   }
   if (n & 1) {
     const last = n - 1;
-    const r = new Float32Array(memory.buffer, rOff + last * 4, 1);
-    const c = new Float32Array(memory.buffer, cOff + last * 4, 1);
-    // Index the single-element views as element `last` of the whole tensor.
-    const shift = { length: n, [last]: r[0]! } as unknown as ArrayLike<number>;
-    const shiftC = { length: n, [last]: c[0]! } as unknown as ArrayLike<number>;
-    scalarAcc(shift, shiftC, last, n, atol, rtol, nanEqual, acc);
+    // Index the single values as element `last` of the whole tensor.
+    const r = { length: n, [last]: new Float32Array(memory.buffer, rOff + last * 4, 1)[0]! } as unknown as ArrayLike<number>;
+    const c = { length: n, [last]: new Float32Array(memory.buffer, cOff + last * 4, 1)[0]! } as unknown as ArrayLike<number>;
+    scalarAcc(r, c, last, n, atol, rtol, nanEqual, acc);
     if (acc.refBad || acc.candBad) return null;
   }
   return acc;
+}
+
+/**
+ * Metrics from the kernel's sums computed elsewhere (a worker) over arrays at byte offsets of
+ * `memory`; data with NaN/Inf goes through the scalar loop on those arrays.
+ */
+export function metricsFromPasses(memory: WasmMemory, rOff: number, cOff: number, n: number, a: PassA, b: PassB | null, opts: MetricOptions, shape?: readonly number[]): MetricPass {
+  const acc = accFromPasses(memory, rOff, cOff, n, a, b, opts.atol, opts.rtol, opts.nanEqual ?? true);
+  const r = new Float32Array(memory.buffer, rOff, n);
+  const c = new Float32Array(memory.buffer, cOff, n);
+  return withTopk(acc ? finish(acc, n) : scalarMetrics(r, c, opts), r, c, opts, shape);
 }
 
 function finish(acc: Acc, n: number): MetricPass {

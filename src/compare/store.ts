@@ -3,8 +3,9 @@ import { share } from '../backend/index.js';
 import type { ActInfo, Transform } from './align.js';
 import { applyTransform } from './align.js';
 import { wasmHeapView } from './device.js';
+import { MetricsPool } from './kernel/pool.js';
 import type { MetricOptions, MetricPass } from './metrics.js';
-import { computeMetrics, computeMetricsInMemory } from './metrics.js';
+import { computeMetrics, computeMetricsInMemory, metricsFromPasses } from './metrics.js';
 
 /**
  * An activation as the comparison holds it between the two runs: its facts, and its values
@@ -139,4 +140,58 @@ export function measure(
   } finally {
     if (madeT) cT!.dispose();
   }
+}
+
+/** Pairs below this many elements are measured at once on the main thread (posting costs more). */
+const THREAD_MIN = 16384;
+
+/**
+ * measure(), with the metrics pass on the metrics thread when it is running: the values are
+ * copied (in the reference's element order) into its shared memory while `r` and `c` are
+ * alive, which is when the returned promise resolves; `result` comes later. Without the
+ * thread (or for small pairs) it is measure(), done at once.
+ */
+export async function measureLater(
+  r: Held,
+  c: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] },
+  t: Transform | undefined,
+  opts: MetricOptions,
+  detail: (m: MetricPass) => boolean,
+): Promise<{ result: Promise<Measured> }> {
+  const pool = MetricsPool.get();
+  const n = r.shape.reduce((x, y) => x * y, 1);
+  const now = () => ({ result: Promise.resolve(measure(r, c, t, opts, detail)) });
+  if (!pool?.available() || n < THREAD_MIN || !hasValues(r)) return now();
+  const cT = c.tensor ? (t?.perm ? tf.transpose(c.tensor, t.perm) : c.tensor) : undefined;
+  let job;
+  try {
+    job = await pool.submit(n, opts.atol, opts.rtol, (rv, cv) => {
+      const rView = r.tensor ? wasmHeapView(r.tensor) : null;
+      rv.set(rView ? new Float32Array(rView.memory.buffer, rView.offset, n) : hostValues(r));
+      if (cT) {
+        const v = wasmHeapView(cT);
+        cv.set(v ? new Float32Array(v.memory.buffer, v.offset, n) : (cT.dataSync() as Float32Array));
+      } else cv.set(applyTransform(c.data!, r.shape, c.shape, t));
+    });
+  } catch {
+    // The thread failed: measure here, while r and c are still alive.
+    return now();
+  } finally {
+    if (cT && cT !== c.tensor) cT.dispose();
+  }
+  const posted = job;
+  const result = posted.result
+    .catch(() => null)
+    .then((k) => {
+      try {
+        const m = k
+          ? metricsFromPasses(posted.memory, posted.rOff, posted.cOff, n, k.a, k.b, opts, r.shape)
+          : (computeMetricsInMemory(posted.memory, posted.rOff, posted.cOff, n, opts, r.shape) as MetricPass);
+        const host = detail(m) ? { ref: new Float32Array(posted.memory.buffer, posted.rOff, n).slice(), cand: new Float32Array(posted.memory.buffer, posted.cOff, n).slice() } : undefined;
+        return { m, ...(host ? { host } : {}) };
+      } finally {
+        posted.release();
+      }
+    });
+  return { result };
 }

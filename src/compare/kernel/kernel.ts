@@ -1,8 +1,8 @@
-import { WASM_BASE64 } from './metrics-wasm.js';
+import { WASM_BASE64, WASM_SHARED_BASE64 } from './metrics-wasm.js';
 
 /** The parts of the WebAssembly JS API used here (its types come with the DOM lib, which this project does not load). */
 export interface WasmMemory {
-  readonly buffer: ArrayBuffer;
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
   grow(pages: number): number;
 }
 interface WasmGlobal {
@@ -53,19 +53,19 @@ export interface PassB {
   widx: number;
 }
 
-let module: object | null | undefined;
+const modules = new Map<boolean, object | null>();
 
-function kernelModule(): object | null {
-  if (module === undefined) {
+/** The compiled kernel for a plain or a shared memory (null: no WebAssembly SIMD in this runtime). */
+function kernelModule(shared: boolean): object | null {
+  if (!modules.has(shared)) {
     try {
       if (!WA) throw new Error('no WebAssembly');
-      module = new WA.Module(Buffer.from(WASM_BASE64, 'base64'));
+      modules.set(shared, new WA.Module(Buffer.from(shared ? WASM_SHARED_BASE64 : WASM_BASE64, 'base64')));
     } catch {
-      // No WebAssembly SIMD in this runtime: callers use the scalar version.
-      module = null;
+      modules.set(shared, null);
     }
   }
-  return module ?? null;
+  return modules.get(shared) ?? null;
 }
 
 const instances = new WeakMap<WasmMemory, KernelExports>();
@@ -73,7 +73,7 @@ const instances = new WeakMap<WasmMemory, KernelExports>();
 function instanceFor(memory: WasmMemory): KernelExports | null {
   let inst = instances.get(memory);
   if (!inst) {
-    const m = kernelModule();
+    const m = kernelModule(typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer);
     if (!m) return null;
     try {
       inst = new WA!.Instance(m, { env: { memory } }).exports as unknown as KernelExports;
