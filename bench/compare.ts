@@ -1,81 +1,134 @@
 /**
- * parity compare vs the two bare inference runs, side by side in one process; metrics throughput;
- * peak RSS. Run: npm run build && node dist/bench/compare.js
+ * parity compare vs the two bare inference runs of the same models, side by side in one process
+ * (interleaved repetitions, medians); peak RSS of a fresh process doing one or the other; metrics
+ * throughput. Run: npm run build && node dist/bench/compare.js
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { cnnGraph } from '../cases/gen/cnn.js';
 import { cnnOnnx } from '../cases/gen/onnx-cnn.js';
 import { initBackend } from '../src/backend/index.js';
+import { MetricsPool } from '../src/compare/kernel/pool.js';
 import { computeMetrics } from '../src/compare/metrics.js';
+import type { Result } from '../src/compare/result.js';
 import { encodeGraphDef } from '../src/formats/graphdef-writer.js';
 import { compare, loadModel } from '../src/index.js';
+import { generateFeeds } from '../src/inputs/generate.js';
+import { hostToTf } from '../src/backend/convert.js';
+
+const MODELS = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/human')), '..', 'models');
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 }
 
-async function bare(path: string, feeds: Map<string, tf.Tensor>): Promise<number> {
+/** Bare inference: load, then run on the same seeded feeds a comparison uses, outputs only. */
+async function bare(path: string, seed: number): Promise<number> {
   const m = await loadModel(path);
   const t0 = performance.now();
+  const host = generateFeeds(m.runner.inputs(), { seed });
+  const feeds = new Map([...host].map(([k, v]) => [k, hostToTf(v, k)]));
+  const tFeeds = performance.now() - t0;
   for await (const a of m.runner.run(feeds, { record: m.runner.outputs() })) {
     await a.tensor.data();
     a.tensor.dispose();
   }
-  const ms = performance.now() - t0;
+  for (const t of feeds.values()) t.dispose();
   m.runner.dispose();
-  return ms;
+  return tFeeds;
 }
 
-async function main(): Promise<void> {
-  await initBackend();
-  const d = mkdtempSync(join(tmpdir(), 'bench-compare-'));
-  // A real model compared with its own tfjs graph conversion (blazeface, 257 nodes), and the
-  // small CNN vs its ONNX conversion.
-  const blaze = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/human')), '..', 'models', 'blazeface.json');
-  await report('blazeface (tfjs graph vs itself)', blaze, blaze, new Map([['input', tf.randomUniform([1, 256, 256, 3], 0, 1, 'float32', 1)]]), new Map([['input', tf.randomUniform([1, 256, 256, 3], 0, 1, 'float32', 1)]]));
-  writeFileSync(join(d, 'cnn.pb'), encodeGraphDef(cnnGraph()));
-  writeFileSync(join(d, 'cnn.onnx'), cnnOnnx());
-  const x = tf.randomNormal([1, 8, 8, 3], 0, 1, 'float32', 1);
-  await report('example CNN (.pb vs .onnx)', join(d, 'cnn.pb'), join(d, 'cnn.onnx'), new Map([['x', x]]), new Map([['input', tf.transpose(x, [0, 3, 1, 2])]]));
-  metricsThroughput();
+interface Case {
+  label: string;
+  ref: string;
+  cand: string;
 }
 
-async function report(label: string, refPath: string, candPath: string, refFeeds: Map<string, tf.Tensor>, candFeeds: Map<string, tf.Tensor>): Promise<void> {
-  const reps = 8;
-  const c: number[] = [];
+async function timeCase(c: Case, reps: number): Promise<void> {
+  const cmp: number[] = [];
   const b: number[] = [];
-  let peakCompare = 0;
-  let peakBare = 0;
+  const parts: Result['run']['timings'][] = [];
+  let feedMs = 0;
   for (let i = 0; i < reps + 2; i++) {
-    const r0 = process.memoryUsage().rss;
     const t0 = performance.now();
-    const tb = (await bare(refPath, refFeeds)) + (await bare(candPath, candFeeds));
-    void t0;
-    peakBare = Math.max(peakBare, process.memoryUsage().rss - r0);
-    const r1 = process.memoryUsage().rss;
+    const f1 = await bare(c.ref, i);
+    const f2 = await bare(c.cand, i);
+    // The bare runs make their own inputs only to feed the model; that is not inference.
+    const tb = performance.now() - t0 - f1 - f2;
     const t1 = performance.now();
-    await compare(refPath, candPath, { seed: i, ownError: false });
+    const r = await compare(c.ref, c.cand, { seed: i, ownError: false });
     const tc = performance.now() - t1;
-    peakCompare = Math.max(peakCompare, process.memoryUsage().rss - r1);
+    if (r.verdict === 'error') throw new Error(`${c.label}: ${r.summary}`);
     if (i >= 2) {
       b.push(tb);
-      c.push(tc);
+      cmp.push(tc);
+      parts.push(r.run.timings);
+      feedMs += f1;
     }
   }
-  console.log(`${label}`);
-  console.log(`compare (load + both runs + align + metrics, no own error): median ${median(c).toFixed(1)} ms`);
-  console.log(`bare runs (load + reference + candidate, outputs only):     median ${median(b).toFixed(1)} ms`);
-  console.log(`ratio compare / bare: ${(median(c) / median(b)).toFixed(2)}x (target <= 1.5x)`);
-  console.log(`RSS growth during one run: compare ${(peakCompare / 1e6).toFixed(1)} MB, bare ${(peakBare / 1e6).toFixed(1)} MB`);
+  const p = (k: keyof Result['run']['timings']) => median(parts.map((x) => x[k] as number)).toFixed(1);
+  console.log(`${c.label}`);
+  console.log(`  compare (load, inputs, both runs, alignment, metrics; no own error): median ${median(cmp).toFixed(1)} ms`);
+  console.log(`    of which: reference run ${p('referenceMs')} ms, candidate run ${p('candidateMs')} ms, alignment and the rest ${p('compareMs')} ms; seeded inputs ~${(feedMs / cmp.length).toFixed(1)} ms`);
+  console.log(`  bare runs (load + reference + candidate, outputs only):        median ${median(b).toFixed(1)} ms`);
+  console.log(`  ratio compare / bare: ${(median(cmp) / median(b)).toFixed(2)}x (target <= 1.5x)`);
+}
+
+/** Peak RSS of a fresh process doing the bare runs, and of one doing the comparison (3 times each). */
+function peakRss(c: Case): void {
+  const self = fileURLToPath(import.meta.url);
+  const run = (mode: string) => Number(execFileSync(process.execPath, [self, '--child', mode, c.ref, c.cand], { encoding: 'utf8' }).trim());
+  const b = run('bare');
+  const cm = run('compare');
+  console.log(`  peak RSS of a fresh process: compare ${(cm / 1024).toFixed(0)} MB, bare runs ${(b / 1024).toFixed(0)} MB: ${(cm / b).toFixed(2)}x (target <= 2x)`);
+}
+
+async function child(mode: string, ref: string, cand: string): Promise<void> {
+  await initBackend();
+  for (let i = 0; i < 3; i++) {
+    if (mode === 'bare') {
+      await bare(ref, i);
+      await bare(cand, i);
+    } else await compare(ref, cand, { seed: i, ownError: false });
+  }
+  await MetricsPool.shutdown();
+  console.log(process.resourceUsage().maxRSS);
+}
+
+/** A copy of a tfjs graph model with every node but its inputs renamed, so that only numeric alignment can pair it. */
+function renamedCopy(modelJson: string, dir: string): string {
+  const j = JSON.parse(readFileSync(modelJson, 'utf8')) as {
+    modelTopology: { node: { name: string; op: string; input?: string[] }[] };
+    weightsManifest: { paths: string[]; weights: { name: string }[] }[];
+    signature?: unknown;
+  };
+  const keep = new Set(j.modelTopology.node.filter((n) => n.op === 'Placeholder').map((n) => n.name));
+  const rn = (s: string) => {
+    const m = /^(\^?)([^:]+)(.*)$/.exec(s)!;
+    return keep.has(m[2]!) ? s : `${m[1]}renamed_${m[2]!.replace(/\//g, '_')}${m[3]}`;
+  };
+  for (const n of j.modelTopology.node) {
+    n.name = rn(n.name);
+    if (n.input) n.input = n.input.map(rn);
+  }
+  for (const g of j.weightsManifest) {
+    for (const w of g.weights) w.name = rn(w.name);
+    for (const p of g.paths) copyFileSync(join(dirname(modelJson), p), join(dir, p));
+  }
+  delete j.signature;
+  const out = join(dir, 'renamed.json');
+  writeFileSync(out, JSON.stringify(j));
+  return out;
 }
 
 function metricsThroughput(): void {
-  // Metrics throughput on large float32 tensors, one core.
+  // Metrics throughput on large float32 tensors, one core (host arrays: includes the copy into the kernel's memory).
   const n = 16 * 1024 * 1024;
   const ref = new Float32Array(n).map((_, i) => Math.sin(i));
   const cand = ref.map((v, i) => v + (i % 7 === 0 ? 1e-6 : 0));
@@ -86,6 +139,28 @@ function metricsThroughput(): void {
   const s = (performance.now() - t2) / 1000;
   const gb = (rounds * n * 4 * 2) / 1e9;
   console.log(`metrics: ${(gb / s).toFixed(2)} GB/s of float32 read (both tensors), ${((rounds * n) / s / 1e6).toFixed(0)} M element pairs/s per core (target >= 1 GB/s)`);
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--child') return child(process.argv[3]!, process.argv[4]!, process.argv[5]!);
+  await initBackend();
+  const d = mkdtempSync(join(tmpdir(), 'bench-compare-'));
+  writeFileSync(join(d, 'cnn.pb'), encodeGraphDef(cnnGraph()));
+  writeFileSync(join(d, 'cnn.onnx'), cnnOnnx());
+  const blaze = join(MODELS, 'blazeface.json');
+  const cases: Case[] = [
+    { label: 'blazeface vs itself (257 nodes, 17 M compared elements; names pair everything)', ref: blaze, cand: blaze },
+    { label: 'faceres vs itself (283 nodes)', ref: join(MODELS, 'faceres.json'), cand: join(MODELS, 'faceres.json') },
+    { label: 'movenet-lightning vs itself', ref: join(MODELS, 'movenet-lightning.json'), cand: join(MODELS, 'movenet-lightning.json') },
+    { label: 'blazeface vs a copy with every node renamed (numeric alignment: every activation held)', ref: blaze, cand: renamedCopy(blaze, d) },
+    { label: 'example CNN, .pb vs its ONNX conversion (tiny: fixed costs dominate)', ref: join(d, 'cnn.pb'), cand: join(d, 'cnn.onnx') },
+  ];
+  for (const c of cases) {
+    await timeCase(c, c.label.startsWith('example') ? 20 : 8);
+    peakRss(c);
+  }
+  metricsThroughput();
+  await MetricsPool.shutdown();
 }
 
 main().catch((e) => {

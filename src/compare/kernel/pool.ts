@@ -59,7 +59,7 @@ export interface PoolJob {
 }
 
 const ALIGN = 16;
-const INITIAL_BYTES = 64 * 1024 * 1024;
+const INITIAL_BYTES = 32 * 1024 * 1024;
 const MAX_PAGES = 65536;
 
 interface WasmSharedApi {
