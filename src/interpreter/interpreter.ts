@@ -11,7 +11,7 @@ import type { KernelInfo, OpContext } from './registry.js';
 import { functionGraph } from './functions.js';
 import { neededFunctionNodes } from '../graph/reach.js';
 import { LOOP_OP, insideLoopNote, loopSpec, raiseFrames } from './frames.js';
-import { clearTensorLists } from './ops/lists.js';
+import { beginTopLevelRun, endTopLevelRun } from './ops/lists.js';
 import { hostToTf } from '../backend/convert.js';
 import { getKernel } from './registry.js';
 import './ops/index.js';
@@ -319,6 +319,7 @@ export class Interpreter implements Runner {
     const dead: Deadness = { nodes: new Map(), keys: new Map() };
     const ctx = this.context();
     let index = 0;
+    if (this.depth === 0) beginTopLevelRun();
     try {
       for (const step of this.plan) {
         const node = step.node;
@@ -382,7 +383,7 @@ export class Interpreter implements Runner {
     } finally {
       for (const [k, t] of live) if (normFeeds.get(k) !== t) t.dispose();
       live.clear();
-      if (this.depth === 0) clearTensorLists();
+      if (this.depth === 0) endTopLevelRun();
     }
   }
 

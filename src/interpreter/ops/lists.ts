@@ -9,7 +9,8 @@ import { ints, scalarInt } from './helpers.js';
  * TensorList ops (what TF2 loops use for TensorArrays: Keras RNNs in SavedModels, tf.while_loop).
  * A list is a variant in TF; here it flows between nodes as an int32 scalar handle into a table of
  * lists. Lists are immutable (SetItem makes a new list), so values read in one iteration never
- * change under a later one. The table is emptied when a top-level run ends.
+ * change under a later one. The table is emptied when no top-level run is under way any more
+ * (a comparison runs two models interleaved, so one ending must not empty the other's lists).
  */
 const lists = new Map<number, (tf.Tensor | undefined)[]>();
 let nextId = 1;
@@ -37,7 +38,20 @@ function index(i: tf.Tensor, n: number, node: GraphNode): number {
   return k;
 }
 
-/** Disposes every list element; called when a top-level interpreter run ends. */
+let activeRuns = 0;
+
+/** A top-level interpreter run starts. */
+export function beginTopLevelRun(): void {
+  activeRuns++;
+}
+
+/** A top-level interpreter run ended (or was abandoned); the tables go when no other is under way. */
+export function endTopLevelRun(): void {
+  activeRuns = Math.max(0, activeRuns - 1);
+  if (activeRuns === 0) clearTensorLists();
+}
+
+/** Disposes every list element. */
 export function clearTensorLists(): void {
   const seen = new Set<tf.Tensor>();
   for (const l of lists.values()) for (const t of l) if (t && !seen.has(t)) seen.add(t);
