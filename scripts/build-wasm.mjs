@@ -24,7 +24,8 @@ export async function compileWat(path, transform = (t) => t) {
   const mod = wabt.parseWat(path, transform(readFileSync(path, 'utf8')), features);
   try {
     mod.validate(features);
-    return Buffer.from(mod.toBinary({}).buffer);
+    const out = mod.toBinary({}).buffer;
+    return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
   } finally {
     mod.destroy();
   }

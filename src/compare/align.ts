@@ -200,6 +200,13 @@ function isMovement(type: string): boolean {
 /** Numeric similarity at or above this counts as a confident value match. */
 export const STRONG_SIMILARITY = 0.99;
 
+/** Whether candidate values of `c`'s shape become `r`'s under `t` (same element count; a permutation that maps the shapes). */
+export function transformFits(r: { shape: readonly number[] }, c: { shape: readonly number[] }, t: Transform | undefined): boolean {
+  if (numel(r.shape) !== numel(c.shape)) return false;
+  if (!t?.perm) return true;
+  return t.perm.length === c.shape.length && sameShape(transposeShape(c.shape, t.perm), r.shape);
+}
+
 export function pairKey(reference: string, candidate: string): string {
   return normaliseName(reference) + '\u0000' + normaliseName(candidate);
 }
@@ -263,8 +270,8 @@ export class EarlyPairs {
       const out: { ref: ActInfo; strategy: 'map'; transform?: Transform }[] = [];
       for (const p of mapped) {
         const r = this.refByName.get(normaliseName(p.reference));
-        // Unknown names and element-count mismatches are reported by align().
-        if (!r || (!p.transform && !candidateTransforms(r, c).length)) return [];
+        // Unknown names and shapes that do not fit are reported by align().
+        if (!r || (p.transform ? !transformFits(r, c, p.transform) : !candidateTransforms(r, c).length)) return [];
         out.push({ ref: r, strategy: 'map', ...(p.transform ? { transform: p.transform } : {}) });
       }
       return out;
@@ -313,8 +320,9 @@ export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOption
       if (!r) throw new InputError(`alignment map: reference '${p.reference}' is not an activation of the reference model`);
       if (!c) throw new InputError(`alignment map: candidate '${p.candidate}' is not an activation of the candidate model`);
       const t = p.transform ?? bestTransform(r, c)?.t;
-      if (!t && numel(r.shape) !== numel(c.shape)) {
-        throw new InputError(`alignment map: '${p.reference}' [${r.shape}] and '${p.candidate}' [${c.shape}] have different element counts`);
+      if (!transformFits(r, c, t)) {
+        const how = p.transform ? ` under the transform ${JSON.stringify(p.transform)}` : '';
+        throw new InputError(`alignment map: '${p.reference}' [${r.shape}] and '${p.candidate}' [${c.shape}] cannot be compared${how}: ${numel(r.shape) !== numel(c.shape) ? 'different element counts' : 'the permutation does not turn one shape into the other'}`);
       }
       add(r, c, 'map', 1, t);
     }

@@ -8,6 +8,7 @@ import { VERSION } from '../version.js';
 import type { ActInfo, AlignedPair, Alignment, Strategy, Transform } from './align.js';
 import { EarlyPairs, align, chooseTransform, pairKey } from './align.js';
 import { wasmHeapView } from './device.js';
+import { releaseOwnMemory } from './kernel/kernel.js';
 import { MetricsPool } from './kernel/pool.js';
 import type { Check, ErrorHistogram, MetricValues, ValueStats } from './metrics.js';
 import { checkPasses, checkToString, errorHistogram, worstElements } from './metrics.js';
@@ -127,6 +128,9 @@ function addAct(side: SideRun, info: Held): void {
   side.byName.set(norm(info.name), info);
 }
 
+/** How many reference activations the reference may run ahead of a candidate activation waiting for its name. */
+const LOOKAHEAD = 16;
+
 /** A pair known before alignment runs, for a candidate activation. */
 interface Decision {
   ref: Held;
@@ -172,6 +176,8 @@ async function runBoth(
   /** Candidate activations waiting for a reference activation to arrive, by that name. */
   const waiting = new Map<string, Set<Held>>();
   const pending = new Set<Held>();
+  /** How many reference activations there were when each pending candidate started waiting. */
+  const since = new Map<Held, number>();
   const readsLeft = new Map<string, number>();
 
   const settle = async (c: Held, values: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] }): Promise<boolean> => {
@@ -212,18 +218,29 @@ async function runBoth(
         const info = actInfo(a, side.acts.length);
         addAct(side, info);
         if (a.tensor.dtype === 'int32' || a.tensor.dtype === 'bool') info.intData = (await a.tensor.data()) as Int32Array | Uint8Array;
-        if (a.tensor.dtype !== 'float32') continue;
         if (pullRef) {
-          owned = await store.keep(info, a.tensor);
+          if (a.tensor.dtype === 'float32') owned = await store.keep(info, a.tensor);
+          // Whatever its dtype: a candidate waiting for this name can be decided now.
           const ws = waiting.get(norm(info.name));
-          if (!ws) continue;
-          waiting.delete(norm(info.name));
-          for (const c of ws) {
-            if (!pending.has(c) || missing(c).length) continue;
-            pending.delete(c);
-            if (await settle(c, c)) store.release(c);
+          if (ws) {
+            waiting.delete(norm(info.name));
+            for (const c of ws) {
+              if (!pending.has(c) || missing(c).length) continue;
+              pending.delete(c);
+              if (await settle(c, c)) store.release(c);
+            }
           }
-        } else {
+          // A candidate waiting for a name the reference may never produce must not make the
+          // whole reference run ahead and be held: past a bound it is left to alignment (which
+          // pairs it all the same if the name comes later; only its early release is lost).
+          for (const c of pending) {
+            if (ref.acts.length - (since.get(c) ?? 0) <= LOOKAHEAD) break;
+            pending.delete(c);
+          }
+          continue;
+        }
+        if (a.tensor.dtype !== 'float32') continue;
+        {
           const miss = missing(info);
           if (!miss.length) {
             // Measured from the activation itself; held only when alignment must decide.
@@ -231,6 +248,7 @@ async function runBoth(
           } else {
             owned = await store.keep(info, a.tensor);
             pending.add(info);
+            since.set(info, ref.acts.length);
             for (const n of miss) waiting.set(n, (waiting.get(n) ?? new Set()).add(info));
           }
         }
@@ -408,7 +426,9 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
       // iteration) are measured while both run.
       const measured = new Map<string, Promise<Measurement>>();
       const decided: AlignedPair[] = [];
+      let inRunMs = 0;
       const onPair = async (d: Decision, info: Held, values: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] }): Promise<void> => {
+        const tPair = performance.now();
         let transform = d.transform;
         if (transform === undefined && !d.known) {
           const view = values.tensor ? wasmHeapView(values.tensor) : null;
@@ -429,11 +449,13 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
         // Resolves once the values are copied or measured: the tensors may go after that.
         const m = await measurePair(p, d.ref, info, values, opts, refOutputs);
         if (m) measured.set(pairKey(p.reference, p.candidate), m.result);
+        inRunMs += performance.now() - tPair;
       };
       progress(`iteration ${it + 1}/${iterations}: running reference and candidate`);
       const { ref, cand } = await runBoth(reference, candidate, refFeeds, candFeeds, store, pairDecider(alignment, opts.map), onPair);
       timings.referenceMs += ref.ms;
       timings.candidateMs += cand.ms;
+      timings.compareMs += inRunMs;
       const t0 = performance.now();
       if (!alignment) {
         alignment = withHeapViews([...ref.acts, ...cand.acts], () =>
@@ -559,6 +581,8 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
       status: pi !== undefined ? (pairs[pi]!.pass ? 'pass' : 'fail') : unmatched ? 'unmatched' : 'not-compared',
     };
   });
+  // The kernel's own memory (for host arrays) cannot shrink: let it go between comparisons.
+  releaseOwnMemory();
   timings.totalMs = performance.now() - tStart;
   const fd = firstDivergence !== undefined ? pairs[firstDivergence] : undefined;
   const summary =

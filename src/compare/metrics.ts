@@ -126,8 +126,9 @@ function scalarAcc(ref: ArrayLike<number>, cand: ArrayLike<number>, from: number
       }
       continue;
     }
-    const ad = d < 0 ? -d : d;
-    const ar = r < 0 ? -r : r;
+    // Math.abs, not `r < 0 ? -r : r`: that keeps -0, and (|d| - atol) / -0 would be -Infinity.
+    const ad = Math.abs(d);
+    const ar = Math.abs(r);
     finite++;
     if (r < rmin) rmin = r;
     if (r > rmax) rmax = r;
@@ -240,7 +241,8 @@ function finish(acc: Acc, n: number): MetricPass {
   const sqnr = ssq === 0 ? Infinity : nr === 0 ? -Infinity : 10 * Math.log10(nr / ssq);
   const stats = (min: number, max: number, sum: number, sq: number, bad: number): ValueStats => {
     const mean = finite ? sum / finite : 0;
-    return { min: finite ? min : 0, max: finite ? max : 0, mean, std: finite ? Math.sqrt(Math.max(0, sq / finite - mean * mean)) : 0, nonfinite: bad };
+    // `+ 0` makes -0 into 0: which zero a minimum is depends on the order the extremes were taken in.
+    return { min: finite ? min + 0 : 0, max: finite ? max + 0 : 0, mean, std: finite ? Math.sqrt(Math.max(0, sq / finite - mean * mean)) : 0, nonfinite: bad };
   };
   const mismatchedNonFinite = acc.nanMis + acc.infMis > 0;
   return {

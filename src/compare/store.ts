@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { share } from '../backend/index.js';
 import type { ActInfo, Transform } from './align.js';
-import { applyTransform } from './align.js';
+import { applyTransform, transformFits } from './align.js';
+import { InputError } from '../core/errors.js';
 import { wasmHeapView } from './device.js';
 import { MetricsPool } from './kernel/pool.js';
 import type { MetricOptions, MetricPass } from './metrics.js';
@@ -79,8 +80,8 @@ export function withHeapViews<T>(acts: Held[], fn: () => T): T {
   for (const a of acts) {
     if (a.data || !a.tensor || a.tensor.isDisposed) continue;
     const v = wasmHeapView(a.tensor);
-    if (!v) continue;
-    a.data = new Float32Array(v.memory.buffer, v.offset, a.tensor.size);
+    // A held tensor can leave the wasm heap (a later op on the cpu backend moves shared data there).
+    a.data = v ? new Float32Array(v.memory.buffer, v.offset, a.tensor.size) : (a.tensor.dataSync() as Float32Array);
     viewed.push(a);
   }
   try {
@@ -93,6 +94,13 @@ export function withHeapViews<T>(acts: Held[], fn: () => T): T {
 /** A tensor of the reference's values (the caller disposes it). */
 export function valuesTensor(h: Held): tf.Tensor {
   return h.tensor ? share(h.tensor) : tf.tensor(h.data!, h.shape, 'float32');
+}
+
+/** Refuses to compare values whose shapes the transform does not reconcile (reading past a tensor would compare memory it does not own). */
+function assertFits(r: Held, c: { shape: number[] }, t: Transform | undefined): void {
+  if (!transformFits(r, c, t)) {
+    throw new InputError(`cannot compare '${r.name}' [${r.shape}] with a candidate of shape [${c.shape}]${t ? ` under the transform ${JSON.stringify(t)}` : ''}`);
+  }
 }
 
 export interface Measured {
@@ -114,6 +122,7 @@ export function measure(
   opts: MetricOptions,
   detail: (m: MetricPass) => boolean,
 ): Measured {
+  assertFits(r, c, t);
   let cT: tf.Tensor | undefined;
   let madeT = false;
   try {
@@ -158,6 +167,7 @@ export async function measureLater(
   opts: MetricOptions,
   detail: (m: MetricPass) => boolean,
 ): Promise<{ result: Promise<Measured> }> {
+  assertFits(r, c, t);
   const pool = MetricsPool.get();
   const n = r.shape.reduce((x, y) => x * y, 1);
   const now = () => ({ result: Promise.resolve(measure(r, c, t, opts, detail)) });

@@ -92,6 +92,10 @@ describe('wasm metric kernel', () => {
           const kind = i % 5;
           cand[i] = kind === 0 ? ref[i]! : kind === 1 ? ref[i]! + (rnd() - 0.5) * 1e-3 : kind === 2 ? ref[i]! * 1.01 : kind === 3 ? Math.fround(ref[i]! + 0.5) : -ref[i]!;
         }
+        // Negative zeros in the reference: |(-0)| is 0, so a failing element there needs an infinite rtol.
+        ref[5] = -0;
+        ref[n - 3] = -0;
+        cand[n - 3] = 0.75;
         // An exact tie of the largest excess: the first one is the worst.
         ref[7] = 0;
         cand[7] = 100;
@@ -99,6 +103,17 @@ describe('wasm metric kernel', () => {
         cand[n - 8] = 100;
         expectSame(computeMetrics(ref, cand, { atol, rtol }), computeMetricsScalar(ref, cand, { atol, rtol }), `n=${n} atol=${atol} rtol=${rtol}`);
       }
+    }
+  });
+
+  it('a failing element over a -0 reference needs an infinite rtol, on both paths', () => {
+    for (const n of [8, 64, 65]) {
+      const ref = new Float32Array(n).fill(1);
+      const cand = new Float32Array(n).fill(1);
+      ref[3] = -0;
+      cand[3] = 0.5;
+      expect(computeMetrics(ref, cand, { atol: 0.01, rtol: 0.01 }).needed_rtol, `n=${n}`).toBe(Infinity);
+      expect(computeMetricsScalar(ref, cand, { atol: 0.01, rtol: 0.01 }).needed_rtol, `n=${n}`).toBe(Infinity);
     }
   });
 

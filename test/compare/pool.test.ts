@@ -61,6 +61,32 @@ describe('metrics thread', () => {
     await Promise.all(pending);
   }, 120_000);
 
+  it('submissions made at the same time get bytes of their own (on an empty ring, and waiting on a full one)', async () => {
+    const pool = await readyPool();
+    const n = 100_000;
+    const [j1, j2] = await Promise.all([
+      pool.submit(n, 0, 0, (r, c) => { r.fill(1); c.fill(1); }),
+      pool.submit(n, 0, 0, (r, c) => { r.fill(5); c.fill(7); }),
+    ]);
+    expect(j1.rOff).not.toBe(j2.rOff);
+    expect([(await j1.result).a.maxabs, (await j2.result).a.maxabs]).toEqual([0, 2]);
+    j1.release();
+    j2.release();
+    // 24 MB of the 32 MiB ring, then two more that must wait for it.
+    const big = 3_000_000;
+    const jb = await pool.submit(big, 0, 0, (r, c) => { r.fill(0); c.fill(0); });
+    const p3 = pool.submit(big, 0, 0, (r, c) => { r.fill(1); c.fill(1); });
+    const p4 = pool.submit(big, 0, 0, (r, c) => { r.fill(2); c.fill(4); });
+    await jb.result;
+    jb.release();
+    const j3 = await p3;
+    const a3 = (await j3.result).a.maxabs;
+    j3.release();
+    const j4 = await p4;
+    expect([a3, (await j4.result).a.maxabs]).toEqual([0, 2]);
+    j4.release();
+  }, 60_000);
+
   it('measureLater gives exactly what measure() gives, transposed candidates included', async () => {
     await readyPool();
     const r = tf.randomNormal([2, 40, 30, 16], 0, 1, 'float32', 7);

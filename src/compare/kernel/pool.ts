@@ -77,6 +77,7 @@ export class MetricsPool {
   private head = 0;
   private nextId = 1;
   private readonly byId = new Map<number, Slot>();
+  private submissions: Promise<unknown> = Promise.resolve();
 
   /** The process's pool, started on first use; null when it cannot run here or is switched off (PARITY_METRICS_THREAD=0). */
   static get(): MetricsPool | null {
@@ -185,7 +186,15 @@ export class MetricsPool {
    * Reserves room for two float32 arrays of `n` elements, lets `fill` write them (synchronously:
    * the views are valid only then) and posts the job. Resolves once the job is posted.
    */
-  async submit(n: number, atol: number, rtol: number, fill: (ref: Float32Array, cand: Float32Array) => void): Promise<PoolJob> {
+  submit(n: number, atol: number, rtol: number, fill: (ref: Float32Array, cand: Float32Array) => void): Promise<PoolJob> {
+    // One submission at a time: a slot joins the ring only after its allocation resolves, so two
+    // submissions in flight together could be handed the same bytes.
+    const next = this.submissions.then(() => this.submitNow(n, atol, rtol, fill));
+    this.submissions = next.catch(() => undefined);
+    return next;
+  }
+
+  private async submitNow(n: number, atol: number, rtol: number, fill: (ref: Float32Array, cand: Float32Array) => void): Promise<PoolJob> {
     const half = Math.ceil((n * 4) / ALIGN) * ALIGN;
     const off = await this.alloc(half * 2);
     if (this.broken) throw new Error('the metrics worker failed');
