@@ -70,27 +70,12 @@ export interface MetricPass extends MetricValues {
   candStats: ValueStats;
 }
 
-/** Running sums and extremes of one comparison; what both the wasm kernel and the scalar loop produce. */
-interface Acc {
+/**
+ * Running sums and extremes of one comparison: the kernel's pass A fields, pass B's, and the
+ * non-finite counts only the scalar loop makes.
+ */
+interface Acc extends PassA, PassB {
   finite: number;
-  sr: number;
-  sc: number;
-  sabs: number;
-  ssq: number;
-  dot: number;
-  nr: number;
-  nc: number;
-  rmin: number;
-  rmax: number;
-  cmin: number;
-  cmax: number;
-  maxabs: number;
-  maxrel: number;
-  natol: number;
-  nrtol: number;
-  close: number;
-  wex: number;
-  widx: number;
   refBad: number;
   candBad: number;
   nanMis: number;

@@ -8,9 +8,9 @@ import { initBackend } from '../../src/backend/index.js';
 import { ActivationStore } from '../../src/compare/store.js';
 import { encodeGraphDef } from '../../src/formats/graphdef-writer.js';
 import { A } from '../../src/graph/attrs.js';
-import { GraphBuilder, host } from '../../src/graph/builder.js';
-import type { GraphFunction, GraphNode } from '../../src/graph/ir.js';
+import { GraphBuilder } from '../../src/graph/builder.js';
 import { compare } from '../../src/index.js';
+import { tensorListDoubling } from '../fixtures/tensorlist-loop.js';
 
 /**
  * The comparison runs both models interleaved and lets tensors go as soon as their pair is
@@ -20,51 +20,12 @@ const CASES = join(import.meta.dirname, '..', '..', 'cases', 'models');
 const HUMAN = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/human')), '..', 'models');
 const f32 = A.dtype('float32');
 
-function node(name: string, op: string, inputs: string[], attrs: GraphNode['attrs'] = {}): GraphNode {
-  return { name, op, inputs, attrs: { T: f32, ...attrs } };
-}
-function constNode(name: string, v: number, dtype: 'float32' | 'int32' = 'float32'): GraphNode {
-  return { name, op: 'Const', inputs: [], attrs: { dtype: A.dtype(dtype), value: A.tensor(host(dtype, [], [v])) } };
-}
-function fn(name: string, args: string[], outs: string[], nodes: GraphNode[], ret: Record<string, string>): GraphFunction {
-  return { name, inputArgs: args.map((a) => ({ name: a })), outputArgs: outs.map((o) => ({ name: o })), ret, nodes, attrs: {} };
-}
-
 describe('comparison of two models run side by side', () => {
   it('a TF2 While over TensorLists in the reference survives the candidate finishing first', async () => {
     await initBackend('wasm');
     const dir = mkdtempSync(join(tmpdir(), 'interleaved-'));
     // out = 2 * xs row by row through a TensorList loop; `mid` is an Identity both models have.
-    const g = new GraphBuilder();
-    g.placeholder('xs', 'float32', [3, 2]);
-    g.const('eshape', host('int32', [1], [2]));
-    g.const('n', host('int32', [], [3]));
-    g.const('i0', host('int32', [], [0]));
-    g.op('TensorListFromTensor', 'xs_list', ['xs', 'eshape']);
-    g.op('TensorListReserve', 'acc', ['eshape', 'n']);
-    g.op('While', 'loop', ['i0', 'acc', 'xs_list'], { cond: A.func('cond'), body: A.func('body') });
-    g.op('Identity', 'mid', ['xs'], { T: f32 });
-    g.op('TensorListStack', 'out', ['loop:1', 'eshape'], { element_dtype: f32 });
-    const graph = g.build(['out', 'mid']);
-    graph.functions.set('cond', fn('cond', ['i', 'acc', 'xs'], ['go'], [constNode('lim', 3, 'int32'), node('less', 'Less', ['i', 'lim:output:0'])], { go: 'less:z:0' }));
-    graph.functions.set(
-      'body',
-      fn(
-        'body',
-        ['i', 'acc', 'xs'],
-        ['i1', 'acc1', 'xs1'],
-        [
-          { name: 'shp', op: 'Const', inputs: [], attrs: { dtype: A.dtype('int32'), value: A.tensor(host('int32', [1], [2])) } },
-          { name: 'row', op: 'TensorListGetItem', inputs: ['xs', 'i', 'shp:output:0'], attrs: { element_dtype: f32 } },
-          constNode('two', 2),
-          node('dbl', 'Mul', ['row:item:0', 'two:output:0']),
-          { name: 'set', op: 'TensorListSetItem', inputs: ['acc', 'i', 'dbl:z:0'], attrs: { element_dtype: f32 } },
-          constNode('one', 1, 'int32'),
-          node('inc', 'AddV2', ['i', 'one:output:0']),
-        ],
-        { i1: 'inc:z:0', acc1: 'set:output_handle:0', xs1: 'xs' },
-      ),
-    );
+    const graph = tensorListDoubling({ mid: true });
     writeFileSync(join(dir, 'ref.pb'), encodeGraphDef(graph));
     const c = new GraphBuilder();
     c.placeholder('xs', 'float32', [3, 2]);

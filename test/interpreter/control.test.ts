@@ -7,6 +7,7 @@ import { A } from '../../src/graph/attrs.js';
 import { GraphBuilder, host } from '../../src/graph/builder.js';
 import type { Graph, GraphFunction, GraphNode } from '../../src/graph/ir.js';
 import { runGraph } from '../fixtures/graph.js';
+import { tensorListDoubling } from '../fixtures/tensorlist-loop.js';
 
 const f32 = A.dtype('float32');
 const node = (name: string, op: string, inputs: string[], attrs: GraphNode['attrs'] = {}): GraphNode => ({ name, op, inputs, attrs: { T: f32, ...attrs } });
@@ -181,29 +182,7 @@ describe('TF1 while loops (Enter/Merge/Switch/NextIteration/Exit frames)', () =>
 
 describe('TensorList ops in a TF2 loop', () => {
   it('reads rows with GetItem, writes with SetItem, stacks the result: out = 2 * xs', async () => {
-    const g = new GraphBuilder();
-    g.placeholder('xs', 'float32', [3, 2]);
-    g.const('eshape', host('int32', [1], [2]));
-    g.const('n', host('int32', [], [3]));
-    g.const('i0', host('int32', [], [0]));
-    g.op('TensorListFromTensor', 'xs_list', ['xs', 'eshape']);
-    g.op('TensorListReserve', 'acc', ['eshape', 'n']);
-    g.op('While', 'loop', ['i0', 'acc', 'xs_list'], { cond: A.func('cond'), body: A.func('body') });
-    g.op('TensorListStack', 'out', ['loop:1', 'eshape'], { element_dtype: f32 });
-    const graph = g.build(['out']);
-    graph.functions.set('cond', fn('cond', ['i', 'acc', 'xs'], ['go'], [constNode('lim', 3, 'int32'), node('less', 'Less', ['i', 'lim:output:0'])], { go: 'less:z:0' }));
-    graph.functions.set(
-      'body',
-      fn('body', ['i', 'acc', 'xs'], ['i1', 'acc1', 'xs1'], [
-        { name: 'shp', op: 'Const', inputs: [], attrs: { dtype: A.dtype('int32'), value: A.tensor(host('int32', [1], [2])) } },
-        { name: 'row', op: 'TensorListGetItem', inputs: ['xs', 'i', 'shp:output:0'], attrs: { element_dtype: f32 } },
-        constNode('two', 2),
-        node('dbl', 'Mul', ['row:item:0', 'two:output:0']),
-        { name: 'set', op: 'TensorListSetItem', inputs: ['acc', 'i', 'dbl:z:0'], attrs: { element_dtype: f32 } },
-        constNode('one', 1, 'int32'),
-        node('inc', 'AddV2', ['i', 'one:output:0']),
-      ], { i1: 'inc:z:0', acc1: 'set:output_handle:0', xs1: 'xs' }),
-    );
+    const graph = tensorListDoubling();
     const before = tf.memory().numTensors;
     const r = await runGraph(roundTrip(graph), { xs: tf.tensor2d([[1, 2], [3, 4], [5, 6]]) });
     expect(r.get('out')!.shape).toEqual([3, 2]);
