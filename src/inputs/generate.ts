@@ -1,4 +1,3 @@
-import seedrandom from 'seedrandom';
 import type { DType } from '../core/dtype.js';
 import { isFloatDType, isIntDType } from '../core/dtype.js';
 import { InputError } from '../core/errors.js';
@@ -8,6 +7,7 @@ import { checkTensorBudget, numElements, shapeToString } from '../core/tensor.js
 import type { Graph, GraphNode } from '../graph/ir.js';
 import { parseInputRef } from '../graph/ir.js';
 import { roundFloat } from './float.js';
+import { doubleStream } from './kernel/arc4.js';
 import { readNpyFile } from './npy.js';
 import { readNpzFile } from './npz.js';
 import type { Distribution, InputSpec } from './spec.js';
@@ -145,7 +145,12 @@ export function generateOne(spec: TensorSpec, seed: number, override?: InputSpec
   const dist = override?.dist ?? defaultDist(dtype, clippedRange);
   checkDistFits(name, dtype, dist);
   const n = numElements(shape) * perElement;
-  const rng = seedrandom(streamKey(seed, name));
+  // seedrandom's doubles (kernel/arc4.ts makes the same ones faster): one per element is
+  // taken at once, and the rare extra (a zero rejected by Box-Muller) is drawn after them.
+  const stream = doubleStream(streamKey(seed, name));
+  const pool = dist.kind === 'constant' ? new Float64Array(0) : stream.take(dist.kind === 'normal' ? n + (n % 2) : n);
+  let p = 0;
+  const rng = { double: (): number => (p < pool.length ? pool[p++]! : stream.next()) };
   let spare: number | undefined;
   // Box-Muller in float64; the second value of each pair is used for the next element.
   const normal = (): number => {
@@ -185,7 +190,11 @@ export function generateOne(spec: TensorSpec, seed: number, override?: InputSpec
   } else {
     const a = data as Float32Array | Float64Array;
     if (dtype === 'float16' || dtype === 'bfloat16') for (let i = 0; i < n; i++) a[i] = roundFloat(draw(), dtype);
-    else for (let i = 0; i < n; i++) a[i] = draw(); // the typed array rounds float32 to nearest even
+    else if (dist.kind === 'uniform') {
+      // The default, written out: the same arithmetic as draw(), without a call per element.
+      const { low, high } = dist;
+      for (let i = 0; i < n; i++) a[i] = low + (high - low) * pool[i]!;
+    } else for (let i = 0; i < n; i++) a[i] = draw(); // the typed array rounds float32 to nearest even
   }
   return { dtype, shape, data };
 }

@@ -33,6 +33,28 @@ describe('generateFeeds: reproducible per-input streams', () => {
     expect(vals(one({ name: 'x', dtype: 'float64', shape: [2] }, 7))).toEqual([-1 + 2 * 0.32174455658657125, -1 + 2 * 0.8109235304908325]);
   });
 
+  it('every distribution draws what seedrandom gives, in the documented order (normal: Box-Muller pairs)', () => {
+    // Recomputed here from seedrandom itself, not from the generator's stream code.
+    const n = 5001; // odd: the last pair's second value is dropped
+    const rng = seedrandom('tf-parity:3:z');
+    const want: number[] = [];
+    while (want.length < n) {
+      let u = 0;
+      while (u === 0) u = rng.double();
+      const v = rng.double();
+      const r = Math.sqrt(-2 * Math.log(u));
+      want.push(0.5 + 2 * r * Math.cos(2 * Math.PI * v), 0.5 + 2 * r * Math.sin(2 * Math.PI * v));
+    }
+    const z = one({ name: 'z', dtype: 'float64', shape: [n] }, 3, { name: 'z', dist: { kind: 'normal', mean: 0.5, std: 2 } });
+    expect(vals(z)).toEqual(want.slice(0, n));
+    const ri = seedrandom('tf-parity:3:z');
+    const ints = one({ name: 'z', dtype: 'int32', shape: [3000] }, 3, { name: 'z', dist: { kind: 'int', low: -5, high: 9 } });
+    expect(vals(ints)).toEqual(Array.from({ length: 3000 }, () => -5 + Math.floor(ri.double() * 14)));
+    const rb = seedrandom('tf-parity:3:z');
+    const bools = one({ name: 'z', dtype: 'bool', shape: [3000] }, 3, { name: 'z', dist: { kind: 'bool', p: 0.3 } });
+    expect(vals(bools)).toEqual(Array.from({ length: 3000 }, () => (rb.double() < 0.3 ? 1 : 0)));
+  });
+
   it('same seed gives identical bytes, another seed differs, other inputs do not matter', () => {
     const a = generateFeeds(specs, { seed: 7 });
     const b = generateFeeds(specs, { seed: 7 });
