@@ -155,11 +155,13 @@ async function main(): Promise<void> {
     { label: 'blazeface vs a copy with every node renamed (numeric alignment: every activation held)', ref: blaze, cand: renamedCopy(blaze, d) },
     { label: 'example CNN, .pb vs its ONNX conversion (tiny: fixed costs dominate)', ref: join(d, 'cnn.pb'), cand: join(d, 'cnn.onnx') },
   ];
-  for (const c of cases) {
+  // node dist/bench/compare.js [word]: only the cases whose label contains it.
+  const only = process.argv[2];
+  for (const c of cases.filter((x) => !only || x.label.includes(only))) {
     await timeCase(c, c.label.startsWith('example') ? 20 : 8);
     peakRss(c);
   }
-  metricsThroughput();
+  if (!only) metricsThroughput();
   await MetricsPool.shutdown();
 }
 

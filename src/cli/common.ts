@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BackendName } from '../backend/index.js';
@@ -121,6 +121,9 @@ function describeDist(o: InputSpec | undefined, s: TensorSpec): string {
 }
 
 /** sha256 of a file, or of every file in a folder (sorted by relative path). */
+/** Files up to this size are read and hashed in one go; larger ones are streamed. */
+const HASH_AT_ONCE = 16 * 1024 * 1024;
+
 export async function hashPath(path: string): Promise<{ sha256: string; bytes: number }> {
   const h = createHash('sha256');
   let bytes = 0;
@@ -132,6 +135,12 @@ export async function hashPath(path: string): Promise<{ sha256: string; bytes: n
   if (!existsSync(path)) return { sha256: '', bytes: 0 };
   walk(path);
   for (const f of files) {
+    if (statSync(f).size <= HASH_AT_ONCE) {
+      const b = readFileSync(f);
+      bytes += b.length;
+      h.update(b);
+      continue;
+    }
     await new Promise<void>((res, rej) => {
       createReadStream(f)
         .on('data', (c) => {

@@ -150,6 +150,31 @@ export function applyTransform(cand: Float32Array, refShape: readonly number[], 
 
 const SAMPLE = 256;
 
+/**
+ * The sampled positions for one (reference shape, candidate shape, transform): reference flat
+ * indices and the candidate indices holding the same elements. Numeric alignment scores
+ * every shape-compatible pair of activations, mostly with the same few shapes, so the index
+ * arithmetic is done once per shape combination (bounded: cleared past a few thousand).
+ */
+const positionCache = new Map<string, { ri: Int32Array; ci: Int32Array }>();
+
+function samplePositions(refShape: readonly number[], candShape: readonly number[], t: Transform, n: number): { ri: Int32Array; ci: Int32Array } {
+  const key = `${n}|${refShape.join(',')}|${candShape.join(',')}|${t.perm?.join(',') ?? ''}`;
+  let pos = positionCache.get(key);
+  if (!pos) {
+    const step = Math.max(1, Math.floor(n / SAMPLE));
+    const count = Math.min(SAMPLE, Math.ceil(n / step));
+    pos = { ri: new Int32Array(count), ci: new Int32Array(count) };
+    for (let k = 0; k < count; k++) {
+      pos.ri[k] = k * step;
+      pos.ci[k] = mapIndex(k * step, refShape, candShape, t);
+    }
+    if (positionCache.size >= 4096) positionCache.clear();
+    positionCache.set(key, pos);
+  }
+  return pos;
+}
+
 /** Similarity in [0,1] of ref and transformed cand on a fixed sample of positions. */
 export function sampledSimilarity(ref: ActInfo, cand: ActInfo, t: Transform): number {
   const r = ref.data;
@@ -157,12 +182,12 @@ export function sampledSimilarity(ref: ActInfo, cand: ActInfo, t: Transform): nu
   if (!r || !c || r.length !== c.length) return 0;
   const n = r.length;
   if (n === 0) return 1;
-  const step = Math.max(1, Math.floor(n / SAMPLE));
+  const { ri, ci } = samplePositions(ref.shape, cand.shape, t, n);
   let num = 0;
   let den = 0;
-  for (let i = 0, k = 0; i < n && k < SAMPLE; i += step, k++) {
-    const a = r[i]!;
-    const b = c[mapIndex(i, ref.shape, cand.shape, t)]!;
+  for (let k = 0; k < ri.length; k++) {
+    const a = r[ri[k]!]!;
+    const b = c[ci[k]!]!;
     if (!Number.isFinite(a) || !Number.isFinite(b)) {
       if (a === b || (a !== a && b !== b)) continue;
       num += 1;

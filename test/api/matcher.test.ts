@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compare } from '../../src/index.js';
@@ -18,5 +20,20 @@ describe('programmatic API and vitest matcher', () => {
     // A generous tolerance re-judges the same result without re-running.
     expect(judge(bad, { atol: 100 }).pass).toBe(true);
     expect(judge(bad, { atol: 100, layers: true }).pass).toBe(true);
+  });
+
+  it('the Result names both models with the sha256 and size of their files (a directory: its files in name order)', async () => {
+    const r = await compare(join(MODELS, 'cnn.pb'), join(MODELS, 'cnn-tfjs'), { seed: 1, ownError: false });
+    const pb = readFileSync(join(MODELS, 'cnn.pb'));
+    expect(r.reference).toMatchObject({ path: join(MODELS, 'cnn.pb'), kind: 'graph', sha256: createHash('sha256').update(pb).digest('hex'), bytes: pb.length });
+    const h = createHash('sha256');
+    let bytes = 0;
+    for (const f of readdirSync(join(MODELS, 'cnn-tfjs')).sort()) {
+      const b = readFileSync(join(MODELS, 'cnn-tfjs', f));
+      h.update(b);
+      bytes += b.length;
+    }
+    expect(r.candidate.sha256).toBe(h.digest('hex'));
+    expect(r.candidate.bytes).toBe(bytes);
   });
 });

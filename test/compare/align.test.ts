@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ActInfo } from '../../src/compare/align.js';
-import { align, applyTransform, validateAlignment } from '../../src/compare/align.js';
+import { align, applyTransform, sampledSimilarity, validateAlignment } from '../../src/compare/align.js';
 
 function act(name: string, type: string, shape: number[], data: number[] | Float32Array, producedFrom: string[] = [], layout?: 'NCHW' | 'NHWC'): ActInfo {
   return { name, type, shape, dtype: 'float32', index: 0, producedFrom, data: Float32Array.from(data), ...(layout ? { layout } : {}) };
@@ -57,3 +57,41 @@ describe('alignment', () => {
     expect(validateAlignment({ pairs: [{ reference: 'a', candidate: 'b' }] }, 'm.json').pairs[0]).toMatchObject({ strategy: 'map' });
   });
 });
+
+describe('sampledSimilarity', () => {
+  const act = (name: string, shape: number[], data: Float32Array): ActInfo => ({ name, type: 'X', shape, dtype: 'float32', index: 0, producedFrom: [], data });
+
+  it('reads the candidate through the transform, and each pair of activations by its own values', () => {
+    // NHWC reference [1,3,4,5] (60 elements: all of them are sampled) and its NCHW transposition.
+    const shape = [1, 3, 4, 5];
+    const ref = Float32Array.from({ length: 60 }, (_, i) => Math.sin(i + 1));
+    const nchw = new Float32Array(60);
+    for (let h = 0; h < 3; h++) for (let w = 0; w < 4; w++) for (let c = 0; c < 5; c++) nchw[c * 12 + h * 4 + w] = ref[h * 20 + w * 5 + c]!;
+    const r = act('r', shape, ref);
+    const c = act('c', [1, 5, 3, 4], nchw);
+    expect(sampledSimilarity(r, c, { perm: [0, 2, 3, 1] })).toBe(1);
+    // Read flat instead, the same values score 1 - sum|a-b| / sum(|a|+|b|), worked out here.
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < 60; i++) {
+      num += Math.abs(ref[i]! - nchw[i]!);
+      den += Math.abs(ref[i]!) + Math.abs(nchw[i]!);
+    }
+    expect(sampledSimilarity(r, c, { reshape: true })).toBeCloseTo(1 - num / den, 12);
+    // Same shapes, other values (the sampled positions are shared, the values are not).
+    const half = act('h', [1, 5, 3, 4], nchw.map((v) => v / 2));
+    expect(sampledSimilarity(r, half, { perm: [0, 2, 3, 1] })).toBeCloseTo(1 - 0.5 / 1.5, 6);
+  });
+
+  it('samples 256 evenly spaced positions of a large tensor', () => {
+    const n = 256 * 1000 + 7;
+    const ref = new Float32Array(n).fill(1);
+    const cand = new Float32Array(n).fill(1);
+    // Differences off the sampled grid (every 1000th element) are not seen; one on it is.
+    cand[500] = 100;
+    expect(sampledSimilarity(act('r', [n], ref), act('c', [n], cand), {})).toBe(1);
+    cand[3000] = 3;
+    expect(sampledSimilarity(act('r', [n], ref), act('c', [n], cand), {})).toBeCloseTo(1 - 2 / (2 * 256 + 2), 12);
+  });
+});
+

@@ -11,6 +11,7 @@ import { writeReports } from '../../report/index.js';
 import { loadModel } from '../../runners/index.js';
 import type { Command } from '../main.js';
 import type { ParsedValues } from '../common.js';
+import { MetricsPool } from '../../compare/kernel/pool.js';
 import { RUN_OPTIONS, RUN_OPTIONS_USAGE, feedsMaker, hashPath, intOption, log, loopActivationsOption, numberOption, parse, setupBackend } from '../common.js';
 
 const usage = `usage: parity compare ORIGINAL CANDIDATE [options]
@@ -80,6 +81,8 @@ export interface CompareCliOptions {
 /** The whole compare job for the CLI and suites: load, compare, write reports. */
 export async function runCompare(original: string, candidatePath: string, values: ParsedValues): Promise<Result> {
   await setupBackend(values);
+  // The metrics thread takes tens of milliseconds to start: start it while the models load.
+  MetricsPool.get();
   const seed = intOption(values.seed, 'seed', 0);
   const iterations = intOption(values.iterations, 'iterations', 1);
   if (iterations < 1) throw new InputError('--iterations must be at least 1');
@@ -95,8 +98,10 @@ export async function runCompare(original: string, candidatePath: string, values
     log(values, `parity: loading ${candidatePath}`);
     const cand = await loadModel(candidatePath, { referenceInputs: ref.runner.inputs().map((s) => s.name), ...(loopActivations ? { loopActivations } : {}) });
     try {
-      const [rh, ch] = await Promise.all([hashPath(original), hashPath(candidatePath)]);
-      return await compareRunners(ref.runner, cand.runner, {
+      // Large files are hashed (streamed) while the models run; the Result gets the digests after.
+      const hashing = Promise.all([hashPath(original), hashPath(candidatePath)]);
+      hashing.catch(() => {});
+      const result = await compareRunners(ref.runner, cand.runner, {
         seed,
         iterations,
         tolerance,
@@ -109,11 +114,15 @@ export async function runCompare(original: string, candidatePath: string, values
         ownError: !values['no-own-error'],
         failOn,
         feeds: feedsMaker(values, ref.runner.inputs(), ref.graph),
-        referenceFacts: { path: original, kind: ref.kind, ...rh },
-        candidateFacts: { path: candidatePath, kind: cand.kind, ...ch },
+        referenceFacts: { path: original, kind: ref.kind, sha256: '', bytes: 0 },
+        candidateFacts: { path: candidatePath, kind: cand.kind, sha256: '', bytes: 0 },
         graph: ref.graph ? ref.graph.nodes.map((n) => ({ name: n.name, op: n.op, inputs: n.inputs })) : undefined,
         onProgress: (m) => log(values, `parity: ${m}`),
       });
+      const [rh, ch] = await hashing;
+      Object.assign(result.reference, rh);
+      Object.assign(result.candidate, ch);
+      return result;
     } finally {
       cand.runner.dispose();
     }

@@ -21,6 +21,7 @@ import { WASM_SHARED_BASE64 } from './metrics-wasm.js';
 const WORKER_SOURCE = `
 import('node:worker_threads').then(({ parentPort, workerData }) => {
   const e = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports;
+  Atomics.store(workerData.started, 0, 1);
   const A = ${JSON.stringify(['sr', 'sc', 'sabs', 'ssq', 'dot', 'nr', 'nc', 'rmin', 'rmax', 'cmin', 'cmax', 'maxabs', 'maxrel', 'natol', 'close'])};
   parentPort.on('message', (j) => {
     e.passA(j.r, j.c, j.pairs, j.atol, j.rtol);
@@ -73,6 +74,12 @@ export class MetricsPool {
   private ready = false;
   private broken = false;
   private memory?: WasmMemory;
+  /**
+   * Set by the worker once it can take jobs. A comparison that never yields to the event loop
+   * (the wasm backend's reads resolve as microtasks) would not see a 'ready' message until it
+   * is over, so readiness is read from shared memory instead.
+   */
+  private readonly started = new Int32Array(new SharedArrayBuffer(4));
   private readonly live: Slot[] = [];
   private head = 0;
   private nextId = 1;
@@ -111,7 +118,7 @@ export class MetricsPool {
     if (!WA || typeof SharedArrayBuffer === 'undefined') throw new Error('no shared wasm memory');
     const module = new WA.Module(Buffer.from(WASM_SHARED_BASE64, 'base64'));
     this.memory = new WA.Memory({ initial: INITIAL_BYTES / 65536, maximum: MAX_PAGES, shared: true });
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory: this.memory } });
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory: this.memory, started: this.started } });
     w.on('message', (m: { ready?: boolean; id?: number; a?: PassA; b?: PassB | null }) => {
       if (m.ready) {
         this.ready = true;
@@ -139,6 +146,7 @@ export class MetricsPool {
 
   /** Whether jobs can be posted now (the worker has started and has not failed). */
   available(): boolean {
+    if (!this.ready && Atomics.load(this.started, 0) === 1) this.ready = true;
     return this.ready && !this.broken;
   }
 
