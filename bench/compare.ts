@@ -55,7 +55,9 @@ async function timeCase(c: Case, reps: number): Promise<void> {
   const b: number[] = [];
   const parts: Result['run']['timings'][] = [];
   let feedMs = 0;
-  for (let i = 0; i < reps + 2; i++) {
+  // The first repetitions warm the JIT (loading and comparing are mostly JavaScript): not counted.
+  const warm = 4;
+  for (let i = 0; i < reps + warm; i++) {
     const t0 = performance.now();
     const f1 = await bare(c.ref, i);
     const f2 = await bare(c.cand, i);
@@ -65,7 +67,7 @@ async function timeCase(c: Case, reps: number): Promise<void> {
     const r = await compare(c.ref, c.cand, { seed: i, ownError: false });
     const tc = performance.now() - t1;
     if (r.verdict === 'error') throw new Error(`${c.label}: ${r.summary}`);
-    if (i >= 2) {
+    if (i >= warm) {
       b.push(tb);
       cmp.push(tc);
       parts.push(r.run.timings);
@@ -158,7 +160,7 @@ async function main(): Promise<void> {
   // node dist/bench/compare.js [word]: only the cases whose label contains it.
   const only = process.argv[2];
   for (const c of cases.filter((x) => !only || x.label.includes(only))) {
-    await timeCase(c, c.label.startsWith('example') ? 20 : 8);
+    await timeCase(c, Number(process.env.BENCH_REPS) || (c.label.startsWith('example') ? 30 : c.label.startsWith('blazeface') ? 16 : 8));
     peakRss(c);
   }
   if (!only) metricsThroughput();

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+import { withSharedHeap } from './shared-heap.js';
 import { ParityError, errorMessage } from '../core/errors.js';
 
 /**
@@ -52,7 +53,12 @@ export async function initBackend(requested: BackendName | 'auto' = 'auto'): Pro
     try {
       // The cpu backend must be initialised too: it runs the kernels the main backend lacks.
       if (name !== 'cpu') await tf.setBackend('cpu');
-      const ok = await tf.setBackend(name);
+      // The wasm backend's heap is made a shared memory (see shared-heap.ts), so that the
+      // metrics thread reads activations in place; PARITY_SHARED_HEAP=0 keeps it private.
+      const ok =
+        name === 'wasm' && process.env.PARITY_SHARED_HEAP !== '0' && !tf.findBackend('wasm')
+          ? (await withSharedHeap(() => tf.setBackend(name), (imports) => !!imports && 'wasi_snapshot_preview1' in imports)).value
+          : await tf.setBackend(name);
       if (!ok) {
         failures.push(`${name}: initialisation failed`);
         continue;

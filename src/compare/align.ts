@@ -201,6 +201,56 @@ export function sampledSimilarity(ref: ActInfo, cand: ActInfo, t: Transform): nu
   return Math.max(0, 1 - num / den);
 }
 
+/**
+ * sampledSimilarity with each activation's sampled values gathered once: numeric alignment
+ * scores every shape-compatible pair, so it reads the same 256 values of an activation many
+ * times over. The same positions and the same arithmetic in the same order, so the same
+ * numbers as sampledSimilarity.
+ */
+export class SampleCache {
+  private readonly refs = new Map<ActInfo, Float32Array>();
+  private readonly cands = new Map<ActInfo, Map<string, Float32Array>>();
+
+  similarity(ref: ActInfo, cand: ActInfo, t: Transform): number {
+    const r = ref.data;
+    const c = cand.data;
+    if (!r || !c || r.length !== c.length) return 0;
+    const n = r.length;
+    if (n === 0) return 1;
+    const pos = samplePositions(ref.shape, cand.shape, t, n);
+    let sr = this.refs.get(ref);
+    if (!sr || sr.length !== pos.ri.length) this.refs.set(ref, (sr = gather(r, pos.ri)));
+    // Candidate positions depend on the permutation only (it fixes the reference's shape).
+    const pk = t.perm ? t.perm.join(',') : '';
+    let byPerm = this.cands.get(cand);
+    if (!byPerm) this.cands.set(cand, (byPerm = new Map()));
+    let sc = byPerm.get(pk);
+    if (!sc || sc.length !== pos.ci.length) byPerm.set(pk, (sc = gather(c, pos.ci)));
+    let num = 0;
+    let den = 0;
+    for (let k = 0; k < sr.length; k++) {
+      const a = sr[k]!;
+      const b = sc[k]!;
+      if (!Number.isFinite(a) || !Number.isFinite(b)) {
+        if (a === b || (a !== a && b !== b)) continue;
+        num += 1;
+        den += 1;
+        continue;
+      }
+      num += Math.abs(a - b);
+      den += Math.abs(a) + Math.abs(b);
+    }
+    if (den === 0) return 1;
+    return Math.max(0, 1 - num / den);
+  }
+}
+
+function gather(data: Float32Array, at: Int32Array): Float32Array {
+  const out = new Float32Array(at.length);
+  for (let k = 0; k < at.length; k++) out[k] = data[at[k]!]!;
+  return out;
+}
+
 function normaliseName(n: string): string {
   return n.endsWith(':0') ? n.slice(0, -2) : n;
 }
@@ -240,10 +290,10 @@ export function pairKey(reference: string, candidate: string): string {
  * The most plausible transform (layout first) unless another one makes the values match: a
  * divergent layer must not be "explained" by a transposition that happens to score higher.
  */
-export function chooseTransform(r: ActInfo, c: ActInfo): { t: Transform; sim: number } | undefined {
-  const ts = candidateTransforms(r, c);
+export function chooseTransform(r: ActInfo, c: ActInfo, transforms?: Transform[], samples?: SampleCache): { t: Transform; sim: number } | undefined {
+  const ts = transforms ?? candidateTransforms(r, c);
   if (!ts.length) return undefined;
-  const scored = ts.map((t) => ({ t, sim: r.data && c.data ? sampledSimilarity(r, c, t) : 0 }));
+  const scored = ts.map((t) => ({ t, sim: r.data && c.data ? (samples ? samples.similarity(r, c, t) : sampledSimilarity(r, c, t)) : 0 }));
   return scored.find((x) => x.sim >= STRONG_SIMILARITY) ?? scored[0];
 }
 
@@ -322,7 +372,8 @@ export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOption
     usedRef.add(r.name);
     usedCand.add(c.name);
   };
-  const bestTransform = chooseTransform;
+  const samples = new SampleCache();
+  const bestTransform = (r: ActInfo, c: ActInfo, ts?: Transform[]) => chooseTransform(r, c, ts, samples);
 
   // 0. pairs decided while the candidate ran
   const decidedKeys = new Set<string>();
@@ -413,7 +464,7 @@ function numericAlign(
   usedRef: Set<string>,
   usedCand: Set<string>,
   pairs: AlignedPair[],
-  bestTransform: (r: ActInfo, c: ActInfo) => { t: Transform; sim: number } | undefined,
+  bestTransform: (r: ActInfo, c: ActInfo, transforms?: Transform[]) => { t: Transform; sim: number } | undefined,
   add: (r: ActInfo, c: ActInfo, s: Strategy, conf: number, t?: Transform) => void,
 ): void {
   const refPos = new Map(refs.map((r, i) => [r.name, i]));
@@ -436,6 +487,15 @@ function numericAlign(
     if (!R.length || !C.length) continue;
     const n = C.length;
     const m = R.length;
+    // Per activation, once: element counts, data-movement ops, shape keys (the cells below
+    // look these up n·m times).
+    const numelC = C.map((c) => numel(c.shape));
+    const numelR = R.map((r) => numel(r.shape));
+    const movC = C.map((c) => isMovement(c.type));
+    const movR = R.map((r) => isMovement(r.type));
+    const keyC = C.map((c) => `${c.shape.join(',')}|${c.layout ?? ''}`);
+    const keyR = R.map((r) => `${r.shape.join(',')}|${r.layout ?? ''}`);
+    const transformsFor = new Map<string, Transform[]>();
     // score[i][j]: best total aligning C[0..i) with R[0..j)
     const score = Array.from({ length: n + 1 }, () => new Float64Array(m + 1));
     const choice = Array.from({ length: n + 1 }, () => new Uint8Array(m + 1)); // 0 skip ref, 1 skip cand, 2 pair
@@ -450,13 +510,16 @@ function numericAlign(
         }
         const c = C[i - 1]!;
         const r = R[j - 1]!;
-        if (numel(c.shape) === numel(r.shape)) {
-          const bt = bestTransform(r, c);
+        if (numelC[i - 1] === numelR[j - 1]) {
+          const tk = keyR[j - 1] + '#' + keyC[i - 1];
+          let ts = transformsFor.get(tk);
+          if (!ts) transformsFor.set(tk, (ts = candidateTransforms(r, c)));
+          const bt = bestTransform(r, c, ts);
           if (bt) {
             const sameRank = r.shape.length === c.shape.length;
             // Small preferences break ties between equal-valued chains (Relu6 -> Transpose ->
             // Reshape): like pairs with like (data movement with data movement), exact shapes win.
-            const affinity = isMovement(r.type) === isMovement(c.type) ? 0.01 : 0;
+            const affinity = movR[j - 1] === movC[i - 1] ? 0.01 : 0;
             const exact = sameShape(r.shape, c.shape) && !bt.t.perm ? 0.005 : 0;
             const s = (bt.sim >= STRONG_SIMILARITY ? 1 + bt.sim : sameRank && !bt.t.reshape ? 0.05 : 0.01) + affinity + exact;
             // Later reference nodes win ties: a layer pairs with the last node of an identity chain.

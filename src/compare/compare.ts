@@ -13,6 +13,7 @@ import { MetricsPool } from './kernel/pool.js';
 import type { Check, ErrorHistogram, MetricValues, ValueStats } from './metrics.js';
 import { checkPasses, checkToString, errorHistogram, worstElements } from './metrics.js';
 import type { Held } from './store.js';
+import type { Where } from './store.js';
 import { ActivationStore, hasValues, measure, measureLater, valuesTensor, withHeapViews } from './store.js';
 import type { GraphNodeFacts, InputFacts, ModelFacts, PairResult, Result, Tolerance } from './result.js';
 import { RESULT_SCHEMA_VERSION } from './result.js';
@@ -316,6 +317,7 @@ async function measurePair(
   c: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] },
   opts: CompareOptions,
   refOutputs: Set<string>,
+  where: Where = 'auto',
 ): Promise<{ result: Promise<Measurement> } | undefined> {
   if (r.dtype !== 'float32' || cInfo.dtype !== 'float32' || !hasValues(r) || !(c.tensor || c.data)) return undefined;
   const isOutput = refOutputs.has(norm(p.reference));
@@ -324,7 +326,7 @@ async function measurePair(
   const later = await measureLater(r, c, p.transform, { ...tol, nanEqual: opts.nanEqual, topk: isOutput ? opts.topk : 0 }, (mp) => {
     failed = failedChecks(mp, p, opts);
     return failed.length > 0 || isOutput;
-  });
+  }, where);
   const result = later.result.then(({ m, host }) => {
       const { refStats, candStats, ...metrics } = m;
       return {
@@ -471,12 +473,24 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
       }
       // Pairs only alignment could make are measured now; then every result is waited for.
       const later = new Map<number, Promise<Measurement>>();
-      for (const [idx, p] of alignment.pairs.entries()) {
+      // The models are done, so both threads measure: the metrics thread takes the first half
+      // of the elements (in place on a shared tfjs heap), this thread the rest, and they end
+      // at about the same time.
+      const todo = alignment.pairs.map((p) => {
         const r = ref.byName.get(norm(p.reference));
         const c = cand.byName.get(norm(p.candidate));
+        const m = r && c ? measured.get(pairKey(p.reference, p.candidate)) : undefined;
+        return { p, r, c, m, n: r && c && !m && hasValues(r) && hasValues(c) ? r.shape.reduce((x, y) => x * y, 1) : 0 };
+      });
+      const half = todo.reduce((a, x) => a + x.n, 0) / 2;
+      let given = 0;
+      for (const [idx, { p, r, c, m: known, n }] of todo.entries()) {
         if (!r || !c) continue;
-        let m = measured.get(pairKey(p.reference, p.candidate));
-        if (!m && hasValues(r) && hasValues(c)) m = (await measurePair(p, r, c, c, opts, refOutputs))?.result;
+        let m = known;
+        if (!m && n > 0) {
+          m = (await measurePair(p, r, c, c, opts, refOutputs, given < half ? 'thread' : 'here'))?.result;
+          given += n;
+        }
         if (m) later.set(idx, m);
       }
       const results: (Measurement | undefined)[] = [];

@@ -4,6 +4,7 @@ import type { ActInfo, Transform } from './align.js';
 import { applyTransform, transformFits } from './align.js';
 import { InputError } from '../core/errors.js';
 import { wasmHeapView } from './device.js';
+import type { JobSums, JobView } from './kernel/pool.js';
 import { MetricsPool } from './kernel/pool.js';
 import type { MetricOptions, MetricPass } from './metrics.js';
 import { computeMetrics, computeMetricsInMemory, metricsFromPasses } from './metrics.js';
@@ -151,57 +152,84 @@ export function measure(
   }
 }
 
+/**
+ * Where measureLater() measures: 'auto' while the models run (the thread, from a copy, when it
+ * has room; else here), 'thread' once they are done (the thread, in place where it can), 'here'.
+ */
+export type Where = 'auto' | 'thread' | 'here';
+
 /** Pairs below this many elements are measured at once on the main thread (posting costs more). */
 const THREAD_MIN = 16384;
 
 /**
- * measure(), with the metrics pass on the metrics thread when it is running: the values are
- * copied (in the reference's element order) into its shared memory while `r` and `c` are
- * alive, which is when the returned promise resolves; `result` comes later. Without the
- * thread (or for small pairs) it is measure(), done at once.
+ * measure(), with the metrics pass on the metrics thread when it is running and has room: the
+ * values are copied (in the reference's element order) into its shared memory while `r` and
+ * `c` are alive, or with `inPlace` read where they are on a shared tfjs heap, and `result`
+ * comes later. Otherwise (no thread, a small pair, or the thread is behind: the main thread
+ * does this one itself) it is measure(), done at once.
  */
-export async function measureLater(
+export function measureLater(
   r: Held,
   c: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] },
   t: Transform | undefined,
   opts: MetricOptions,
   detail: (m: MetricPass) => boolean,
-): Promise<{ result: Promise<Measured> }> {
+  where: Where = 'auto',
+): { result: Promise<Measured> } {
   assertFits(r, c, t);
   const pool = MetricsPool.get();
   const n = r.shape.reduce((x, y) => x * y, 1);
   const now = () => ({ result: Promise.resolve(measure(r, c, t, opts, detail)) });
-  if (!pool?.available() || n < THREAD_MIN || !hasValues(r)) return now();
+  if (where === 'here' || !pool?.available() || n < THREAD_MIN || !hasValues(r)) return now();
   const cT = c.tensor ? (t?.perm ? tf.transpose(c.tensor, t.perm) : c.tensor) : undefined;
-  let job;
+  // Read from the measured values: host copies for failing pairs and outputs.
+  const finish = (k: JobSums, v: JobView): Measured => {
+    const m = k ? metricsFromPasses(v.memory, v.rOff, v.cOff, n, k.a, k.b, opts, r.shape) : (computeMetricsInMemory(v.memory, v.rOff, v.cOff, n, opts, r.shape) as MetricPass);
+    const host = detail(m) ? { ref: new Float32Array(v.memory.buffer, v.rOff, n).slice(), cand: new Float32Array(v.memory.buffer, v.cOff, n).slice() } : undefined;
+    return { m, ...(host ? { host } : {}) };
+  };
+  let job: { result: Promise<Measured> } | null = null;
+  let cTKept = false;
   try {
-    job = await pool.submit(n, opts.atol, opts.rtol, (rv, cv) => {
-      const rView = r.tensor ? wasmHeapView(r.tensor) : null;
-      rv.set(rView ? new Float32Array(rView.memory.buffer, rView.offset, n) : hostValues(r));
-      if (cT) {
-        const v = wasmHeapView(cT);
-        cv.set(v ? new Float32Array(v.memory.buffer, v.offset, n) : (cT.dataSync() as Float32Array));
-      } else cv.set(applyTransform(c.data!, r.shape, c.shape, t));
-    });
-  } catch {
-    // The thread failed: measure here, while r and c are still alive.
-    return now();
-  } finally {
-    if (cT && cT !== c.tensor) cT.dispose();
-  }
-  const posted = job;
-  const result = posted.result
-    .catch(() => null)
-    .then((k) => {
-      try {
-        const m = k
-          ? metricsFromPasses(posted.memory, posted.rOff, posted.cOff, n, k.a, k.b, opts, r.shape)
-          : (computeMetricsInMemory(posted.memory, posted.rOff, posted.cOff, n, opts, r.shape) as MetricPass);
-        const host = detail(m) ? { ref: new Float32Array(posted.memory.buffer, posted.rOff, n).slice(), cand: new Float32Array(posted.memory.buffer, posted.cOff, n).slice() } : undefined;
-        return { m, ...(host ? { host } : {}) };
-      } finally {
-        posted.release();
+    // 'thread' (the models are not running) and both on a shared tfjs heap: the worker reads
+    // them where they are, and they are kept (a handle of our own on each) until it is done.
+    // Not while the models run: the worker's reads of the heap tfjs is writing slow tfjs down
+    // far more than the copy costs (cache lines going back and forth between the cores).
+    const rv = where === 'thread' && r.tensor && cT ? wasmHeapView(r.tensor) : null;
+    const cv = rv && cT ? wasmHeapView(cT) : null;
+    if (rv && cv && rv.memory === cv.memory && rv.memory.buffer instanceof SharedArrayBuffer) {
+      const keep = [tf.keep(share(r.tensor!)), tf.keep(cT === c.tensor ? share(cT!) : cT!)];
+      job = pool.trySubmitInPlace(rv.memory, rv.offset, cv.offset, n, opts.atol, opts.rtol, Infinity, (k, v) => {
+        try {
+          return finish(k, v);
+        } finally {
+          tf.dispose(keep);
+        }
+      });
+      if (job) cTKept = true;
+      else {
+        keep[0]!.dispose();
+        if (cT === c.tensor) keep[1]!.dispose();
       }
-    });
-  return { result };
+    }
+    job ??= pool.trySubmit(
+      n,
+      opts.atol,
+      opts.rtol,
+      (rv, cv) => {
+        const rView = r.tensor ? wasmHeapView(r.tensor) : null;
+        rv.set(rView ? new Float32Array(rView.memory.buffer, rView.offset, n) : hostValues(r));
+        if (cT) {
+          const v = wasmHeapView(cT);
+          cv.set(v ? new Float32Array(v.memory.buffer, v.offset, n) : (cT.dataSync() as Float32Array));
+        } else cv.set(applyTransform(c.data!, r.shape, c.shape, t));
+      },
+      // Runs on the main thread once the worker is done (or has failed: then the pass is done
+      // here, from the copies), while the copies are still in the ring.
+      finish,
+    );
+  } finally {
+    if (cT && cT !== c.tensor && !cTKept) cT.dispose();
+  }
+  return job ?? now();
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
+import type { JobSums, JobView } from '../../src/compare/kernel/pool.js';
 import { MetricsPool } from '../../src/compare/kernel/pool.js';
 import { computeMetricsScalar } from '../../src/compare/metrics.js';
 import type { Held } from '../../src/compare/store.js';
@@ -39,13 +40,20 @@ describe('metrics thread', () => {
       // ref[i] = i mod 7, cand = ref + k/100 on every third element: closed-form answers.
       const ref = new Float32Array(n).map((_, i) => i % 7);
       const cand = ref.map((v, i) => (i % 3 === 0 ? v + k / 100 : v));
-      const job = await pool.submit(n, 1e-3, 0, (r, c) => {
-        r.set(ref);
-        c.set(cand);
-      });
+      const job = await pool.submit(
+        n,
+        1e-3,
+        0,
+        (r, c) => {
+          r.set(ref);
+          c.set(cand);
+        },
+        (sums) => sums,
+      );
       pending.push(
-        job.result.then(({ a, b }) => {
-          job.release();
+        job.result.then((sums) => {
+          expect(sums, `job ${k} was computed by the worker`).not.toBeNull();
+          const { a, b } = sums!;
           const s = computeMetricsScalar(ref, cand, { atol: 1e-3, rtol: 0 });
           const pairs = n >>> 1;
           expect(a.maxabs, `job ${k}`).toBe(s.max_abs);
@@ -64,27 +72,49 @@ describe('metrics thread', () => {
   it('submissions made at the same time get bytes of their own (on an empty ring, and waiting on a full one)', async () => {
     const pool = await readyPool();
     const n = 100_000;
+    const where = (sums: JobSums, v: JobView) => ({ max: sums!.a.maxabs, off: v.rOff });
     const [j1, j2] = await Promise.all([
-      pool.submit(n, 0, 0, (r, c) => { r.fill(1); c.fill(1); }),
-      pool.submit(n, 0, 0, (r, c) => { r.fill(5); c.fill(7); }),
+      pool.submit(n, 0, 0, (r, c) => { r.fill(1); c.fill(1); }, where),
+      pool.submit(n, 0, 0, (r, c) => { r.fill(5); c.fill(7); }, where),
     ]);
-    expect(j1.rOff).not.toBe(j2.rOff);
-    expect([(await j1.result).a.maxabs, (await j2.result).a.maxabs]).toEqual([0, 2]);
-    j1.release();
-    j2.release();
+    const [r1, r2] = [await j1.result, await j2.result];
+    expect(r1.off).not.toBe(r2.off);
+    expect([r1.max, r2.max]).toEqual([0, 2]);
     // 24 MB of the 32 MiB ring, then two more that must wait for it.
     const big = 3_000_000;
-    const jb = await pool.submit(big, 0, 0, (r, c) => { r.fill(0); c.fill(0); });
-    const p3 = pool.submit(big, 0, 0, (r, c) => { r.fill(1); c.fill(1); });
-    const p4 = pool.submit(big, 0, 0, (r, c) => { r.fill(2); c.fill(4); });
-    await jb.result;
-    jb.release();
-    const j3 = await p3;
-    const a3 = (await j3.result).a.maxabs;
-    j3.release();
-    const j4 = await p4;
-    expect([a3, (await j4.result).a.maxabs]).toEqual([0, 2]);
-    j4.release();
+    const jobs = await Promise.all([
+      pool.submit(big, 0, 0, (r, c) => { r.fill(0); c.fill(0); }, where),
+      pool.submit(big, 0, 0, (r, c) => { r.fill(1); c.fill(1); }, where),
+      pool.submit(big, 0, 0, (r, c) => { r.fill(2); c.fill(4); }, where),
+    ]);
+    expect(await Promise.all(jobs.map((j) => j.result.then((x) => x.max)))).toEqual([0, 0, 2]);
+  }, 60_000);
+
+  it('collects finished jobs without the event loop, and says at once when the ring is full', async () => {
+    const pool = await readyPool();
+    const finished: number[] = [];
+    const first = pool.trySubmit(1000, 0, 0, (r, c) => { r.fill(1); c.fill(3); }, (sums) => finished.push(sums!.a.maxabs));
+    expect(first).not.toBeNull();
+    // No await from here on: the worker's result is taken from shared memory by the next submission.
+    const until = Date.now() + 2000;
+    const probe = () => pool.trySubmit(1000, 0, 0, (r, c) => { r.fill(0); c.fill(0); }, () => finished.push(-1));
+    while (finished.length === 0 && Date.now() < until) {
+      const end = Date.now() + 20;
+      while (Date.now() < end);
+      probe();
+    }
+    expect(finished[0]).toBe(2);
+    // Fill the ring past its 32 MiB without yielding: some submission must be refused, not wait.
+    let refused = false;
+    const results: Promise<unknown>[] = [];
+    for (let k = 0; k < 20 && !refused; k++) {
+      // 32 MB each: the second cannot fit until the worker has finished the first (milliseconds later).
+      const job = pool.trySubmit(4_000_000, 0, 0, (r, c) => { r.fill(k); c.fill(k); }, () => k);
+      if (job) results.push(job.result);
+      else refused = true;
+    }
+    expect(refused).toBe(true);
+    expect(await Promise.all(results)).toEqual(results.map((_, k) => k));
   }, 60_000);
 
   it('measureLater gives exactly what measure() gives, transposed candidates included', async () => {
@@ -95,7 +125,7 @@ describe('metrics thread', () => {
     const opts = { atol: 1e-3, rtol: 1e-3 };
     for (const [c, t] of [[cNhwc, undefined], [cNchw, { perm: [0, 2, 3, 1] }]] as const) {
       const now = measure(held(r, 'r'), { tensor: c, shape: c.shape.slice() }, t, opts, () => true);
-      const later = await (await measureLater(held(r, 'r'), { tensor: c, shape: c.shape.slice() }, t, opts, () => true)).result;
+      const later = await (measureLater(held(r, 'r'), { tensor: c, shape: c.shape.slice() }, t, opts, () => true)).result;
       expect(later.m).toEqual(now.m);
       expect(Array.from(later.host!.cand.slice(0, 50))).toEqual(Array.from(now.host!.cand.slice(0, 50)));
     }
@@ -109,7 +139,7 @@ describe('metrics thread', () => {
     const opts = { atol: 1e-5, rtol: 0 };
     const expected = measure(held(r, 'r'), { tensor: c, shape: [100, 1000] }, undefined, opts, () => false).m;
     const outs = [];
-    for (let k = 0; k < 6; k++) outs.push((await measureLater(held(r, 'r'), { tensor: c, shape: [100, 1000] }, undefined, opts, () => false)).result);
+    for (let k = 0; k < 6; k++) outs.push((measureLater(held(r, 'r'), { tensor: c, shape: [100, 1000] }, undefined, opts, () => false)).result);
     await MetricsPool.shutdown();
     for (const o of outs) expect((await o).m).toEqual(expected);
     tf.dispose([r, c]);
@@ -120,10 +150,8 @@ describe('metrics thread', () => {
       const { MetricsPool } = await import(${JSON.stringify(join(ROOT, 'dist/src/compare/kernel/pool.js'))});
       const pool = MetricsPool.get();
       while (!pool.available()) await new Promise((r) => setTimeout(r, 5));
-      const job = await pool.submit(100000, 1e-4, 1e-4, (r, c) => { r.fill(1); c.fill(2); });
-      const { a } = await job.result;
-      job.release();
-      console.log(a.maxabs);
+      const job = await pool.submit(100000, 1e-4, 1e-4, (r, c) => { r.fill(1); c.fill(2); }, (sums) => sums.a.maxabs);
+      console.log(await job.result);
     `;
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000, encoding: 'utf8' });
     expect(out.trim()).toBe('1');

@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import type { PassA, PassB, WasmMemory } from './kernel.js';
 import { WASM_SHARED_BASE64 } from './metrics-wasm.js';
 
@@ -6,57 +6,114 @@ import { WASM_SHARED_BASE64 } from './metrics-wasm.js';
  * The metric kernel on a second thread. The main thread is busy running both models (tfjs runs
  * on one thread), so the metrics of each pair are computed meanwhile by a worker: the main
  * thread copies the two tensors into a ring in a shared wasm memory (a memcpy, much cheaper
- * than the metrics pass), posts a job, and goes on; the worker runs the same kernel on that
- * memory and posts the sums back. Jobs run in order, so the ring frees in order.
+ * than the metrics pass), appends a job to a queue in shared memory, and goes on; the worker
+ * runs the same kernel on that memory and writes the sums back beside the queue.
+ *
+ * Nothing here depends on the main thread's event loop: a comparison with the wasm backend
+ * can run from start to end without yielding to it (its reads resolve as microtasks), so
+ * readiness, jobs and results all go through shared memory and Atomics. Each submission
+ * first collects the jobs the worker has finished (in order, so the ring frees in order); when
+ * the ring or the queue is full, trySubmit() says so at once and the caller measures on the
+ * main thread instead of waiting. The worker also posts a message each time it runs out of
+ * work, which wakes a main thread that is waiting for results.
  *
  * Everything here is an optimisation: when workers, shared memory or wasm SIMD are missing,
- * or the worker fails, available() is false or a job is rejected, and callers compute on the
- * main thread with the same kernel (the same numbers: same code, same order of sums).
+ * or the worker fails, available() is false and callers compute on the main thread with the
+ * same kernel (the same numbers: same code, same order of sums); jobs already posted are
+ * finished on the main thread from their copies in the ring.
  */
 
 // The worker is a script in a string (eval), so that it runs the same from src/ under vitest
 // and from dist/; it only instantiates the kernel on the shared memory and runs jobs. It uses
 // a dynamic import, which works whether the worker inherits a CommonJS or an ES module
 // setting (e.g. a parent started with --input-type=module).
+const A_KEYS = ['sr', 'sc', 'sabs', 'ssq', 'dot', 'nr', 'nc', 'rmin', 'rmax', 'cmin', 'cmax', 'maxabs', 'maxrel', 'natol', 'close'] as const;
+/** Control words: the worker has started; jobs written; jobs done; the worker sleeps. */
+const STARTED = 0;
+const WRITTEN = 1;
+const DONE = 2;
+/** Set by the worker while it sleeps in Atomics.wait: only then does a submission notify it. */
+const SLEEPING = 3;
+/** How long the worker looks for new jobs before it sleeps. */
+const SPIN_MS = 1;
+/** Job queue slots, and the doubles of one job's description and of its result. */
+const QUEUE = 1024;
+const JOB_WORDS = 6;
+const RESULT_WORDS = 20;
+
 const WORKER_SOURCE = `
-import('node:worker_threads').then(({ parentPort, workerData }) => {
-  const e = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports;
-  Atomics.store(workerData.started, 0, 1);
-  const A = ${JSON.stringify(['sr', 'sc', 'sabs', 'ssq', 'dot', 'nr', 'nc', 'rmin', 'rmax', 'cmin', 'cmax', 'maxabs', 'maxrel', 'natol', 'close'])};
-  parentPort.on('message', (j) => {
-    e.passA(j.r, j.c, j.pairs, j.atol, j.rtol);
-    const a = {};
-    for (const k of A) a[k] = e[k].value;
-    let b = null;
-    if (Number.isFinite(a.sr) && Number.isFinite(a.sc) && a.close < j.pairs * 2) {
-      e.passB(j.r, j.c, j.pairs, j.atol, j.rtol);
-      b = { nrtol: e.nrtol.value, wex: e.wex.value, widx: e.widx.value };
+import('node:worker_threads').then(({ parentPort, workerData, receiveMessageOnPort }) => {
+  // One kernel instance per memory: 0 is the ring; others (a shared tfjs heap) arrive on the port.
+  const kernels = [new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports];
+  const kernelFor = (k) => {
+    while (!kernels[k]) {
+      const m = receiveMessageOnPort(workerData.port);
+      if (m) kernels[m.message.index] = new WebAssembly.Instance(workerData.module, { env: { memory: m.message.memory } }).exports;
     }
-    parentPort.postMessage({ id: j.id, a, b });
-  });
-  parentPort.postMessage({ ready: true });
+    return kernels[k];
+  };
+  const ctl = new Int32Array(workerData.ctl);
+  const jobs = new Float64Array(workerData.jobs);
+  const res = new Float64Array(workerData.results);
+  const A = ${JSON.stringify(A_KEYS)};
+  Atomics.store(ctl, ${STARTED}, 1);
+  let done = 0;
+  for (;;) {
+    const written = Atomics.load(ctl, ${WRITTEN});
+    if (done === written) {
+      // Out of work: wake the main thread's event loop (it may be waiting for results). Then
+      // look for the next job for a moment before sleeping: jobs come every few hundred
+      // microseconds while the models run, and waking a sleeping thread costs the poster a
+      // system call (on a virtual machine, far more).
+      parentPort.postMessage(done);
+      const until = performance.now() + ${SPIN_MS};
+      while (Atomics.load(ctl, ${WRITTEN}) === written && performance.now() < until);
+      if (Atomics.load(ctl, ${WRITTEN}) !== written) continue;
+      Atomics.store(ctl, ${SLEEPING}, 1);
+      if (Atomics.load(ctl, ${WRITTEN}) === written) Atomics.wait(ctl, ${WRITTEN}, written);
+      Atomics.store(ctl, ${SLEEPING}, 0);
+      continue;
+    }
+    const q = done % ${QUEUE};
+    const j = q * ${JOB_WORDS};
+    const r = jobs[j], c = jobs[j + 1], pairs = jobs[j + 2], atol = jobs[j + 3], rtol = jobs[j + 4];
+    const e = kernelFor(jobs[j + 5]);
+    e.passA(r, c, pairs, atol, rtol);
+    const o = q * ${RESULT_WORDS};
+    for (let k = 0; k < A.length; k++) res[o + k] = e[A[k]].value;
+    res[o + 15] = 0;
+    if (Number.isFinite(res[o]) && Number.isFinite(res[o + 1]) && res[o + 14] < pairs * 2) {
+      e.passB(r, c, pairs, atol, rtol);
+      res[o + 15] = 1;
+      res[o + 16] = e.nrtol.value;
+      res[o + 17] = e.wex.value;
+      res[o + 18] = e.widx.value;
+    }
+    done++;
+    Atomics.store(ctl, ${DONE}, done);
+  }
 });
 `;
 
-interface Slot {
-  id: number;
-  off: number;
-  end: number;
-  released: boolean;
-  resolve: (r: { a: PassA; b: PassB | null }) => void;
-  reject: (e: Error) => void;
-  freed: Promise<void>;
-  free: () => void;
-}
-
-/** A job: where its two arrays sit in the shared memory, and the kernel's sums once done. */
-export interface PoolJob {
+/** Where a job's two arrays sit in the shared memory (valid until its finish callback returns). */
+export interface JobView {
   memory: WasmMemory;
   rOff: number;
   cOff: number;
-  result: Promise<{ a: PassA; b: PassB | null }>;
-  /** Gives the job's bytes back to the ring; call once the arrays are no longer read. */
-  release(): void;
+}
+
+/** The kernel's sums for a job; null when the worker failed and the caller must compute them from the view. */
+export type JobSums = { a: PassA; b: PassB | null } | null;
+
+interface Slot {
+  id: number;
+  /** Ring bytes held (off -1: an in-place job, holding `bytes` of its caller's memory). */
+  off: number;
+  bytes: number;
+  view: JobView;
+  finish: (k: JobSums, view: JobView) => unknown;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
 }
 
 const ALIGN = 16;
@@ -74,17 +131,20 @@ export class MetricsPool {
   private ready = false;
   private broken = false;
   private memory?: WasmMemory;
-  /**
-   * Set by the worker once it can take jobs. A comparison that never yields to the event loop
-   * (the wasm backend's reads resolve as microtasks) would not see a 'ready' message until it
-   * is over, so readiness is read from shared memory instead.
-   */
-  private readonly started = new Int32Array(new SharedArrayBuffer(4));
+  private readonly ctl = new Int32Array(new SharedArrayBuffer(16));
+  private readonly jobs = new Float64Array(new SharedArrayBuffer(QUEUE * JOB_WORDS * 8));
+  private readonly results = new Float64Array(new SharedArrayBuffer(QUEUE * RESULT_WORDS * 8));
+  /** Jobs posted and not yet finished, oldest first: they hold the ring's bytes in this order. */
   private readonly live: Slot[] = [];
   private head = 0;
-  private nextId = 1;
-  private readonly byId = new Map<number, Slot>();
-  private submissions: Promise<unknown> = Promise.resolve();
+  private written = 0;
+  private finished = 0;
+  /** Callers of submit() waiting for room. */
+  private waiters: (() => void)[] = [];
+  /** Other shared memories the worker knows, by index (0 is the ring), and the port that tells it of new ones. */
+  private readonly memories = new Map<WasmMemory, number>();
+  private readonly port = new MessageChannel();
+  private inPlaceBytes = 0;
 
   /** The process's pool, started on first use; null when it cannot run here or is switched off (PARITY_METRICS_THREAD=0). */
   static get(): MetricsPool | null {
@@ -103,12 +163,12 @@ export class MetricsPool {
     return MetricsPool.single;
   }
 
-  /** Stops the thread (a later get() starts a new one); pending jobs are measured on the main thread. */
+  /** Stops the thread (a later get() starts a new one); jobs still out are finished on the main thread. */
   static async shutdown(): Promise<void> {
     const pool = MetricsPool.single;
     MetricsPool.single = undefined;
     if (pool?.worker) {
-      pool.broken = true;
+      pool.fail();
       await pool.worker.terminate();
     }
   }
@@ -118,27 +178,16 @@ export class MetricsPool {
     if (!WA || typeof SharedArrayBuffer === 'undefined') throw new Error('no shared wasm memory');
     const module = new WA.Module(Buffer.from(WASM_SHARED_BASE64, 'base64'));
     this.memory = new WA.Memory({ initial: INITIAL_BYTES / 65536, maximum: MAX_PAGES, shared: true });
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory: this.memory, started: this.started } });
-    w.on('message', (m: { ready?: boolean; id?: number; a?: PassA; b?: PassB | null }) => {
-      if (m.ready) {
-        this.ready = true;
-        return;
-      }
-      const s = this.byId.get(m.id!);
-      if (!s) return;
-      this.byId.delete(m.id!);
-      if (!this.byId.size) w.unref();
-      s.resolve({ a: m.a!, b: m.b ?? null });
+    const w = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { module, memory: this.memory, ctl: this.ctl.buffer, jobs: this.jobs.buffer, results: this.results.buffer, port: this.port.port2 },
+      transferList: [this.port.port2],
     });
-    const fail = (e: Error) => {
-      this.broken = true;
-      for (const s of this.byId.values()) s.reject(e);
-      this.byId.clear();
-      w.unref();
-    };
-    w.on('error', fail);
-    w.on('exit', () => fail(new Error('the metrics worker exited')));
-    // Keeps the process alive only while jobs are out (see submit); after the listeners,
+    this.port.port1.unref();
+    w.on('message', () => this.poll());
+    w.on('error', () => this.fail());
+    w.on('exit', () => this.fail());
+    // Keeps the process alive only while jobs are out (see trySubmit); after the listeners,
     // since adding one refs the worker again.
     w.unref();
     this.worker = w;
@@ -146,36 +195,83 @@ export class MetricsPool {
 
   /** Whether jobs can be posted now (the worker has started and has not failed). */
   available(): boolean {
-    if (!this.ready && Atomics.load(this.started, 0) === 1) this.ready = true;
+    if (!this.ready && Atomics.load(this.ctl, STARTED) === 1) this.ready = true;
     return this.ready && !this.broken;
+  }
+
+  /** Finishes, in order, the jobs the worker is done with: their bytes go back to the ring. */
+  private poll(): void {
+    const done = Atomics.load(this.ctl, DONE);
+    let progressed = false;
+    while (this.finished < done && this.live.length) {
+      const slot = this.live[0]!;
+      const o = (slot.id % QUEUE) * RESULT_WORDS;
+      const r = this.results;
+      const a = {} as PassA;
+      A_KEYS.forEach((k, i) => (a[k] = r[o + i]!));
+      const b = r[o + 15] === 1 ? { nrtol: r[o + 16]!, wex: r[o + 17]!, widx: r[o + 18]! } : null;
+      this.finished++;
+      this.complete(slot, { a, b });
+      progressed = true;
+    }
+    if (progressed) this.wake();
+  }
+
+  private complete(slot: Slot, k: JobSums): void {
+    let value: unknown;
+    let error: unknown;
+    let ok = true;
+    try {
+      value = slot.finish(k, slot.view);
+    } catch (e) {
+      ok = false;
+      error = e;
+    }
+    // Read by finish() (or given up): the bytes can be reused.
+    this.live.shift();
+    if (slot.off < 0) this.inPlaceBytes -= slot.bytes;
+    if (!this.live.length) this.worker?.unref();
+    if (ok) slot.resolve(value);
+    else slot.reject(error);
+  }
+
+  /** The worker is gone: what it did not finish is finished here, from the copies in the ring. */
+  private fail(): void {
+    if (this.broken) return;
+    this.poll();
+    this.broken = true;
+    while (this.live.length) this.complete(this.live[0]!, null);
+    this.worker?.unref();
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
   }
 
   private capacity(): number {
     return this.memory!.buffer.byteLength;
   }
 
-  /** Byte offset of `bytes` free bytes in the ring, waiting for older jobs when it is full. */
-  private async alloc(bytes: number): Promise<number> {
-    for (;;) {
-      if (!this.live.length) {
-        this.head = 0;
-        if (bytes > this.capacity()) this.grow(bytes);
+  /** Byte offset of `bytes` free bytes in the ring, or -1 when they are not free now. */
+  private alloc(bytes: number): number {
+    const oldest = this.live.find((x) => x.off >= 0);
+    if (!oldest) {
+      if (bytes > this.capacity()) this.grow(bytes);
+      this.head = bytes;
+      return 0;
+    }
+    const tail = oldest.off;
+    if (this.head >= tail) {
+      if (this.capacity() - this.head >= bytes) return this.take(bytes);
+      if (tail > bytes) {
         this.head = bytes;
         return 0;
       }
-      const tail = this.live[0]!.off;
-      const cap = this.capacity();
-      if (this.head >= tail) {
-        if (cap - this.head >= bytes) return this.take(bytes);
-        if (tail > bytes) {
-          this.head = bytes;
-          return 0;
-        }
-      } else if (tail - this.head > bytes) return this.take(bytes);
-      // No room: wait for the oldest job to give its bytes back (its `freed` resolves only
-      // when it leaves the ring, so this always waits for real progress).
-      await this.live[0]!.freed;
-    }
+    } else if (tail - this.head > bytes) return this.take(bytes);
+    return -1;
   }
 
   private take(bytes: number): number {
@@ -191,48 +287,78 @@ export class MetricsPool {
   }
 
   /**
-   * Reserves room for two float32 arrays of `n` elements, lets `fill` write them (synchronously:
-   * the views are valid only then) and posts the job. Resolves once the job is posted.
+   * Posts a job for two float32 arrays of `n` elements if there is room now: `fill` writes them
+   * (synchronously: the views are valid only then). Once the worker is done, `finish` runs on
+   * the main thread with the sums and the view (still valid during the call), and `result`
+   * resolves to what it returns. Null when the thread is not available or the ring or queue is
+   * full: the caller measures on the main thread.
    */
-  submit(n: number, atol: number, rtol: number, fill: (ref: Float32Array, cand: Float32Array) => void): Promise<PoolJob> {
-    // One submission at a time: a slot joins the ring only after its allocation resolves, so two
-    // submissions in flight together could be handed the same bytes.
-    const next = this.submissions.then(() => this.submitNow(n, atol, rtol, fill));
-    this.submissions = next.catch(() => undefined);
-    return next;
-  }
-
-  private async submitNow(n: number, atol: number, rtol: number, fill: (ref: Float32Array, cand: Float32Array) => void): Promise<PoolJob> {
+  trySubmit<T>(n: number, atol: number, rtol: number, fill: (ref: Float32Array, cand: Float32Array) => void, finish: (k: JobSums, view: JobView) => T): { result: Promise<T> } | null {
+    if (!this.available()) return null;
+    this.poll();
+    if (this.written - this.finished >= QUEUE) return null;
     const half = Math.ceil((n * 4) / ALIGN) * ALIGN;
-    const off = await this.alloc(half * 2);
-    if (this.broken) throw new Error('the metrics worker failed');
+    const off = this.alloc(half * 2);
+    if (off < 0) return null;
     const memory = this.memory!;
     fill(new Float32Array(memory.buffer, off, n), new Float32Array(memory.buffer, off + half, n));
-    const id = this.nextId++;
-    let resolve!: Slot['resolve'];
-    let reject!: Slot['reject'];
-    const result = new Promise<{ a: PassA; b: PassB | null }>((res, rej) => {
-      resolve = res;
+    return this.post(0, off, off + half, n, atol, rtol, { memory, rOff: off, cOff: off + half }, half * 2, finish);
+  }
+
+  /**
+   * Posts a job on data already in another shared memory (the tfjs heap made shared): no copy.
+   * The caller keeps the data alive until `finish` has run. Null when the thread is not
+   * available, or when in-place jobs already hold `maxHeld` bytes of the caller's memory.
+   */
+  trySubmitInPlace<T>(memory: WasmMemory, rOff: number, cOff: number, n: number, atol: number, rtol: number, maxHeld: number, finish: (k: JobSums, view: JobView) => T): { result: Promise<T> } | null {
+    if (!this.available() || !(memory.buffer instanceof SharedArrayBuffer)) return null;
+    this.poll();
+    const bytes = n * 8;
+    if (this.written - this.finished >= QUEUE || (this.inPlaceBytes > 0 && this.inPlaceBytes + bytes > maxHeld)) return null;
+    let index = this.memories.get(memory);
+    if (index === undefined) {
+      index = this.memories.size + 1;
+      this.memories.set(memory, index);
+      // Read by the worker (receiveMessageOnPort) when it first meets a job on this memory.
+      this.port.port1.postMessage({ index, memory });
+    }
+    this.inPlaceBytes += bytes;
+    return this.post(index, rOff, cOff, n, atol, rtol, { memory, rOff, cOff }, bytes, finish, true);
+  }
+
+  private post<T>(memIndex: number, rOff: number, cOff: number, n: number, atol: number, rtol: number, view: JobView, bytes: number, finish: (k: JobSums, view: JobView) => T, inPlace = false): { result: Promise<T> } {
+    const id = this.written;
+    const j = (id % QUEUE) * JOB_WORDS;
+    this.jobs[j] = rOff;
+    this.jobs[j + 1] = cOff;
+    this.jobs[j + 2] = n >>> 1;
+    this.jobs[j + 3] = atol;
+    this.jobs[j + 4] = rtol;
+    this.jobs[j + 5] = memIndex;
+    let resolve!: (v: unknown) => void;
+    let reject!: (e: unknown) => void;
+    const result = new Promise<T>((res, rej) => {
+      resolve = res as (v: unknown) => void;
       reject = rej;
     });
-    let free!: () => void;
-    const freed = new Promise<void>((res) => (free = res));
-    const slot: Slot = { id, off, end: off + half * 2, released: false, resolve, reject, freed, free };
-    this.live.push(slot);
-    this.byId.set(id, slot);
-    if (this.byId.size === 1) this.worker!.ref();
-    this.worker!.postMessage({ id, r: off, c: off + half, pairs: n >>> 1, atol, rtol });
-    return {
-      memory,
-      rOff: off,
-      cOff: off + half,
-      result,
-      release: () => {
-        if (slot.released) return;
-        slot.released = true;
-        // The ring frees from its oldest end.
-        while (this.live.length && this.live[0]!.released) this.live.shift()!.free();
-      },
-    };
+    this.live.push({ id, off: inPlace ? -1 : rOff, bytes, view, finish, resolve, reject });
+    if (this.live.length === 1) this.worker!.ref();
+    this.written++;
+    Atomics.store(this.ctl, WRITTEN, this.written);
+    // Both sequentially consistent: either the worker sees the new count before it sleeps, or
+    // this sees it asleep (and Atomics.wait returns at once if the count changed before it).
+    if (Atomics.load(this.ctl, SLEEPING) === 1) Atomics.notify(this.ctl, WRITTEN);
+    return { result };
+  }
+
+  /** trySubmit(), waiting for room when the ring or queue is full; throws when the thread is not available. */
+  async submit<T>(n: number, atol: number, rtol: number, fill: (ref: Float32Array, cand: Float32Array) => void, finish: (k: JobSums, view: JobView) => T): Promise<{ result: Promise<T> }> {
+    for (;;) {
+      if (!this.available()) throw new Error('the metrics thread is not available');
+      const job = this.trySubmit(n, atol, rtol, fill, finish);
+      if (job) return job;
+      // Woken when the worker finishes jobs (its message when it runs dry) or fails.
+      await new Promise<void>((res) => this.waiters.push(res));
+    }
   }
 }
