@@ -39,7 +39,7 @@ function leb(v: number): number[] {
 }
 
 /** The module with its one defined memory turned into a shared import; null when it does not have exactly that shape. */
-export function importSharedMemory(bin: Uint8Array, maximumPages: number): { bytes: Uint8Array; initialPages: number } | null {
+export function importSharedMemory(bin: Uint8Array, maximumPages: number): { bytes: Uint8Array; initialPages: number; maximumPages: number } | null {
   if (bin.length < 8 || bin[0] !== 0 || bin[1] !== 0x61 || bin[2] !== 0x73 || bin[3] !== 0x6d) return null;
   const sections: { id: number; body: Uint8Array }[] = [];
   let p = 8;
@@ -57,11 +57,13 @@ export function importSharedMemory(bin: Uint8Array, maximumPages: number): { byt
   if (count !== 1) return null;
   const flags = mem.body[lp]!;
   if (flags !== 0 && flags !== 1) return null; // already shared, or 64-bit: leave it alone
-  const { v: initial } = readLeb(mem.body, lp + 1);
+  const { v: initial, next: mp } = readLeb(mem.body, lp + 1);
+  // A shared memory needs a maximum: the module's own when it has one (tfjs: 4 GiB).
+  const maximum = flags === 1 ? readLeb(mem.body, mp).v : Math.max(initial, maximumPages);
   // The import section with one more entry: env.memory, limits {shared, min, max}.
   const { v: nImports, next: ip } = readLeb(imp.body, 0);
   const enc = (x: string) => [...leb(x.length), ...Buffer.from(x, 'utf8')];
-  const entry = [...enc('env'), ...enc('memory'), 0x02, 0x03, ...leb(initial), ...leb(Math.max(initial, maximumPages))];
+  const entry = [...enc('env'), ...enc('memory'), 0x02, 0x03, ...leb(initial), ...leb(maximum)];
   const countBytes = leb(nImports + 1);
   const newImp = new Uint8Array(countBytes.length + (imp.body.length - ip) + entry.length);
   newImp.set(countBytes, 0);
@@ -78,7 +80,7 @@ export function importSharedMemory(bin: Uint8Array, maximumPages: number): { byt
     out.set(x.body, o);
     o += x.body.length;
   }
-  return { bytes: out, initialPages: initial };
+  return { bytes: out, initialPages: initial, maximumPages: maximum };
 }
 
 /**
@@ -96,7 +98,7 @@ export async function withSharedHeap<T>(init: () => Promise<T>, accept: (imports
         const u8 = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : new Uint8Array((bytes as Uint8Array).buffer, (bytes as Uint8Array).byteOffset, (bytes as Uint8Array).byteLength);
         const patched = importSharedMemory(u8, 65536);
         if (patched) {
-          const memory = new WA.Memory({ initial: patched.initialPages, maximum: 65536, shared: true });
+          const memory = new WA.Memory({ initial: patched.initialPages, maximum: patched.maximumPages, shared: true });
           const r = await original.call(WA, patched.bytes, { ...imports, env: { ...(imports?.env ?? {}), memory } });
           shared = true;
           return r;

@@ -36,9 +36,14 @@ describe('shared tfjs heap', () => {
     expect(memory.buffer instanceof SharedArrayBuffer).toBe(true);
     expect(new Int32Array(memory.buffer)[16]).toBe(123456);
     expect(e.get(64)).toBe(123456);
-    // A declared maximum smaller than the initial size is raised to it.
-    const m2 = new WebAssembly.Memory({ initial: 2, maximum: 2, shared: true });
-    expect(() => new WebAssembly.Instance(new WebAssembly.Module(importSharedMemory(bin, 1)!.bytes), { env: { log: () => {}, memory: m2 } })).not.toThrow();
+    expect(patched.maximumPages).toBe(100);
+    // Without a maximum of its own, the one given is used (never below the initial size); with
+    // one, the module's own.
+    expect(importSharedMemory(bin, 1)!.maximumPages).toBe(2);
+    const own = importSharedMemory(await sample('(memory (export "memory") 3 40)'), 100)!;
+    expect([own.initialPages, own.maximumPages]).toEqual([3, 40]);
+    const m3 = new WebAssembly.Memory({ initial: 3, maximum: 40, shared: true });
+    expect(() => new WebAssembly.Instance(new WebAssembly.Module(own.bytes), { env: { log: () => {}, memory: m3 } })).not.toThrow();
   });
 
   it('leaves alone what it does not understand: no memory, a shared one, not wasm, cut short', async () => {
