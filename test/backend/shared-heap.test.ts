@@ -103,6 +103,24 @@ describe('shared tfjs heap', () => {
     expect(tf.memory().numTensors).toBe(before - 3);
   });
 
+  it('in-place jobs still out when the thread goes away are measured on the main thread, and their handles let go', async () => {
+    if (tf.getBackend() !== 'wasm') return;
+    const pool = MetricsPool.get()!;
+    for (let i = 0; i < 400 && !pool.available(); i++) await new Promise((r) => setTimeout(r, 5));
+    const held = (t: tf.Tensor): Held => ({ name: 'r', type: 'X', shape: t.shape.slice(), dtype: 'float32', index: 0, producedFrom: [], tensor: t });
+    const before = tf.memory().numTensors;
+    const r = tf.randomNormal([300, 1000], 0, 1, 'float32', 9);
+    const c = tf.mul(r, 1.001);
+    const opts = { atol: 1e-4, rtol: 0 };
+    const expected = measure(held(r), { tensor: c, shape: c.shape.slice() }, undefined, opts, () => false).m;
+    const outs = [];
+    for (let k = 0; k < 8; k++) outs.push(measureLater(held(r), { tensor: c, shape: c.shape.slice() }, undefined, opts, () => false, 'thread').result);
+    tf.dispose([r, c]);
+    await MetricsPool.shutdown();
+    for (const o of outs) expect((await o).m).toEqual(expected);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('PARITY_SHARED_HEAP=0 keeps the heap private, and comparing still works', () => {
     const script = `
       const { initBackend } = await import(${JSON.stringify(join(ROOT, 'dist/src/backend/index.js'))});
