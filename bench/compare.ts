@@ -48,6 +48,8 @@ interface Case {
   label: string;
   ref: string;
   cand: string;
+  /** Environment for the comparison (e.g. PARITY_HOLD_BYTES). */
+  env?: Record<string, string>;
 }
 
 async function timeCase(c: Case, reps: number): Promise<void> {
@@ -63,9 +65,11 @@ async function timeCase(c: Case, reps: number): Promise<void> {
     const f2 = await bare(c.cand, i);
     // The bare runs make their own inputs only to feed the model; that is not inference.
     const tb = performance.now() - t0 - f1 - f2;
+    Object.assign(process.env, c.env ?? {});
     const t1 = performance.now();
     const r = await compare(c.ref, c.cand, { seed: i, ownError: false });
     const tc = performance.now() - t1;
+    for (const k of Object.keys(c.env ?? {})) delete process.env[k];
     if (r.verdict === 'error') throw new Error(`${c.label}: ${r.summary}`);
     if (i >= warm) {
       b.push(tb);
@@ -85,7 +89,7 @@ async function timeCase(c: Case, reps: number): Promise<void> {
 /** Peak RSS of a fresh process doing the bare runs, and of one doing the comparison (3 times each). */
 function peakRss(c: Case): void {
   const self = fileURLToPath(import.meta.url);
-  const run = (mode: string) => Number(execFileSync(process.execPath, [self, '--child', mode, c.ref, c.cand], { encoding: 'utf8' }).trim());
+  const run = (mode: string) => Number(execFileSync(process.execPath, [self, '--child', mode, c.ref, c.cand], { encoding: 'utf8', env: { ...process.env, ...(c.env ?? {}) } }).trim());
   const b = run('bare');
   const cm = run('compare');
   console.log(`  peak RSS of a fresh process: compare ${(cm / 1024).toFixed(0)} MB, bare runs ${(b / 1024).toFixed(0)} MB: ${(cm / b).toFixed(2)}x (target <= 2x)`);
@@ -155,6 +159,12 @@ async function main(): Promise<void> {
     { label: 'faceres vs itself (283 nodes)', ref: join(MODELS, 'faceres.json'), cand: join(MODELS, 'faceres.json') },
     { label: 'movenet-lightning vs itself', ref: join(MODELS, 'movenet-lightning.json'), cand: join(MODELS, 'movenet-lightning.json') },
     { label: 'blazeface vs a copy with every node renamed (numeric alignment: every activation held)', ref: blaze, cand: renamedCopy(blaze, d) },
+    {
+      label: 'blazeface vs the renamed copy, PARITY_HOLD_BYTES=0 (samples held; both run again to measure)',
+      ref: blaze,
+      cand: join(d, 'renamed.json'),
+      env: { PARITY_HOLD_BYTES: '0' },
+    },
     { label: 'example CNN, .pb vs its ONNX conversion (tiny: fixed costs dominate)', ref: join(d, 'cnn.pb'), cand: join(d, 'cnn.onnx') },
   ];
   // node dist/bench/compare.js [word]: only the cases whose label contains it.

@@ -52,6 +52,11 @@ export interface ActInfo {
   outputIndex?: number;
   /** Host copy of int32/bool values (shape tensors, indices), used to re-run single layers. */
   intData?: Int32Array | Uint8Array;
+  /**
+   * Instead of the values, when there were too many to hold: the sampled values alignment reads
+   * (see sampleActivation), by permutation ('' for none).
+   */
+  samples?: Map<string, Float32Array>;
 }
 
 /** Ops whose outputs are never layer outputs worth pairing. */
@@ -214,18 +219,23 @@ export class SampleCache {
   similarity(ref: ActInfo, cand: ActInfo, t: Transform): number {
     const r = ref.data;
     const c = cand.data;
-    if (!r || !c || r.length !== c.length) return 0;
-    const n = r.length;
+    if ((!r && !ref.samples) || (!c && !cand.samples)) return 0;
+    const n = r ? r.length : numel(ref.shape);
+    if ((c ? c.length : numel(cand.shape)) !== n) return 0;
     if (n === 0) return 1;
     const pos = samplePositions(ref.shape, cand.shape, t, n);
-    let sr = this.refs.get(ref);
-    if (!sr || sr.length !== pos.ri.length) this.refs.set(ref, (sr = gather(r, pos.ri)));
+    let sr = r ? this.refs.get(ref) : ref.samples!.get('');
+    if (r && (!sr || sr.length !== pos.ri.length)) this.refs.set(ref, (sr = gather(r, pos.ri)));
     // Candidate positions depend on the permutation only (it fixes the reference's shape).
     const pk = t.perm ? t.perm.join(',') : '';
-    let byPerm = this.cands.get(cand);
-    if (!byPerm) this.cands.set(cand, (byPerm = new Map()));
-    let sc = byPerm.get(pk);
-    if (!sc || sc.length !== pos.ci.length) byPerm.set(pk, (sc = gather(c, pos.ci)));
+    let sc: Float32Array | undefined;
+    if (c) {
+      let byPerm = this.cands.get(cand);
+      if (!byPerm) this.cands.set(cand, (byPerm = new Map()));
+      sc = byPerm.get(pk);
+      if (!sc || sc.length !== pos.ci.length) byPerm.set(pk, (sc = gather(c, pos.ci)));
+    } else sc = cand.samples!.get(pk);
+    if (!sr || !sc || sr.length !== pos.ri.length || sc.length !== pos.ri.length) return 0;
     let num = 0;
     let den = 0;
     for (let k = 0; k < sr.length; k++) {
@@ -243,6 +253,24 @@ export class SampleCache {
     if (den === 0) return 1;
     return Math.max(0, 1 - num / den);
   }
+}
+
+/**
+ * The sampled values of an activation, for alignment without its values: the reference's at the
+ * sampled positions; the candidate's also read through each permutation a reference of its
+ * rank could need (the permutation fixes the reference's shape, so the positions are known).
+ */
+export function sampleActivation(data: Float32Array, shape: readonly number[], side: 'reference' | 'candidate'): Map<string, Float32Array> {
+  const n = data.length;
+  const out = new Map<string, Float32Array>();
+  out.set('', gather(data, samplePositions(shape, shape, {}, n).ri));
+  if (side === 'candidate') {
+    for (const p of PERMS[shape.length] ?? []) {
+      const refShape = transposeShape(shape, p);
+      out.set(p.join(','), gather(data, samplePositions(refShape, shape, { perm: p }, n).ci));
+    }
+  }
+  return out;
 }
 
 function gather(data: Float32Array, at: Int32Array): Float32Array {
@@ -293,7 +321,9 @@ export function pairKey(reference: string, candidate: string): string {
 export function chooseTransform(r: ActInfo, c: ActInfo, transforms?: Transform[], samples?: SampleCache): { t: Transform; sim: number } | undefined {
   const ts = transforms ?? candidateTransforms(r, c);
   if (!ts.length) return undefined;
-  const scored = ts.map((t) => ({ t, sim: r.data && c.data ? (samples ? samples.similarity(r, c, t) : sampledSimilarity(r, c, t)) : 0 }));
+  // Activations held as samples only are read through a SampleCache.
+  const cache = samples ?? (r.samples || c.samples ? new SampleCache() : undefined);
+  const scored = ts.map((t) => ({ t, sim: (r.data || r.samples) && (c.data || c.samples) ? (cache ? cache.similarity(r, c, t) : sampledSimilarity(r, c, t)) : 0 }));
   return scored.find((x) => x.sim >= STRONG_SIMILARITY) ?? scored[0];
 }
 

@@ -6,7 +6,7 @@ import type { Activation, Runner } from '../core/runner.js';
 import type { HostTensor, TensorSpec } from '../core/tensor.js';
 import { VERSION } from '../version.js';
 import type { ActInfo, AlignedPair, Alignment, Strategy, Transform } from './align.js';
-import { EarlyPairs, align, chooseTransform, pairKey } from './align.js';
+import { EarlyPairs, align, chooseTransform, isPairable, pairKey } from './align.js';
 import { wasmHeapView } from './device.js';
 import { releaseOwnMemory } from './kernel/kernel.js';
 import { MetricsPool } from './kernel/pool.js';
@@ -148,6 +148,8 @@ interface Decider {
   decide(c: ActInfo): Decision[];
   /** How many such pairs may read reference `name`. */
   partners(name: string): number;
+  /** Whether an activation not measured at once must be held: with a known alignment, only if a pair reads it. */
+  keeps(name: string, side: 'reference' | 'candidate'): boolean;
 }
 
 /**
@@ -166,6 +168,7 @@ async function runBoth(
   store: ActivationStore,
   makeDecider: (ref: SideRun) => Decider,
   onPair: (d: Decision, c: Held, values: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] }) => Promise<void>,
+  sampling = false,
 ): Promise<{ ref: SideRun; cand: SideRun }> {
   const ref: SideRun = { acts: [], byName: new Map(), ms: 0 };
   const cand: SideRun = { acts: [], byName: new Map(), ms: 0 };
@@ -220,7 +223,8 @@ async function runBoth(
         addAct(side, info);
         if (a.tensor.dtype === 'int32' || a.tensor.dtype === 'bool') info.intData = (await a.tensor.data()) as Int32Array | Uint8Array;
         if (pullRef) {
-          if (a.tensor.dtype === 'float32') owned = await store.keep(info, a.tensor);
+          // With `sampling` (alignment to come), past the hold budget only samples are kept.
+          if (a.tensor.dtype === 'float32' && decider.keeps(norm(info.name), 'reference')) owned = await store.keep(info, a.tensor, sampling && isPairable(info, 'reference') ? 'reference' : undefined);
           // Whatever its dtype: a candidate waiting for this name can be decided now.
           const ws = waiting.get(norm(info.name));
           if (ws) {
@@ -245,7 +249,9 @@ async function runBoth(
           const miss = missing(info);
           if (!miss.length) {
             // Measured from the activation itself; held only when alignment must decide.
-            if (!(await settle(info, { tensor: a.tensor, shape: info.shape }))) owned = await store.keep(info, a.tensor);
+            if (!(await settle(info, { tensor: a.tensor, shape: info.shape })) && decider.keeps(norm(info.name), 'candidate')) {
+              owned = await store.keep(info, a.tensor, sampling && isPairable(info, 'candidate') ? 'candidate' : undefined);
+            }
           } else {
             owned = await store.keep(info, a.tensor);
             pending.add(info);
@@ -365,6 +371,7 @@ function pairDecider(alignment: Alignment | undefined, map: Alignment | undefine
             return r ? [{ ref: r, strategy: p.strategy, transform: p.transform ?? {}, known: true }] : [];
           }),
         partners: (n) => reads.get(n) ?? 1,
+        keeps: (n, side) => (side === 'reference' ? reads.has(n) : byCand.has(n)),
       };
     }
     const early = new EarlyPairs(ref.byName, map);
@@ -372,6 +379,7 @@ function pairDecider(alignment: Alignment | undefined, map: Alignment | undefine
       wanted: (c) => early.wanted(c),
       decide: (c) => early.decide(c).map((d) => ({ ref: d.ref as Held, strategy: d.strategy, ...(d.transform ? { transform: d.transform } : {}), known: false })),
       partners: (n) => early.partners(n),
+      keeps: () => true,
     };
   };
 }
@@ -454,7 +462,7 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
         inRunMs += performance.now() - tPair;
       };
       progress(`iteration ${it + 1}/${iterations}: running reference and candidate`);
-      const { ref, cand } = await runBoth(reference, candidate, refFeeds, candFeeds, store, pairDecider(alignment, opts.map), onPair);
+      const { ref, cand } = await runBoth(reference, candidate, refFeeds, candFeeds, store, pairDecider(alignment, opts.map), onPair, !alignment);
       timings.referenceMs += ref.ms;
       timings.candidateMs += cand.ms;
       timings.compareMs += inRunMs;
@@ -473,6 +481,7 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
       }
       // Pairs only alignment could make are measured now; then every result is waited for.
       const later = new Map<number, Promise<Measurement>>();
+      let secondRunMs = 0;
       // The models are done, so both threads measure: the metrics thread takes the first half
       // of the elements (in place on a shared tfjs heap), this thread the rest, and they end
       // at about the same time.
@@ -492,6 +501,29 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
           given += n;
         }
         if (m) later.set(idx, m);
+      }
+      // Pairs whose values were not held (past the hold budget only samples were): both models
+      // run again, streaming, with the alignment known, and those pairs are measured as they come.
+      const rerun = todo.filter((x) => x.r && x.c && !x.m && x.n === 0 && x.r.dtype === 'float32' && x.c.dtype === 'float32' && (x.r.samples || x.c.samples));
+      if (rerun.length) {
+        for (const m of later.values()) await m.catch(() => undefined);
+        // What the first run held is not needed any more (own error re-runs the reference for what it needs).
+        for (const a of [...ref.acts, ...cand.acts]) if (isPairable(a, ref.byName.get(norm(a.name)) === a ? 'reference' : 'candidate')) store.release(a);
+        progress(`iteration ${it + 1}/${iterations}: running both again to measure ${rerun.length} pairs whose values were not held`);
+        const store2 = new ActivationStore();
+        try {
+          const again = await runBoth(reference, candidate, refFeeds, candFeeds, store2, pairDecider({ version: 1, pairs: rerun.map((x) => x.p), unmatched: { reference: [], candidate: [] } }, undefined), onPair);
+          timings.referenceMs += again.ref.ms;
+          timings.candidateMs += again.cand.ms;
+          // Counted as runs, not in this section's compare time.
+          secondRunMs = again.ref.ms + again.cand.ms;
+        } finally {
+          store2.dispose();
+        }
+        for (const [idx, x] of todo.entries()) {
+          const m = measured.get(pairKey(x.p.reference, x.p.candidate));
+          if (m && !later.has(idx)) later.set(idx, m);
+        }
       }
       const results: (Measurement | undefined)[] = [];
       for (const [idx, m] of later) results[idx] = await m;
@@ -525,7 +557,7 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
           worst: m.worst,
         });
       });
-      timings.compareMs += performance.now() - t0;
+      timings.compareMs += performance.now() - t0 - secondRunMs;
       if (it === 0 && opts.ownError !== false && candidate.runSingle) {
         const t1 = performance.now();
         progress('computing own error of failing layers');

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { share } from '../backend/index.js';
 import type { ActInfo, Transform } from './align.js';
-import { applyTransform, transformFits } from './align.js';
+import { applyTransform, sampleActivation, transformFits } from './align.js';
 import { InputError } from '../core/errors.js';
 import { wasmHeapView } from './device.js';
 import type { JobSums, JobView } from './kernel/pool.js';
@@ -26,15 +26,42 @@ function deviceBudget(): number {
   return Number.isFinite(v) && v >= 0 ? v : DEFAULT_DEVICE_BYTES;
 }
 
+/**
+ * Default bytes of values (device and host) a comparison holds for alignment; past it, further
+ * activations are kept as samples only and their pairs are measured in a second run of both
+ * models once alignment is known (PARITY_HOLD_BYTES; 0: always so, the least memory).
+ */
+const DEFAULT_HOLD_BYTES = 2 * 1024 * 1024 * 1024;
+
+function holdBudget(): number {
+  const v = Number(process.env.PARITY_HOLD_BYTES);
+  return process.env.PARITY_HOLD_BYTES !== undefined && Number.isFinite(v) && v >= 0 ? v : DEFAULT_HOLD_BYTES;
+}
+
 /** Owns the tensors held on the device and disposes them. */
 export class ActivationStore {
   private bytes = 0;
+  private hostBytes = 0;
   private readonly held = new Set<tf.Tensor>();
+  private readonly onHost = new WeakSet<Held>();
   private readonly budget = deviceBudget();
+  private readonly holdLimit = holdBudget();
+  /** Activations kept as samples only (their pairs need the second run). */
+  sampled = 0;
 
-  /** Keeps a float32 activation's values: the tensor itself when it is on the wasm heap and fits the budget (true: the store owns it now), else a host copy. */
-  async keep(info: Held, t: tf.Tensor): Promise<boolean> {
+  /**
+   * Keeps a float32 activation's values: the tensor itself when it is on the wasm heap and fits
+   * the device budget (true: the store owns it now), else a host copy. With `sample` (the side,
+   * during a first run), past the hold budget only its samples are kept.
+   */
+  async keep(info: Held, t: tf.Tensor, sample?: 'reference' | 'candidate'): Promise<boolean> {
     const bytes = t.size * 4;
+    if (sample && this.bytes + this.hostBytes + bytes > this.holdLimit) {
+      const v = wasmHeapView(t);
+      info.samples = sampleActivation(v ? new Float32Array(v.memory.buffer, v.offset, t.size) : ((await t.data()) as Float32Array), info.shape, sample);
+      this.sampled++;
+      return false;
+    }
     if (this.bytes + bytes <= this.budget && wasmHeapView(t)) {
       info.tensor = t;
       this.bytes += bytes;
@@ -42,6 +69,8 @@ export class ActivationStore {
       return true;
     }
     info.data = (await t.data()) as Float32Array;
+    this.hostBytes += bytes;
+    this.onHost.add(info);
     return false;
   }
 
@@ -52,6 +81,7 @@ export class ActivationStore {
       this.bytes -= t.size * 4;
       t.dispose();
     }
+    if (h.data && this.onHost.delete(h)) this.hostBytes -= h.data.length * 4;
     delete h.tensor;
     delete h.data;
   }
@@ -60,6 +90,7 @@ export class ActivationStore {
     for (const t of this.held) if (!t.isDisposed) t.dispose();
     this.held.clear();
     this.bytes = 0;
+    this.hostBytes = 0;
   }
 }
 

@@ -113,3 +113,42 @@ describe('fault injection: Keras .keras candidates (names follow the TF scopes)'
     });
   }
 });
+
+describe('low memory: past PARITY_HOLD_BYTES only samples are held, and both models run again to measure', async () => {
+  const { cnnOnnx } = await import('../../cases/gen/onnx-cnn.js');
+  const withHold = async <T>(bytes: string | undefined, fn: () => Promise<T>): Promise<T> => {
+    const before = process.env.PARITY_HOLD_BYTES;
+    if (bytes === undefined) delete process.env.PARITY_HOLD_BYTES;
+    else process.env.PARITY_HOLD_BYTES = bytes;
+    try {
+      return await fn();
+    } finally {
+      if (before === undefined) delete process.env.PARITY_HOLD_BYTES;
+      else process.env.PARITY_HOLD_BYTES = before;
+    }
+  };
+  const facts = (r: Awaited<ReturnType<typeof compare>>) => ({
+    verdict: r.verdict,
+    firstDivergence: r.firstDivergence,
+    rootCause: r.rootCause,
+    alignment: r.alignment,
+    pairs: r.pairs.map((p) => ({ ...p })),
+  });
+  // Renamed tfjs graphs (identity pairs) and NCHW ONNX (every pair through a permutation), with
+  // and without a fault; 0 holds nothing, 3000 bytes holds the first few activations only.
+  const cases: [string, () => string][] = [
+    ['renamed tfjs graph', () => writeTfjsGraphModel(renamed(cnnGraph(undefined, 'none')), join(dir, 'low-good'))],
+    ['renamed tfjs graph, kernel transposed', () => writeTfjsGraphModel(renamed(cnnGraph(undefined, FAULTS[0]!)), join(dir, 'low-fault'))],
+    ['ONNX', () => { const f = join(dir, 'low-good.onnx'); writeFileSync(f, cnnOnnx()); return f; }],
+    ['ONNX with a fault', () => { const f = join(dir, 'low-fault.onnx'); writeFileSync(f, cnnOnnx(undefined, FAULTS[1]!)); return f; }],
+  ];
+  for (const [what, make] of cases) {
+    it(`${what}: the same Result as when everything is held`, async () => {
+      const cand = make();
+      const run = () => compare(original, cand, { seed: 6, inputs: ['x=normal(0,1)'] });
+      const full = facts(await withHold(undefined, run));
+      for (const budget of ['0', '3000']) expect(facts(await withHold(budget, run)), `PARITY_HOLD_BYTES=${budget}`).toEqual(full);
+      expect(full.pairs.length).toBeGreaterThanOrEqual(8);
+    });
+  }
+});
