@@ -188,11 +188,16 @@ export function sampledSimilarity(ref: ActInfo, cand: ActInfo, t: Transform): nu
   const n = r.length;
   if (n === 0) return 1;
   const { ri, ci } = samplePositions(ref.shape, cand.shape, t, n);
+  return scoreSamples(gather(r, ri), gather(c, ci));
+}
+
+/** 1 - sum|a-b| / sum(|a|+|b|) over sampled values (a non-finite mismatch counts 1 of 1). */
+function scoreSamples(sr: Float32Array, sc: Float32Array): number {
   let num = 0;
   let den = 0;
-  for (let k = 0; k < ri.length; k++) {
-    const a = r[ri[k]!]!;
-    const b = c[ci[k]!]!;
+  for (let k = 0; k < sr.length; k++) {
+    const a = sr[k]!;
+    const b = sc[k]!;
     if (!Number.isFinite(a) || !Number.isFinite(b)) {
       if (a === b || (a !== a && b !== b)) continue;
       num += 1;
@@ -236,22 +241,7 @@ export class SampleCache {
       if (!sc || sc.length !== pos.ci.length) byPerm.set(pk, (sc = gather(c, pos.ci)));
     } else sc = cand.samples!.get(pk);
     if (!sr || !sc || sr.length !== pos.ri.length || sc.length !== pos.ri.length) return 0;
-    let num = 0;
-    let den = 0;
-    for (let k = 0; k < sr.length; k++) {
-      const a = sr[k]!;
-      const b = sc[k]!;
-      if (!Number.isFinite(a) || !Number.isFinite(b)) {
-        if (a === b || (a !== a && b !== b)) continue;
-        num += 1;
-        den += 1;
-        continue;
-      }
-      num += Math.abs(a - b);
-      den += Math.abs(a) + Math.abs(b);
-    }
-    if (den === 0) return 1;
-    return Math.max(0, 1 - num / den);
+    return scoreSamples(sr, sc);
   }
 }
 
