@@ -195,7 +195,7 @@ const THREAD_MIN = 16384;
 /**
  * measure(), with the metrics pass on the metrics thread when it is running and has room: the
  * values are copied (in the reference's element order) into its shared memory while `r` and
- * `c` are alive, or with `inPlace` read where they are on a shared tfjs heap, and `result`
+ * `c` are alive, or with 'thread' read where they are on a shared tfjs heap, and `result`
  * comes later. Otherwise (no thread, a small pair, or the thread is behind: the main thread
  * does this one itself) it is measure(), done at once.
  */
