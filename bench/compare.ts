@@ -158,7 +158,13 @@ async function main(): Promise<void> {
     { label: 'blazeface vs itself (257 nodes, 17 M compared elements; names pair everything)', ref: blaze, cand: blaze },
     { label: 'faceres vs itself (283 nodes)', ref: join(MODELS, 'faceres.json'), cand: join(MODELS, 'faceres.json') },
     { label: 'movenet-lightning vs itself', ref: join(MODELS, 'movenet-lightning.json'), cand: join(MODELS, 'movenet-lightning.json') },
-    { label: 'blazeface vs a copy with every node renamed (numeric alignment: every activation held)', ref: blaze, cand: renamedCopy(blaze, d) },
+    { label: 'blazeface vs a copy with every node renamed (numeric alignment; pairs guessed while both run)', ref: blaze, cand: renamedCopy(blaze, d) },
+    {
+      label: 'blazeface vs the renamed copy, PARITY_GUESS=0 (nothing guessed: every activation held until alignment)',
+      ref: blaze,
+      cand: join(d, 'renamed.json'),
+      env: { PARITY_GUESS: '0' },
+    },
     {
       label: 'blazeface vs the renamed copy, PARITY_HOLD_BYTES=0 (samples held; both run again to measure)',
       ref: blaze,

@@ -282,6 +282,8 @@ export interface AlignOptions {
   /** Final outputs of each side, in order (paired positionally as a last resort). */
   referenceOutputs?: string[];
   candidateOutputs?: string[];
+  /** Samples already gathered (while the models ran: see speculate.ts). */
+  samples?: SampleCache;
 }
 
 /** Ops that only move data around (TF and ONNX/Keras names). */
@@ -392,7 +394,7 @@ export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOption
     usedRef.add(r.name);
     usedCand.add(c.name);
   };
-  const samples = new SampleCache();
+  const samples = opts.samples ?? new SampleCache();
   const bestTransform = (r: ActInfo, c: ActInfo, ts?: Transform[]) => chooseTransform(r, c, ts, samples);
 
   // 0. pairs decided while the candidate ran

@@ -8,6 +8,8 @@ import { VERSION } from '../version.js';
 import type { ActInfo, AlignedPair, Alignment, Strategy, Transform } from './align.js';
 import { EarlyPairs, align, chooseTransform, isPairable, pairKey } from './align.js';
 import { wasmHeapView } from './device.js';
+import type { Side } from './speculate.js';
+import { Speculator } from './speculate.js';
 import { releaseOwnMemory } from './kernel/kernel.js';
 import { MetricsPool } from './kernel/pool.js';
 import type { Check, ErrorHistogram, MetricValues, ValueStats } from './metrics.js';
@@ -169,6 +171,7 @@ async function runBoth(
   makeDecider: (ref: SideRun) => Decider,
   onPair: (d: Decision, c: Held, values: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] }) => Promise<void>,
   sampling = false,
+  guess?: (side: Side, x: Held, t: tf.Tensor, position: number) => Promise<Held[]>,
 ): Promise<{ ref: SideRun; cand: SideRun }> {
   const ref: SideRun = { acts: [], byName: new Map(), ms: 0 };
   const cand: SideRun = { acts: [], byName: new Map(), ms: 0 };
@@ -223,10 +226,19 @@ async function runBoth(
         addAct(side, info);
         if (a.tensor.dtype === 'int32' || a.tensor.dtype === 'bool') info.intData = (await a.tensor.data()) as Int32Array | Uint8Array;
         if (pullRef) {
+          const pairable = a.tensor.dtype === 'float32' && isPairable(info, 'reference');
           // With `sampling` (alignment to come), past the hold budget only samples are kept.
-          if (a.tensor.dtype === 'float32' && decider.keeps(norm(info.name), 'reference')) owned = await store.keep(info, a.tensor, sampling && isPairable(info, 'reference') ? 'reference' : undefined);
+          if (a.tensor.dtype === 'float32' && decider.keeps(norm(info.name), 'reference')) owned = await store.keep(info, a.tensor, sampling && pairable ? 'reference' : undefined);
           // Whatever its dtype: a candidate waiting for this name can be decided now.
           const ws = waiting.get(norm(info.name));
+          // What no name pairs is matched by its values as it comes (see speculate.ts). A
+          // candidate it matches waits no longer for a name: its counterpart is here.
+          if (guess && sampling && pairable && !ws) {
+            for (const c of await guess('reference', info, a.tensor, ref.acts.length - 1)) {
+              if (!pending.delete(c)) continue;
+              for (const n of decider.wanted(c)) waiting.get(n)?.delete(c);
+            }
+          }
           if (ws) {
             waiting.delete(norm(info.name));
             for (const c of ws) {
@@ -247,13 +259,17 @@ async function runBoth(
         if (a.tensor.dtype !== 'float32') continue;
         {
           const miss = missing(info);
+          const pairable = isPairable(info, 'candidate');
           if (!miss.length) {
             // Measured from the activation itself; held only when alignment must decide.
             if (!(await settle(info, { tensor: a.tensor, shape: info.shape })) && decider.keeps(norm(info.name), 'candidate')) {
-              owned = await store.keep(info, a.tensor, sampling && isPairable(info, 'candidate') ? 'candidate' : undefined);
+              owned = await store.keep(info, a.tensor, sampling && pairable ? 'candidate' : undefined);
+              if (guess && sampling && pairable) await guess('candidate', info, a.tensor, cand.acts.length - 1);
             }
           } else {
-            owned = await store.keep(info, a.tensor);
+            owned = await store.keep(info, a.tensor, sampling && pairable ? 'candidate' : undefined);
+            // Matched by its values to a reference activation already here: no name to wait for.
+            if (guess && sampling && pairable && (await guess('candidate', info, a.tensor, cand.acts.length - 1)).length) continue;
             pending.add(info);
             since.set(info, ref.acts.length);
             for (const n of miss) waiting.set(n, (waiting.get(n) ?? new Set()).add(info));
@@ -279,6 +295,8 @@ interface Measurement {
   failed: string[];
   histogram: ErrorHistogram;
   worst: PairResult['worst'];
+  /** Measured without the histogram and worst elements it should have (a guess: see speculate.ts). */
+  partial?: boolean;
 }
 
 function toleranceFor(p: AlignedPair, opts: CompareOptions): Tolerance {
@@ -324,14 +342,19 @@ async function measurePair(
   opts: CompareOptions,
   refOutputs: Set<string>,
   where: Where = 'auto',
+  /** false: metrics and checks only (a guessed pair, likely not to be used: see speculate.ts). */
+  detail = true,
 ): Promise<{ result: Promise<Measurement> } | undefined> {
   if (r.dtype !== 'float32' || cInfo.dtype !== 'float32' || !hasValues(r) || !(c.tensor || c.data)) return undefined;
   const isOutput = refOutputs.has(norm(p.reference));
   const tol = toleranceFor(p, opts);
   let failed: string[] = [];
+  let partial = false;
   const later = await measureLater(r, c, p.transform, { ...tol, nanEqual: opts.nanEqual, topk: isOutput ? opts.topk : 0 }, (mp) => {
     failed = failedChecks(mp, p, opts);
-    return failed.length > 0 || isOutput;
+    const wanted = failed.length > 0 || isOutput;
+    partial = wanted && !detail;
+    return wanted && detail;
   }, where);
   const result = later.result.then(({ m, host }) => {
       const { refStats, candStats, ...metrics } = m;
@@ -343,6 +366,7 @@ async function measurePair(
         // Histograms and worst elements cost extra passes: only where someone will look.
         histogram: host ? errorHistogram(host.ref, host.cand) : { decades: [], counts: [], zero: m.count, nonfinite: 0 },
         worst: host ? worstElements(host.ref, host.cand, r.shape, 5) : [],
+        ...(partial ? { partial } : {}),
       };
   });
   // Awaited later; a failure must not count as unhandled meanwhile.
@@ -461,8 +485,33 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
         if (m) measured.set(pairKey(p.reference, p.candidate), m.result);
         inRunMs += performance.now() - tPair;
       };
+      // Names that pair with nothing: pairs guessed and measured while both run.
+      const candOutputs = new Set(candidate.outputs().map(norm));
+      // Model outputs are never let go early: their pairs need histograms and worst elements.
+      const pinned = (h: Held, side: Side) => (side === 'reference' ? refOutputs : candOutputs).has(norm(h.name));
+      const spec = !alignment && !opts.namesOnly && process.env.PARITY_GUESS !== '0' ? new Speculator<Measurement>(pinned) : undefined;
+      const guess = spec
+        ? async (side: Side, x: Held, t: tf.Tensor, position: number): Promise<Held[]> => {
+            const tGuess = performance.now();
+            try {
+              return await spec.guess(
+                side,
+                x,
+                t,
+                position,
+                (r, c, cValues, transform) => {
+                  const p: AlignedPair = { reference: r.name, candidate: c.name, strategy: 'numeric', confidence: 1, ...(transform.perm || transform.reshape ? { transform } : {}) };
+                  return measurePair(p, r, c, cValues, opts, refOutputs, 'auto', false);
+                },
+                (h) => store.release(h),
+              );
+            } finally {
+              inRunMs += performance.now() - tGuess;
+            }
+          }
+        : undefined;
       progress(`iteration ${it + 1}/${iterations}: running reference and candidate`);
-      const { ref, cand } = await runBoth(reference, candidate, refFeeds, candFeeds, store, pairDecider(alignment, opts.map), onPair, !alignment);
+      const { ref, cand } = await runBoth(reference, candidate, refFeeds, candFeeds, store, pairDecider(alignment, opts.map), onPair, !alignment, guess);
       timings.referenceMs += ref.ms;
       timings.candidateMs += cand.ms;
       timings.compareMs += inRunMs;
@@ -475,6 +524,7 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
             namesOnly: opts.namesOnly,
             referenceOutputs: reference.outputs(),
             candidateOutputs: candidate.outputs(),
+            ...(spec ? { samples: spec.samples } : {}),
           }),
         );
         refOrder = ref.acts;
@@ -485,12 +535,19 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
       // The models are done, so both threads measure: the metrics thread takes the first half
       // of the elements (in place on a shared tfjs heap), this thread the rest, and they end
       // at about the same time.
-      const todo = alignment.pairs.map((p) => {
+      const todo: { p: AlignedPair; r?: Held; c?: Held; m?: Promise<Measurement>; n: number }[] = [];
+      for (const p of alignment.pairs) {
         const r = ref.byName.get(norm(p.reference));
         const c = cand.byName.get(norm(p.candidate));
-        const m = r && c ? measured.get(pairKey(p.reference, p.candidate)) : undefined;
-        return { p, r, c, m, n: r && c && !m && hasValues(r) && hasValues(c) ? r.shape.reduce((x, y) => x * y, 1) : 0 };
-      });
+        let m = r && c ? measured.get(pairKey(p.reference, p.candidate)) : undefined;
+        if (r && c && !m && spec) {
+          // A guess measured without its detail (it fails, or is an output) is measured again
+          // now, or in the second run when its values were let go.
+          const g = spec.take(p.reference, p.candidate, p.transform);
+          if (g && !(await g.catch(() => undefined))?.partial) m = g;
+        }
+        todo.push({ p, r, c, m, n: r && c && !m && hasValues(r) && hasValues(c) ? r.shape.reduce((x, y) => x * y, 1) : 0 });
+      }
       const half = todo.reduce((a, x) => a + x.n, 0) / 2;
       let given = 0;
       for (const [idx, { p, r, c, m: known, n }] of todo.entries()) {

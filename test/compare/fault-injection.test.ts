@@ -114,17 +114,21 @@ describe('fault injection: Keras .keras candidates (names follow the TF scopes)'
   }
 });
 
-describe('low memory: past PARITY_HOLD_BYTES only samples are held, and both models run again to measure', async () => {
+describe('low memory: pairs guessed while both run, and past PARITY_HOLD_BYTES only samples held', async () => {
   const { cnnOnnx } = await import('../../cases/gen/onnx-cnn.js');
-  const withHold = async <T>(bytes: string | undefined, fn: () => Promise<T>): Promise<T> => {
-    const before = process.env.PARITY_HOLD_BYTES;
-    if (bytes === undefined) delete process.env.PARITY_HOLD_BYTES;
-    else process.env.PARITY_HOLD_BYTES = bytes;
+  const withEnv = async <T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> => {
+    const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+    const set = (v: Record<string, string | undefined>) => {
+      for (const [k, x] of Object.entries(v)) {
+        if (x === undefined) delete process.env[k];
+        else process.env[k] = x;
+      }
+    };
+    set(vars);
     try {
       return await fn();
     } finally {
-      if (before === undefined) delete process.env.PARITY_HOLD_BYTES;
-      else process.env.PARITY_HOLD_BYTES = before;
+      set(before);
     }
   };
   const facts = (r: Awaited<ReturnType<typeof compare>>) => ({
@@ -143,11 +147,16 @@ describe('low memory: past PARITY_HOLD_BYTES only samples are held, and both mod
     ['ONNX with a fault', () => { const f = join(dir, 'low-fault.onnx'); writeFileSync(f, cnnOnnx(undefined, FAULTS[1]!)); return f; }],
   ];
   for (const [what, make] of cases) {
-    it(`${what}: the same Result as when everything is held`, async () => {
+    it(`${what}: the same Result as when everything is held and nothing guessed`, async () => {
       const cand = make();
       const run = () => compare(original, cand, { seed: 6, inputs: ['x=normal(0,1)'] });
-      const full = facts(await withHold(undefined, run));
-      for (const budget of ['0', '3000']) expect(facts(await withHold(budget, run)), `PARITY_HOLD_BYTES=${budget}`).toEqual(full);
+      const full = facts(await withEnv({ PARITY_GUESS: '0', PARITY_HOLD_BYTES: undefined }, run));
+      for (const guess of [undefined, '0']) {
+        for (const budget of [undefined, '0', '3000']) {
+          if (guess === '0' && budget === undefined) continue;
+          expect(facts(await withEnv({ PARITY_GUESS: guess, PARITY_HOLD_BYTES: budget }, run)), `PARITY_GUESS=${guess ?? ''} PARITY_HOLD_BYTES=${budget ?? ''}`).toEqual(full);
+        }
+      }
       expect(full.pairs.length).toBeGreaterThanOrEqual(8);
     });
   }
