@@ -163,7 +163,30 @@ const SAMPLE = 256;
  */
 const positionCache = new Map<string, { ri: Int32Array; ci: Int32Array }>();
 
+/** The same, by the shape arrays themselves (each activation's, looked up n·m times): no key to build. */
+const positionsByShapes = new WeakMap<readonly number[], WeakMap<readonly number[], Map<number, { ri: Int32Array; ci: Int32Array }>>>();
+
+function permCode(p: readonly number[] | undefined): number {
+  let k = 0;
+  for (const d of p ?? []) k = k * 8 + d + 1;
+  return k;
+}
+
 function samplePositions(refShape: readonly number[], candShape: readonly number[], t: Transform, n: number): { ri: Int32Array; ci: Int32Array } {
+  let byCand = positionsByShapes.get(refShape);
+  if (!byCand) positionsByShapes.set(refShape, (byCand = new WeakMap()));
+  let byPerm = byCand.get(candShape);
+  if (!byPerm) byCand.set(candShape, (byPerm = new Map()));
+  const code = permCode(t.perm);
+  let pos = byPerm.get(code);
+  // n is the shapes' element count (callers check that both have it).
+  if (pos) return pos;
+  pos = samplePositionsByKey(refShape, candShape, t, n);
+  byPerm.set(code, pos);
+  return pos;
+}
+
+function samplePositionsByKey(refShape: readonly number[], candShape: readonly number[], t: Transform, n: number): { ri: Int32Array; ci: Int32Array } {
   const key = `${n}|${refShape.join(',')}|${candShape.join(',')}|${t.perm?.join(',') ?? ''}`;
   let pos = positionCache.get(key);
   if (!pos) {

@@ -36,6 +36,9 @@ const DONE = 2;
 const SLEEPING = 3;
 /** How long the worker looks for new jobs before it sleeps. */
 const SPIN_MS = 1;
+/** Then for how long (since it ran out of work) it naps NAP_MS at a time, needing no wake-up. */
+const NAP_UNTIL_MS = 50;
+const NAP_MS = 0.1;
 /** Job queue slots, and the doubles of one job's description and of its result. */
 const QUEUE = 1024;
 const JOB_WORDS = 6;
@@ -66,8 +69,11 @@ import('node:worker_threads').then(({ parentPort, workerData, receiveMessageOnPo
       // microseconds while the models run, and waking a sleeping thread costs the poster a
       // system call (on a virtual machine, far more).
       parentPort.postMessage(done);
-      const until = performance.now() + ${SPIN_MS};
-      while (Atomics.load(ctl, ${WRITTEN}) === written && performance.now() < until);
+      const t0 = performance.now();
+      while (Atomics.load(ctl, ${WRITTEN}) === written && performance.now() < t0 + ${SPIN_MS});
+      // Then in short naps that nobody needs to end, for a while: a submission wakes this thread
+      // only once it sleeps for good.
+      while (Atomics.load(ctl, ${WRITTEN}) === written && performance.now() < t0 + ${NAP_UNTIL_MS}) Atomics.wait(ctl, ${WRITTEN}, written, ${NAP_MS});
       if (Atomics.load(ctl, ${WRITTEN}) !== written) continue;
       Atomics.store(ctl, ${SLEEPING}, 1);
       if (Atomics.load(ctl, ${WRITTEN}) === written) Atomics.wait(ctl, ${WRITTEN}, written);
