@@ -186,11 +186,14 @@ async function runBoth(
   /** How many reference activations there were when each pending candidate started waiting. */
   const since = new Map<Held, number>();
   const readsLeft = new Map<string, number>();
+  /** Pairs made by names (or the map) so far: while there are none, values say where the runs are in step. */
+  let named = 0;
 
   const settle = async (c: Held, values: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] }): Promise<boolean> => {
     const ds = decider.decide(c);
     if (!ds.length) return false;
     for (const d of ds) {
+      if (!d.known) named++;
       await onPair(d, c, values);
       const rn = norm(d.ref.name);
       const left = (readsLeft.get(rn) ?? decider.partners(rn)) - 1;
@@ -231,11 +234,12 @@ async function runBoth(
           if (a.tensor.dtype === 'float32' && decider.keeps(norm(info.name), 'reference')) owned = await store.keep(info, a.tensor, sampling && pairable ? 'reference' : undefined);
           // Whatever its dtype: a candidate waiting for this name can be decided now.
           const ws = waiting.get(norm(info.name));
-          // What no name pairs is matched by its values as it comes (see speculate.ts). A
-          // candidate it matches waits no longer for a name: its counterpart is here.
+          // What no name pairs is matched by its values as it comes (see speculate.ts). While
+          // names pair nothing, a candidate it matches waits no longer for a name: its
+          // counterpart is here.
           if (guess && sampling && pairable && !ws) {
             for (const c of await guess('reference', info, a.tensor, ref.acts.length - 1)) {
-              if (!pending.delete(c)) continue;
+              if (named > 0 || !pending.delete(c)) continue;
               for (const n of decider.wanted(c)) waiting.get(n)?.delete(c);
             }
           }
@@ -269,7 +273,7 @@ async function runBoth(
           } else {
             owned = await store.keep(info, a.tensor, sampling && pairable ? 'candidate' : undefined);
             // Matched by its values to a reference activation already here: no name to wait for.
-            if (guess && sampling && pairable && (await guess('candidate', info, a.tensor, cand.acts.length - 1)).length) continue;
+            if (guess && sampling && pairable && (await guess('candidate', info, a.tensor, cand.acts.length - 1)).length && named === 0) continue;
             pending.add(info);
             since.set(info, ref.acts.length);
             for (const n of miss) waiting.set(n, (waiting.get(n) ?? new Set()).add(info));
@@ -486,9 +490,11 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
         inRunMs += performance.now() - tPair;
       };
       // Names that pair with nothing: pairs guessed and measured while both run.
-      const candOutputs = new Set(candidate.outputs().map(norm));
-      // Model outputs are never let go early: their pairs need histograms and worst elements.
-      const pinned = (h: Held, side: Side) => (side === 'reference' ? refOutputs : candOutputs).has(norm(h.name));
+      // Never let go early: model outputs (their pairs need histograms and worst elements) and
+      // what the map pairs (its pair is measured when the other side arrives).
+      const keepRef = new Set([...refOutputs, ...(opts.map?.pairs ?? []).map((p) => norm(p.reference))]);
+      const keepCand = new Set([...candidate.outputs().map(norm), ...(opts.map?.pairs ?? []).map((p) => norm(p.candidate))]);
+      const pinned = (h: Held, side: Side) => (side === 'reference' ? keepRef : keepCand).has(norm(h.name));
       const spec = !alignment && !opts.namesOnly && process.env.PARITY_GUESS !== '0' ? new Speculator<Measurement>(pinned) : undefined;
       const guess = spec
         ? async (side: Side, x: Held, t: tf.Tensor, position: number): Promise<Held[]> => {

