@@ -166,6 +166,9 @@ const positionCache = new Map<string, { ri: Int32Array; ci: Int32Array }>();
 /** The same, by the shape arrays themselves (each activation's, looked up n·m times): no key to build. */
 const positionsByShapes = new WeakMap<readonly number[], WeakMap<readonly number[], Map<number, { ri: Int32Array; ci: Int32Array }>>>();
 
+/** A candidate's sampled positions under each permutation, by its shape array (the reference shape follows from the permutation). */
+const candidatePositions = new WeakMap<readonly number[], Map<number, Int32Array>>();
+
 function permCode(p: readonly number[] | undefined): number {
   let k = 0;
   for (const d of p ?? []) k = k * 8 + d + 1;
@@ -278,9 +281,13 @@ export function sampleActivation(data: Float32Array, shape: readonly number[], s
   const out = new Map<string, Float32Array>();
   out.set('', gather(data, samplePositions(shape, shape, {}, n).ri));
   if (side === 'candidate') {
+    let byPerm = candidatePositions.get(shape);
+    if (!byPerm) candidatePositions.set(shape, (byPerm = new Map()));
     for (const p of PERMS[shape.length] ?? []) {
-      const refShape = transposeShape(shape, p);
-      out.set(p.join(','), gather(data, samplePositions(refShape, shape, { perm: p }, n).ci));
+      const code = permCode(p);
+      let ci = byPerm.get(code);
+      if (!ci) byPerm.set(code, (ci = samplePositionsByKey(transposeShape(shape, p), shape, { perm: p }, n).ci));
+      out.set(p.join(','), gather(data, ci));
     }
   }
   return out;
