@@ -152,6 +152,12 @@ interface Decider {
   partners(name: string): number;
   /** Whether an activation not measured at once must be held: with a known alignment, only if a pair reads it. */
   keeps(name: string, side: 'reference' | 'candidate'): boolean;
+  /**
+   * A known alignment: the reference activation a candidate waits for will come, however far
+   * ahead it is (the candidate may have raced past many that pair with nothing), so a waiting
+   * candidate is never left to alignment (there is none to come).
+   */
+  patient: boolean;
 }
 
 /**
@@ -255,7 +261,7 @@ async function runBoth(
           // whole reference run ahead and be held: past a bound it is left to alignment (which
           // pairs it all the same if the name comes later; only its early release is lost).
           for (const c of pending) {
-            if (ref.acts.length - (since.get(c) ?? 0) <= LOOKAHEAD) break;
+            if (decider.patient || ref.acts.length - (since.get(c) ?? 0) <= LOOKAHEAD) break;
             pending.delete(c);
           }
           continue;
@@ -400,6 +406,7 @@ function pairDecider(alignment: Alignment | undefined, map: Alignment | undefine
           }),
         partners: (n) => reads.get(n) ?? 1,
         keeps: (n, side) => (side === 'reference' ? reads.has(n) : byCand.has(n)),
+        patient: true,
       };
     }
     const early = new EarlyPairs(ref.byName, map);
@@ -408,6 +415,7 @@ function pairDecider(alignment: Alignment | undefined, map: Alignment | undefine
       decide: (c) => early.decide(c).map((d) => ({ ref: d.ref as Held, strategy: d.strategy, ...(d.transform ? { transform: d.transform } : {}), known: false })),
       partners: (n) => early.partners(n),
       keeps: () => true,
+      patient: false,
     };
   };
 }
