@@ -245,30 +245,49 @@ function scoreSamples(sr: Float32Array, sc: Float32Array): number {
  */
 export class SampleCache {
   private readonly refs = new Map<ActInfo, Float32Array>();
-  private readonly cands = new Map<ActInfo, Map<string, Float32Array>>();
+  private readonly cands = new Map<ActInfo, Map<number, Float32Array>>();
 
   similarity(ref: ActInfo, cand: ActInfo, t: Transform): number {
-    const r = ref.data;
-    const c = cand.data;
-    if ((!r && !ref.samples) || (!c && !cand.samples)) return 0;
-    const n = r ? r.length : numel(ref.shape);
-    if ((c ? c.length : numel(cand.shape)) !== n) return 0;
-    if (n === 0) return 1;
-    const pos = samplePositions(ref.shape, cand.shape, t, n);
-    let sr = r ? this.refs.get(ref) : ref.samples!.get('');
-    if (r && (!sr || sr.length !== pos.ri.length)) this.refs.set(ref, (sr = gather(r, pos.ri)));
-    // Candidate positions depend on the permutation only (it fixes the reference's shape).
-    const pk = t.perm ? t.perm.join(',') : '';
-    let sc: Float32Array | undefined;
-    if (c) {
-      let byPerm = this.cands.get(cand);
-      if (!byPerm) this.cands.set(cand, (byPerm = new Map()));
-      sc = byPerm.get(pk);
-      if (!sc || sc.length !== pos.ci.length) byPerm.set(pk, (sc = gather(c, pos.ci)));
-    } else sc = cand.samples!.get(pk);
-    if (!sr || !sc || sr.length !== pos.ri.length || sc.length !== pos.ri.length) return 0;
-    return scoreSamples(sr, sc);
+    const n = comparableCount(ref, cand);
+    if (n <= 0) return n === 0 ? 1 : 0;
+    const sr = this.refSamples(ref, n);
+    const sc = this.candSamples(cand, ref.shape, t, n);
+    return sr && sc && sr.length === sc.length ? scoreSamples(sr, sc) : 0;
   }
+
+  /** The reference's sampled values at the positions similarity() reads (they depend on its element count `n` only). */
+  refSamples(ref: ActInfo, n: number): Float32Array | undefined {
+    const r = ref.data;
+    if (!r) return ref.samples?.get('');
+    let sr = this.refs.get(ref);
+    if (!sr) this.refs.set(ref, (sr = gather(r, samplePositions(ref.shape, ref.shape, {}, n).ri)));
+    return sr;
+  }
+
+  /** The candidate's sampled values, read through `t`, at the positions matching refSamples(). */
+  candSamples(cand: ActInfo, refShape: readonly number[], t: Transform, n: number): Float32Array | undefined {
+    const c = cand.data;
+    if (!c) return cand.samples?.get(t.perm ? t.perm.join(',') : '');
+    // Candidate positions depend on the permutation only (it fixes the reference's shape).
+    const code = permCode(t.perm);
+    let byPerm = this.cands.get(cand);
+    if (!byPerm) this.cands.set(cand, (byPerm = new Map()));
+    let sc = byPerm.get(code);
+    if (!sc) byPerm.set(code, (sc = gather(c, samplePositions(refShape, cand.shape, t, n).ci)));
+    return sc;
+  }
+}
+
+/**
+ * The element count both have when they can be scored at all: -1 when either has neither
+ * values nor samples, or the counts differ (similarity 0); 0 for empty tensors (similarity 1).
+ */
+function comparableCount(ref: ActInfo, cand: ActInfo): number {
+  const r = ref.data;
+  const c = cand.data;
+  if ((!r && !ref.samples) || (!c && !cand.samples)) return -1;
+  const n = r ? r.length : numel(ref.shape);
+  return (c ? c.length : numel(cand.shape)) === n ? n : -1;
 }
 
 /**
@@ -477,7 +496,7 @@ export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOption
   }
 
   // 3. numeric, monotone between the anchors found so far.
-  if (!opts.namesOnly) numericAlign(refs, cands, usedRef, usedCand, pairs, bestTransform, add);
+  if (!opts.namesOnly) numericAlign(refs, cands, usedRef, usedCand, pairs, samples, add);
 
   // 4. outputs by position
   const ro = opts.referenceOutputs ?? [];
@@ -516,7 +535,7 @@ function numericAlign(
   usedRef: Set<string>,
   usedCand: Set<string>,
   pairs: AlignedPair[],
-  bestTransform: (r: ActInfo, c: ActInfo, transforms?: Transform[]) => { t: Transform; sim: number } | undefined,
+  samples: SampleCache,
   add: (r: ActInfo, c: ActInfo, s: Strategy, conf: number, t?: Transform) => void,
 ): void {
   const refPos = new Map(refs.map((r, i) => [r.name, i]));
@@ -539,52 +558,94 @@ function numericAlign(
     if (!R.length || !C.length) continue;
     const n = C.length;
     const m = R.length;
-    // Per activation, once: element counts, data-movement ops, shape keys (the cells below
-    // look these up n·m times).
+    // Per activation, once: element counts, data-movement ops, shape classes, sampled values
+    // (the cells below look these up n·m times: no strings built, no maps of objects).
     const numelC = C.map((c) => numel(c.shape));
     const numelR = R.map((r) => numel(r.shape));
     const movC = C.map((c) => isMovement(c.type));
     const movR = R.map((r) => isMovement(r.type));
-    const keyC = C.map((c) => `${c.shape.join(',')}|${c.layout ?? ''}`);
-    const keyR = R.map((r) => `${r.shape.join(',')}|${r.layout ?? ''}`);
-    const transformsFor = new Map<string, Transform[]>();
+    const classes = new Map<string, number>();
+    const classOf = (a: ActInfo) => {
+      const k = `${a.shape.join(',')}|${a.layout ?? ''}`;
+      let id = classes.get(k);
+      if (id === undefined) classes.set(k, (id = classes.size));
+      return id;
+    };
+    const clsC = Int32Array.from(C, classOf);
+    const clsR = Int32Array.from(R, classOf);
+    const nCls = classes.size;
+    /** Transforms per (reference class, candidate class). */
+    const transformsFor: (Transform[] | undefined)[] = new Array(nCls * nCls);
+    const refS = R.map((r, j) => (comparableCount(r, r) > 0 || r.samples ? samples.refSamples(r, numelR[j]!) : undefined));
+    const candS = C.map(() => new Map<number, Float32Array | undefined>());
+    /** Sampled similarity of C[i] and R[j] under t: SampleCache.similarity, from the arrays above. */
+    const sim = (i: number, j: number, t: Transform): number => {
+      const r = R[j]!;
+      const c = C[i]!;
+      if (!(r.data || r.samples) || !(c.data || c.samples)) return 0;
+      const cnt = comparableCount(r, c);
+      if (cnt <= 0) return cnt === 0 ? 1 : 0;
+      const sr = refS[j];
+      const code = permCode(t.perm);
+      const byPerm = candS[i]!;
+      let sc = byPerm.get(code);
+      if (sc === undefined && !byPerm.has(code)) byPerm.set(code, (sc = samples.candSamples(c, r.shape, t, cnt)));
+      return sr && sc && sr.length === sc.length ? scoreSamples(sr, sc) : 0;
+    };
     // score[i][j]: best total aligning C[0..i) with R[0..j)
     const score = Array.from({ length: n + 1 }, () => new Float64Array(m + 1));
     const choice = Array.from({ length: n + 1 }, () => new Uint8Array(m + 1)); // 0 skip ref, 1 skip cand, 2 pair
-    const cell = new Map<number, { t: Transform; sim: number; s: number }>();
+    // For pair cells: which transform (its index in transformsFor[...]) and its similarity.
+    const cellT = new Uint8Array((n + 1) * (m + 1));
+    const cellSim = new Float64Array((n + 1) * (m + 1));
     for (let i = 1; i <= n; i++) {
+      const prev = score[i - 1]!;
+      const row = score[i]!;
+      const chRow = choice[i]!;
       for (let j = 1; j <= m; j++) {
-        let best = score[i]![j - 1]!;
+        let best = row[j - 1]!;
         let ch = 0;
-        if (score[i - 1]![j]! > best) {
-          best = score[i - 1]![j]!;
+        if (prev[j]! > best) {
+          best = prev[j]!;
           ch = 1;
         }
-        const c = C[i - 1]!;
-        const r = R[j - 1]!;
         if (numelC[i - 1] === numelR[j - 1]) {
-          const tk = keyR[j - 1] + '#' + keyC[i - 1];
-          let ts = transformsFor.get(tk);
-          if (!ts) transformsFor.set(tk, (ts = candidateTransforms(r, c)));
-          const bt = bestTransform(r, c, ts);
-          if (bt) {
-            const sameRank = r.shape.length === c.shape.length;
+          const combo = clsR[j - 1]! * nCls + clsC[i - 1]!;
+          let ts = transformsFor[combo];
+          if (!ts) transformsFor[combo] = ts = candidateTransforms(R[j - 1]!, C[i - 1]!);
+          if (ts.length) {
+            // chooseTransform: the first transform whose values match, else the most plausible.
+            let k = 0;
+            let s0 = sim(i - 1, j - 1, ts[0]!);
+            if (s0 < STRONG_SIMILARITY) {
+              for (let q = 1; q < ts.length; q++) {
+                const sq = sim(i - 1, j - 1, ts[q]!);
+                if (sq >= STRONG_SIMILARITY) {
+                  k = q;
+                  s0 = sq;
+                  break;
+                }
+              }
+            }
+            const t = ts[k]!;
+            const sameRank = R[j - 1]!.shape.length === C[i - 1]!.shape.length;
             // Small preferences break ties between equal-valued chains (Relu6 -> Transpose ->
             // Reshape): like pairs with like (data movement with data movement), exact shapes win.
             const affinity = movR[j - 1] === movC[i - 1] ? 0.01 : 0;
-            const exact = sameShape(r.shape, c.shape) && !bt.t.perm ? 0.005 : 0;
-            const s = (bt.sim >= STRONG_SIMILARITY ? 1 + bt.sim : sameRank && !bt.t.reshape ? 0.05 : 0.01) + affinity + exact;
+            const exact = sameShape(R[j - 1]!.shape, C[i - 1]!.shape) && !t.perm ? 0.005 : 0;
+            const sc = (s0 >= STRONG_SIMILARITY ? 1 + s0 : sameRank && !t.reshape ? 0.05 : 0.01) + affinity + exact;
             // Later reference nodes win ties: a layer pairs with the last node of an identity chain.
-            const total = score[i - 1]![j - 1]! + s + 1e-6 * (j / m);
+            const total = prev[j - 1]! + sc + 1e-6 * (j / m);
             if (total > best) {
               best = total;
               ch = 2;
-              cell.set(i * (m + 1) + j, { t: bt.t, sim: bt.sim, s });
+              cellT[i * (m + 1) + j] = k;
+              cellSim[i * (m + 1) + j] = s0;
             }
           }
         }
-        score[i]![j] = best;
-        choice[i]![j] = ch;
+        row[j] = best;
+        chRow[j] = ch;
       }
     }
     let i = n;
@@ -592,9 +653,11 @@ function numericAlign(
     while (i > 0 && j > 0) {
       const ch = choice[i]![j]!;
       if (ch === 2) {
-        const info = cell.get(i * (m + 1) + j)!;
-        const strong = info.sim >= STRONG_SIMILARITY;
-        add(R[j - 1]!, C[i - 1]!, strong ? 'numeric' : 'shape', strong ? info.sim : Math.min(0.5, info.sim), info.t);
+        const at = i * (m + 1) + j;
+        const t = transformsFor[clsR[j - 1]! * nCls + clsC[i - 1]!]![cellT[at]!]!;
+        const s = cellSim[at]!;
+        const strong = s >= STRONG_SIMILARITY;
+        add(R[j - 1]!, C[i - 1]!, strong ? 'numeric' : 'shape', strong ? s : Math.min(0.5, s), t);
         i--;
         j--;
       } else if (ch === 1) i--;
