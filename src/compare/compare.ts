@@ -297,6 +297,15 @@ async function runBoth(
   return { ref, cand };
 }
 
+/**
+ * Activations below this many elements are not guessed, only held (PARITY_GUESS_MIN; default
+ * 4096): holding them costs little, and a small model is faster without guessing.
+ */
+function guessMinElements(): number {
+  const v = Number(process.env.PARITY_GUESS_MIN);
+  return process.env.PARITY_GUESS_MIN !== undefined && Number.isFinite(v) && v >= 0 ? v : 4096;
+}
+
 /** What one iteration measured of one pair. */
 interface Measurement {
   metrics: MetricValues;
@@ -504,8 +513,11 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
       const keepCand = new Set([...candidate.outputs().map(norm), ...(opts.map?.pairs ?? []).map((p) => norm(p.candidate))]);
       const pinned = (h: Held, side: Side) => (side === 'reference' ? keepRef : keepCand).has(norm(h.name));
       const spec = !alignment && !opts.namesOnly && process.env.PARITY_GUESS !== '0' ? new Speculator<Measurement>(pinned) : undefined;
+      const least = guessMinElements();
       const guess = spec
         ? async (side: Side, x: Held, t: tf.Tensor, position: number): Promise<Held[]> => {
+            // Small activations cost less to hold than to guess (and are left to alignment).
+            if (t.size < least) return [];
             const tGuess = performance.now();
             try {
               return await spec.guess(

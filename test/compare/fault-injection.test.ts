@@ -158,10 +158,12 @@ describe('low memory: pairs guessed while both run, and past PARITY_HOLD_BYTES o
       const cand = make();
       const run = () => compare(original, cand, { seed: 6, inputs: ['x=normal(0,1)'] });
       const full = facts(await withEnv({ PARITY_GUESS: '0', PARITY_HOLD_BYTES: undefined }, run));
+      // Every activation guessed (these are all below the default size for guessing).
       for (const guess of [undefined, '0']) {
         for (const budget of [undefined, '0', '3000']) {
           if (guess === '0' && budget === undefined) continue;
-          expect(facts(await withEnv({ PARITY_GUESS: guess, PARITY_HOLD_BYTES: budget }, run)), `PARITY_GUESS=${guess ?? ''} PARITY_HOLD_BYTES=${budget ?? ''}`).toEqual(full);
+          const env = { PARITY_GUESS: guess, PARITY_GUESS_MIN: '0', PARITY_HOLD_BYTES: budget };
+          expect(facts(await withEnv(env, run)), `PARITY_GUESS=${guess ?? ''} PARITY_HOLD_BYTES=${budget ?? ''}`).toEqual(full);
         }
       }
       expect(full.pairs.length).toBeGreaterThanOrEqual(7);
