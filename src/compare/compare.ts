@@ -569,8 +569,10 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
         if (r && c && !m && spec) {
           // A guess measured without its detail (it fails, or is an output) is measured again
           // now, or in the second run when its values were let go.
+          // A guess that failed to measure is as if not made.
           const g = spec.take(p.reference, p.candidate, p.transform);
-          if (g && !(await g.catch(() => undefined))?.partial) m = g;
+          const gm = g ? await g.catch(() => undefined) : undefined;
+          if (g && gm && !gm.partial) m = g;
         }
         todo.push({ p, r, c, m, n: r && c && !m && hasValues(r) && hasValues(c) ? r.shape.reduce((x, y) => x * y, 1) : 0 });
       }
