@@ -9,7 +9,9 @@ import type { HostTensor, TensorSpec } from '../core/tensor.js';
 import type { Graph } from '../graph/ir.js';
 import type { InputSpec } from '../inputs/spec.js';
 import { loadInputSpecFile, parseInputArg, parseShapeArg } from '../inputs/spec.js';
-import { generateFeeds, inferIntRanges, loadFeeds } from '../inputs/generate.js';
+import { generateFeeds, inferIntRanges, loadFeeds, plannedDraws } from '../inputs/generate.js';
+import { arc4State } from '../inputs/kernel/arc4.js';
+import { MetricsPool } from '../compare/kernel/pool.js';
 
 /** Options every command that runs a model accepts. */
 export const RUN_OPTIONS = {
@@ -91,12 +93,16 @@ export function feedsMaker(values: ParsedValues, specs: TensorSpec[], graph?: Gr
   const overrides = inputOverrides(values);
   const given = values.inputs as string | undefined;
   const intRanges = graph ? inferIntRanges(graph) : undefined;
-  return (_iteration: number, seed: number): { feeds: Map<string, HostTensor>; sources: Record<string, string> } => {
+  /** Doubles being drawn on the metrics thread, by seed and input (see prefetch). */
+  const drawing = new Map<number, Map<string, { take(): Float64Array | null }>>();
+  const make = (_iteration: number, seed: number): { feeds: Map<string, HostTensor>; sources: Record<string, string> } => {
     if (given) {
       const feeds = loadFeeds(given, specs);
       return { feeds, sources: Object.fromEntries([...feeds.keys()].map((k) => [k, `file(${given})`])) };
     }
-    const feeds = generateFeeds(specs, { seed, overrides, intRanges });
+    const jobs = drawing.get(seed);
+    drawing.delete(seed);
+    const feeds = generateFeeds(specs, { seed, overrides, intRanges, ...(jobs ? { drawn: (name: string) => jobs.get(name)?.take() ?? undefined } : {}) });
     const sources: Record<string, string> = {};
     for (const s of specs) {
       const o = overrides.find((x) => x.name === s.name || `${x.name}:0` === s.name);
@@ -104,6 +110,22 @@ export function feedsMaker(values: ParsedValues, specs: TensorSpec[], graph?: Gr
     }
     return { feeds, sources };
   };
+  /**
+   * Starts drawing the seeded inputs of `seed` on the metrics thread (while the candidate
+   * loads, say); make() then takes the doubles it drew, or draws them itself. The same values
+   * either way: the same ARC4 stream from the same state.
+   */
+  const prefetch = (seed: number): void => {
+    const pool = given ? null : MetricsPool.get();
+    if (!pool || drawing.has(seed)) return;
+    const jobs = new Map<string, { take(): Float64Array | null }>();
+    for (const d of plannedDraws(specs, { seed, overrides, intRanges })) {
+      const job = pool.drawDoubles(arc4State(d.key), d.draws);
+      if (job) jobs.set(d.name, job);
+    }
+    drawing.set(seed, jobs);
+  };
+  return Object.assign(make, { prefetch });
 }
 
 function describeDist(o: InputSpec | undefined, s: TensorSpec): string {

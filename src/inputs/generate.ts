@@ -7,6 +7,7 @@ import { checkTensorBudget, numElements, shapeToString } from '../core/tensor.js
 import type { Graph, GraphNode } from '../graph/ir.js';
 import { parseInputRef } from '../graph/ir.js';
 import { roundFloat } from './float.js';
+import type { DoubleStream } from './kernel/arc4.js';
 import { doubleStream } from './kernel/arc4.js';
 import { readNpyFile } from './npy.js';
 import { readNpzFile } from './npz.js';
@@ -34,6 +35,8 @@ export interface GenerateOptions {
   overrides?: InputSpec[];
   /** Valid index ranges for inputs (from inferIntRanges), used when no distribution is given. */
   intRanges?: Map<string, IntRange>;
+  /** Doubles of an input's stream drawn already (see plannedDraws); used when there are as many as it takes. */
+  drawn?: (name: string) => Float64Array | undefined;
 }
 
 /** The seedrandom key of one input's stream. */
@@ -125,16 +128,22 @@ function checkDistFits(name: string, dtype: DType, dist: Distribution): void {
   }
 }
 
-/**
- * Values of one input: `override.file` if given, else drawn from `override.dist`, else from the
- * default for its dtype (or `range`, an inferred valid index range).
- * Floats are drawn in float64 and rounded once to the dtype; integer dtypes get rounded values,
- * saturated to the dtype's range for uniform/normal draws.
- */
-export function generateOne(spec: TensorSpec, seed: number, override?: InputSpec, range?: IntRange): HostTensor {
+/** What generating one input draws: its shape, distribution, and how many doubles of which stream. */
+export interface DrawPlan {
+  shape: number[];
+  dist: Distribution;
+  /** Values to make (complex: two per element). */
+  n: number;
+  lim: { min: number; max: number } | undefined;
+  /** The seedrandom key of its stream, and how many doubles are taken from it at once. */
+  key: string;
+  draws: number;
+}
+
+/** The plan of one drawn input (not a file); throws what generating it would. */
+export function planDraws(spec: TensorSpec, seed: number, override?: InputSpec, range?: IntRange): DrawPlan {
   const name = normalizeInputName(spec.name);
   const dtype = override?.dtype ?? spec.dtype;
-  if (override?.file) return loadFileInput({ ...spec, name, dtype }, override);
   if (dtype === 'string') throw new InputError(`input '${name}' is a string tensor and cannot be generated; give its values with --input '${name}=file(values.npy)' or --inputs feeds.npz`, { node: name });
   if (dtype === 'resource' || dtype === 'variant') throw new InputError(`input '${name}' is a ${dtype} handle and cannot be fed`, { node: name });
   const shape = concreteShape(name, spec.shape, override?.shape, `--shape ${name}:${override?.shape?.join('x') ?? ''}`);
@@ -145,12 +154,37 @@ export function generateOne(spec: TensorSpec, seed: number, override?: InputSpec
   const dist = override?.dist ?? defaultDist(dtype, clippedRange);
   checkDistFits(name, dtype, dist);
   const n = numElements(shape) * perElement;
+  const draws = dist.kind === 'constant' ? 0 : dist.kind === 'normal' ? n + (n % 2) : n;
+  return { shape, dist, n, lim, key: streamKey(seed, name), draws };
+}
+
+/**
+ * Values of one input: `override.file` if given, else drawn from `override.dist`, else from the
+ * default for its dtype (or `range`, an inferred valid index range).
+ * Floats are drawn in float64 and rounded once to the dtype; integer dtypes get rounded values,
+ * saturated to the dtype's range for uniform/normal draws.
+ */
+export function generateOne(spec: TensorSpec, seed: number, override?: InputSpec, range?: IntRange, drawn?: Float64Array): HostTensor {
+  const name = normalizeInputName(spec.name);
+  const dtype = override?.dtype ?? spec.dtype;
+  if (override?.file) return loadFileInput({ ...spec, name, dtype }, override);
+  const { shape, dist, n, lim, key, draws } = planDraws(spec, seed, override, range);
   // seedrandom's doubles (kernel/arc4.ts makes the same ones faster): one per element is
-  // taken at once, and the rare extra (a zero rejected by Box-Muller) is drawn after them.
-  const stream = doubleStream(streamKey(seed, name));
-  const pool = dist.kind === 'constant' ? new Float64Array(0) : stream.take(dist.kind === 'normal' ? n + (n % 2) : n);
+  // taken at once (or were, on another thread: `drawn`), and the rare extra (a zero rejected
+  // by Box-Muller) is drawn after them.
+  const given = drawn && drawn.length === draws ? drawn : undefined;
+  let stream: DoubleStream | undefined;
+  const more = () => {
+    if (!stream) {
+      stream = doubleStream(key);
+      // Past the doubles drawn elsewhere.
+      if (given) stream.take(draws);
+    }
+    return stream;
+  };
+  const pool = given ?? (draws ? more().take(draws) : new Float64Array(0));
   let p = 0;
-  const rng = { double: (): number => (p < pool.length ? pool[p++]! : stream.next()) };
+  const rng = { double: (): number => (p < pool.length ? pool[p++]! : more().next()) };
   let spare: number | undefined;
   // Box-Muller in float64; the second value of each pair is used for the next element.
   const normal = (): number => {
@@ -226,7 +260,29 @@ export function generateFeeds(specs: TensorSpec[], opts: GenerateOptions): Map<s
   const out = new Map<string, HostTensor>();
   for (const s of specs) {
     const name = normalizeInputName(s.name);
-    out.set(name, generateOne(s, opts.seed, overrides.get(name), opts.intRanges?.get(name)));
+    out.set(name, generateOne(s, opts.seed, overrides.get(name), opts.intRanges?.get(name), opts.drawn?.(name)));
+  }
+  return out;
+}
+
+/**
+ * The streams generateFeeds() will draw from, and how many doubles of each, so that another
+ * thread can draw them first (see MetricsPool.drawDoubles). Best effort: inputs that would fail
+ * (their error comes from generateFeeds()) or read files are left out.
+ */
+export function plannedDraws(specs: TensorSpec[], opts: GenerateOptions): { name: string; key: string; draws: number }[] {
+  const overrides = mergeOverrides(opts.overrides ?? []);
+  const out: { name: string; key: string; draws: number }[] = [];
+  for (const s of specs) {
+    const name = normalizeInputName(s.name);
+    const o = overrides.get(name);
+    if (o?.file) continue;
+    try {
+      const p = planDraws(s, opts.seed, o, opts.intRanges?.get(name));
+      if (p.draws > 0) out.push({ name, key: p.key, draws: p.draws });
+    } catch {
+      // generateFeeds() reports it.
+    }
   }
   return out;
 }

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import type { JobSums, JobView } from '../../src/compare/kernel/pool.js';
 import { MetricsPool } from '../../src/compare/kernel/pool.js';
+import { arc4State } from '../../src/inputs/kernel/arc4.js';
+import seedrandom from 'seedrandom';
 import { computeMetricsScalar } from '../../src/compare/metrics.js';
 import type { Held } from '../../src/compare/store.js';
 import { measure, measureLater } from '../../src/compare/store.js';
@@ -155,5 +157,33 @@ describe('metrics thread', () => {
     `;
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000, encoding: 'utf8' });
     expect(out.trim()).toBe('1');
+  });
+});
+
+describe('seeded doubles drawn on the metrics thread', () => {
+  it("are seedrandom's doubles for the key, taken once; a draw not started yet is left to the caller", async () => {
+    const pool = await readyPool();
+    for (const [key, n] of [['tf-parity:3:x', 10_007], ['k', 1], ['ü', 4096 * 3 + 5]] as const) {
+      const job = pool.drawDoubles(arc4State(key), n)!;
+      expect(job).not.toBeNull();
+      // Let the worker get to it (take() waits for a draw under way, or cancels one not begun).
+      for (let i = 0; i < 200; i++) await new Promise((r) => setTimeout(r, 2));
+      const got = job.take();
+      const rng = seedrandom(key);
+      const want = Float64Array.from({ length: n }, () => rng.double());
+      expect(got, key).toEqual(want);
+      expect(job.take()).toBeNull();
+    }
+    // Taken at once: either cancelled (null) or drawn; never other values. Then jobs still run.
+    const now = pool.drawDoubles(arc4State('now'), 100_000)!.take();
+    if (now) {
+      const rng = seedrandom('now');
+      expect(now[99_999]).toBe(Float64Array.from({ length: 100_000 }, () => rng.double())[99_999]);
+    }
+    const t = tf.tensor([1, 2, 3], [3], 'float32');
+    const r = measure(held(t, 'r'), { tensor: t, shape: [3] }, undefined, { atol: 0, rtol: 0 }, () => false);
+    expect(r.m.max_abs).toBe(0);
+    t.dispose();
+    expect(MetricsPool.get()!.drawDoubles(arc4State('z'), 0)).toBeNull();
   });
 });

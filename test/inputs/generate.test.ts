@@ -7,7 +7,8 @@ import { InputError } from '../../src/core/errors.js';
 import type { HostTensor, TensorSpec } from '../../src/core/tensor.js';
 import { A } from '../../src/graph/attrs.js';
 import { GraphBuilder, host } from '../../src/graph/builder.js';
-import { generateFeeds, inferIntRanges, loadFeeds } from '../../src/inputs/generate.js';
+import { generateFeeds, inferIntRanges, loadFeeds, plannedDraws } from '../../src/inputs/generate.js';
+import { doubleStream } from '../../src/inputs/kernel/arc4.js';
 import { writeNpzFile } from '../../src/inputs/npz.js';
 import type { InputSpec } from '../../src/inputs/spec.js';
 
@@ -258,5 +259,45 @@ describe('inferIntRanges', () => {
     expect(pos.every((v) => Number.isInteger(v) && v >= 0 && v < 50)).toBe(true);
     expect(vals(feeds.get('small')).every((v) => v >= 0 && v <= 255)).toBe(true);
     expect(vals(feeds.get('count')).every((v) => v >= 0 && v < 10)).toBe(true);
+  });
+});
+
+describe('doubles drawn elsewhere (on the metrics thread)', () => {
+  it('give the same feeds as drawing them here, for every distribution; a wrong count is ignored', () => {
+    const specs: TensorSpec[] = [
+      { name: 'u', dtype: 'float32', shape: [3, 5] },
+      { name: 'g:0', dtype: 'float32', shape: [7] },
+      { name: 'i', dtype: 'int32', shape: [11] },
+      { name: 'b', dtype: 'bool', shape: [4] },
+      { name: 'h', dtype: 'float16', shape: [6] },
+      { name: 'c', dtype: 'float32', shape: [2] },
+      { name: 'z', dtype: 'complex64', shape: [3] },
+    ];
+    const overrides: InputSpec[] = [
+      { name: 'g', dist: { kind: 'normal', mean: 1, std: 2 } },
+      { name: 'i', dist: { kind: 'int', low: -5, high: 5 } },
+      { name: 'c', dist: { kind: 'constant', value: 4 } },
+    ];
+    const plain = generateFeeds(specs, { seed: 9, overrides });
+    const draws = plannedDraws(specs, { seed: 9, overrides });
+    // Every input but the constant draws; the normal one an even count (Box-Muller pairs).
+    expect(draws.map((d) => [d.name, d.draws])).toEqual([['u', 15], ['g', 8], ['i', 11], ['b', 4], ['h', 6], ['z', 6]]);
+    const drawn = new Map(draws.map((d) => [d.name, doubleStream(d.key).take(d.draws)]));
+    expect(generateFeeds(specs, { seed: 9, overrides, drawn: (n) => drawn.get(n) })).toEqual(plain);
+    // Too few doubles (another seed's plan, say): drawn here instead.
+    expect(generateFeeds(specs, { seed: 9, overrides, drawn: () => new Float64Array(3) })).toEqual(plain);
+    // And the values really come from `drawn` when the count fits.
+    const fake = generateFeeds([specs[0]!], { seed: 9, drawn: () => new Float64Array(15).fill(0.5) });
+    expect(Array.from(fake.get('u')!.data as Float32Array)).toEqual(new Array(15).fill(0));
+  });
+
+  it('leave out inputs read from files and inputs that would fail (generateFeeds reports those)', () => {
+    const specs: TensorSpec[] = [
+      { name: 'f', dtype: 'float32', shape: [2] },
+      { name: 's', dtype: 'string', shape: [1] },
+      { name: 'q', dtype: 'float32', shape: [-1, -1] },
+      { name: 'ok', dtype: 'float32', shape: [2] },
+    ];
+    expect(plannedDraws(specs, { seed: 1, overrides: [{ name: 'f', file: 'x.npy' }] }).map((d) => d.name)).toEqual(['ok']);
   });
 });

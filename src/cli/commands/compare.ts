@@ -95,6 +95,9 @@ export async function runCompare(original: string, candidatePath: string, values
   const loopActivations = loopActivationsOption(values);
   const ref = await loadModel(original, { signature: values.signature as string | undefined, ...(loopActivations ? { loopActivations } : {}) });
   try {
+    // The seeded inputs are drawn on the metrics thread while the candidate loads.
+    const feeds = feedsMaker(values, ref.runner.inputs(), ref.graph);
+    feeds.prefetch(seed);
     log(values, `parity: loading ${candidatePath}`);
     const cand = await loadModel(candidatePath, { referenceInputs: ref.runner.inputs().map((s) => s.name), ...(loopActivations ? { loopActivations } : {}) });
     try {
@@ -113,7 +116,7 @@ export async function runCompare(original: string, candidatePath: string, values
         topk: intOption(values.topk, 'topk', 0),
         ownError: !values['no-own-error'],
         failOn,
-        feeds: feedsMaker(values, ref.runner.inputs(), ref.graph),
+        feeds,
         referenceFacts: { path: original, kind: ref.kind, sha256: '', bytes: 0 },
         candidateFacts: { path: candidatePath, kind: cand.kind, sha256: '', bytes: 0 },
         graph: ref.graph ? ref.graph.nodes.map((n) => ({ name: n.name, op: n.op, inputs: n.inputs })) : undefined,

@@ -1,5 +1,7 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { PassA, PassB, WasmMemory } from './kernel.js';
+import { WASM_BASE64 as ARC4_BASE64 } from '../../inputs/kernel/arc4-wasm.js';
+import type { Arc4State } from '../../inputs/kernel/arc4.js';
 import { WASM_SHARED_BASE64 } from './metrics-wasm.js';
 
 /**
@@ -41,6 +43,8 @@ const NAP_UNTIL_MS = 50;
 const NAP_MS = 0.1;
 /** Job queue slots, and the doubles of one job's description and of its result. */
 const QUEUE = 1024;
+/** A draw's shared buffer: status, i, j (Int32), S at 16..271, then the doubles. */
+const DRAW_HEADER = 272;
 const JOB_WORDS = 6;
 const RESULT_WORDS = 20;
 
@@ -65,6 +69,7 @@ import('node:worker_threads').then(({ parentPort, workerData, receiveMessageOnPo
   for (let i = 0; i < pages.length; i += 1024) Atomics.add(pages, i, 0);
   Atomics.store(ctl, ${STARTED}, 1);
   let done = 0;
+  let arc4;
   for (;;) {
     const written = Atomics.load(ctl, ${WRITTEN});
     if (done === written) {
@@ -86,6 +91,30 @@ import('node:worker_threads').then(({ parentPort, workerData, receiveMessageOnPo
     }
     const q = done % ${QUEUE};
     const j = q * ${JOB_WORDS};
+    if (jobs[j + 5] === -1) {
+      // Seeded doubles (MetricsPool.drawDoubles): seedrandom's ARC4 from the given state.
+      let m;
+      while (!(m = receiveMessageOnPort(workerData.drawPort)));
+      const { sab, count } = m.message;
+      const st = new Int32Array(sab, 0, 4);
+      if (Atomics.compareExchange(st, 0, 0, 1) === 0) {
+        arc4 ??= new WebAssembly.Instance(workerData.arc4, {}).exports;
+        new Uint8Array(arc4.memory.buffer, 0, 256).set(new Uint8Array(sab, 16, 256));
+        arc4.setState(st[1], st[2]);
+        const out = new Float64Array(sab, ${DRAW_HEADER}, count);
+        for (let k = 0; k < count; ) {
+          const n = Math.min(4096, count - k);
+          arc4.doubles(1024, n);
+          out.set(new Float64Array(arc4.memory.buffer, 1024, n), k);
+          k += n;
+        }
+        Atomics.store(st, 0, 2);
+        Atomics.notify(st, 0);
+      }
+      done++;
+      Atomics.store(ctl, ${DONE}, done);
+      continue;
+    }
     const r = jobs[j], c = jobs[j + 1], pairs = jobs[j + 2], atol = jobs[j + 3], rtol = jobs[j + 4];
     const e = kernelFor(jobs[j + 5]);
     e.passA(r, c, pairs, atol, rtol);
@@ -162,6 +191,8 @@ export class MetricsPool {
   /** Other shared memories the worker knows, by index (0 is the ring), and the port that tells it of new ones. */
   private readonly memories = new Map<WasmMemory, number>();
   private readonly port = new MessageChannel();
+  /** The port that hands the worker the buffers of seeded draws. */
+  private readonly drawPort = new MessageChannel();
   private inPlaceBytes = 0;
 
   /** The process's pool, started on first use; null when it cannot run here or is switched off (PARITY_METRICS_THREAD=0). */
@@ -198,10 +229,20 @@ export class MetricsPool {
     this.memory = new WA.Memory({ initial: INITIAL_BYTES / 65536, maximum: MAX_PAGES, shared: true });
     const w = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { module, memory: this.memory, ctl: this.ctl.buffer, jobs: this.jobs.buffer, results: this.results.buffer, port: this.port.port2 },
-      transferList: [this.port.port2],
+      workerData: {
+        module,
+        memory: this.memory,
+        ctl: this.ctl.buffer,
+        jobs: this.jobs.buffer,
+        results: this.results.buffer,
+        port: this.port.port2,
+        arc4: new WA.Module(Buffer.from(ARC4_BASE64, 'base64')),
+        drawPort: this.drawPort.port2,
+      },
+      transferList: [this.port.port2, this.drawPort.port2],
     });
     this.port.port1.unref();
+    this.drawPort.port1.unref();
     w.on('message', () => this.poll());
     w.on('error', () => this.fail());
     w.on('exit', () => this.fail());
@@ -367,6 +408,37 @@ export class MetricsPool {
     // this sees it asleep (and Atomics.wait returns at once if the count changed before it).
     if (Atomics.load(this.ctl, SLEEPING) === 1) Atomics.notify(this.ctl, WRITTEN);
     return { result };
+  }
+
+  /**
+   * Draws `count` of seedrandom's doubles from ARC4 state `state` on the worker, while the main
+   * thread does something else (it loads the candidate model). take() gives them, waiting if
+   * the worker is at it; null (draw them yourself) when the worker has not started on them, or
+   * cannot. Null at once when the thread is not available.
+   */
+  drawDoubles(state: Arc4State, count: number): { take(): Float64Array | null } | null {
+    if (!this.available() || count <= 0 || this.written - this.finished >= QUEUE) return null;
+    const sab = new SharedArrayBuffer(DRAW_HEADER + count * 8);
+    const st = new Int32Array(sab, 0, 4);
+    st[1] = state.i;
+    st[2] = state.j;
+    new Uint8Array(sab, 16, 256).set(state.S);
+    this.drawPort.port1.postMessage({ sab, count });
+    this.post(-1, 0, 0, 0, 0, 0, { memory: this.memory!, rOff: 0, cOff: 0 }, 0, () => undefined, true);
+    let taken = false;
+    return {
+      take: () => {
+        if (taken) return null;
+        taken = true;
+        // Not started: the worker will skip it.
+        if (Atomics.compareExchange(st, 0, 0, 3) === 0) return null;
+        while (Atomics.load(st, 0) === 1) {
+          if (this.broken) return null;
+          Atomics.wait(st, 0, 1, 50);
+        }
+        return Atomics.load(st, 0) === 2 ? new Float64Array(sab, DRAW_HEADER, count) : null;
+      },
+    };
   }
 
   /** trySubmit(), waiting for room when the ring or queue is full; throws when the thread is not available. */

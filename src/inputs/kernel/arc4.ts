@@ -47,14 +47,26 @@ export interface DoubleStream {
   next(): number;
 }
 
+/** ARC4's state after seedrandom's key schedule for `key` (what the stream starts from). */
+export interface Arc4State {
+  S: Uint8Array;
+  i: number;
+  j: number;
+}
+
+export function arc4State(key: string): Arc4State {
+  const st = (seedrandom(key, { state: true }) as unknown as { state(): { i: number; j: number; S: number[] } }).state();
+  return { S: Uint8Array.from(st.S), i: st.i, j: st.j };
+}
+
 export function doubleStream(key: string): DoubleStream {
   const e = instance();
   if (!e) {
     const rng = seedrandom(key);
     return { take: (count) => Float64Array.from({ length: count }, () => rng.double()), next: () => rng.double() };
   }
-  const st = (seedrandom(key, { state: true }) as unknown as { state(): { i: number; j: number; S: number[] } }).state();
-  let S = Uint8Array.from(st.S);
+  const st = arc4State(key);
+  let S = st.S;
   let i = st.i;
   let j = st.j;
   /** Runs the stream for `count` doubles into `out` from `at`; one instance serves every stream, so the state goes in and out. */
