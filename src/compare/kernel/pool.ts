@@ -19,6 +19,10 @@ import { WASM_SHARED_BASE64 } from './metrics-wasm.js';
  * main thread instead of waiting. The worker also posts a message each time it runs out of
  * work, which wakes a main thread that is waiting for results.
  *
+ * The same thread also draws seeded inputs' doubles ahead of time (drawDoubles: seedrandom's
+ * ARC4, the module of inputs/kernel, from a state the main thread computes), a job in the same
+ * queue whose output goes to a buffer of its own.
+ *
  * Everything here is an optimisation: when workers, shared memory or wasm SIMD are missing,
  * or the worker fails, available() is false and callers compute on the main thread with the
  * same kernel (the same numbers: same code, same order of sums); jobs already posted are
