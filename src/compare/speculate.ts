@@ -119,7 +119,9 @@ export class Speculator<M> {
       }
     }
     me.position.set(x, position);
-    me.byCount.set(n, [...(me.byCount.get(n) ?? []), x]);
+    const same = me.byCount.get(n);
+    if (same) same.push(x);
+    else me.byCount.set(n, [x]);
     // Nothing to measure against, or too many look-alikes (constant tensors): alignment decides.
     if (!strong.length || strong.length > MAX_GUESSES) return [];
     const xValues = { tensor: t, shape: x.shape };
