@@ -645,8 +645,8 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
       timings.compareMs += performance.now() - t0 - secondRunMs;
       if (it === 0 && opts.ownError !== false && candidate.runSingle) {
         const t1 = performance.now();
-        progress('computing own error of failing layers');
         const failing = [...pairResults.values()].filter((q) => !q.pass).sort((x, y) => x.index - y.index).slice(0, opts.maxOwnError ?? 50);
+        if (failing.length) progress(`computing own error of ${failing.length} failing layer${failing.length === 1 ? '' : 's'}`);
         await refillReference(reference, refFeeds, ref, store, ownErrorNeeds(alignment, failing, cand));
         ownByPair = await ownErrors(alignment, failing, ref, cand, candFeeds, candidate, opts);
         timings.ownErrorMs += performance.now() - t1;
