@@ -161,14 +161,14 @@ interface Slot {
 
 const ALIGN = 16;
 /**
- * The ring's size to begin with (it grows to fit a pair larger than itself). A fresh 32 MiB ring
- * cost a comparison of blazeface with itself in a fresh pool 185 ms against 152 ms with 4 MiB:
- * the main thread faulted in the pages of its first copies. The worker now faults them in as it
- * starts; then 4 MiB was as fast as 32 MiB or a little faster (it stays in cache between the
- * copy and the pass), although a fifth of that model's pairs find it full and are measured on
- * the main thread.
+ * The ring's size to begin with (it grows to fit a pair larger than itself). Smaller rings fill
+ * up: with 4 MiB a fifth of blazeface's pairs found it full and were measured on the main
+ * thread, and a warm comparison of it with itself took 110-140 ms instead of 100-135 ms; with
+ * 16 MiB the renamed copy still overflowed. Faulting its pages in costs about 100 ms on a
+ * virtual machine (13 us a page): the worker does that as it starts, not the main thread's
+ * first copies (in a fresh process, that had cost 185 ms against 152 ms for 4 MiB).
  */
-const INITIAL_BYTES = 4 * 1024 * 1024;
+const INITIAL_BYTES = 32 * 1024 * 1024;
 const MAX_PAGES = 65536;
 
 interface WasmSharedApi {
