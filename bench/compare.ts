@@ -4,14 +4,14 @@
  * throughput. Run: npm run build && node dist/bench/compare.js
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs-core';
 import { cnnGraph } from '../cases/gen/cnn.js';
 import { cnnOnnx } from '../cases/gen/onnx-cnn.js';
+import { renamedTfjsCopy } from '../cases/gen/renamed.js';
 import { initBackend } from '../src/backend/index.js';
 import { MetricsPool } from '../src/compare/kernel/pool.js';
 import { computeMetrics } from '../src/compare/metrics.js';
@@ -107,32 +107,6 @@ async function child(mode: string, ref: string, cand: string): Promise<void> {
   console.log(process.resourceUsage().maxRSS);
 }
 
-/** A copy of a tfjs graph model with every node but its inputs renamed, so that only numeric alignment can pair it. */
-function renamedCopy(modelJson: string, dir: string): string {
-  const j = JSON.parse(readFileSync(modelJson, 'utf8')) as {
-    modelTopology: { node: { name: string; op: string; input?: string[] }[] };
-    weightsManifest: { paths: string[]; weights: { name: string }[] }[];
-    signature?: unknown;
-  };
-  const keep = new Set(j.modelTopology.node.filter((n) => n.op === 'Placeholder').map((n) => n.name));
-  const rn = (s: string) => {
-    const m = /^(\^?)([^:]+)(.*)$/.exec(s)!;
-    return keep.has(m[2]!) ? s : `${m[1]}renamed_${m[2]!.replace(/\//g, '_')}${m[3]}`;
-  };
-  for (const n of j.modelTopology.node) {
-    n.name = rn(n.name);
-    if (n.input) n.input = n.input.map(rn);
-  }
-  for (const g of j.weightsManifest) {
-    for (const w of g.weights) w.name = rn(w.name);
-    for (const p of g.paths) copyFileSync(join(dirname(modelJson), p), join(dir, p));
-  }
-  delete j.signature;
-  const out = join(dir, 'renamed.json');
-  writeFileSync(out, JSON.stringify(j));
-  return out;
-}
-
 function metricsThroughput(): void {
   // Metrics throughput on large float32 tensors, one core (host arrays: includes the copy into the kernel's memory).
   const n = 16 * 1024 * 1024;
@@ -158,7 +132,7 @@ async function main(): Promise<void> {
     { label: 'blazeface vs itself (257 nodes, 17 M compared elements; names pair everything)', ref: blaze, cand: blaze },
     { label: 'faceres vs itself (283 nodes)', ref: join(MODELS, 'faceres.json'), cand: join(MODELS, 'faceres.json') },
     { label: 'movenet-lightning vs itself', ref: join(MODELS, 'movenet-lightning.json'), cand: join(MODELS, 'movenet-lightning.json') },
-    { label: 'blazeface vs a copy with every node renamed (numeric alignment; pairs guessed while both run)', ref: blaze, cand: renamedCopy(blaze, d) },
+    { label: 'blazeface vs a copy with every node renamed (numeric alignment; pairs guessed while both run)', ref: blaze, cand: renamedTfjsCopy(blaze, d) },
     {
       label: 'blazeface vs the renamed copy, PARITY_GUESS=0 (nothing guessed: every activation held until alignment)',
       ref: blaze,

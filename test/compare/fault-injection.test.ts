@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CNN_INPUT_SHAPE, FAULT_LAYER, cnnGraph, type CnnFault } from '../../cases/gen/cnn.js';
+import { renamedTfjsCopy } from '../../cases/gen/renamed.js';
 import { ActivationStore } from '../../src/compare/store.js';
 import { compare } from '../../src/index.js';
 import { encodeGraphDef } from '../../src/formats/graphdef-writer.js';
@@ -176,29 +177,12 @@ describe('low memory: pairs guessed while both run, and past PARITY_HOLD_BYTES o
 describe('guessed pairs on a published model', () => {
   it('blazeface vs a renamed copy with one weight perturbed: the same Result (own error too), and far fewer values held', async () => {
     const human = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/human')), '..', 'models');
-    const j = JSON.parse(readFileSync(join(human, 'blazeface.json'), 'utf8')) as {
-      modelTopology: { node: { name: string; op: string; input?: string[] }[] };
-      weightsManifest: { paths: string[]; weights: { name: string }[] }[];
-      signature?: unknown;
-    };
-    const keep = new Set(j.modelTopology.node.filter((n) => n.op === 'Placeholder').map((n) => n.name));
-    const rn = (x: string) => {
-      const m = /^(\^?)([^:]+)(.*)$/.exec(x)!;
-      return keep.has(m[2]!) ? x : `${m[1]}n_${m[2]!.replace(/\//g, '_')}${m[3]}`;
-    };
-    for (const n of j.modelTopology.node) {
-      n.name = rn(n.name);
-      if (n.input) n.input = n.input.map(rn);
-    }
-    for (const g of j.weightsManifest) for (const x of g.weights) x.name = rn(x.name);
-    delete j.signature;
     const d = mkdtempSync(join(tmpdir(), 'guess-real-'));
     // 64 weights of some early conv kernel (byte 40000 of the weights), scaled: one layer diverges.
-    const bin = readFileSync(join(human, j.weightsManifest[0]!.paths[0]!));
-    const w = new Float32Array(bin.buffer, bin.byteOffset + 40000, 64);
-    for (let i = 0; i < 64; i++) w[i] = w[i]! * 1.5 + 0.01;
-    writeFileSync(join(d, j.weightsManifest[0]!.paths[0]!), bin);
-    writeFileSync(join(d, 'model.json'), JSON.stringify(j));
+    const cand = renamedTfjsCopy(join(human, 'blazeface.json'), d, (bin) => {
+      const w = new Float32Array(bin.buffer, bin.byteOffset + 40000, 64);
+      for (let i = 0; i < 64; i++) w[i] = w[i]! * 1.5 + 0.01;
+    });
     // Peak bytes of values the comparison holds.
     const orig = { keep: ActivationStore.prototype.keep, release: ActivationStore.prototype.release, dispose: ActivationStore.prototype.dispose };
     let cur = 0;
@@ -225,7 +209,7 @@ describe('guessed pairs on a published model', () => {
       if (!guess) process.env.PARITY_GUESS = '0';
       peak = 0;
       try {
-        const r = await compare(join(human, 'blazeface.json'), join(d, 'model.json'), { seed: 2 });
+        const r = await compare(join(human, 'blazeface.json'), cand, { seed: 2 });
         return { r, peak };
       } finally {
         delete process.env.PARITY_GUESS;
