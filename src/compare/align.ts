@@ -576,7 +576,7 @@ function numericAlign(
     const nCls = classes.size;
     /** Transforms per (reference class, candidate class). */
     const transformsFor: (Transform[] | undefined)[] = new Array(nCls * nCls);
-    const refS = R.map((r, j) => (comparableCount(r, r) > 0 || r.samples ? samples.refSamples(r, numelR[j]!) : undefined));
+    const refS = R.map((r, j) => samples.refSamples(r, numelR[j]!));
     const candS = C.map(() => new Map<number, Float32Array | undefined>());
     /** Sampled similarity of C[i] and R[j] under t: SampleCache.similarity, from the arrays above. */
     const sim = (i: number, j: number, t: Transform): number => {
