@@ -364,8 +364,14 @@ export function chooseTransform(r: ActInfo, c: ActInfo, transforms?: Transform[]
   if (!ts.length) return undefined;
   // Activations held as samples only are read through a SampleCache.
   const cache = samples ?? (r.samples || c.samples ? new SampleCache() : undefined);
-  const scored = ts.map((t) => ({ t, sim: (r.data || r.samples) && (c.data || c.samples) ? (cache ? cache.similarity(r, c, t) : sampledSimilarity(r, c, t)) : 0 }));
-  return scored.find((x) => x.sim >= STRONG_SIMILARITY) ?? scored[0];
+  // The first that matches strongly, else the first: later ones are scored only when needed.
+  let first: { t: Transform; sim: number } | undefined;
+  for (const t of ts) {
+    const x = { t, sim: (r.data || r.samples) && (c.data || c.samples) ? (cache ? cache.similarity(r, c, t) : sampledSimilarity(r, c, t)) : 0 };
+    if (x.sim >= STRONG_SIMILARITY) return x;
+    first ??= x;
+  }
+  return first;
 }
 
 function exactNameMatch(refByName: Map<string, ActInfo>, c: ActInfo): ActInfo | undefined {

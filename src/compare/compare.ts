@@ -6,7 +6,7 @@ import type { Activation, Runner } from '../core/runner.js';
 import type { HostTensor, TensorSpec } from '../core/tensor.js';
 import { VERSION } from '../version.js';
 import type { ActInfo, AlignedPair, Alignment, Strategy, Transform } from './align.js';
-import { EarlyPairs, align, chooseTransform, isPairable, pairKey } from './align.js';
+import { EarlyPairs, align, candidateTransforms, chooseTransform, isPairable, pairKey } from './align.js';
 import { wasmHeapView } from './device.js';
 import type { Side } from './speculate.js';
 import { Speculator } from './speculate.js';
@@ -485,12 +485,15 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
       const onPair = async (d: Decision, info: Held, values: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] }): Promise<void> => {
         const tPair = performance.now();
         let transform = d.transform;
-        if (transform === undefined && !d.known) {
+        // One way to read the candidate (the usual case: same shape, not square): no scoring.
+        const ts = transform === undefined && !d.known ? candidateTransforms(d.ref, info) : [];
+        if (ts.length === 1) transform = ts[0];
+        else if (transform === undefined && !d.known) {
           const view = values.tensor ? wasmHeapView(values.tensor) : null;
           const cData = view ? null : (values.data ?? ((await values.tensor!.data()) as Float32Array));
           transform = withHeapViews([d.ref], () => {
             const cv = view ? new Float32Array(view.memory.buffer, view.offset, values.tensor!.size) : cData!;
-            return chooseTransform(d.ref, { ...info, data: cv })?.t;
+            return chooseTransform(d.ref, { ...info, data: cv }, ts)?.t;
           });
         }
         const p: AlignedPair = {
