@@ -194,6 +194,8 @@ async function runBoth(
   const readsLeft = new Map<string, number>();
   /** Pairs made by names (or the map) so far: while there are none, values say where the runs are in step. */
   let named = 0;
+  /** Pending candidates not guessed yet (names were pairing when they came), and their positions. */
+  const unguessed = new Map<Held, number>();
 
   const settle = async (c: Held, values: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] }): Promise<boolean> => {
     const ds = decider.decide(c);
@@ -254,6 +256,7 @@ async function runBoth(
             for (const c of ws) {
               if (!pending.has(c) || missing(c).length) continue;
               pending.delete(c);
+              unguessed.delete(c);
               if (await settle(c, c)) store.release(c);
             }
           }
@@ -263,6 +266,10 @@ async function runBoth(
           for (const c of pending) {
             if (decider.patient || ref.acts.length - (since.get(c) ?? 0) <= LOOKAHEAD) break;
             pending.delete(c);
+            // Its guess was put off while it waited for its name: made now, if its values are held.
+            const at = unguessed.get(c);
+            if (at !== undefined && guess && c.tensor && !c.tensor.isDisposed) await guess('candidate', c, c.tensor, at);
+            unguessed.delete(c);
           }
           continue;
         }
@@ -279,7 +286,9 @@ async function runBoth(
           } else {
             owned = await store.keep(info, a.tensor, sampling && pairable ? 'candidate' : undefined);
             // Matched by its values to a reference activation already here: no name to wait for.
-            if (guess && sampling && pairable && (await guess('candidate', info, a.tensor, cand.acts.length - 1)).length && named === 0) continue;
+            // Once names pair, its name will likely come: the guess waits until it has not.
+            if (guess && sampling && pairable && named > 0 && owned) unguessed.set(info, cand.acts.length - 1);
+            else if (guess && sampling && pairable && (await guess('candidate', info, a.tensor, cand.acts.length - 1)).length && named === 0) continue;
             pending.add(info);
             since.set(info, ref.acts.length);
             for (const n of miss) waiting.set(n, (waiting.get(n) ?? new Set()).add(info));

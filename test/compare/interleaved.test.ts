@@ -10,6 +10,8 @@ import { encodeGraphDef } from '../../src/formats/graphdef-writer.js';
 import { A } from '../../src/graph/attrs.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { compare } from '../../src/index.js';
+import { Speculator } from '../../src/compare/speculate.js';
+import { renamedTfjsCopy } from '../../cases/gen/renamed.js';
 import { tensorListDoubling } from '../fixtures/tensorlist-loop.js';
 
 /**
@@ -143,4 +145,46 @@ describe('comparison of two models run side by side', () => {
     const low = await run({ PARITY_GUESS: '0', PARITY_HOLD_BYTES: '9000' });
     expect(low.pairs.map((p) => [p.reference, p.candidate, p.metrics.max_abs])).toEqual(full.pairs.map((p) => [p.reference, p.candidate, p.metrics.max_abs]));
   });
+  it('while names pair, a candidate waiting for its name is guessed only once the wait fails; the Result is the same as without guessing', async () => {
+    await initBackend('wasm');
+    const j = JSON.parse(readFileSync(join(HUMAN, 'blazeface.json'), 'utf8')) as { modelTopology: { node: { name: string; op: string }[] } };
+    // A conversion that kept most names: 40 layers in the middle renamed.
+    const layers = j.modelTopology.node.filter((n) => n.op !== 'Const' && n.op !== 'Placeholder').map((n) => n.name);
+    const stretch = new Set(layers.slice(60, 100));
+    const dir = mkdtempSync(join(tmpdir(), 'some-renamed-'));
+    const cand = renamedTfjsCopy(join(HUMAN, 'blazeface.json'), dir, undefined, (n) => stretch.has(n));
+    const guess = Speculator.prototype.guess;
+    const guessed: Record<string, string[]> = { reference: [], candidate: [] };
+    Speculator.prototype.guess = function (this: Speculator<unknown>, side, x, ...rest) {
+      guessed[side]!.push(x.name);
+      return guess.call(this, side, x, ...rest) as ReturnType<typeof guess>;
+    } as typeof guess;
+    const run = async (a: string, b: string, env: Record<string, string> = {}) => {
+      Object.assign(process.env, env);
+      guessed.reference = [];
+      guessed.candidate = [];
+      try {
+        return await compare(a, b, { ownError: false, seed: 5 });
+      } finally {
+        for (const k of Object.keys(env)) delete process.env[k];
+      }
+    };
+    try {
+      await run(join(HUMAN, 'blazeface.json'), join(HUMAN, 'blazeface.json'));
+      // Against itself, names pair from the first activation on: nothing waits in vain.
+      expect(guessed.candidate.length).toBeLessThanOrEqual(1);
+      const r = await run(join(HUMAN, 'blazeface.json'), cand);
+      const renamedGuessed = guessed.candidate.filter((n) => n.startsWith('renamed_'));
+      // Only the renamed ones are guessed (each once its wait for a name has failed), and they pair.
+      expect(renamedGuessed.length).toBeGreaterThan(10);
+      expect(guessed.candidate.length - renamedGuessed.length).toBeLessThanOrEqual(1);
+      expect(new Set(renamedGuessed).size).toBe(renamedGuessed.length);
+      expect(r.verdict).toBe('equivalent');
+      expect(r.pairs.filter((p) => p.candidate.startsWith('renamed_')).length).toBeGreaterThanOrEqual(renamedGuessed.length);
+      const off = await run(join(HUMAN, 'blazeface.json'), cand, { PARITY_GUESS: '0' });
+      expect(r.pairs.map((p) => [p.reference, p.candidate, p.metrics.max_abs, p.metrics.cosine])).toEqual(off.pairs.map((p) => [p.reference, p.candidate, p.metrics.max_abs, p.metrics.cosine]));
+    } finally {
+      Speculator.prototype.guess = guess;
+    }
+  }, 60_000);
 });
