@@ -59,19 +59,28 @@ async function main(): Promise<void> {
     feeds.forEach((t) => t.dispose());
     return ms;
   };
-  // Warm up both (kernel compilation, weight upload), then alternate runs.
-  await runInterp();
-  await runGm();
+  // Warm up both (kernel compilation, weight upload, the JIT), then alternate runs, in turn
+  // first and second (this machine's speed drifts within seconds: 10 runs gave 0.56x-1.12x).
+  for (let i = 0; i < 3; i++) {
+    await runInterp();
+    await runGm();
+  }
   const a: number[] = [];
   const b: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    a.push(await runInterp());
-    b.push(await runGm());
+  const runs = Number(process.env.BENCH_REPS) || 40;
+  for (let i = 0; i < runs; i++) {
+    if (i % 2) {
+      a.push(await runInterp());
+      b.push(await runGm());
+    } else {
+      b.push(await runGm());
+      a.push(await runInterp());
+    }
   }
   const mi = median(a);
   const mg = median(b);
   console.log(`model ${modelPath} (${graph.nodes.length} nodes, ${nodeNames.length} recorded), backend ${info.name}`);
-  console.log(`interpreter (record every node): median ${mi.toFixed(1)} ms`);
+  console.log(`interpreter (record every node): median ${mi.toFixed(1)} ms of ${a.length}`);
   console.log(`GraphModel.execute (same nodes):  median ${mg.toFixed(1)} ms`);
   console.log(`ratio interpreter / GraphModel: ${(mi / mg).toFixed(3)}x (target <= 1.10x)`);
 
