@@ -60,16 +60,35 @@ async function timeCase(c: Case, reps: number): Promise<void> {
   // The first repetitions warm the JIT (loading and comparing are mostly JavaScript): not counted.
   const warm = 4;
   for (let i = 0; i < reps + warm; i++) {
-    const t0 = performance.now();
-    const f1 = await bare(c.ref, i);
-    const f2 = await bare(c.cand, i);
-    // The bare runs make their own inputs only to feed the model; that is not inference.
-    const tb = performance.now() - t0 - f1 - f2;
-    Object.assign(process.env, c.env ?? {});
-    const t1 = performance.now();
-    const r = await compare(c.ref, c.cand, { seed: i, ownError: false });
-    const tc = performance.now() - t1;
-    for (const k of Object.keys(c.env ?? {})) delete process.env[k];
+    const runBare = async () => {
+      const t0 = performance.now();
+      const f1 = await bare(c.ref, i);
+      const f2 = await bare(c.cand, i);
+      // The bare runs make their own inputs only to feed the model; that is not inference.
+      return { tb: performance.now() - t0 - f1 - f2, f1 };
+    };
+    const runCompare = async () => {
+      Object.assign(process.env, c.env ?? {});
+      try {
+        const t1 = performance.now();
+        const r = await compare(c.ref, c.cand, { seed: i, ownError: false });
+        return { r, tc: performance.now() - t1 };
+      } finally {
+        for (const k of Object.keys(c.env ?? {})) delete process.env[k];
+      }
+    };
+    // Each goes first in turn: what runs first finds the other's caches and heap.
+    let b0: { tb: number; f1: number };
+    let c0: { r: Result; tc: number };
+    if (i % 2) {
+      c0 = await runCompare();
+      b0 = await runBare();
+    } else {
+      b0 = await runBare();
+      c0 = await runCompare();
+    }
+    const { tb, f1 } = b0;
+    const { r, tc } = c0;
     if (r.verdict === 'error') throw new Error(`${c.label}: ${r.summary}`);
     if (i >= warm) {
       b.push(tb);
