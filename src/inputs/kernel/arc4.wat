@@ -19,7 +19,7 @@
   ;; doubles(out, count): count doubles in [0, 1) at out (8-byte aligned).
   (func (export "doubles") (param $out i32) (param $count i32)
     (local $i i32) (local $j i32) (local $t i32) (local $u i32)
-    (local $x i32) (local $n f64) (local $d f64) (local $end i32) (local $w i64)
+    (local $x i32) (local $n f64) (local $d f64) (local $end i32) (local $w i64) (local $k i32) (local $p f64)
     (local.set $i (global.get $i))
     (local.set $j (global.get $j))
     (local.set $end (i32.add (local.get $out) (i32.shl (local.get $count) (i32.const 3))))
@@ -94,14 +94,15 @@
             (i32.store8 (local.get $j) (local.get $t))
             (local.set $x (i32.load8_u (i32.and (i32.add (local.get $u) (local.get $t)) (i32.const 255))))
             (br $fill)))
-        ;; while (n >= 2^53) { n /= 2; d /= 2; x >>>= 1 }
-        (block $fits
-          (loop $shift
-            (br_if $fits (f64.lt (local.get $n) (f64.const 9007199254740992)))
-            (local.set $n (f64.div (local.get $n) (f64.const 2)))
-            (local.set $d (f64.div (local.get $d) (f64.const 2)))
-            (local.set $x (i32.shr_u (local.get $x) (i32.const 1)))
-            (br $shift)))
+        ;; while (n >= 2^53) { n /= 2; d /= 2; x >>>= 1 }, without the loop's unpredictable
+        ;; branch: n is an integer below 2^61, so it takes k = max(0, bitlength(n) - 53)
+        ;; halvings, each exact, and n and d are scaled by 2^-k (exact: a power of two).
+        (local.set $k (i32.sub (i32.const 11) (i32.wrap_i64 (i64.clz (i64.trunc_f64_u (local.get $n))))))
+        (local.set $k (select (local.get $k) (i32.const 0) (i32.gt_s (local.get $k) (i32.const 0))))
+        (local.set $p (f64.reinterpret_i64 (i64.shl (i64.extend_i32_u (i32.sub (i32.const 1023) (local.get $k))) (i64.const 52))))
+        (local.set $n (f64.mul (local.get $n) (local.get $p)))
+        (local.set $d (f64.mul (local.get $d) (local.get $p)))
+        (local.set $x (i32.shr_u (local.get $x) (local.get $k)))
         (f64.store (local.get $out)
           (f64.div (f64.add (local.get $n) (f64.convert_i32_u (local.get $x))) (local.get $d)))
         (local.set $out (i32.add (local.get $out) (i32.const 8)))
