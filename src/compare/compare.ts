@@ -287,8 +287,10 @@ async function runBoth(
             owned = await store.keep(info, a.tensor, sampling && pairable ? 'candidate' : undefined);
             // Matched by its values to a reference activation already here: no name to wait for.
             // Once names pair, its name will likely come: the guess waits until it has not.
-            if (guess && sampling && pairable && named > 0 && owned) unguessed.set(info, cand.acts.length - 1);
-            else if (guess && sampling && pairable && (await guess('candidate', info, a.tensor, cand.acts.length - 1)).length && named === 0) continue;
+            if (guess && sampling && pairable) {
+              if (named > 0 && owned) unguessed.set(info, cand.acts.length - 1);
+              else if ((await guess('candidate', info, a.tensor, cand.acts.length - 1)).length && named === 0) continue;
+            }
             pending.add(info);
             since.set(info, ref.acts.length);
             for (const n of miss) waiting.set(n, (waiting.get(n) ?? new Set()).add(info));

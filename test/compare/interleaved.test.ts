@@ -145,6 +145,7 @@ describe('comparison of two models run side by side', () => {
     const low = await run({ PARITY_GUESS: '0', PARITY_HOLD_BYTES: '9000' });
     expect(low.pairs.map((p) => [p.reference, p.candidate, p.metrics.max_abs])).toEqual(full.pairs.map((p) => [p.reference, p.candidate, p.metrics.max_abs]));
   });
+
   it('while names pair, a candidate waiting for its name is guessed only once the wait fails; the Result is the same as without guessing', async () => {
     await initBackend('wasm');
     const j = JSON.parse(readFileSync(join(HUMAN, 'blazeface.json'), 'utf8')) as { modelTopology: { node: { name: string; op: string }[] } };
