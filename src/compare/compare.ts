@@ -16,7 +16,7 @@ import type { Check, ErrorHistogram, MetricValues, ValueStats } from './metrics.
 import { checkPasses, checkToString, errorHistogram, worstElements } from './metrics.js';
 import type { Held } from './store.js';
 import type { Where } from './store.js';
-import { ActivationStore, hasValues, measure, measureLater, valuesTensor, withHeapViews } from './store.js';
+import { ActivationStore, envAmount, hasValues, measure, measureLater, valuesTensor, withHeapViews } from './store.js';
 import type { GraphNodeFacts, InputFacts, ModelFacts, PairResult, Result, Tolerance } from './result.js';
 import { RESULT_SCHEMA_VERSION } from './result.js';
 
@@ -313,8 +313,7 @@ async function runBoth(
  * 4096): holding them costs little, and a small model is faster without guessing.
  */
 function guessMinElements(): number {
-  const v = Number(process.env.PARITY_GUESS_MIN);
-  return process.env.PARITY_GUESS_MIN !== undefined && Number.isFinite(v) && v >= 0 ? v : 4096;
+  return envAmount('PARITY_GUESS_MIN', 4096);
 }
 
 /** What one iteration measured of one pair. */

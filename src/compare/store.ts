@@ -21,9 +21,10 @@ export interface Held extends ActInfo {
 /** Default share of the wasm heap (4 GiB at most) that held activations may take; past it they are copied to the host. */
 const DEFAULT_DEVICE_BYTES = 1024 * 1024 * 1024;
 
-function deviceBudget(): number {
-  const v = Number(process.env.PARITY_DEVICE_BYTES);
-  return Number.isFinite(v) && v >= 0 ? v : DEFAULT_DEVICE_BYTES;
+/** A non-negative number from the environment variable `name`, else `fallback`. */
+export function envAmount(name: string, fallback: number): number {
+  const v = Number(process.env[name]);
+  return process.env[name] !== undefined && Number.isFinite(v) && v >= 0 ? v : fallback;
 }
 
 /**
@@ -33,19 +34,14 @@ function deviceBudget(): number {
  */
 const DEFAULT_HOLD_BYTES = 2 * 1024 * 1024 * 1024;
 
-function holdBudget(): number {
-  const v = Number(process.env.PARITY_HOLD_BYTES);
-  return process.env.PARITY_HOLD_BYTES !== undefined && Number.isFinite(v) && v >= 0 ? v : DEFAULT_HOLD_BYTES;
-}
-
 /** Owns the tensors held on the device and disposes them. */
 export class ActivationStore {
   private bytes = 0;
   private hostBytes = 0;
   private readonly held = new Set<tf.Tensor>();
   private readonly onHost = new WeakSet<Held>();
-  private readonly budget = deviceBudget();
-  private readonly holdLimit = holdBudget();
+  private readonly budget = envAmount('PARITY_DEVICE_BYTES', DEFAULT_DEVICE_BYTES);
+  private readonly holdLimit = envAmount('PARITY_HOLD_BYTES', DEFAULT_HOLD_BYTES);
   /** Activations kept as samples only (their pairs need the second run). */
   sampled = 0;
 
