@@ -23,7 +23,7 @@ export function sharedVariant(text) {
 
 export async function compileWat(path, transform = (t) => t) {
   const wabt = await wabtInit();
-  const features = { simd: true, threads: true };
+  const features = { simd: true, threads: true, bulk_memory: true };
   const mod = wabt.parseWat(path, transform(readFileSync(path, 'utf8')), features);
   try {
     mod.validate(features);

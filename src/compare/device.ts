@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { WasmMemory } from './kernel/kernel.js';
+import { MetricsPool, type RingRegion } from './kernel/pool.js';
 
 /**
  * Where a float32 tensor's values sit in the tfjs wasm backend's heap, so the metric kernel can
@@ -12,7 +13,7 @@ interface EngineInternals {
   state?: { tensorInfo?: { get(dataId: object): { backend?: unknown } | undefined } };
 }
 interface WasmBackendInternals {
-  wasm?: { asm?: { memory?: { buffer?: unknown; grow?: unknown } } };
+  wasm?: { asm?: { memory?: { buffer?: unknown; grow?: unknown } }; _malloc?(bytes: number): number; _free?(ptr: number): void };
   dataIdMap?: { get(dataId: object): { memoryOffset?: number | null } | undefined };
 }
 
@@ -29,3 +30,32 @@ export function wasmHeapView(t: tf.Tensor): { memory: WasmMemory; offset: number
   if (typeof offset !== 'number' || offset % 4 !== 0 || offset + t.size * 4 > (buf as ArrayBuffer).byteLength) return null;
   return { memory: memory as WasmMemory, offset };
 }
+
+/**
+ * A block of the tfjs wasm heap for the metrics thread's ring, when the current backend is wasm
+ * and its heap is shared (backend/shared-heap.ts): copies of tensors into it are then copies
+ * within one memory (see kernel/pool.ts). Null otherwise. The block is 16-byte aligned.
+ */
+export function tfjsHeapRegion(bytes: number): RingRegion | null {
+  if (tf.getBackend() !== 'wasm') return null;
+  const w = (tf.backend() as unknown as WasmBackendInternals).wasm;
+  const memory = w?.asm?.memory;
+  if (!w || !memory || typeof SharedArrayBuffer === 'undefined' || !(memory.buffer instanceof SharedArrayBuffer) || typeof memory.grow !== 'function') return null;
+  const malloc = w._malloc;
+  const free = w._free;
+  if (typeof malloc !== 'function' || typeof free !== 'function') return null;
+  const ptr = malloc.call(w, bytes + 16);
+  if (!ptr || ptr + bytes + 16 > (memory.buffer as SharedArrayBuffer).byteLength) return null;
+  let freed = false;
+  return {
+    memory: memory as WasmMemory,
+    offset: Math.ceil(ptr / 16) * 16,
+    bytes,
+    free: () => {
+      if (!freed) free.call(w, ptr);
+      freed = true;
+    },
+  };
+}
+
+MetricsPool.regionSource = tfjsHeapRegion;

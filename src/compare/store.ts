@@ -243,13 +243,10 @@ export function measureLater(
       n,
       opts.atol,
       opts.rtol,
-      (rv, cv) => {
-        const rView = r.tensor ? wasmHeapView(r.tensor) : null;
-        rv.set(rView ? new Float32Array(rView.memory.buffer, rView.offset, n) : hostValues(r));
-        if (cT) {
-          const v = wasmHeapView(cT);
-          cv.set(v ? new Float32Array(v.memory.buffer, v.offset, n) : (cT.dataSync() as Float32Array));
-        } else cv.set(applyTransform(c.data!, r.shape, c.shape, t));
+      (rv, cv, put) => {
+        put(rv, (r.tensor && wasmHeapView(r.tensor)) || hostValues(r));
+        if (cT) put(cv, wasmHeapView(cT) ?? (cT.dataSync() as Float32Array));
+        else cv.set(applyTransform(c.data!, r.shape, c.shape, t));
       },
       // Runs on the main thread once the worker is done (or has failed: then the pass is done
       // here, from the copies), while the copies are still in the ring.

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import type { JobSums, JobView } from '../../src/compare/kernel/pool.js';
+import { wasmHeapView } from '../../src/compare/device.js';
+import type { JobSums, JobView, RingRegion } from '../../src/compare/kernel/pool.js';
 import { MetricsPool } from '../../src/compare/kernel/pool.js';
 import { arc4State } from '../../src/inputs/kernel/arc4.js';
 import seedrandom from 'seedrandom';
@@ -146,6 +147,65 @@ describe('metrics thread', () => {
     for (const o of outs) expect((await o).m).toEqual(expected);
     tf.dispose([r, c]);
   });
+
+  it('on a shared tfjs heap the ring is a block of it (copies within one memory); with no larger block, a memory of its own', async () => {
+    await MetricsPool.shutdown();
+    const source = MetricsPool.regionSource!;
+    const given: RingRegion[] = [];
+    let freed = 0;
+    let refuse = false;
+    MetricsPool.regionSource = (bytes) => {
+      const region = refuse ? null : source(bytes);
+      if (region) {
+        given.push(region);
+        const free = region.free;
+        region.free = () => {
+          freed++;
+          free();
+        };
+      }
+      return region;
+    };
+    const r = tf.randomNormal([300, 1000], 0, 1, 'float32', 3);
+    const c = tf.add(r, tf.randomUniform([300, 1000], -1e-3, 1e-3, 'float32', 4));
+    try {
+      const pool = await readyPool();
+      const heap = wasmHeapView(r)!.memory;
+      expect(heap.buffer instanceof SharedArrayBuffer).toBe(true);
+      expect(given).toHaveLength(1);
+      expect(given[0]!.memory).toBe(heap);
+      const n = r.size;
+      const job = pool.trySubmit(
+        n,
+        1e-3,
+        0,
+        (rv, cv, put) => {
+          put(rv, wasmHeapView(r)!);
+          put(cv, wasmHeapView(c)!);
+        },
+        (sums, v) => ({ sums, v: { ...v }, cand: new Float32Array(v.memory.buffer, v.cOff, n).slice() }),
+      )!;
+      const { sums, v, cand } = await job.result;
+      expect(v.memory).toBe(heap);
+      expect(v.rOff).toBeGreaterThanOrEqual(given[0]!.offset);
+      expect(v.cOff + n * 4).toBeLessThanOrEqual(given[0]!.offset + given[0]!.bytes);
+      expect(cand).toEqual(c.dataSync());
+      const expected = computeMetricsScalar(r.dataSync() as Float32Array, c.dataSync() as Float32Array, { atol: 1e-3, rtol: 0 });
+      expect(sums!.a.maxabs).toBe(expected.max_abs);
+      // 40 MB: more than the 32 MiB block, and no larger block is given: a memory of the ring's own.
+      refuse = true;
+      const big = await pool.submit(5_000_000, 0, 0, (rv, cv) => { rv.fill(1); cv.fill(1.5); }, (k, view) => ({ max: k!.a.maxabs, own: view.memory !== heap }));
+      expect(await big.result).toEqual({ max: 0.5, own: true });
+      expect(freed).toBe(1);
+      // And it goes on working there.
+      const after = await pool.submit(1000, 0, 0, (rv, cv) => { rv.fill(2); cv.fill(2); }, (k) => k!.a.maxabs);
+      expect(await after.result).toBe(0);
+    } finally {
+      MetricsPool.regionSource = source;
+      await MetricsPool.shutdown();
+      tf.dispose([r, c]);
+    }
+  }, 60_000);
 
   it('a process that used the thread exits by itself when its work is done', () => {
     const script = `

@@ -24,6 +24,7 @@ const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 interface KernelExports {
   passA(r: number, c: number, pairs: number, atol: number, rtol: number): void;
   passB(r: number, c: number, pairs: number, atol: number, rtol: number): void;
+  copy(dst: number, src: number, bytes: number): void;
   [name: string]: WasmGlobal | ((...a: number[]) => void);
 }
 
@@ -113,6 +114,18 @@ export function runKernelB(memory: WasmMemory, r: number, c: number, pairs: numb
   if (!e) return null;
   e.passB(r, c, pairs, atol, rtol);
   return read(e, ['nrtol', 'wex', 'widx'] as const);
+}
+
+/**
+ * Copies `bytes` bytes from offset `src` to offset `dst` of `memory` (wasm memory.copy: for a
+ * shared memory, about 1.6x as fast as TypedArray.prototype.set). False when the kernel cannot
+ * run here: the caller copies with set().
+ */
+export function copyInMemory(memory: WasmMemory, dst: number, src: number, bytes: number): boolean {
+  const e = instanceFor(memory);
+  if (!e) return false;
+  e.copy(dst, src, bytes);
+  return true;
 }
 
 /** A growable memory of the kernel's own, for arrays that live in JavaScript. */

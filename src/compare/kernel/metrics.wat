@@ -135,4 +135,10 @@
       (then (local.set $e0 (local.get $e1)) (local.set $i0 (local.get $i1))))
     (global.set $wex (local.get $e0))
     (global.set $widx (f64.convert_i64_s (local.get $i0))))
+
+  ;; Copies $bytes bytes from $src to $dst within the memory: the main thread's copy of a pair into
+  ;; the metrics thread's ring when that ring is in the tfjs heap (pool.ts), about 1.6x as fast as
+  ;; TypedArray.prototype.set between shared buffers.
+  (func (export "copy") (param $dst i32) (param $src i32) (param $bytes i32)
+    (memory.copy (local.get $dst) (local.get $src) (local.get $bytes)))
 )
