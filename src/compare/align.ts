@@ -264,6 +264,11 @@ export class SampleCache {
     return sr;
   }
 
+  /** The values refSamples() (reference) or candSamples() (candidate, through `perm`) gathered of `h`, if they have. */
+  gathered(h: ActInfo, side: 'reference' | 'candidate', perm?: number[]): Float32Array | undefined {
+    return side === 'reference' ? (perm ? undefined : this.refs.get(h)) : this.cands.get(h)?.get(permCode(perm));
+  }
+
   /** The candidate's sampled values, read through `t`, at the positions matching refSamples(). */
   candSamples(cand: ActInfo, refShape: readonly number[], t: Transform, n: number): Float32Array | undefined {
     const c = cand.data;
@@ -294,17 +299,23 @@ function comparableCount(ref: ActInfo, cand: ActInfo): number {
  * The sampled values of an activation, for alignment without its values: the reference's at the
  * sampled positions; the candidate's also read through each permutation a reference of its
  * rank could need (the permutation fixes the reference's shape, so the positions are known).
+ * `known` gives what was gathered at those positions already (SampleCache.gathered).
  */
-export function sampleActivation(data: Float32Array, shape: readonly number[], side: 'reference' | 'candidate'): Map<string, Float32Array> {
+export function sampleActivation(data: Float32Array, shape: readonly number[], side: 'reference' | 'candidate', known?: (perm?: number[]) => Float32Array | undefined): Map<string, Float32Array> {
   const n = data.length;
   const out = new Map<string, Float32Array>();
-  out.set('', gather(data, samplePositions(shape, shape, {}, n).ri));
+  out.set('', known?.() ?? gather(data, samplePositions(shape, shape, {}, n).ri));
   if (side === 'candidate') {
     let byPerm = candidatePositions.get(shape);
     if (!byPerm) candidatePositions.set(shape, (byPerm = new Map()));
     for (const p of PERMS[shape.length] ?? []) {
       const code = permCode(p);
       let ci = byPerm.get(code);
+      const had = known?.(p);
+      if (had) {
+        out.set(p.join(','), had);
+        continue;
+      }
       if (!ci) byPerm.set(code, (ci = samplePositionsByKey(transposeShape(shape, p), shape, { perm: p }, n).ci));
       out.set(p.join(','), gather(data, ci));
     }

@@ -160,7 +160,8 @@ export class Speculator<M> {
       s.measured.delete(h);
       const data = valuesOf(h);
       if (!data) continue;
-      h.samples = sampleActivation(data, h.shape, side);
+      // What scoring gathered already is not read again (the same positions).
+      h.samples = sampleActivation(data, h.shape, side, (p) => this.samples.gathered(h, side, p));
       release(h);
       this.released++;
       const list = s.byCount.get(count(h));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ActInfo } from '../../src/compare/align.js';
-import { align, applyTransform, sampledSimilarity, validateAlignment } from '../../src/compare/align.js';
+import { SampleCache, align, applyTransform, sampleActivation, sampledSimilarity, validateAlignment } from '../../src/compare/align.js';
 
 function act(name: string, type: string, shape: number[], data: number[] | Float32Array, producedFrom: string[] = [], layout?: 'NCHW' | 'NHWC'): ActInfo {
   return { name, type, shape, dtype: 'float32', index: 0, producedFrom, data: Float32Array.from(data), ...(layout ? { layout } : {}) };
@@ -81,6 +81,32 @@ describe('sampledSimilarity', () => {
     // Same shapes, other values (the sampled positions are shared, the values are not).
     const half = act('h', [1, 5, 3, 4], nchw.map((v) => v / 2));
     expect(sampledSimilarity(r, half, { perm: [0, 2, 3, 1] })).toBeCloseTo(1 - 0.5 / 1.5, 6);
+  });
+
+  it("sampleActivation takes what a SampleCache gathered at its positions, and gathers the rest: the same samples either way", () => {
+    // NCHW candidate [1,8,30,40] and its NHWC reference [1,30,40,8]: scored through the cache,
+    // identity for the reference, the permutation for the candidate.
+    const n = 8 * 30 * 40;
+    const cData = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.01) + i / n);
+    const c = act('c', [1, 8, 30, 40], cData);
+    const r = act('r', [1, 30, 40, 8], applyTransform(cData, [1, 30, 40, 8], [1, 8, 30, 40], { perm: [0, 2, 3, 1] }));
+    const cache = new SampleCache();
+    expect(cache.similarity(r, c, { perm: [0, 2, 3, 1] })).toBe(1);
+    expect(cache.gathered(r, 'reference')).toBeDefined();
+    expect(cache.gathered(c, 'candidate', [0, 2, 3, 1])).toBeDefined();
+    expect(cache.gathered(c, 'candidate')).toBeUndefined();
+    for (const [h, side] of [[r, 'reference'], [c, 'candidate']] as const) {
+      const asked: string[] = [];
+      const reused = sampleActivation(h.data!, h.shape, side, (p) => {
+        asked.push(p?.join(',') ?? '');
+        return cache.gathered(h, side, p);
+      });
+      expect(reused).toEqual(sampleActivation(h.data!, h.shape, side));
+      expect(asked[0]).toBe('');
+    }
+    // What the cache had is what it gives (not a copy gathered again).
+    const again = sampleActivation(c.data!, c.shape, 'candidate', (p) => cache.gathered(c, 'candidate', p));
+    expect(again.get('0,2,3,1')).toBe(cache.gathered(c, 'candidate', [0, 2, 3, 1]));
   });
 
   it('samples 256 evenly spaced positions of a large tensor', () => {
