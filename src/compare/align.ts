@@ -175,11 +175,34 @@ function permCode(p: readonly number[] | undefined): number {
   return k;
 }
 
+/**
+ * One array per distinct shape (each activation has a shape array of its own): positionsByShapes
+ * is keyed by these, so a shape seen before finds its positions without a string key.
+ */
+const shapeByKey = new Map<string, readonly number[]>();
+const canonicalShapes = new WeakMap<readonly number[], readonly number[]>();
+
+function canonicalShape(shape: readonly number[]): readonly number[] {
+  let c = canonicalShapes.get(shape);
+  if (!c) {
+    const key = shape.join(',');
+    c = shapeByKey.get(key);
+    if (!c) {
+      if (shapeByKey.size >= 4096) shapeByKey.clear();
+      shapeByKey.set(key, (c = Object.freeze(shape.slice())));
+    }
+    canonicalShapes.set(shape, c);
+  }
+  return c;
+}
+
 function samplePositions(refShape: readonly number[], candShape: readonly number[], t: Transform, n: number): { ri: Int32Array; ci: Int32Array } {
-  let byCand = positionsByShapes.get(refShape);
-  if (!byCand) positionsByShapes.set(refShape, (byCand = new WeakMap()));
-  let byPerm = byCand.get(candShape);
-  if (!byPerm) byCand.set(candShape, (byPerm = new Map()));
+  const rs = canonicalShape(refShape);
+  const cs = canonicalShape(candShape);
+  let byCand = positionsByShapes.get(rs);
+  if (!byCand) positionsByShapes.set(rs, (byCand = new WeakMap()));
+  let byPerm = byCand.get(cs);
+  if (!byPerm) byCand.set(cs, (byPerm = new Map()));
   const code = permCode(t.perm);
   let pos = byPerm.get(code);
   // n is the shapes' element count (callers check that both have it).
