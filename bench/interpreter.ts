@@ -6,7 +6,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '../src/backend/tf.js';
 import { loadGraphModelSync } from '@tensorflow/tfjs-converter';
 import { initBackend } from '../src/backend/index.js';
 import { readTfjsGraphModel } from '../src/formats/tfjs-graph.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from './tf.js';
 import type { DType } from '../core/dtype.js';
 import { toTfjsDType } from '../core/dtype.js';
 import { ExecutionError } from '../core/errors.js';

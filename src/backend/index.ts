@@ -1,9 +1,11 @@
 import { createRequire } from 'node:module';
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-wasm';
+import { requireBackend, tf } from './tf.js';
 import { withSharedHeap } from './shared-heap.js';
 import { ParityError, errorMessage } from '../core/errors.js';
+
+// Registered with tfjs-core as they load (see tf.ts for why not an import).
+requireBackend('@tensorflow/tfjs-backend-cpu');
+requireBackend('@tensorflow/tfjs-backend-wasm');
 
 /**
  * Backend selection. Default order: tfjs-node ('tensorflow') when it loads, else wasm, else cpu.

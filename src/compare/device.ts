@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '../backend/tf.js';
 import type { WasmMemory } from './kernel/kernel.js';
 import { MetricsPool, type RingRegion } from './kernel/pool.js';
 

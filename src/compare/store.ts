@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '../backend/tf.js';
 import { share } from '../backend/index.js';
 import type { ActInfo, Transform } from './align.js';
 import { applyTransform, sampleActivation, transformFits } from './align.js';

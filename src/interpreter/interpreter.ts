@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '../backend/tf.js';
 import { runWithFallback, share } from '../backend/index.js';
 import { ExecutionError, InputError, ParityError, UnsupportedError, errorMessage, listing } from '../core/errors.js';
 import type { Activation, Feeds, RunOptions, Runner } from '../core/runner.js';

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import { tf } from '../backend/tf.js';
+import { tfl } from './tfl.js';
 import { FormatError, InputError, ParityError, errorMessage } from '../core/errors.js';
 import type { Runner } from '../core/runner.js';
 import { checkTensorBudget, shapeToString } from '../core/tensor.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '../../backend/tf.js';
 import { hostToTf, tfToHost } from '../../backend/convert.js';
 import { InputError } from '../../core/errors.js';
 import type { HostTensor } from '../../core/tensor.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '../../backend/tf.js';
 import { share } from '../../backend/index.js';
 import { attrBool, attrDType, attrInt, attrInts, attrString } from '../../graph/attrs.js';
 import { toTfjsDType } from '../../core/dtype.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '../../backend/tf.js';
 import { share } from '../../backend/index.js';
 import { hostToTf } from '../../backend/convert.js';
 import { attrTensor } from '../../graph/attrs.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '../../backend/tf.js';
 import type { GraphNode } from '../../graph/ir.js';
 import { ExecutionError } from '../../core/errors.js';
 

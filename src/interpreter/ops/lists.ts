@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '../../backend/tf.js';
 import { share } from '../../backend/index.js';
 import { ExecutionError } from '../../core/errors.js';
 import type { GraphNode } from '../../graph/ir.js';

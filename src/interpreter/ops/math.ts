@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '../../backend/tf.js';
 import { attrBool, attrDType } from '../../graph/attrs.js';
 import type { GraphNode } from '../../graph/ir.js';
 import type { DType } from '../../core/dtype.js';

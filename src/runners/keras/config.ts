@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import { tf } from '../../backend/tf.js';
+import { tfl } from '../tfl.js';
 import { FormatError, UnsupportedError, listing } from '../../core/errors.js';
 
 /**

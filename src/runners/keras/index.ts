@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import type * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import { tfl } from '../tfl.js';
 import { FormatError, InputError, ParityError, errorMessage } from '../../core/errors.js';
 import type { Runner } from '../../core/runner.js';
 import { readZip } from '../../formats/zip.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '../../backend/tf.js';
 import { share } from '../../backend/index.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { DType } from '../../core/dtype.js';

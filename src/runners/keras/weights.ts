@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '../../backend/tf.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import h5wasm, { Dataset, Group, type File as H5File } from 'h5wasm';
 import { FormatError, LimitError, ParityError, errorMessage } from '../../core/errors.js';

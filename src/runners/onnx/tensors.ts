@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '../../backend/tf.js';
 import type { Tensor as OrtTensor } from 'onnxruntime-node';
 import type { DType } from '../../core/dtype.js';
 import { ExecutionError, InputError } from '../../core/errors.js';
