@@ -246,7 +246,7 @@ export function measureLater(
       (rv, cv, put) => {
         put(rv, (r.tensor && wasmHeapView(r.tensor)) || hostValues(r));
         if (cT) put(cv, wasmHeapView(cT) ?? (cT.dataSync() as Float32Array));
-        else cv.set(applyTransform(c.data!, r.shape, c.shape, t));
+        else put(cv, applyTransform(c.data!, r.shape, c.shape, t));
       },
       // Runs on the main thread once the worker is done (or has failed: then the pass is done
       // here, from the copies), while the copies are still in the ring.

@@ -194,6 +194,12 @@ interface WasmSharedApi {
   Module: new (bytes: Uint8Array) => object;
   Memory: new (d: { initial: number; maximum: number; shared: true }) => WasmMemory;
 }
+const WA = (globalThis as unknown as { WebAssembly?: WasmSharedApi }).WebAssembly;
+
+/** A shared memory of the ring's own, of `pages` 64 KiB pages to begin with. */
+function ownRingMemory(pages: number): WasmMemory {
+  return new WA!.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+}
 
 export class MetricsPool {
   private static single: MetricsPool | null | undefined;
@@ -302,10 +308,9 @@ export class MetricsPool {
   }
 
   private start(): void {
-    const WA = (globalThis as unknown as { WebAssembly?: WasmSharedApi }).WebAssembly;
     if (!WA || typeof SharedArrayBuffer === 'undefined') throw new Error('no shared wasm memory');
     const module = new WA.Module(Buffer.from(WASM_SHARED_BASE64, 'base64'));
-    if (!this.useRegion(INITIAL_BYTES)) this.moveRing(new WA.Memory({ initial: INITIAL_BYTES / 65536, maximum: MAX_PAGES, shared: true }), 0);
+    if (!this.useRegion(INITIAL_BYTES)) this.moveRing(ownRingMemory(INITIAL_BYTES / 65536), 0);
     const w = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: {
@@ -428,8 +433,7 @@ export class MetricsPool {
         if (this.useRegion(want)) return true;
         // No larger block in the tfjs heap: a memory of the ring's own from now on.
         this.freeRegion();
-        const WA = (globalThis as unknown as { WebAssembly: WasmSharedApi }).WebAssembly;
-        this.moveRing(new WA.Memory({ initial: pages, maximum: MAX_PAGES, shared: true }), 0);
+        this.moveRing(ownRingMemory(pages), 0);
       } else this.memory!.grow(pages - this.capacity() / 65536);
     } catch {
       return false;
