@@ -191,6 +191,7 @@ function accFromPasses(memory: WasmMemory, rOff: number, cOff: number, n: number
   if (!Number.isFinite(a.sr) || !Number.isFinite(a.sc)) return null;
   const acc: Acc = { ...emptyAcc(), ...a, finite: pairs * 2 };
   if (b) {
+    acc.close = b.close;
     acc.nrtol = b.nrtol;
     // Only a failing element counts as the worst one.
     if (b.wex > 0) {

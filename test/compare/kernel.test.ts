@@ -106,6 +106,30 @@ describe('wasm metric kernel', () => {
     }
   });
 
+  it('every element within the tolerance (pass A alone), with the extremes in the last pair or the odd element', () => {
+    // 4k+2 and 4k+3 elements: the kernel's four-at-a-step loop leaves one pair (and the caller one element).
+    for (const n of [66, 67, 130, 131, 2]) {
+      for (const at of [n - 2, n - 1]) {
+        const ref = new Float32Array(n).map((_, i) => ((i * 37) % 17) / 8 - 1);
+        const cand = ref.map((v, i) => v + (i % 3) * 1e-6);
+        ref[at] = -7.5;
+        cand[at] = 9.25;
+        ref[at === n - 1 ? n - 2 : n - 1] = 6.5;
+        cand[at === n - 1 ? n - 2 : n - 1] = -3.25;
+        const opts = { atol: 20, rtol: 0 };
+        const k = computeMetrics(ref, cand, opts);
+        expectSame(k, computeMetricsScalar(ref, cand, opts), `n=${n} extremes at ${at}`);
+        expect(k.allclose).toBe(1);
+        expect(k.refStats.min).toBe(-7.5);
+        expect(k.refStats.max).toBe(6.5);
+        expect(k.candStats.min).toBe(-3.25);
+        expect(k.candStats.max).toBe(9.25);
+        expect(k.max_abs).toBe(16.75);
+        expect(k.needed_atol).toBe(16.75);
+      }
+    }
+  });
+
   it('a failing element over a -0 reference needs an infinite rtol, on both paths', () => {
     for (const n of [8, 64, 65]) {
       const ref = new Float32Array(n).fill(1);

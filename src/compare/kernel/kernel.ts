@@ -44,11 +44,13 @@ export interface PassA {
   maxabs: number;
   maxrel: number;
   natol: number;
+  /** How many elements are within the tolerance when all are; -1 otherwise (pass B counts them). */
   close: number;
 }
 
-/** Pass B: the rtol that would pass, and the first element with the largest excess. */
+/** Pass B: how many elements are within the tolerance, the rtol that would pass, and the first element with the largest excess. */
 export interface PassB {
+  close: number;
   nrtol: number;
   wex: number;
   widx: number;
@@ -86,6 +88,7 @@ function instanceFor(memory: WasmMemory): KernelExports | null {
   return inst;
 }
 
+const B_KEYS = ['close', 'nrtol', 'wex', 'widx'] as const;
 const A_KEYS = ['sr', 'sc', 'sabs', 'ssq', 'dot', 'nr', 'nc', 'rmin', 'rmax', 'cmin', 'cmax', 'maxabs', 'maxrel', 'natol', 'close'] as const;
 
 function read<K extends string>(e: KernelExports, keys: readonly K[]): Record<K, number> {
@@ -105,7 +108,7 @@ export function runKernel(memory: WasmMemory, r: number, c: number, pairs: numbe
   const a = read(e, A_KEYS);
   if (!withB) return { a };
   e.passB(r, c, pairs, atol, rtol);
-  return { a, b: read(e, ['nrtol', 'wex', 'widx'] as const) };
+  return { a, b: read(e, B_KEYS) };
 }
 
 /** Pass B alone (pass A already showed elements outside the tolerance). */
@@ -113,7 +116,7 @@ export function runKernelB(memory: WasmMemory, r: number, c: number, pairs: numb
   const e = instanceFor(memory);
   if (!e) return null;
   e.passB(r, c, pairs, atol, rtol);
-  return read(e, ['nrtol', 'wex', 'widx'] as const);
+  return read(e, B_KEYS);
 }
 
 /**

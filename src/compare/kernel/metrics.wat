@@ -30,26 +30,40 @@
   (global $widx (export "widx") (mut f64) (f64.const -1))
 
   ;; Pass A: value sums and extremes, max |d|, max |d|/|r| (r != 0), max(|d| - rtol |r|)
-  ;; (the atol that would pass), and the number of elements with |d| - rtol |r| <= atol.
-  ;; $pairs element pairs starting at byte offsets $r and $c.
+  ;; (the atol that would pass), and whether every element has |d| - rtol |r| <= atol (then
+  ;; `close` is their number; else -1, and pass B counts them). $pairs element pairs starting
+  ;; at byte offsets $r and $c.
+  ;;
+  ;; Four elements a step (one 16-byte load of each array, then its two f64x2 halves; a last
+  ;; pair on its own), and the extremes of r and c in f32x4 lanes: the minimum of float32 values
+  ;; is exact in float32. Counting the elements within the tolerance only where some are not
+  ;; (pass B) makes this pass about 1.3x as fast; four at a step, about 1.1x.
   (func (export "passA") (param $r i32) (param $c i32) (param $pairs i32) (param $atol f64) (param $rtol f64)
+    (local $r4 v128) (local $c4 v128)
     (local $vr v128) (local $vc v128) (local $d v128) (local $ad v128) (local $ar v128) (local $na v128)
     (local $sr v128) (local $sc v128) (local $sabs v128) (local $ssq v128) (local $dot v128) (local $nr v128) (local $nc v128)
     (local $rmin v128) (local $rmax v128) (local $cmin v128) (local $cmax v128)
-    (local $maxabs v128) (local $maxrel v128) (local $natol v128) (local $close v128)
-    (local $va v128) (local $vrt v128) (local $zero v128)
+    (local $maxabs v128) (local $maxrel v128) (local $natol v128)
+    (local $vrt v128) (local $zero v128) (local $n i32)
+    (local.set $n (i32.shl (local.get $pairs) (i32.const 1)))
     (local.set $zero (f64x2.splat (f64.const 0)))
-    (local.set $va (f64x2.splat (local.get $atol)))
     (local.set $vrt (f64x2.splat (local.get $rtol)))
-    (local.set $rmin (f64x2.splat (f64.const inf)))
-    (local.set $cmin (f64x2.splat (f64.const inf)))
-    (local.set $rmax (f64x2.splat (f64.const -inf)))
-    (local.set $cmax (f64x2.splat (f64.const -inf)))
+    (local.set $rmin (f32x4.splat (f32.const inf)))
+    (local.set $cmin (f32x4.splat (f32.const inf)))
+    (local.set $rmax (f32x4.splat (f32.const -inf)))
+    (local.set $cmax (f32x4.splat (f32.const -inf)))
     (block $done
-      (br_if $done (i32.eqz (local.get $pairs)))
-      (loop $next
-        (local.set $vr (f64x2.promote_low_f32x4 (v128.load64_zero align=4 (local.get $r))))
-        (local.set $vc (f64x2.promote_low_f32x4 (v128.load64_zero align=4 (local.get $c))))
+      (block $last
+        (loop $next
+          (br_if $last (i32.lt_u (local.get $pairs) (i32.const 2)))
+          (local.set $r4 (v128.load align=4 (local.get $r)))
+          (local.set $c4 (v128.load align=4 (local.get $c)))
+        (local.set $rmin (f32x4.pmin (local.get $rmin) (local.get $r4)))
+        (local.set $rmax (f32x4.pmax (local.get $rmax) (local.get $r4)))
+        (local.set $cmin (f32x4.pmin (local.get $cmin) (local.get $c4)))
+        (local.set $cmax (f32x4.pmax (local.get $cmax) (local.get $c4)))
+        (local.set $vr (f64x2.promote_low_f32x4 (local.get $r4)))
+        (local.set $vc (f64x2.promote_low_f32x4 (local.get $c4)))
         (local.set $d (f64x2.sub (local.get $vc) (local.get $vr)))
         (local.set $ad (f64x2.abs (local.get $d)))
         (local.set $ar (f64x2.abs (local.get $vr)))
@@ -60,21 +74,61 @@
         (local.set $dot (f64x2.add (local.get $dot) (f64x2.mul (local.get $vr) (local.get $vc))))
         (local.set $nr (f64x2.add (local.get $nr) (f64x2.mul (local.get $vr) (local.get $vr))))
         (local.set $nc (f64x2.add (local.get $nc) (f64x2.mul (local.get $vc) (local.get $vc))))
-        (local.set $rmin (f64x2.pmin (local.get $rmin) (local.get $vr)))
-        (local.set $rmax (f64x2.pmax (local.get $rmax) (local.get $vr)))
-        (local.set $cmin (f64x2.pmin (local.get $cmin) (local.get $vc)))
-        (local.set $cmax (f64x2.pmax (local.get $cmax) (local.get $vc)))
         (local.set $maxabs (f64x2.pmax (local.get $maxabs) (local.get $ad)))
         ;; |d| / |r| only where r != 0 (0 elsewhere, which never raises the maximum)
         (local.set $maxrel (f64x2.pmax (local.get $maxrel)
-          (v128.bitselect (f64x2.div (local.get $ad) (local.get $ar)) (local.get $zero) (f64x2.gt (local.get $ar) (local.get $zero)))))
+          (v128.and (f64x2.div (local.get $ad) (local.get $ar)) (f64x2.gt (local.get $ar) (local.get $zero)))))
         (local.set $na (f64x2.sub (local.get $ad) (f64x2.mul (local.get $vrt) (local.get $ar))))
         (local.set $natol (f64x2.pmax (local.get $natol) (local.get $na)))
-        ;; lanes of a comparison are all ones (-1) when true
-        (local.set $close (i64x2.sub (local.get $close) (f64x2.le (local.get $na) (local.get $va))))
-        (local.set $r (i32.add (local.get $r) (i32.const 8)))
-        (local.set $c (i32.add (local.get $c) (i32.const 8)))
-        (br_if $next (local.tee $pairs (i32.sub (local.get $pairs) (i32.const 1))))))
+        (local.set $vr (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $r4) (local.get $r4))))
+        (local.set $vc (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $c4) (local.get $c4))))
+        (local.set $d (f64x2.sub (local.get $vc) (local.get $vr)))
+        (local.set $ad (f64x2.abs (local.get $d)))
+        (local.set $ar (f64x2.abs (local.get $vr)))
+        (local.set $sr (f64x2.add (local.get $sr) (local.get $vr)))
+        (local.set $sc (f64x2.add (local.get $sc) (local.get $vc)))
+        (local.set $sabs (f64x2.add (local.get $sabs) (local.get $ad)))
+        (local.set $ssq (f64x2.add (local.get $ssq) (f64x2.mul (local.get $d) (local.get $d))))
+        (local.set $dot (f64x2.add (local.get $dot) (f64x2.mul (local.get $vr) (local.get $vc))))
+        (local.set $nr (f64x2.add (local.get $nr) (f64x2.mul (local.get $vr) (local.get $vr))))
+        (local.set $nc (f64x2.add (local.get $nc) (f64x2.mul (local.get $vc) (local.get $vc))))
+        (local.set $maxabs (f64x2.pmax (local.get $maxabs) (local.get $ad)))
+        ;; |d| / |r| only where r != 0 (0 elsewhere, which never raises the maximum)
+        (local.set $maxrel (f64x2.pmax (local.get $maxrel)
+          (v128.and (f64x2.div (local.get $ad) (local.get $ar)) (f64x2.gt (local.get $ar) (local.get $zero)))))
+        (local.set $na (f64x2.sub (local.get $ad) (f64x2.mul (local.get $vrt) (local.get $ar))))
+        (local.set $natol (f64x2.pmax (local.get $natol) (local.get $na)))
+          (local.set $r (i32.add (local.get $r) (i32.const 16)))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (local.set $pairs (i32.sub (local.get $pairs) (i32.const 2)))
+          (br $next)))
+      ;; An odd pair at the end: its two elements twice over in the f32x4 lanes (the same extremes).
+      (br_if $done (i32.eqz (local.get $pairs)))
+      (local.set $r4 (i8x16.shuffle 0 1 2 3 4 5 6 7 0 1 2 3 4 5 6 7 (v128.load64_zero align=4 (local.get $r)) (local.get $zero)))
+      (local.set $c4 (i8x16.shuffle 0 1 2 3 4 5 6 7 0 1 2 3 4 5 6 7 (v128.load64_zero align=4 (local.get $c)) (local.get $zero)))
+        (local.set $rmin (f32x4.pmin (local.get $rmin) (local.get $r4)))
+        (local.set $rmax (f32x4.pmax (local.get $rmax) (local.get $r4)))
+        (local.set $cmin (f32x4.pmin (local.get $cmin) (local.get $c4)))
+        (local.set $cmax (f32x4.pmax (local.get $cmax) (local.get $c4)))
+        (local.set $vr (f64x2.promote_low_f32x4 (local.get $r4)))
+        (local.set $vc (f64x2.promote_low_f32x4 (local.get $c4)))
+        (local.set $d (f64x2.sub (local.get $vc) (local.get $vr)))
+        (local.set $ad (f64x2.abs (local.get $d)))
+        (local.set $ar (f64x2.abs (local.get $vr)))
+        (local.set $sr (f64x2.add (local.get $sr) (local.get $vr)))
+        (local.set $sc (f64x2.add (local.get $sc) (local.get $vc)))
+        (local.set $sabs (f64x2.add (local.get $sabs) (local.get $ad)))
+        (local.set $ssq (f64x2.add (local.get $ssq) (f64x2.mul (local.get $d) (local.get $d))))
+        (local.set $dot (f64x2.add (local.get $dot) (f64x2.mul (local.get $vr) (local.get $vc))))
+        (local.set $nr (f64x2.add (local.get $nr) (f64x2.mul (local.get $vr) (local.get $vr))))
+        (local.set $nc (f64x2.add (local.get $nc) (f64x2.mul (local.get $vc) (local.get $vc))))
+        (local.set $maxabs (f64x2.pmax (local.get $maxabs) (local.get $ad)))
+        ;; |d| / |r| only where r != 0 (0 elsewhere, which never raises the maximum)
+        (local.set $maxrel (f64x2.pmax (local.get $maxrel)
+          (v128.and (f64x2.div (local.get $ad) (local.get $ar)) (f64x2.gt (local.get $ar) (local.get $zero)))))
+        (local.set $na (f64x2.sub (local.get $ad) (f64x2.mul (local.get $vrt) (local.get $ar))))
+        (local.set $natol (f64x2.pmax (local.get $natol) (local.get $na)))
+    )
     (global.set $sr (f64.add (f64x2.extract_lane 0 (local.get $sr)) (f64x2.extract_lane 1 (local.get $sr))))
     (global.set $sc (f64.add (f64x2.extract_lane 0 (local.get $sc)) (f64x2.extract_lane 1 (local.get $sc))))
     (global.set $sabs (f64.add (f64x2.extract_lane 0 (local.get $sabs)) (f64x2.extract_lane 1 (local.get $sabs))))
@@ -82,21 +136,23 @@
     (global.set $dot (f64.add (f64x2.extract_lane 0 (local.get $dot)) (f64x2.extract_lane 1 (local.get $dot))))
     (global.set $nr (f64.add (f64x2.extract_lane 0 (local.get $nr)) (f64x2.extract_lane 1 (local.get $nr))))
     (global.set $nc (f64.add (f64x2.extract_lane 0 (local.get $nc)) (f64x2.extract_lane 1 (local.get $nc))))
-    (global.set $rmin (f64.min (f64x2.extract_lane 0 (local.get $rmin)) (f64x2.extract_lane 1 (local.get $rmin))))
-    (global.set $rmax (f64.max (f64x2.extract_lane 0 (local.get $rmax)) (f64x2.extract_lane 1 (local.get $rmax))))
-    (global.set $cmin (f64.min (f64x2.extract_lane 0 (local.get $cmin)) (f64x2.extract_lane 1 (local.get $cmin))))
-    (global.set $cmax (f64.max (f64x2.extract_lane 0 (local.get $cmax)) (f64x2.extract_lane 1 (local.get $cmax))))
+    (global.set $rmin (f64.promote_f32 (f32.min (f32.min (f32x4.extract_lane 0 (local.get $rmin)) (f32x4.extract_lane 1 (local.get $rmin))) (f32.min (f32x4.extract_lane 2 (local.get $rmin)) (f32x4.extract_lane 3 (local.get $rmin))))))
+    (global.set $rmax (f64.promote_f32 (f32.max (f32.max (f32x4.extract_lane 0 (local.get $rmax)) (f32x4.extract_lane 1 (local.get $rmax))) (f32.max (f32x4.extract_lane 2 (local.get $rmax)) (f32x4.extract_lane 3 (local.get $rmax))))))
+    (global.set $cmin (f64.promote_f32 (f32.min (f32.min (f32x4.extract_lane 0 (local.get $cmin)) (f32x4.extract_lane 1 (local.get $cmin))) (f32.min (f32x4.extract_lane 2 (local.get $cmin)) (f32x4.extract_lane 3 (local.get $cmin))))))
+    (global.set $cmax (f64.promote_f32 (f32.max (f32.max (f32x4.extract_lane 0 (local.get $cmax)) (f32x4.extract_lane 1 (local.get $cmax))) (f32.max (f32x4.extract_lane 2 (local.get $cmax)) (f32x4.extract_lane 3 (local.get $cmax))))))
     (global.set $maxabs (f64.max (f64x2.extract_lane 0 (local.get $maxabs)) (f64x2.extract_lane 1 (local.get $maxabs))))
     (global.set $maxrel (f64.max (f64x2.extract_lane 0 (local.get $maxrel)) (f64x2.extract_lane 1 (local.get $maxrel))))
     (global.set $natol (f64.max (f64x2.extract_lane 0 (local.get $natol)) (f64x2.extract_lane 1 (local.get $natol))))
-    (global.set $close (f64.convert_i64_s (i64.add (i64x2.extract_lane 0 (local.get $close)) (i64x2.extract_lane 1 (local.get $close))))))
+    ;; Every element is within the tolerance exactly when the largest |d| - rtol |r| is (natol
+    ;; starts at 0, so it is at least that). Otherwise pass B counts them: -1 here.
+    (global.set $close (select (f64.convert_i32_u (local.get $n)) (f64.const -1) (f64.le (global.get $natol) (local.get $atol)))))
 
-  ;; Pass B, for tensors with elements outside the tolerance: the rtol that would pass
-  ;; (max over failing elements of (|d| - atol) / |r|, +inf where r == 0) and the first
-  ;; element with the largest excess |d| - rtol |r| - atol.
+  ;; Pass B, for tensors with elements outside the tolerance: their number (`close` is the
+  ;; others'), the rtol that would pass (max over failing elements of (|d| - atol) / |r|, +inf
+  ;; where r == 0) and the first element with the largest excess |d| - rtol |r| - atol.
   (func (export "passB") (param $r i32) (param $c i32) (param $pairs i32) (param $atol f64) (param $rtol f64)
     (local $vr v128) (local $ad v128) (local $ar v128) (local $ex v128) (local $bad v128) (local $gt v128)
-    (local $nrt v128) (local $wex v128) (local $widx v128) (local $idx v128)
+    (local $nrt v128) (local $wex v128) (local $widx v128) (local $idx v128) (local $nbad v128) (local $n i32)
     (local $va v128) (local $vrt v128) (local $zero v128) (local $two v128)
     (local $e0 f64) (local $e1 f64) (local $i0 i64) (local $i1 i64)
     (local.set $zero (f64x2.splat (f64.const 0)))
@@ -106,6 +162,7 @@
     (local.set $widx (i64x2.splat (i64.const -1)))
     (local.set $idx (v128.const i64x2 0 1))
     (local.set $two (i64x2.splat (i64.const 2)))
+    (local.set $n (i32.shl (local.get $pairs) (i32.const 1)))
     (block $done
       (br_if $done (i32.eqz (local.get $pairs)))
       (loop $next
@@ -114,6 +171,8 @@
         (local.set $ar (f64x2.abs (local.get $vr)))
         (local.set $ex (f64x2.sub (f64x2.sub (local.get $ad) (f64x2.mul (local.get $vrt) (local.get $ar))) (local.get $va)))
         (local.set $bad (f64x2.gt (local.get $ex) (local.get $zero)))
+        ;; lanes of a comparison are all ones (-1) when true
+        (local.set $nbad (i64x2.sub (local.get $nbad) (local.get $bad)))
         ;; a failing element has |d| > atol, so (|d| - atol) / 0 is +inf where r == 0
         (local.set $nrt (f64x2.pmax (local.get $nrt)
           (v128.bitselect (f64x2.div (f64x2.sub (local.get $ad) (local.get $va)) (local.get $ar)) (local.get $zero) (local.get $bad))))
@@ -124,6 +183,8 @@
         (local.set $r (i32.add (local.get $r) (i32.const 8)))
         (local.set $c (i32.add (local.get $c) (i32.const 8)))
         (br_if $next (local.tee $pairs (i32.sub (local.get $pairs) (i32.const 1))))))
+    (global.set $close (f64.convert_i64_s (i64.sub (i64.extend_i32_u (local.get $n))
+      (i64.add (i64x2.extract_lane 0 (local.get $nbad)) (i64x2.extract_lane 1 (local.get $nbad))))))
     (global.set $nrtol (f64.max (f64x2.extract_lane 0 (local.get $nrt)) (f64x2.extract_lane 1 (local.get $nrt))))
     ;; the larger excess wins; on a tie, the smaller index
     (local.set $e0 (f64x2.extract_lane 0 (local.get $wex)))

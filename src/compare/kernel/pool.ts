@@ -138,6 +138,7 @@ import('node:worker_threads').then(({ parentPort, workerData, receiveMessageOnPo
       res[o + 16] = e.nrtol.value;
       res[o + 17] = e.wex.value;
       res[o + 18] = e.widx.value;
+      res[o + 19] = e.close.value;
     }
     done++;
     Atomics.store(ctl, ${DONE}, done);
@@ -353,7 +354,7 @@ export class MetricsPool {
       const r = this.results;
       const a = {} as PassA;
       A_KEYS.forEach((k, i) => (a[k] = r[o + i]!));
-      const b = r[o + 15] === 1 ? { nrtol: r[o + 16]!, wex: r[o + 17]!, widx: r[o + 18]! } : null;
+      const b = r[o + 15] === 1 ? { close: r[o + 19]!, nrtol: r[o + 16]!, wex: r[o + 17]!, widx: r[o + 18]! } : null;
       this.finished++;
       this.complete(slot, { a, b });
       progressed = true;
