@@ -242,6 +242,23 @@ export function sampledSimilarity(ref: ActInfo, cand: ActInfo, t: Transform): nu
 
 /** 1 - sum|a-b| / sum(|a|+|b|) over sampled values (a non-finite mismatch counts 1 of 1). */
 function scoreSamples(sr: Float32Array, sc: Float32Array): number {
+  // Finite values (the usual case) in a loop without the checks: the same sums in the same
+  // order. A NaN or infinity anywhere makes them non-finite (finite float32 sums cannot
+  // overflow a double), and then the loop below scores them.
+  let num = 0;
+  let den = 0;
+  const len = sr.length;
+  for (let k = 0; k < len; k++) {
+    const a = sr[k]!;
+    const b = sc[k]!;
+    num += Math.abs(a - b);
+    den += Math.abs(a) + Math.abs(b);
+  }
+  if (num - num === 0 && den - den === 0) return den === 0 ? 1 : Math.max(0, 1 - num / den);
+  return scoreNonFinite(sr, sc);
+}
+
+function scoreNonFinite(sr: Float32Array, sc: Float32Array): number {
   let num = 0;
   let den = 0;
   for (let k = 0; k < sr.length; k++) {

@@ -119,5 +119,21 @@ describe('sampledSimilarity', () => {
     cand[3000] = 3;
     expect(sampledSimilarity(act('r', [n], ref), act('c', [n], cand), {})).toBeCloseTo(1 - 2 / (2 * 256 + 2), 12);
   });
+
+  it('scores NaN and infinities: matching ones are skipped, each mismatch counts 1 of 1', () => {
+    const n = 8;
+    const ref = new Float32Array(n).fill(2);
+    const cand = new Float32Array(n).fill(2);
+    ref[1] = NaN;
+    cand[1] = NaN;
+    ref[2] = Infinity;
+    cand[2] = Infinity;
+    expect(sampledSimilarity(act('r', [n], ref), act('c', [n], cand), {})).toBe(1);
+    // NaN against 2, -Inf against Inf, and 3 against 2 (|d| 1 of |a|+|b| 5): the 4 matching 2s add 16 to the denominator.
+    cand[3] = NaN;
+    cand[2] = -Infinity;
+    cand[4] = 3;
+    expect(sampledSimilarity(act('r', [n], ref), act('c', [n], cand), {})).toBeCloseTo(1 - (1 + 1 + 1) / (1 + 1 + 5 + 4 * 4), 12);
+  });
 });
 
