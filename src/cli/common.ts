@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { BackendName } from '../backend/index.js';
 import { initBackend } from '../backend/index.js';
@@ -12,6 +11,7 @@ import { loadInputSpecFile, parseInputArg, parseShapeArg } from '../inputs/spec.
 import { generateFeeds, inferIntRanges, loadFeeds, plannedDraws } from '../inputs/generate.js';
 import { arc4State } from '../inputs/kernel/arc4.js';
 import { MetricsPool } from '../compare/kernel/pool.js';
+import { modelFiles } from '../formats/files.js';
 
 /** Options every command that runs a model accepts. */
 export const RUN_OPTIONS = {
@@ -154,17 +154,17 @@ function describeDist(o: InputSpec | undefined, s: TensorSpec): string {
 /** Files up to this size are read and hashed in one go; larger ones are streamed. */
 const HASH_AT_ONCE = 16 * 1024 * 1024;
 
-/** sha256 of a file, or of every file in a folder (sorted by relative path). */
-export async function hashPath(path: string): Promise<{ sha256: string; bytes: number }> {
+/**
+ * sha256 and size of the files a model is read from (formats/files.ts: a folder's files by
+ * relative path, a model.json and its weight shards, a checkpoint's .meta, .index and .data;
+ * `extra`: what its runner read besides, e.g. an ONNX model's external data), one digest
+ * over them in that order. No files: an empty digest.
+ */
+export async function hashPath(path: string, extra: string[] = []): Promise<{ sha256: string; bytes: number }> {
+  const files = modelFiles(path, extra);
+  if (!files.length) return { sha256: '', bytes: 0 };
   const h = createHash('sha256');
   let bytes = 0;
-  const files: string[] = [];
-  const walk = (p: string) => {
-    if (statSync(p).isDirectory()) for (const e of readdirSync(p).sort()) walk(join(p, e));
-    else files.push(p);
-  };
-  if (!existsSync(path)) return { sha256: '', bytes: 0 };
-  walk(path);
   for (const f of files) {
     if (statSync(f).size <= HASH_AT_ONCE) {
       const b = readFileSync(f);

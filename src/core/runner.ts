@@ -45,5 +45,11 @@ export interface Runner {
    * the node leaves dead (a TF1 Switch's untaken one) or cannot compute alone is `undefined`.
    */
   runSingle?(name: string, inputs: tf.Tensor[]): Promise<(tf.Tensor | undefined)[]>;
+  /**
+   * Files it read besides those its path names by itself (formats/files.ts: a folder's files,
+   * a model.json's weight shards, a checkpoint's .index and .data): an ONNX model's external
+   * data. Optional; the Result's sha256 covers them too.
+   */
+  files?(): string[];
   dispose(): void;
 }

@@ -351,5 +351,8 @@ describe('ONNX runner: dtypes, layouts, external data', () => {
     ext.dispose();
     emb.dispose();
     expect(a.map((v) => bitsOf(v.data as Float32Array))).toEqual(b.map((v) => bitsOf(v.data as Float32Array)));
+    // The external file is one the model is read from (the Result's sha256 covers it).
+    expect(ext.files()).toEqual([join(sub, 'weights', 'conv_w.bin')]);
+    expect(emb.files()).toEqual([]);
   });
 });

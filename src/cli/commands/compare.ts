@@ -102,7 +102,7 @@ export async function runCompare(original: string, candidatePath: string, values
     const cand = await loadModel(candidatePath, { referenceInputs: ref.runner.inputs().map((s) => s.name), ...(loopActivations ? { loopActivations } : {}) });
     try {
       // Large files are hashed (streamed) while the models run; the Result gets the digests after.
-      const hashing = Promise.all([hashPath(original), hashPath(candidatePath)]);
+      const hashing = Promise.all([hashPath(original, ref.runner.files?.()), hashPath(candidatePath, cand.runner.files?.())]);
       hashing.catch(() => {});
       const result = await compareRunners(ref.runner, cand.runner, {
         seed,

@@ -187,6 +187,10 @@ export class OnnxRunner implements Runner {
     }
   }
 
+  files(): string[] {
+    return [...this.model.externalFiles];
+  }
+
   dispose(): void {
     if (this.released) return;
     this.released = true;

@@ -62,6 +62,8 @@ export class OnnxModel {
   /** Declared element type of each graph input (ONNX enum). */
   readonly inputElem = new Map<string, number>();
   readonly outputNames: string[];
+  /** The files external initializers were read from, in the order first met. */
+  readonly externalFiles: string[] = [];
   private readonly producer = new Map<string, NodeInfo>();
 
   private constructor(
@@ -113,8 +115,11 @@ export class OnnxModel {
       throw new FormatError(`${file}: the ONNX model has no graph nodes (expected a ModelProto with a graph; is this an .onnx file?)`, { file });
     }
     if (msg.opset_import.length === 0) throw new FormatError(`${file}: the ONNX model imports no opset (ModelProto.opset_import is empty)`, { file });
-    const inlined = inlineExternalData(msg, file);
-    return new OnnxModel(file, inlined ?? bytes, msg);
+    const external: string[] = [];
+    const inlined = inlineExternalData(msg, file, external);
+    const model = new OnnxModel(file, inlined ?? bytes, msg);
+    model.externalFiles.push(...new Set(external));
+    return model;
   }
 
   producerOf(value: string): NodeInfo | undefined {
@@ -195,9 +200,9 @@ export class OnnxModel {
 /**
  * Initializers stored outside the .onnx (data_location EXTERNAL) are read into raw_data, so the
  * model can be handed to onnxruntime as bytes. Returns the re-encoded model, or undefined when
- * nothing is external (the file's own bytes are used then).
+ * nothing is external (the file's own bytes are used then). `read` gets each external file's path.
  */
-function inlineExternalData(msg: ModelMsg, file: string): Uint8Array | undefined {
+function inlineExternalData(msg: ModelMsg, file: string, read: string[]): Uint8Array | undefined {
   const graph = msg.graph!;
   const tensors: TensorMsg[] = [...graph.initializer, ...graph.node.flatMap((n) => n.attribute.map((a) => a.t).filter((t): t is TensorMsg => !!t))];
   const external = tensors.filter((t) => t.data_location === 1);
@@ -224,6 +229,7 @@ function inlineExternalData(msg: ModelMsg, file: string): Uint8Array | undefined
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
       throw new FormatError(`${what}: external data range offset ${kv.get('offset') ?? 0} length ${kv.get('length') ?? '(rest)'} lies outside '${path}' (${size} bytes)`, { file, node: t.name });
     }
+    read.push(path);
     const data = new Uint8Array(length);
     const fd = openSync(path, 'r');
     try {

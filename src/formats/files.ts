@@ -1,0 +1,79 @@
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, extname, isAbsolute, join, normalize } from 'node:path';
+import { resolveCheckpointPrefix } from './checkpoint/bundle.js';
+
+/**
+ * The files a model at `path` is read from, in a fixed order: what the Result's sha256 and
+ * bytes cover, so that a change of weights alone changes the digest too.
+ *
+ * - a folder (SavedModel, tfjs model, checkpoint folder): every file in it, by relative path;
+ *   a `saved_model.pb` named by itself: its folder;
+ * - a model.json (tfjs graph or layers model): the JSON, then the weight shards its
+ *   weightsManifest names (those that exist, each once, in manifest order);
+ * - a TF1 checkpoint named by prefix, .meta, .index or a .data shard: its .meta, .index and
+ *   every .data shard (by name);
+ * - any other file: itself. `extra` (Runner.files(): an ONNX model's external data) follows.
+ *
+ * A path that does not exist and names no checkpoint gives no files.
+ */
+export function modelFiles(path: string, extra: string[] = []): string[] {
+  const out: string[] = [];
+  const add = (f: string) => {
+    if (!out.includes(f)) out.push(f);
+  };
+  const walk = (p: string) => {
+    if (statSync(p).isDirectory()) for (const e of readdirSync(p).sort()) walk(join(p, e));
+    else add(p);
+  };
+  const isCheckpointName = /\.(index|meta)$|\.data-\d{5}-of-\d{5}$/.test(path);
+  if (!existsSync(path) || isCheckpointName) {
+    if (isCheckpointName || existsSync(path + '.index') || existsSync(path + '.meta')) for (const f of checkpointFiles(path)) add(f);
+  } else if (statSync(path).isDirectory()) walk(path);
+  else if (/^saved_model\.pb(txt)?$/.test(basename(path))) walk(dirname(path));
+  else {
+    add(path);
+    if (extname(path).toLowerCase() === '.json') for (const f of weightShards(path)) add(f);
+  }
+  for (const f of extra) if (existsSync(f)) add(f);
+  return out;
+}
+
+/** A checkpoint's .meta, .index and .data shards that exist. */
+function checkpointFiles(path: string): string[] {
+  let prefix: string;
+  try {
+    prefix = resolveCheckpointPrefix(path);
+  } catch {
+    return existsSync(path) ? [path] : [];
+  }
+  const dir = dirname(prefix);
+  const base = basename(prefix);
+  const shards = existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(base + '.data-')).sort().map((f) => join(dir, f)) : [];
+  const files = [prefix + '.meta', prefix + '.index'].filter((f) => existsSync(f)).concat(shards);
+  // A V1 checkpoint is one file at the prefix itself.
+  if (existsSync(prefix) && statSync(prefix).isFile()) files.unshift(prefix);
+  return files;
+}
+
+/** The weight files a model.json names, inside its folder (what the tfjs readers load). */
+function weightShards(json: string): string[] {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(readFileSync(json, 'utf8'));
+  } catch {
+    return [];
+  }
+  const manifest = (obj as { weightsManifest?: unknown }).weightsManifest;
+  if (!Array.isArray(manifest)) return [];
+  const out: string[] = [];
+  for (const group of manifest) {
+    const paths = (group as { paths?: unknown } | null)?.paths;
+    if (!Array.isArray(paths)) continue;
+    for (const p of paths) {
+      if (typeof p !== 'string' || isAbsolute(p) || normalize(p).split(/[\\/]/).includes('..')) continue;
+      const f = join(dirname(json), p);
+      if (existsSync(f) && statSync(f).isFile()) out.push(f);
+    }
+  }
+  return out;
+}
