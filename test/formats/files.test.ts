@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hashPath } from '../../src/cli/common.js';
+import { hashCache, hashPath } from '../../src/cli/common.js';
 import { modelFiles } from '../../src/formats/files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'parity-files-'));
@@ -80,4 +80,31 @@ describe('the files a model is read from (what its sha256 covers)', () => {
     writeFileSync(shard, 'weights v2');
     expect((await hashPath(json)).sha256).not.toBe(h1.sha256);
   });
+});
+
+describe('digests of model files in one process', () => {
+  it('are read once for files that have not changed, and again when one has', async () => {
+    const shard = file('cached/w.bin', 'aaaa');
+    const json = file('cached/model.json', JSON.stringify({ weightsManifest: [{ paths: ['w.bin'], weights: [] }] }));
+    // Fresh files (within 2 s of now) are never taken from the cache: a rewrite within the same tick must be seen.
+    const m0 = hashCache.misses;
+    const fresh = await hashPath(json);
+    expect((await hashPath(json)).sha256).toBe(fresh.sha256);
+    expect(hashCache.misses - m0).toBe(2);
+    const past = new Date(Date.now() - 60_000);
+    for (const f of [shard, json]) utimesSync(f, past, past);
+    // Setting the times changed the change time, which is now: wait until it is 2 s old.
+    await new Promise((r) => setTimeout(r, 2100));
+    const h0 = hashCache.hits;
+    const first = await hashPath(json);
+    expect(first.sha256).toBe(fresh.sha256);
+    expect(await hashPath(json)).toEqual(first);
+    expect(hashCache.hits - h0).toBe(1);
+    // The same size and the same modification time, other bytes: the change time gives it away.
+    writeFileSync(shard, 'bbbb');
+    utimesSync(shard, past, past);
+    const changed = await hashPath(json);
+    expect(changed.sha256).not.toBe(first.sha256);
+    expect(changed.sha256).toBe(createHash('sha256').update(readFileSync(json)).update('bbbb').digest('hex'));
+  }, 10_000);
 });
