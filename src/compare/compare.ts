@@ -439,6 +439,11 @@ function pairDecider(alignment: Alignment | undefined, map: Alignment | undefine
   };
 }
 
+/** A model's facts with its runner's warnings, when it has any. */
+function withWarnings(facts: ModelFacts, runner: Runner): ModelFacts {
+  return runner.warnings?.length ? { ...facts, warnings: [...runner.warnings] } : facts;
+}
+
 /**
  * Compares a reference and a candidate runner on the same seeded feeds: alignment, metrics,
  * first divergence, own vs inherited error. Returns the Result; never throws for a model that
@@ -741,8 +746,8 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
     tool: { name: 'tf-parity', version: VERSION },
     verdict,
     summary,
-    reference: opts.referenceFacts,
-    candidate: opts.candidateFacts,
+    reference: withWarnings(opts.referenceFacts, reference),
+    candidate: withWarnings(opts.candidateFacts, candidate),
     run: {
       seed: opts.seed,
       iterations,

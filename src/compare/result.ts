@@ -14,6 +14,8 @@ export interface ModelFacts {
   kind: string;
   sha256: string;
   bytes: number;
+  /** What its runner does differently from the model as saved (Runner.warnings). */
+  warnings?: string[];
 }
 
 export interface InputFacts {

@@ -51,5 +51,11 @@ export interface Runner {
    * data. Optional; the Result's sha256 covers them too.
    */
   files?(): string[];
+  /**
+   * What it does differently from the model as saved, to read the comparison with (a Keras
+   * dtype policy computed in float32, weights in the file that no layer uses). The Result
+   * carries them with the model's facts, and the reports show them.
+   */
+  readonly warnings?: readonly string[];
   dispose(): void;
 }

@@ -35,6 +35,9 @@ export function consoleReport(r: Result, opts: { worst?: number; color?: boolean
     `  ${r.pairs.length} pairs compared (${r.pairs.filter((p) => p.isOutput).length} outputs), ${failing.length} failing; ` +
       `unmatched: ${r.unmatched.reference.length} reference, ${r.unmatched.candidate.length} candidate`,
   );
+  for (const [side, facts] of [['reference', r.reference], ['candidate', r.candidate]] as const) {
+    for (const w of facts.warnings ?? []) lines.push(`  ${c('33', `warning (${side}):`)} ${w}`);
+  }
   if (r.error) lines.push(`  ${c('33', r.error.message)}`);
   if (r.firstDivergence !== undefined) {
     const p = r.pairs[r.firstDivergence]!;

@@ -170,7 +170,7 @@ header{padding:14px 24px;color:#fff}header h1{margin:0;font-size:22px}header p{m
 header.equivalent{background:#1f7a3a}header.not-equivalent{background:#b3261e}header.error{background:#8a6100}
 main{padding:8px 24px 40px}section{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:10px 14px;margin:12px 0}
 h2{font-size:16px;margin:2px 0 8px}table{border-collapse:collapse;width:100%}td,th{padding:3px 8px;border-bottom:1px solid #eceef1;text-align:left;vertical-align:top}
-.facts td:first-child{color:#5b6570;width:180px}.pairs th{cursor:pointer;user-select:none;background:#f0f2f5;position:sticky;top:0}
+.facts td{white-space:pre-line}.facts td:first-child{color:#5b6570;width:180px}.pairs th{cursor:pointer;user-select:none;background:#f0f2f5;position:sticky;top:0}
 .pairs tr.fail td:first-child{color:#b3261e;font-weight:600}.pairs tr.pass td:first-child{color:#1f7a3a}.pairs tr.selected{background:#fff6d6}
 .pairs tbody tr{cursor:pointer}.num{font-variant-numeric:tabular-nums;white-space:nowrap}
 #graph-wrap{display:flex;gap:10px;height:560px}#graph{flex:1;border:1px solid #dde1e6;border-radius:4px;background:#fbfcfd;cursor:grab;height:100%}
@@ -211,6 +211,10 @@ var facts = [
   ['Tool', R.tool.name + ' ' + R.tool.version + ', started ' + R.run.startedAt],
   ['Pairs', R.pairs.length + ' compared, ' + R.pairs.filter(function(p){ return !p.pass; }).length + ' failing; unmatched ' + R.unmatched.reference.length + ' reference / ' + R.unmatched.candidate.length + ' candidate']
 ];
+// What a runner does differently from the model as saved, under that model's rows.
+function warnRow(label, w, after) { if (w && w.length) facts.splice(facts.findIndex(function(f){ return f[0] === after; }) + 1, 0, [label, w.join('\n')]); }
+warnRow('Reference warnings', R.reference.warnings, 'Reference sha256');
+warnRow('Candidate warnings', R.candidate.warnings, 'Candidate sha256');
 var ft = document.getElementById('facts');
 facts.forEach(function(f){ var tr = el('tr'); tr.appendChild(el('td', null, f[0])); tr.appendChild(el('td', null, f[1])); ft.appendChild(tr); });
 

@@ -34,6 +34,8 @@ describe.skipIf(!existsSync(CHROMIUM))('HTML report in a browser', () => {
     expect(result.verdict).toBe('not-equivalent');
     const fd = result.pairs[result.firstDivergence!]!;
     expect(fd.reference).toBe(`dw1/${EVIL}`);
+    // A runner's warning, with markup in it: shown as text under the candidate's facts.
+    result.candidate.warnings = ['<img src=x onerror="window.__pwned=1"> 2 weight(s) ignored', "dtype policy 'mixed_float16' is computed in float32 here"];
     const file = join(d, 'report.html');
     writeFileSync(file, htmlReport(result));
 
@@ -61,6 +63,10 @@ describe.skipIf(!existsSync(CHROMIUM))('HTML report in a browser', () => {
       expect(await first.count()).toBe(1);
       expect(await first.getAttribute('data-name')).toBe(`dw1/${EVIL}`);
       expect(await page.locator('#verdict').textContent()).toBe('Not equivalent');
+      const warnRow = page.locator('#facts tr', { hasText: 'Candidate warnings' });
+      expect(await warnRow.locator('td').nth(1).textContent()).toBe(result.candidate.warnings.join('\n'));
+      // Right under the candidate's digest.
+      expect(await page.locator('#facts tr:has-text("Candidate sha256") + tr td').first().textContent()).toBe('Candidate warnings');
       // Click a different node, then the first divergence again: details follow the click.
       await page.locator('#graph g.node[data-name="conv1/Relu"]').click();
       expect(await page.locator('#details h3').textContent()).toBe('conv1/Relu');
