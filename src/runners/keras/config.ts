@@ -1,6 +1,7 @@
 import { tf } from '../../backend/tf.js';
 import { tfl } from '../tfl.js';
 import { FormatError, UnsupportedError, listing } from '../../core/errors.js';
+import { PARITY_GRU, registerResetAfterGru } from './gru.js';
 
 /**
  * Keras model configs (Keras 3 `.keras` config.json, Keras 2/3 `.h5` model_config, tfjs
@@ -135,7 +136,6 @@ function unsupportedOptions(cls: string, cfg: J, keras3: boolean): string[] {
   if (cfg.quantization_config !== undefined && cfg.quantization_config !== null) out.push(`${cls} with quantization_config`);
   if (typeof cfg.lora_rank === 'number' && cfg.lora_rank > 0) out.push(`${cls} with lora_rank=${cfg.lora_rank}`);
   if (cfg.output_padding !== undefined && cfg.output_padding !== null) out.push(`${cls} with output_padding`);
-  if (cls === 'GRU' && cfg.reset_after === true) out.push('GRU with reset_after=True');
   if (cls === 'ReLU' && ((typeof cfg.negative_slope === 'number' && cfg.negative_slope !== 0) || (typeof cfg.threshold === 'number' && cfg.threshold !== 0))) {
     out.push('ReLU with negative_slope/threshold');
   }
@@ -262,6 +262,11 @@ function normaliseObject(o: J, ctx: { warnings: string[]; keras3: boolean }): J 
     out[k] = k === 'config' && isLayer && isObj(val) ? normaliseLayerConfig(String(o.class_name), val, ctx) : normaliseValue(val, ctx, k);
   }
   if (out.class_name === 'Functional') out.class_name = 'Model';
+  // tfjs-layers has no GRU with reset_after=True (the Keras default): gru.ts has.
+  if (out.class_name === 'GRU' && isObj(o.config) && o.config.reset_after === true) {
+    registerResetAfterGru();
+    out.class_name = PARITY_GRU;
+  }
   return out;
 }
 

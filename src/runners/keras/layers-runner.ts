@@ -5,6 +5,7 @@ import type { DType } from '../../core/dtype.js';
 import { ExecutionError, InputError, errorMessage } from '../../core/errors.js';
 import type { Activation, Feeds, Layout, RunOptions, Runner } from '../../core/runner.js';
 import { shapeToString, type TensorSpec } from '../../core/tensor.js';
+import { PARITY_GRU } from './gru.js';
 
 /**
  * A Runner over a tfjs-layers model (Keras `.keras`/`.h5`, TensorFlow.js layers models).
@@ -70,7 +71,7 @@ function isInputLayer(l: Layer): boolean {
 
 function typeName(l: Layer): string {
   const c = l.getClassName();
-  return c === 'Model' ? 'Functional' : c;
+  return c === 'Model' ? 'Functional' : c === PARITY_GRU ? 'GRU' : c;
 }
 
 function specDtype(d: string): DType {
