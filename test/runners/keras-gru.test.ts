@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -6,7 +6,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Activation, Runner } from '../../src/core/runner.js';
 import { loadKerasRunner } from '../../src/runners/keras/index.js';
-import { writeKeras3, writeLegacyH5 } from '../fixtures/keras-writer.js';
+import { loadTfjsLayersRunner } from '../../src/runners/tfjs-layers.js';
+import { writeKeras3, writeLegacyH5, writeTfjsLayers } from '../fixtures/keras-writer.js';
 
 /** Keras' GRU(reset_after=True) in numpy: test/fixtures/gen/keras_gru.py. */
 interface T {
@@ -74,6 +75,17 @@ function expectGolden(acts: Awaited<ReturnType<typeof outputs>>): void {
   });
 }
 
+/** The file's runner gives the golden outputs; then it and the model that described the file go. */
+async function expectFileGolden(f: string, model: tfl.LayersModel): Promise<void> {
+  const r = await loadKerasRunner(f);
+  try {
+    expectGolden(await outputs(r));
+  } finally {
+    r.dispose();
+    model.dispose();
+  }
+}
+
 describe('Keras GRU with reset_after=True (the Keras default), which tfjs-layers lacks', () => {
   it('Keras 3 .keras: two biases, the reset gate after the recurrent kernel; with and without bias, go_backwards', async () => {
     const model = stack();
@@ -83,13 +95,7 @@ describe('Keras GRU with reset_after=True (the Keras default), which tfjs-layers
       weights: () =>
         G.layers.flatMap((l, i) => l.weights.map((w, k) => ({ path: `layers/${i === 0 ? 'gru' : `gru_${i}`}/cell/vars/${k}`, shape: w.shape, data: new Float32Array(w.values) }))),
     });
-    const r = await loadKerasRunner(f);
-    try {
-      expectGolden(await outputs(r));
-    } finally {
-      r.dispose();
-      model.dispose();
-    }
+    await expectFileGolden(f, model);
   });
 
   it('Keras 2 .h5: the same layers read by weight name', async () => {
@@ -101,7 +107,22 @@ describe('Keras GRU with reset_after=True (the Keras default), which tfjs-layers
           l.weights.map((w, k) => ({ path: `model_weights/${l.name}/${l.name}/${['kernel', 'recurrent_kernel', 'bias'][k]}:0`, shape: w.shape, data: new Float32Array(w.values) })),
         ),
     });
-    const r = await loadKerasRunner(f);
+    await expectFileGolden(f, model);
+  });
+
+  it('a TensorFlow.js layers model.json (as tensorflowjs_converter writes a Keras GRU: class GRU, reset_after true)', async () => {
+    const model = stack();
+    const sub = join(dir, 'tfjs');
+    const json = await writeTfjsLayers(model, sub);
+    const m = JSON.parse(readFileSync(json, 'utf8')) as { modelTopology: J; weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype: string }[] }[] };
+    const topo = ((m.modelTopology.model_config as J | undefined) ?? m.modelTopology) as J;
+    for (const l of (topo.config as J).layers as J[]) if (l.class_name === 'GRU') (l.config as J).reset_after = true;
+    const names = ['kernel', 'recurrent_kernel', 'bias'];
+    const ws = G.layers.flatMap((l) => l.weights.map((w, k) => ({ name: `${l.name}/${names[k]}`, shape: w.shape, dtype: 'float32', data: w.values })));
+    m.weightsManifest = [{ paths: ['group1-shard1of1.bin'], weights: ws.map(({ data: _, ...spec }) => spec) }];
+    writeFileSync(json, JSON.stringify(m));
+    writeFileSync(join(sub, 'group1-shard1of1.bin'), Buffer.from(new Float32Array(ws.flatMap((w) => w.data)).buffer));
+    const r = await loadTfjsLayersRunner(json);
     try {
       expectGolden(await outputs(r));
     } finally {
