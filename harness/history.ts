@@ -14,6 +14,8 @@ export interface HistoryEntry {
   verdict?: string;
   /** Worst output metrics of the run. */
   metrics?: { max_abs: number; mean_abs: number; cosine: number; sqnr: number };
+  /** sha256 of each model's files in that run. */
+  models?: { reference: string; candidate: string };
 }
 
 export function appendHistory(path: string, entries: HistoryEntry[]): void {
@@ -57,6 +59,8 @@ export interface Trend {
   statuses: string[];
   flag: TrendFlag;
   reason?: string;
+  /** Models whose files differ from the case's previous run (both runs recorded their digests). */
+  changed?: ('reference' | 'candidate')[];
 }
 
 function median(xs: number[]): number {
@@ -69,6 +73,8 @@ function median(xs: number[]): number {
  * Trend of one case: the current run against the previous `window` runs. A regression is a
  * status that got worse (pass -> fail/error) or a max_abs worse than `factor` times the median
  * of the window (and above `floor`, so noise at 1e-9 does not flag); an improvement the reverse.
+ * `changed` names the models whose files differ from the previous run's: what to look at first
+ * when a case regresses.
  */
 export function trendFor(
   caseName: string,
@@ -80,8 +86,22 @@ export function trendFor(
   const series = [...past.map((e) => e.metrics?.max_abs ?? NaN), current.metrics?.max_abs ?? NaN];
   const statuses = [...past.map((e) => e.status), current.status];
   if (!past.length) return { case: caseName, series, statuses, flag: 'new' };
-  const floor = opts.floor ?? 1e-7;
   const last = past[past.length - 1]!;
+  const changed = (['reference', 'candidate'] as const).filter((k) => last.models?.[k] && current.models?.[k] && last.models[k] !== current.models[k]);
+  const t = trendOf(past, last, current, series, statuses, caseName, opts);
+  return changed.length ? { ...t, changed } : t;
+}
+
+function trendOf(
+  past: HistoryEntry[],
+  last: HistoryEntry,
+  current: HistoryEntry,
+  series: number[],
+  statuses: string[],
+  caseName: string,
+  opts: { window: number; factor: number; floor?: number },
+): Trend {
+  const floor = opts.floor ?? 1e-7;
   if (last.status === 'pass' && current.status !== 'pass') return { case: caseName, series, statuses, flag: 'regression', reason: `status ${last.status} -> ${current.status}` };
   const prev = past.map((e) => e.metrics?.max_abs).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
   const cur = current.metrics?.max_abs;

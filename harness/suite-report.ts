@@ -54,7 +54,7 @@ R.cases.forEach(function(c){
   var td = el('td'); if (c.reportDir) { var a = el('a', {href: c.reportDir + '/report.html'}, c.name); td.appendChild(a); } else td.textContent = c.name; td.appendChild(el('div', {style: 'color:#6b7682;font-size:12px'}, c.file)); tr.appendChild(td);
   tr.appendChild(el('td', null, c.expected)); tr.appendChild(el('td', null, c.verdict || '-'));
   tr.appendChild(el('td', null, c.metrics ? num(c.metrics.max_abs) : '-')); tr.appendChild(el('td', null, c.metrics ? num(c.metrics.cosine) : '-'));
-  var tt = el('td'); var t = trends[c.file]; if (t) { tt.appendChild(spark(t)); tt.appendChild(el('span', {'class': t.flag}, ' ' + t.flag)); if (t.reason) tt.title = t.reason; } tr.appendChild(tt);
+  var tt = el('td'); var t = trends[c.file]; if (t) { tt.appendChild(spark(t)); tt.appendChild(el('span', {'class': t.flag}, ' ' + t.flag)); var why = (t.reason || '') + (t.changed && t.changed.length ? (t.reason ? '; ' : '') + t.changed.join(' and ') + ' changed since the last run' : ''); if (why) tt.title = why; if (t.changed && t.changed.length) tt.appendChild(el('span', {'class': 'changed'}, ' (' + t.changed.join(', ') + ' changed)')); } tr.appendChild(tt);
   tr.appendChild(el('td', null, c.message)); tr.appendChild(el('td', null, (c.durationMs / 1000).toFixed(1) + ' s'));
   tb.appendChild(tr);
 });

@@ -29,6 +29,8 @@ export interface CaseOutcome {
   metrics?: { max_abs: number; mean_abs: number; cosine: number; sqnr: number };
   /** Per-case report folder, relative to the suite output folder. */
   reportDir?: string;
+  /** sha256 of each model's files (the Result's), to tell runs of changed models apart in the history. */
+  models?: { reference: string; candidate: string };
 }
 
 export interface SuiteResult {
@@ -175,7 +177,8 @@ async function runCase(spec: CaseSpec, root: string, opts: SuiteOptions): Promis
       : status === 'error'
         ? r.error?.message ?? r.summary
         : `expected ${spec.expect}, got ${r.verdict}: ${r.summary}`;
-  return { ...base, status, verdict: r.verdict, message, ...(fd ? { firstDivergence: `${fd.reference} ~ ${fd.candidate}` } : {}), ...(metrics ? { metrics } : {}) };
+  const models = r.reference.sha256 || r.candidate.sha256 ? { models: { reference: r.reference.sha256, candidate: r.candidate.sha256 } } : {};
+  return { ...base, status, verdict: r.verdict, message, ...(fd ? { firstDivergence: `${fd.reference} ~ ${fd.candidate}` } : {}), ...(metrics ? { metrics } : {}), ...models };
 }
 
 function progressLine(opts: SuiteOptions, i: number, n: number, o: CaseOutcome | undefined, name: string): void {
@@ -229,7 +232,7 @@ export async function runSuite(suitePath: string, opts: SuiteOptions): Promise<S
     }
     if (opts.history) {
       // Appended per case, so an interrupted suite still leaves a valid history of what ran.
-      const entry: HistoryEntry = { run: runId, time: new Date().toISOString(), case: o.file, status: o.status, ...(o.verdict ? { verdict: o.verdict } : {}), ...(o.metrics ? { metrics: o.metrics } : {}) };
+      const entry: HistoryEntry = { run: runId, time: new Date().toISOString(), case: o.file, status: o.status, ...(o.verdict ? { verdict: o.verdict } : {}), ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.models ? { models: o.models } : {}) };
       appendHistory(opts.history, [entry]);
       newEntries.push(entry);
     }

@@ -76,4 +76,14 @@ describe('history', () => {
     expect(trendFor('c.yaml', h, entry('r3', 1e-5, 'fail'), { window: 5, factor: 2 }).flag).toBe('regression');
     expect(trendFor('new.yaml', h, { ...entry('r3', 1), case: 'new.yaml' }, { window: 5, factor: 2 }).flag).toBe('new');
   });
+
+  it("names the models whose files changed since the case's previous run, when both runs recorded digests", () => {
+    const entry = (run: string, reference?: string, candidate?: string) => ({ run, time: run, case: 'c.yaml', status: 'pass', metrics: { max_abs: 1e-5, mean_abs: 0, cosine: 1, sqnr: 100 }, ...(reference && candidate ? { models: { reference, candidate } } : {}) });
+    const h = [entry('r1', 'a', 'b'), entry('r2', 'a', 'b')];
+    expect(trendFor('c.yaml', h, entry('r3', 'a', 'b'), { window: 5, factor: 2 }).changed).toBeUndefined();
+    expect(trendFor('c.yaml', h, entry('r3', 'a', 'c'), { window: 5, factor: 2 })).toMatchObject({ flag: 'steady', changed: ['candidate'] });
+    expect(trendFor('c.yaml', h, entry('r3', 'z', 'c'), { window: 5, factor: 2 }).changed).toEqual(['reference', 'candidate']);
+    // Only the previous run counts; one without digests (an older history line) tells nothing.
+    expect(trendFor('c.yaml', [...h, entry('r3')], entry('r4', 'a', 'c'), { window: 5, factor: 2 }).changed).toBeUndefined();
+  });
 });

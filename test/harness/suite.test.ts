@@ -73,8 +73,13 @@ describe('suites', () => {
     }
     expect(results[0]!.trends![0]!.flag).toBe('new');
     expect(results[1]!.trends![0]!.flag).toBe('steady');
-    expect(results[2]!.trends![0]).toMatchObject({ flag: 'regression' });
-    expect(readHistory(hist).length).toBe(3);
+    // The same bytes copied again: no model changed. Then the buggy candidate: it did.
+    expect(results[1]!.trends![0]!.changed).toBeUndefined();
+    expect(results[2]!.trends![0]).toMatchObject({ flag: 'regression', changed: ['candidate'] });
+    const h = readHistory(hist);
+    expect(h.length).toBe(3);
+    expect(h.map((e) => e.models?.candidate.length)).toEqual([64, 64, 64]);
+    expect(h[0]!.models!.reference).toBe(h[2]!.models!.reference);
     expect(readFileSync(join(d, 'out', 'index.html'), 'utf8')).toContain('regression');
   }, 120_000);
 });

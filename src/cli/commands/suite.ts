@@ -67,7 +67,11 @@ export const command: Command = {
       process.stdout.write(
         `${result.cases.length} cases: ${c.pass} pass, ${c.fail} fail, ${c.error} error${c.interrupted ? `, ${c.interrupted} interrupted` : ''}; report ${join(out, 'index.html')}\n`,
       );
-      for (const t of result.trends ?? []) if (t.flag === 'regression' || t.flag === 'improvement') process.stdout.write(`  ${t.flag}: ${t.case}: ${t.reason}\n`);
+      for (const t of result.trends ?? []) {
+        const changed = t.changed?.length ? `${t.changed.join(' and ')} changed since the last run` : '';
+        if (t.flag === 'regression' || t.flag === 'improvement') process.stdout.write(`  ${t.flag}: ${t.case}: ${t.reason}${changed ? ` (${changed})` : ''}\n`);
+        else if (changed) process.stdout.write(`  ${t.flag}: ${t.case}: ${changed}\n`);
+      }
       return suiteExitCode(result);
     } finally {
       process.off('SIGINT', onSig);
