@@ -33,13 +33,16 @@ export function judge(r: Result, opts: EquivalenceOptions = {}): { pass: boolean
   if (!failing.length) return { pass: true, message: `${r.candidate.path} is equivalent to ${r.reference.path} (${judged.length} pairs)` };
   const fd = r.firstDivergence !== undefined ? r.pairs[r.firstDivergence] : failing[0]!;
   const own = fd?.own ? `; own error ${num(fd.own.metrics.max_abs)} (${fd.own.pass ? 'inherited' : 'its own'})` : '';
+  // What a runner did differently from the saved model may be the explanation.
+  const warned = (['reference', 'candidate'] as const).flatMap((k) => (r[k].warnings ?? []).map((w) => `${k}: ${w}`));
+  const warn = warned.length ? `. Warnings: ${warned.join('; ')}` : '';
   return {
     pass: false,
     message:
       `expected ${r.candidate.path} to be equivalent to ${r.reference.path}` +
       `${opts.atol !== undefined ? ` within atol ${opts.atol}` : ''}, but ${failing.length} of ${judged.length} pairs fail. ` +
       `First divergence: '${fd!.reference}' (${fd!.referenceOp}) ~ '${fd!.candidate}' (${fd!.candidateType}), max_abs ${num(fd!.metrics.max_abs)}, ` +
-      `needs atol >= ${num(fd!.metrics.needed_atol)}${own}`,
+      `needs atol >= ${num(fd!.metrics.needed_atol)}${own}${warn}`,
   };
 }
 

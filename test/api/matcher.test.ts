@@ -17,6 +17,11 @@ describe('programmatic API and vitest matcher', () => {
     const j = judge(bad);
     expect(j.pass).toBe(false);
     expect(j.message).toMatch(/First divergence: 'dw1\/Relu6' \(Relu6\) ~ 'dw1' \(DepthwiseConv2D\).*its own/);
+    expect(j.message).not.toMatch(/Warnings/);
+    // A runner's warnings come with the failure: they may explain it.
+    expect(judge({ ...bad, candidate: { ...bad.candidate, warnings: ["dtype policy 'mixed_float16' is computed in float32 here"] } }).message).toMatch(
+      /\. Warnings: candidate: dtype policy 'mixed_float16' is computed in float32 here$/,
+    );
     // A generous tolerance re-judges the same result without re-running.
     expect(judge(bad, { atol: 100 }).pass).toBe(true);
     expect(judge(bad, { atol: 100, layers: true }).pass).toBe(true);
