@@ -6,8 +6,9 @@ import { resolveCheckpointPrefix } from './checkpoint/bundle.js';
  * The files a model at `path` is read from, in a fixed order: what the Result's sha256 and
  * bytes cover, so that a change of weights alone changes the digest too.
  *
- * - a folder (SavedModel, tfjs model, checkpoint folder): every file in it, by relative path;
- *   a `saved_model.pb` named by itself: its folder;
+ * - a folder (SavedModel, tfjs model): every file in it, by relative path; a `saved_model.pb`
+ *   named by itself: its folder; a folder of TF1 checkpoints: its `checkpoint` state file and the
+ *   files of the checkpoint that names (or of its only one);
  * - a model.json (tfjs graph or layers model): the JSON, then the weight shards its
  *   weightsManifest names (those that exist, each once, in manifest order);
  * - a TF1 checkpoint named by prefix, .meta, .index or a .data shard: its .meta, .index and
@@ -28,7 +29,15 @@ export function modelFiles(path: string, extra: string[] = []): string[] {
   const isCheckpointName = /\.(index|meta)$|\.data-\d{5}-of-\d{5}$/.test(path);
   if (!existsSync(path) || isCheckpointName) {
     if (isCheckpointName || existsSync(path + '.index') || existsSync(path + '.meta')) for (const f of checkpointFiles(path)) add(f);
-  } else if (statSync(path).isDirectory()) walk(path);
+  } else if (statSync(path).isDirectory()) {
+    // A training folder keeps several checkpoints: only the one it resolves to (and the state
+    // file that names it) is this model. A SavedModel or a tfjs model is its whole folder.
+    const isCheckpointDir = !existsSync(join(path, 'saved_model.pb')) && !existsSync(join(path, 'saved_model.pbtxt')) && !existsSync(join(path, 'model.json')) && (existsSync(join(path, 'checkpoint')) || readdirSync(path).some((f) => f.endsWith('.index')));
+    if (isCheckpointDir) {
+      if (existsSync(join(path, 'checkpoint'))) add(join(path, 'checkpoint'));
+      for (const f of checkpointFiles(path)) add(f);
+    } else walk(path);
+  }
   else if (/^saved_model\.pb(txt)?$/.test(basename(path))) walk(dirname(path));
   else {
     add(path);
@@ -44,7 +53,8 @@ function checkpointFiles(path: string): string[] {
   try {
     prefix = resolveCheckpointPrefix(path);
   } catch {
-    return existsSync(path) ? [path] : [];
+    // Not one checkpoint (several in a folder and no state file naming one): the reader says so.
+    return existsSync(path) && statSync(path).isFile() ? [path] : [];
   }
   const dir = dirname(prefix);
   const base = basename(prefix);

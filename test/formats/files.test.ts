@@ -54,6 +54,9 @@ describe('the files a model is read from (what its sha256 covers)', () => {
     const want = [meta, index, d0, d1];
     const prefix = join(dir, 'ckpt/model.ckpt-7');
     for (const p of [prefix, meta, index, d1]) expect(modelFiles(p), p).toEqual(want);
+    // The folder: the state file and the checkpoint it names, not the others beside it.
+    const state = file('ckpt/checkpoint', 'model_checkpoint_path: "model.ckpt-7"\nall_model_checkpoint_paths: "model.ckpt-7"\n');
+    expect(modelFiles(join(dir, 'ckpt'))).toEqual([state, ...want]);
   });
 
   it('a folder: all its files by relative path; saved_model.pb named by itself: its folder', () => {
