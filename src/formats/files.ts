@@ -37,8 +37,7 @@ export function modelFiles(path: string, extra: string[] = []): string[] {
       if (existsSync(join(path, 'checkpoint'))) add(join(path, 'checkpoint'));
       for (const f of checkpointFiles(path)) add(f);
     } else walk(path);
-  }
-  else if (/^saved_model\.pb(txt)?$/.test(basename(path))) walk(dirname(path));
+  } else if (/^saved_model\.pb(txt)?$/.test(basename(path))) walk(dirname(path));
   else {
     add(path);
     if (extname(path).toLowerCase() === '.json') for (const f of weightShards(path)) add(f);
