@@ -239,6 +239,11 @@ const ZEROS = { class_name: 'Zeros', config: {} };
 
 function normaliseValue(v: unknown, ctx: { warnings: string[]; keras3: boolean }, key?: string): unknown {
   if (Array.isArray(v)) return v.map((x) => normaliseValue(x, ctx));
+  // A dtype given by name (Keras 2: "float16"): tfjs computes floats in float32.
+  if (key === 'dtype' && typeof v === 'string' && /^(b?float16|float64|half|double)$/.test(v)) {
+    ctx.warnings.push(`dtype '${v}' is computed in float32 here`);
+    return 'float32';
+  }
   if (!isObj(v)) return v;
   // Dtype policies -> the dtype tfjs computes in.
   if (v.class_name === 'DTypePolicy' || v.class_name === 'Policy' || v.class_name === 'DTypePolicyMap' || v.class_name === 'QuantizedDTypePolicy') {
@@ -246,7 +251,6 @@ function normaliseValue(v: unknown, ctx: { warnings: string[]; keras3: boolean }
     if (name !== 'float32') ctx.warnings.push(`dtype policy '${name}' is computed in float32 here`);
     return 'float32';
   }
-  void key;
   return normaliseObject(v, ctx);
 }
 

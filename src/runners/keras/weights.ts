@@ -36,9 +36,16 @@ type LayerLike = tfl.layers.Layer;
 interface H5Module {
   FS: { writeFile(p: string, d: Uint8Array): void; unlink(p: string): void; readFile(p: string): Uint8Array };
   activate_throwing_error_handler?: () => void;
+  // What Dataset.value uses inside, for float16 data it has no typed array for (readHalf).
+  _malloc?(bytes: number): number;
+  _free?(ptr: number): void;
+  HEAPU8?: Uint8Array;
+  get_dataset_data?(fileId: unknown, path: string, count: null, offset: null, strides: null, ptr: bigint): number;
 }
 
 let ready: Promise<H5Module> | undefined;
+/** The module once initialised (readDataset is synchronous). */
+let loaded: H5Module | undefined;
 let seq = 0;
 
 /** The h5wasm module, initialised once (its in-memory FS is what makes disk writes unnecessary). */
@@ -46,6 +53,7 @@ export async function h5Module(): Promise<H5Module> {
   ready ??= (h5wasm.ready as unknown as Promise<H5Module>).then((m) => {
     // HDF5 otherwise prints its error stack to stderr; thrown, it becomes part of our message.
     m.activate_throwing_error_handler?.();
+    loaded = m;
     return m;
   });
   return ready;
@@ -149,13 +157,47 @@ export function attrString(node: Group | Dataset, name: string): string | null {
   return null;
 }
 
+/** The value of a half-precision float (IEEE 754 binary16), exactly. */
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 31) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/** A float16 dataset's values as float32 (each exactly), read through h5wasm's own data call. */
+function readHalf(d: Dataset, n: number, littleEndian: boolean): Float32Array {
+  const m = loaded;
+  const ds = d as unknown as { file_id: unknown; path: string };
+  if (!m?._malloc || !m._free || !m.get_dataset_data || !m.HEAPU8) throw new Error('float16 data cannot be read by this h5wasm');
+  const bytes = n * 2;
+  const ptr = m._malloc(Math.max(bytes, 2));
+  if (!ptr) throw new Error(`cannot allocate ${bytes} bytes for float16 data`);
+  let raw: Uint8Array;
+  try {
+    m.get_dataset_data(ds.file_id, ds.path, null, null, null, BigInt(ptr));
+    raw = m.HEAPU8.slice(ptr, ptr + bytes);
+  } finally {
+    m._free(ptr);
+  }
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = halfToFloat(view.getUint16(i * 2, littleEndian));
+  return out;
+}
+
 function readDataset(d: Dataset, label: string, path: string, want: 'float32' | 'int32'): FileWeight {
   const shape = (d.shape ?? []).map(Number);
   checkTensorBudget(shape, 4, { file: fileOf(label), node: path });
   let v: unknown;
   try {
-    v = d.value;
+    const meta = d.metadata as { type?: number; size?: number; littleEndian?: boolean; total_size?: number } | undefined;
+    // float16 (Keras models in dtype float16): h5wasm has no typed array for it.
+    v = meta?.type === 1 && meta.size === 2 ? readHalf(d, meta.total_size ?? 0, meta.littleEndian !== false) : d.value;
   } catch (e) {
+    if (e instanceof ParityError) throw e;
     throw new FormatError(`${label}: cannot read weight '${path}' (${h5Reason(e)})`, { file: fileOf(label), node: path });
   }
   let data: Float32Array | Int32Array | null = null;
