@@ -1,6 +1,7 @@
 import { tf } from '../../backend/tf.js';
 import { tfl } from '../tfl.js';
 import { FormatError, UnsupportedError, listing } from '../../core/errors.js';
+import { KEEPDIMS_CLASSES, registerExtraLayers } from './extra-layers.js';
 import { PARITY_GRU, registerResetAfterGru } from './gru.js';
 
 /**
@@ -60,9 +61,10 @@ const ACTIVATIONS: Record<string, string> = {
 
 let layerClassCache: Set<string> | undefined;
 
-/** Layer classes registered in tfjs-layers (the registry also holds initializers, optimizers, ...). */
+/** Layer classes registered in tfjs-layers and by extra-layers.ts (the registry also holds initializers, optimizers, ...). */
 export function tfjsLayerClasses(): Set<string> {
   if (!layerClassCache) {
+    registerExtraLayers();
     const map = tf.serialization.SerializationMap.getMap().classNameMap;
     const Layer = tfl.layers.Layer as unknown as abstract new (...a: never[]) => object;
     layerClassCache = new Set(
@@ -132,7 +134,7 @@ function unsupportedOptions(cls: string, cfg: J, keras3: boolean): string[] {
     }
   }
   if (typeof cfg.groups === 'number' && cfg.groups !== 1) out.push(`${cls} with groups=${cfg.groups}`);
-  if (cfg.keepdims === true) out.push(`${cls} with keepdims=True`);
+  if (cfg.keepdims === true && !KEEPDIMS_CLASSES.has(cls)) out.push(`${cls} with keepdims=True`);
   if (cfg.quantization_config !== undefined && cfg.quantization_config !== null) out.push(`${cls} with quantization_config`);
   if (typeof cfg.lora_rank === 'number' && cfg.lora_rank > 0) out.push(`${cls} with lora_rank=${cfg.lora_rank}`);
   if (cfg.output_padding !== undefined && cfg.output_padding !== null) out.push(`${cls} with output_padding`);

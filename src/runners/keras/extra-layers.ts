@@ -1,0 +1,209 @@
+import { tf } from '../../backend/tf.js';
+import { tfl } from '../tfl.js';
+
+/**
+ * Keras layers that tfjs-layers lacks and that are simple enough to be written here. Each one
+ * follows its Keras 3 definition (keras/src/layers/...) at inference, and is registered under
+ * its Keras class name so that a config naming it builds as any other layer:
+ *
+ * - Subtract: `inputs[0] - inputs[1]` (merging/subtract.py), with broadcasting;
+ * - ZeroPadding1D: zeros before and after the steps axis (reshaping/zero_padding1d.py; the
+ *   steps axis is 1, or 2 with data_format channels_first);
+ * - Cropping1D: steps cut at both ends (reshaping/cropping1d.py);
+ * - UpSampling1D: each step repeated `size` times (`ops.repeat(x, size, axis=1)`);
+ * - GlobalAveragePooling3D / GlobalMaxPooling3D: over the three spatial axes, keepdims or not;
+ * - SpatialDropout2D / SpatialDropout3D / ActivityRegularization: the identity at inference.
+ */
+
+type Shape = (number | null)[];
+type Args = Record<string, unknown>;
+type LayerCtor = new (args: Args) => tfl.layers.Layer;
+type Config = ReturnType<tfl.layers.Layer['getConfig']>;
+
+const Layer = tfl.layers.Layer as unknown as LayerCtor;
+
+function one(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+  return Array.isArray(inputs) ? inputs[0]! : inputs;
+}
+
+function oneShape(s: Shape | Shape[]): Shape {
+  return Array.isArray(s[0]) || s[0] === undefined ? ((s as Shape[])[0] ?? []) : (s as Shape);
+}
+
+/** An int or a pair of ints: the pair. */
+function pair(v: unknown, what: string): [number, number] {
+  const p = typeof v === 'number' ? [v, v] : Array.isArray(v) ? v : null;
+  if (!p || p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= 0)) throw new Error(`${what} must be a non-negative int or a pair of them, got ${JSON.stringify(v)}`);
+  return [p[0] as number, p[1] as number];
+}
+
+function dataFormat(args: Args): 'channels_last' | 'channels_first' {
+  const f = args.dataFormat ?? args.data_format ?? 'channelsLast';
+  return f === 'channelsFirst' || f === 'channels_first' ? 'channels_first' : 'channels_last';
+}
+
+/** Broadcast of two shapes (null: unknown), as the merge layers allow. */
+function broadcast(a: Shape, b: Shape): Shape {
+  const n = Math.max(a.length, b.length);
+  const out: Shape = [];
+  for (let i = 0; i < n; i++) {
+    const x = i < n - a.length ? 1 : a[a.length - n + i]!;
+    const y = i < n - b.length ? 1 : b[b.length - n + i]!;
+    out.push(x === 1 ? y : y === 1 ? x : x === null ? y : x);
+  }
+  return out;
+}
+
+let registered = false;
+
+/** Classes here that support keepdims=True (tfjs' own pooling layers do not). */
+export const KEEPDIMS_CLASSES = new Set(['GlobalAveragePooling3D', 'GlobalMaxPooling3D']);
+
+/** Registers the layers with tfjs' serialization (once). */
+export function registerExtraLayers(): void {
+  if (registered) return;
+  registered = true;
+
+  class Subtract extends Layer {
+    static className = 'Subtract';
+    override computeOutputShape(s: Shape | Shape[]): Shape {
+      const shapes = s as Shape[];
+      if (!Array.isArray(shapes[0]) || shapes.length !== 2) throw new Error(`Subtract takes exactly 2 inputs, got ${Array.isArray(shapes[0]) ? shapes.length : 1}`);
+      return broadcast(shapes[0] as Shape, shapes[1] as Shape);
+    }
+    override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+      if (!Array.isArray(inputs) || inputs.length !== 2) throw new Error('Subtract takes exactly 2 inputs');
+      return tf.sub(inputs[0]!, inputs[1]!);
+    }
+  }
+
+  class ZeroPadding1D extends Layer {
+    static className = 'ZeroPadding1D';
+    private readonly padding: [number, number];
+    private readonly axis: number;
+    constructor(args: Args) {
+      super(args);
+      this.padding = pair(args.padding ?? 1, 'ZeroPadding1D padding');
+      this.axis = dataFormat(args) === 'channels_first' ? 2 : 1;
+    }
+    override computeOutputShape(s: Shape | Shape[]): Shape {
+      const out = [...oneShape(s)];
+      const d = out[this.axis];
+      out[this.axis] = d === null || d === undefined ? null : d + this.padding[0] + this.padding[1];
+      return out;
+    }
+    override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+      const x = one(inputs);
+      const pads = x.shape.map((_, i) => (i === this.axis ? this.padding : [0, 0])) as [number, number][];
+      return tf.pad(x, pads);
+    }
+    override getConfig(): Config {
+      return { ...super.getConfig(), padding: this.padding };
+    }
+  }
+
+  class Cropping1D extends Layer {
+    static className = 'Cropping1D';
+    private readonly cropping: [number, number];
+    constructor(args: Args) {
+      super(args);
+      this.cropping = pair(args.cropping ?? [1, 1], 'Cropping1D cropping');
+    }
+    override computeOutputShape(s: Shape | Shape[]): Shape {
+      const out = [...oneShape(s)];
+      const d = out[1];
+      out[1] = d === null || d === undefined ? null : d - this.cropping[0] - this.cropping[1];
+      if (out[1] !== null && out[1] < 0) throw new Error(`Cropping1D crops ${this.cropping[0] + this.cropping[1]} steps of ${d}`);
+      return out;
+    }
+    override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+      const x = one(inputs);
+      const keep = x.shape[1]! - this.cropping[0] - this.cropping[1];
+      if (keep < 0) throw new Error(`Cropping1D crops ${this.cropping[0] + this.cropping[1]} steps of ${x.shape[1]}`);
+      return tf.slice(x, x.shape.map((_, i) => (i === 1 ? this.cropping[0] : 0)), x.shape.map((d, i) => (i === 1 ? keep : d)));
+    }
+    override getConfig(): Config {
+      return { ...super.getConfig(), cropping: this.cropping };
+    }
+  }
+
+  class UpSampling1D extends Layer {
+    static className = 'UpSampling1D';
+    private readonly size: number;
+    constructor(args: Args) {
+      super(args);
+      const size = args.size ?? 2;
+      if (!Number.isInteger(size) || (size as number) < 1) throw new Error(`UpSampling1D size must be a positive int, got ${JSON.stringify(size)}`);
+      this.size = size as number;
+    }
+    override computeOutputShape(s: Shape | Shape[]): Shape {
+      const out = [...oneShape(s)];
+      const d = out[1];
+      out[1] = d === null || d === undefined ? null : d * this.size;
+      return out;
+    }
+    override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+      const x = one(inputs);
+      // [b, steps, f] -> [b, steps, size, f] -> [b, steps * size, f]: each step `size` times in a row.
+      return tf.tidy(() => {
+        const [b, steps, ...rest] = x.shape as number[];
+        return tf.reshape(tf.tile(tf.expandDims(x, 2), [1, 1, this.size, ...rest.map(() => 1)]), [b!, steps! * this.size, ...rest]);
+      });
+    }
+    override getConfig(): Config {
+      return { ...super.getConfig(), size: this.size };
+    }
+  }
+
+  const globalPool3D = (className: string, reduce: (x: tf.Tensor, axes: number[], keepDims: boolean) => tf.Tensor) =>
+    class extends Layer {
+      static className = className;
+      private readonly channelsFirst: boolean;
+      private readonly keepdims: boolean;
+      constructor(args: Args) {
+        super(args);
+        this.channelsFirst = dataFormat(args) === 'channels_first';
+        this.keepdims = args.keepdims === true;
+      }
+      private axes(): number[] {
+        return this.channelsFirst ? [2, 3, 4] : [1, 2, 3];
+      }
+      override computeOutputShape(s: Shape | Shape[]): Shape {
+        const shape = oneShape(s);
+        const axes = this.axes();
+        return this.keepdims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+      }
+      override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+        return reduce(one(inputs), this.axes(), this.keepdims);
+      }
+      override getConfig(): Config {
+        return { ...super.getConfig(), data_format: this.channelsFirst ? 'channels_first' : 'channels_last', keepdims: this.keepdims };
+      }
+    };
+
+  const identity = (className: string) =>
+    class extends Layer {
+      static className = className;
+      override computeOutputShape(s: Shape | Shape[]): Shape {
+        return oneShape(s);
+      }
+      override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+        // A handle of its own (the caller disposes what a layer returns), sharing the data.
+        const x = one(inputs);
+        return tf.reshape(x, x.shape);
+      }
+    };
+
+  const classes = [
+    Subtract,
+    ZeroPadding1D,
+    Cropping1D,
+    UpSampling1D,
+    globalPool3D('GlobalAveragePooling3D', (x, axes, keep) => tf.mean(x, axes, keep)),
+    globalPool3D('GlobalMaxPooling3D', (x, axes, keep) => tf.max(x, axes, keep)),
+    identity('SpatialDropout2D'),
+    identity('SpatialDropout3D'),
+    identity('ActivityRegularization'),
+  ];
+  for (const c of classes) tf.serialization.registerClass(c as unknown as Parameters<typeof tf.serialization.registerClass>[0]);
+}
