@@ -133,7 +133,7 @@ function unsupportedOptions(cls: string, cfg: J, keras3: boolean): string[] {
       if (!a.name) out.push(`${cls} with ${a.label}`);
     }
   }
-  if (typeof cfg.groups === 'number' && cfg.groups !== 1) out.push(`${cls} with groups=${cfg.groups}`);
+  if (typeof cfg.groups === 'number' && cfg.groups !== 1 && cls !== 'GroupNormalization') out.push(`${cls} with groups=${cfg.groups}`);
   if (cfg.keepdims === true && !KEEPDIMS_CLASSES.has(cls)) out.push(`${cls} with keepdims=True`);
   if (cfg.quantization_config !== undefined && cfg.quantization_config !== null) out.push(`${cls} with quantization_config`);
   if (typeof cfg.lora_rank === 'number' && cfg.lora_rank > 0) out.push(`${cls} with lora_rank=${cfg.lora_rank}`);

@@ -12,6 +12,7 @@ import { tfl } from '../tfl.js';
  * - Cropping1D: steps cut at both ends (reshaping/cropping1d.py);
  * - UpSampling1D: each step repeated `size` times (`ops.repeat(x, size, axis=1)`);
  * - GlobalAveragePooling3D / GlobalMaxPooling3D: over the three spatial axes, keepdims or not;
+ * - GroupNormalization: see the class;
  * - SpatialDropout2D / SpatialDropout3D / ActivityRegularization: the identity at inference.
  */
 
@@ -194,8 +195,80 @@ export function registerExtraLayers(): void {
       }
     };
 
+  /**
+   * GroupNormalization (normalization/group_normalization.py): the channels (on `axis`) split
+   * into `groups`; each group normalised over it and every axis but the batch, with the biased
+   * variance; then gamma and beta per channel, computed as Keras does: x * inv + (beta - mean *
+   * inv), inv = gamma / sqrt(variance + epsilon).
+   */
+  class GroupNormalization extends Layer {
+    static className = 'GroupNormalization';
+    private readonly groups: number;
+    private readonly axisArg: number;
+    private readonly epsilon: number;
+    private readonly center: boolean;
+    private readonly scale: boolean;
+    private gamma: tfl.LayerVariable | null = null;
+    private beta: tfl.LayerVariable | null = null;
+    constructor(args: Args) {
+      super(args);
+      const groups = args.groups ?? 32;
+      if (!Number.isInteger(groups) || (groups as number) < 1) throw new Error(`GroupNormalization groups must be a positive int, got ${JSON.stringify(groups)}`);
+      this.groups = groups as number;
+      const axis = args.axis ?? -1;
+      if (!Number.isInteger(axis)) throw new Error(`GroupNormalization axis must be an int, got ${JSON.stringify(axis)}`);
+      this.axisArg = axis as number;
+      this.epsilon = typeof args.epsilon === 'number' ? args.epsilon : 1e-3;
+      this.center = args.center !== false;
+      this.scale = args.scale !== false;
+    }
+    private axisOf(rank: number): number {
+      const a = this.axisArg < 0 ? rank + this.axisArg : this.axisArg;
+      if (a <= 0 || a >= rank) throw new Error(`GroupNormalization axis ${this.axisArg} does not fit an input of rank ${rank}`);
+      return a;
+    }
+    override build(s: Shape | Shape[]): void {
+      const shape = oneShape(s);
+      const c = shape[this.axisOf(shape.length)];
+      if (typeof c !== 'number') throw new Error('GroupNormalization needs a known number of channels');
+      if (c % this.groups) throw new Error(`GroupNormalization: ${c} channels do not split into ${this.groups} groups`);
+      const add = (name: string, init: 'ones' | 'zeros') =>
+        (this as unknown as { addWeight(n: string, s: number[], d: null, i: unknown, r: null, t: boolean): tfl.LayerVariable }).addWeight(name, [c], null, tfl.initializers[init](), null, true);
+      if (this.scale) this.gamma = add('gamma', 'ones');
+      if (this.center) this.beta = add('beta', 'zeros');
+      this.built = true;
+    }
+    override computeOutputShape(s: Shape | Shape[]): Shape {
+      return oneShape(s);
+    }
+    override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+      return tf.tidy(() => {
+        const x = one(inputs);
+        const rank = x.rank;
+        const axis = this.axisOf(rank);
+        const c = x.shape[axis]!;
+        const g = this.groups;
+        // [..., C, ...] -> [..., groups, C / groups, ...]
+        const grouped = [...x.shape.slice(0, axis), g, c / g, ...x.shape.slice(axis + 1)];
+        const xr = tf.reshape(x, grouped);
+        const axes = grouped.map((_, i) => i).filter((i) => i !== 0 && i !== axis);
+        const { mean, variance } = tf.moments(xr, axes, true);
+        const wShape = grouped.map((d, i) => (i === axis || i === axis + 1 ? d : 1));
+        let inv = tf.rsqrt(tf.add(variance, this.epsilon));
+        if (this.gamma) inv = tf.mul(inv, tf.reshape(this.gamma.read(), wShape));
+        let res = tf.mul(tf.neg(mean), inv);
+        if (this.beta) res = tf.add(res, tf.reshape(this.beta.read(), wShape));
+        return tf.reshape(tf.add(tf.mul(xr, inv), res), x.shape);
+      });
+    }
+    override getConfig(): Config {
+      return { ...super.getConfig(), groups: this.groups, axis: this.axisArg, epsilon: this.epsilon, center: this.center, scale: this.scale };
+    }
+  }
+
   const classes = [
     Subtract,
+    GroupNormalization,
     ZeroPadding1D,
     Cropping1D,
     UpSampling1D,
