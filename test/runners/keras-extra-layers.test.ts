@@ -12,6 +12,8 @@ import { kerasArchive, keras3Config } from '../fixtures/keras-writer.js';
 interface T {
   shape: number[];
   values: number[];
+  /** int64 for Keras' `dtype="int"` variables (Normalization's count); float32 otherwise. */
+  dtype?: 'int64';
 }
 interface Case {
   name: string;
@@ -19,7 +21,7 @@ interface Case {
   config: Record<string, unknown>;
   inputs: T[];
   output: T;
-  /** The layer's variables, in Keras' order (GroupNormalization: gamma, beta). */
+  /** The layer's variables, in Keras' order (GroupNormalization: gamma, beta; Normalization: mean, variance, count). */
   weights: T[];
 }
 const CASES = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/goldens/keras_extra_layers.json'), 'utf8')) as Case[];
@@ -50,7 +52,7 @@ async function kerasFile(c: Case): Promise<string> {
   const f = join(dir, `${c.name}.keras`);
   // Keras 3 keeps a layer's variables at layers/<snake_case(class)>/vars/<i>.
   const snake = c.class_name.replace(/(?<!^)([A-Z])(?=[a-z])/g, '_$1').toLowerCase();
-  writeFileSync(f, await kerasArchive(config, c.weights.map((w, i) => ({ path: `layers/${snake}/vars/${i}`, shape: w.shape, data: new Float32Array(w.values) }))));
+  writeFileSync(f, await kerasArchive(config, c.weights.map((w, i) => ({ path: `layers/${snake}/vars/${i}`, shape: w.shape, data: w.dtype === 'int64' ? BigInt64Array.from(w.values, BigInt) : new Float32Array(w.values) }))));
   return f;
 }
 

@@ -12,7 +12,7 @@ import { tfl } from '../tfl.js';
  * - Cropping1D: steps cut at both ends (reshaping/cropping1d.py);
  * - UpSampling1D: each step repeated `size` times (`ops.repeat(x, size, axis=1)`);
  * - GlobalAveragePooling3D / GlobalMaxPooling3D: over the three spatial axes, keepdims or not;
- * - GroupNormalization: see the class;
+ * - GroupNormalization, Normalization: see the classes;
  * - SpatialDropout2D / SpatialDropout3D / ActivityRegularization: the identity at inference.
  */
 
@@ -266,8 +266,92 @@ export function registerExtraLayers(): void {
     }
   }
 
+  /**
+   * Normalization (preprocessing/normalization.py): (x - mean) / max(sqrt(variance), 1e-7), or
+   * with invert mean + x * max(sqrt(variance), 1e-7), mean and variance per position of the kept
+   * axes (`axis`; none kept for axis=None). They come from the config when given there
+   * (scalars, or arrays aligned to the kept axes from the right), else from the file: the
+   * adapted variables mean, variance and count (int).
+   */
+  class Normalization extends Layer {
+    static className = 'Normalization';
+    private readonly axes: number[];
+    private readonly given: { mean: unknown; variance: unknown } | null;
+    private readonly invert: boolean;
+    private keep: number[] = [];
+    private broadcastShape: number[] = [];
+    private constMean: tf.Tensor | null = null;
+    private constVariance: tf.Tensor | null = null;
+    private wMean: tfl.LayerVariable | null = null;
+    private wVariance: tfl.LayerVariable | null = null;
+    constructor(args: Args) {
+      super(args);
+      const axis = args.axis;
+      this.axes = axis === null || axis === undefined ? (axis === null ? [] : [-1]) : Array.isArray(axis) ? (axis as number[]) : [axis as number];
+      if (!this.axes.every((a) => Number.isInteger(a))) throw new Error(`Normalization axis must be an int, a list of ints or None, got ${JSON.stringify(axis)}`);
+      const hasMean = args.mean !== null && args.mean !== undefined;
+      const hasVar = args.variance !== null && args.variance !== undefined;
+      if (hasMean !== hasVar) throw new Error('Normalization: mean and variance must be given together');
+      this.given = hasMean ? { mean: args.mean, variance: args.variance } : null;
+      this.invert = args.invert === true;
+    }
+    override build(s: Shape | Shape[]): void {
+      const shape = oneShape(s);
+      const ndim = shape.length;
+      if (this.axes.some((a) => a < -ndim || a >= ndim)) throw new Error(`Normalization axis ${JSON.stringify(this.axes)} does not fit an input of rank ${ndim}`);
+      this.keep = [...new Set(this.axes.map((a) => (a < 0 ? a + ndim : a)))].sort((a, b) => a - b);
+      for (const d of this.keep) if (typeof shape[d] !== 'number') throw new Error(`Normalization needs a known size on kept axis ${d}`);
+      this.broadcastShape = shape.map((d, i) => (this.keep.includes(i) ? (d as number) : 1));
+      const varShape = this.keep.map((d) => shape[d] as number);
+      if (this.given) {
+        const align = (v: unknown, what: string): tf.Tensor => {
+          const t = tf.tensor(v as number[]);
+          try {
+            if (t.rank === 0) return tf.broadcastTo(t, this.broadcastShape);
+            if (t.rank > this.keep.length) throw new Error(`Normalization ${what} has rank ${t.rank}, more than the ${this.keep.length} kept axes`);
+            // Its dimensions go to the kept axes from the right.
+            const expanded = new Array<number>(ndim).fill(1);
+            for (let i = 1; i <= t.rank; i++) expanded[this.keep[this.keep.length - i]!] = t.shape[t.rank - i]!;
+            return tf.tidy(() => tf.broadcastTo(tf.reshape(t, expanded), this.broadcastShape));
+          } finally {
+            t.dispose();
+          }
+        };
+        this.constMean = tf.keep(align(this.given.mean, 'mean'));
+        this.constVariance = tf.keep(align(this.given.variance, 'variance'));
+      } else {
+        const add = (name: string, shape: number[], init: 'ones' | 'zeros', dtype: 'float32' | 'int32' | null = null) =>
+          (this as unknown as { addWeight(n: string, s: number[], d: string | null, i: unknown, r: null, t: boolean): tfl.LayerVariable }).addWeight(name, shape, dtype, tfl.initializers[init](), null, false);
+        this.wMean = add('mean', varShape, 'zeros');
+        this.wVariance = add('variance', varShape, 'ones');
+        add('count', [], 'zeros', 'int32');
+      }
+      this.built = true;
+    }
+    override computeOutputShape(s: Shape | Shape[]): Shape {
+      return oneShape(s);
+    }
+    override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+      return tf.tidy(() => {
+        const x = one(inputs);
+        const mean = this.constMean ?? tf.reshape(this.wMean!.read(), this.broadcastShape);
+        const variance = this.constVariance ?? tf.reshape(this.wVariance!.read(), this.broadcastShape);
+        const scale = tf.maximum(tf.sqrt(variance), 1e-7);
+        return this.invert ? tf.add(mean, tf.mul(x, scale)) : tf.div(tf.sub(x, mean), scale);
+      });
+    }
+    override dispose(): ReturnType<tfl.layers.Layer['dispose']> {
+      tf.dispose([this.constMean, this.constVariance].filter((t): t is tf.Tensor => t !== null));
+      return super.dispose();
+    }
+    override getConfig(): Config {
+      return { ...super.getConfig(), axis: this.axes, invert: this.invert };
+    }
+  }
+
   const classes = [
     Subtract,
+    Normalization,
     GroupNormalization,
     ZeroPadding1D,
     Cropping1D,

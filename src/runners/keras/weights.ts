@@ -192,8 +192,12 @@ function readDataset(d: Dataset, label: string, path: string, want: 'float32' | 
   const shape = (d.shape ?? []).map(Number);
   checkTensorBudget(shape, 4, { file: fileOf(label), node: path });
   let v: unknown;
+  // A float dataset stays float even where the layer holds int32 weights too (Normalization's
+  // mean beside its count): assign() casts each value to its own weight's dtype.
+  let isFloat = false;
   try {
     const meta = d.metadata as { type?: number; size?: number; littleEndian?: boolean; total_size?: number } | undefined;
+    isFloat = meta?.type === 1;
     // float16 (Keras models in dtype float16): h5wasm has no typed array for it.
     v = meta?.type === 1 && meta.size === 2 ? readHalf(d, meta.total_size ?? 0, meta.littleEndian !== false) : d.value;
   } catch (e) {
@@ -201,9 +205,18 @@ function readDataset(d: Dataset, label: string, path: string, want: 'float32' | 
     throw new FormatError(`${label}: cannot read weight '${path}' (${h5Reason(e)})`, { file: fileOf(label), node: path });
   }
   let data: Float32Array | Int32Array | null = null;
-  if (typeof v === 'number') data = want === 'int32' ? Int32Array.of(v) : Float32Array.of(v);
+  // int64 (Keras' `dtype="int"` variables): as numbers, refused past int32 where int32 is wanted.
+  if (typeof v === 'bigint') v = BigInt64Array.of(v);
+  if (v instanceof BigInt64Array || v instanceof BigUint64Array) {
+    const big = Array.from(v as BigInt64Array, (x) => x);
+    if (want === 'int32' && big.some((x) => x < -2147483648n || x > 2147483647n)) {
+      throw new FormatError(`${label}: weight '${path}' holds int64 values outside the int32 range`, { file: fileOf(label), node: path });
+    }
+    v = want === 'int32' ? Int32Array.from(big, Number) : Float32Array.from(big, Number);
+  }
+  if (typeof v === 'number') data = want === 'int32' && !isFloat ? Int32Array.of(v) : Float32Array.of(v);
   else if (v instanceof Float32Array || v instanceof Float64Array || v instanceof Int32Array || v instanceof Int16Array || v instanceof Int8Array || v instanceof Uint8Array || v instanceof Uint16Array || v instanceof Uint32Array) {
-    data = want === 'int32' ? (v instanceof Int32Array ? v : Int32Array.from(v)) : v instanceof Float32Array ? v : Float32Array.from(v);
+    data = want === 'int32' && !isFloat && !(v instanceof Float32Array || v instanceof Float64Array) ? (v instanceof Int32Array ? v : Int32Array.from(v)) : v instanceof Float32Array ? v : Float32Array.from(v);
   }
   if (!data) throw new FormatError(`${label}: weight '${path}' holds ${JSON.stringify(d.dtype)} data, not numbers tf-parity can load`, { file: fileOf(label), node: path });
   const n = shape.reduce((a, b) => a * b, 1);
