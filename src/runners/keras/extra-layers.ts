@@ -12,7 +12,7 @@ import { tfl } from '../tfl.js';
  * - Cropping1D: steps cut at both ends (reshaping/cropping1d.py);
  * - UpSampling1D: each step repeated `size` times (`ops.repeat(x, size, axis=1)`);
  * - GlobalAveragePooling3D / GlobalMaxPooling3D: over the three spatial axes, keepdims or not;
- * - GroupNormalization, Normalization: see the classes;
+ * - GroupNormalization, Normalization, DepthwiseConv1D, SeparableConv1D: see the classes;
  * - SpatialDropout2D / SpatialDropout3D / ActivityRegularization: the identity at inference.
  */
 
@@ -349,8 +349,109 @@ export function registerExtraLayers(): void {
     }
   }
 
+  /**
+   * DepthwiseConv1D and SeparableConv1D (convolutional/depthwise_conv1d.py,
+   * separable_conv1d.py): the steps axis convolved per input channel with `depth_multiplier`
+   * kernels (output channel c * multiplier + m, as TF's depthwise convolution orders them), then
+   * for SeparableConv1D a pointwise kernel; valid or same padding, strides, dilation, bias and
+   * activation. Run as their 2-D counterparts over a height of 1.
+   */
+  const conv1D = (className: 'DepthwiseConv1D' | 'SeparableConv1D') =>
+    class extends Layer {
+      static className = className;
+      private readonly kernelSize: number;
+      private readonly stride: number;
+      private readonly dilation: number;
+      private readonly padding: 'valid' | 'same';
+      private readonly multiplier: number;
+      private readonly filters: number;
+      private readonly useBias: boolean;
+      private readonly channelsFirst: boolean;
+      private readonly act: tfl.layers.Layer;
+      private readonly activationName: string;
+      private depthwise: tfl.LayerVariable | null = null;
+      private pointwise: tfl.LayerVariable | null = null;
+      private bias: tfl.LayerVariable | null = null;
+      constructor(args: Args) {
+        super(args);
+        const int1 = (v: unknown, what: string, dflt: number): number => {
+          const x = Array.isArray(v) ? (v.length === 1 ? v[0] : NaN) : (v ?? dflt);
+          if (!Number.isInteger(x) || (x as number) < 1) throw new Error(`${className} ${what} must be a positive int, got ${JSON.stringify(v)}`);
+          return x as number;
+        };
+        this.kernelSize = int1(args.kernelSize, 'kernel_size', NaN);
+        this.stride = int1(args.strides, 'strides', 1);
+        this.dilation = int1(args.dilationRate, 'dilation_rate', 1);
+        if (this.stride > 1 && this.dilation > 1) throw new Error(`${className}: strides > 1 with dilation_rate > 1 is not supported (nor by Keras)`);
+        const pad = String(args.padding ?? 'valid').toLowerCase();
+        if (pad !== 'valid' && pad !== 'same') throw new Error(`${className} padding must be 'valid' or 'same', got ${JSON.stringify(args.padding)}`);
+        this.padding = pad;
+        this.multiplier = int1(args.depthMultiplier, 'depth_multiplier', 1);
+        this.filters = className === 'SeparableConv1D' ? int1(args.filters, 'filters', NaN) : 0;
+        this.useBias = args.useBias !== false;
+        this.channelsFirst = dataFormat(args) === 'channels_first';
+        this.activationName = typeof args.activation === 'string' ? args.activation : 'linear';
+        this.act = tfl.layers.activation({ activation: this.activationName as 'linear' });
+      }
+      override build(s: Shape | Shape[]): void {
+        const shape = oneShape(s);
+        const c = shape[this.channelsFirst ? 1 : 2];
+        if (shape.length !== 3 || typeof c !== 'number') throw new Error(`${className} needs an input of rank 3 with known channels`);
+        const add = (name: string, shape: number[]) =>
+          (this as unknown as { addWeight(n: string, s: number[], d: null, i: unknown, r: null, t: boolean): tfl.LayerVariable }).addWeight(name, shape, null, tfl.initializers.zeros(), null, true);
+        const depthName = className === 'SeparableConv1D' ? 'depthwise_kernel' : 'kernel';
+        this.depthwise = add(depthName, [this.kernelSize, c, this.multiplier]);
+        if (className === 'SeparableConv1D') this.pointwise = add('pointwise_kernel', [1, c * this.multiplier, this.filters]);
+        if (this.useBias) this.bias = add('bias', [className === 'SeparableConv1D' ? this.filters : c * this.multiplier]);
+        this.built = true;
+      }
+      private steps(n: number | null): number | null {
+        if (n === null) return null;
+        const span = (this.kernelSize - 1) * this.dilation + 1;
+        return this.padding === 'same' ? Math.ceil(n / this.stride) : Math.max(0, Math.ceil((n - span + 1) / this.stride));
+      }
+      override computeOutputShape(s: Shape | Shape[]): Shape {
+        const [b, x, y] = oneShape(s);
+        const c = this.channelsFirst ? x! : y!;
+        const out = className === 'SeparableConv1D' ? this.filters : c === null ? null : c * this.multiplier;
+        return this.channelsFirst ? [b ?? null, out, this.steps(y ?? null)] : [b ?? null, this.steps(x ?? null), out];
+      }
+      override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+        return tf.tidy(() => {
+          let x = one(inputs) as tf.Tensor3D;
+          if (this.channelsFirst) x = tf.transpose(x, [0, 2, 1]);
+          const x4 = tf.expandDims(x, 1) as tf.Tensor4D;
+          const dw = tf.expandDims(this.depthwise!.read(), 0) as tf.Tensor4D;
+          let y: tf.Tensor4D =
+            className === 'SeparableConv1D'
+              ? tf.separableConv2d(x4, dw, tf.expandDims(this.pointwise!.read(), 0) as tf.Tensor4D, [1, this.stride], this.padding, [1, this.dilation], 'NHWC')
+              : tf.depthwiseConv2d(x4, dw, [1, this.stride], this.padding, 'NHWC', [1, this.dilation]);
+          if (this.bias) y = tf.add(y, this.bias.read());
+          let out = tf.squeeze(y, [1]) as tf.Tensor3D;
+          out = this.act.apply(out) as tf.Tensor3D;
+          return this.channelsFirst ? tf.transpose(out, [0, 2, 1]) : out;
+        });
+      }
+      override getConfig(): Config {
+        return {
+          ...super.getConfig(),
+          kernel_size: this.kernelSize,
+          strides: this.stride,
+          dilation_rate: this.dilation,
+          padding: this.padding,
+          depth_multiplier: this.multiplier,
+          use_bias: this.useBias,
+          activation: this.activationName,
+          data_format: this.channelsFirst ? 'channels_first' : 'channels_last',
+          ...(className === 'SeparableConv1D' ? { filters: this.filters } : {}),
+        };
+      }
+    };
+
   const classes = [
     Subtract,
+    conv1D('DepthwiseConv1D'),
+    conv1D('SeparableConv1D'),
     Normalization,
     GroupNormalization,
     ZeroPadding1D,
