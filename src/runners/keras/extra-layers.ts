@@ -12,7 +12,8 @@ import { tfl } from '../tfl.js';
  * - Cropping1D: steps cut at both ends (reshaping/cropping1d.py);
  * - UpSampling1D: each step repeated `size` times (`ops.repeat(x, size, axis=1)`);
  * - GlobalAveragePooling3D / GlobalMaxPooling3D: over the three spatial axes, keepdims or not;
- * - GroupNormalization, Normalization, DepthwiseConv1D, SeparableConv1D: see the classes;
+ * - GroupNormalization, Normalization, DepthwiseConv1D, SeparableConv1D, Conv1DTranspose: see
+ *   the classes;
  * - SpatialDropout2D / SpatialDropout3D / ActivityRegularization: the identity at inference.
  */
 
@@ -448,8 +449,92 @@ export function registerExtraLayers(): void {
       }
     };
 
+  /**
+   * Conv1DTranspose (convolutional/conv1d_transpose.py): the gradient of a 1-D convolution,
+   * kernel (size, filters, input channels); steps (n - 1) * strides + size with 'valid', n *
+   * strides with 'same'; bias and activation. Run as conv2dTranspose over a height of 1. No
+   * dilation (tfjs' transposed convolution has none) and no output_padding (config.ts refuses it).
+   */
+  class Conv1DTranspose extends Layer {
+    static className = 'Conv1DTranspose';
+    private readonly filters: number;
+    private readonly kernelSize: number;
+    private readonly stride: number;
+    private readonly padding: 'valid' | 'same';
+    private readonly useBias: boolean;
+    private readonly channelsFirst: boolean;
+    private readonly activationName: string;
+    private readonly act: tfl.layers.Layer;
+    private kernel: tfl.LayerVariable | null = null;
+    private bias: tfl.LayerVariable | null = null;
+    constructor(args: Args) {
+      super(args);
+      const int1 = (v: unknown, what: string, dflt: number): number => {
+        const x = Array.isArray(v) ? (v.length === 1 ? v[0] : NaN) : (v ?? dflt);
+        if (!Number.isInteger(x) || (x as number) < 1) throw new Error(`Conv1DTranspose ${what} must be a positive int, got ${JSON.stringify(v)}`);
+        return x as number;
+      };
+      this.filters = int1(args.filters, 'filters', NaN);
+      this.kernelSize = int1(args.kernelSize, 'kernel_size', NaN);
+      this.stride = int1(args.strides, 'strides', 1);
+      if (int1(args.dilationRate, 'dilation_rate', 1) !== 1) throw new Error('Conv1DTranspose with dilation_rate > 1 is not supported');
+      const pad = String(args.padding ?? 'valid').toLowerCase();
+      if (pad !== 'valid' && pad !== 'same') throw new Error(`Conv1DTranspose padding must be 'valid' or 'same', got ${JSON.stringify(args.padding)}`);
+      this.padding = pad;
+      this.useBias = args.useBias !== false;
+      this.channelsFirst = dataFormat(args) === 'channels_first';
+      this.activationName = typeof args.activation === 'string' ? args.activation : 'linear';
+      this.act = tfl.layers.activation({ activation: this.activationName as 'linear' });
+    }
+    override build(s: Shape | Shape[]): void {
+      const shape = oneShape(s);
+      const c = shape[this.channelsFirst ? 1 : 2];
+      if (shape.length !== 3 || typeof c !== 'number') throw new Error('Conv1DTranspose needs an input of rank 3 with known channels');
+      const add = (name: string, shape: number[]) =>
+        (this as unknown as { addWeight(n: string, s: number[], d: null, i: unknown, r: null, t: boolean): tfl.LayerVariable }).addWeight(name, shape, null, tfl.initializers.zeros(), null, true);
+      this.kernel = add('kernel', [this.kernelSize, this.filters, c]);
+      if (this.useBias) this.bias = add('bias', [this.filters]);
+      this.built = true;
+    }
+    private steps(n: number | null): number | null {
+      if (n === null) return null;
+      return this.padding === 'same' ? n * this.stride : (n - 1) * this.stride + this.kernelSize;
+    }
+    override computeOutputShape(s: Shape | Shape[]): Shape {
+      const [b, x, y] = oneShape(s);
+      return this.channelsFirst ? [b ?? null, this.filters, this.steps(y ?? null)] : [b ?? null, this.steps(x ?? null), this.filters];
+    }
+    override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+      return tf.tidy(() => {
+        let x = one(inputs) as tf.Tensor3D;
+        if (this.channelsFirst) x = tf.transpose(x, [0, 2, 1]);
+        const [b, n] = x.shape;
+        const x4 = tf.expandDims(x, 1) as tf.Tensor4D;
+        const k = tf.expandDims(this.kernel!.read(), 0) as tf.Tensor4D;
+        let y: tf.Tensor4D = tf.conv2dTranspose(x4, k, [b, 1, this.steps(n)!, this.filters], [1, this.stride], this.padding);
+        if (this.bias) y = tf.add(y, this.bias.read());
+        let out = this.act.apply(tf.squeeze(y, [1])) as tf.Tensor3D;
+        if (this.channelsFirst) out = tf.transpose(out, [0, 2, 1]);
+        return out;
+      });
+    }
+    override getConfig(): Config {
+      return {
+        ...super.getConfig(),
+        filters: this.filters,
+        kernel_size: this.kernelSize,
+        strides: this.stride,
+        padding: this.padding,
+        use_bias: this.useBias,
+        activation: this.activationName,
+        data_format: this.channelsFirst ? 'channels_first' : 'channels_last',
+      };
+    }
+  }
+
   const classes = [
     Subtract,
+    Conv1DTranspose,
     conv1D('DepthwiseConv1D'),
     conv1D('SeparableConv1D'),
     Normalization,
