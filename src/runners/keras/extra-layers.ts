@@ -39,6 +39,18 @@ function pair(v: unknown, what: string): [number, number] {
   return [p[0] as number, p[1] as number];
 }
 
+/** A positive int, or a list of one (Keras writes kernel_size as [3]); `dflt` when absent. */
+function positiveInt(v: unknown, what: string, dflt: number): number {
+  const x = Array.isArray(v) ? (v.length === 1 ? v[0] : NaN) : (v ?? dflt);
+  if (!Number.isInteger(x) || (x as number) < 1) throw new Error(`${what} must be a positive int, got ${JSON.stringify(v)}`);
+  return x as number;
+}
+
+/** layer.addWeight (protected in tfjs' types): a weight starting at ones or zeros. */
+function addWeight(layer: object, name: string, shape: number[], init: 'ones' | 'zeros' = 'zeros', trainable = true, dtype: 'int32' | null = null): tfl.LayerVariable {
+  return (layer as { addWeight(n: string, s: number[], d: string | null, i: unknown, r: null, t: boolean): tfl.LayerVariable }).addWeight(name, shape, dtype, tfl.initializers[init](), null, trainable);
+}
+
 function dataFormat(args: Args): 'channels_last' | 'channels_first' {
   const f = args.dataFormat ?? args.data_format ?? 'channelsLast';
   return f === 'channelsFirst' || f === 'channels_first' ? 'channels_first' : 'channels_last';
@@ -233,10 +245,8 @@ export function registerExtraLayers(): void {
       const c = shape[this.axisOf(shape.length)];
       if (typeof c !== 'number') throw new Error('GroupNormalization needs a known number of channels');
       if (c % this.groups) throw new Error(`GroupNormalization: ${c} channels do not split into ${this.groups} groups`);
-      const add = (name: string, init: 'ones' | 'zeros') =>
-        (this as unknown as { addWeight(n: string, s: number[], d: null, i: unknown, r: null, t: boolean): tfl.LayerVariable }).addWeight(name, [c], null, tfl.initializers[init](), null, true);
-      if (this.scale) this.gamma = add('gamma', 'ones');
-      if (this.center) this.beta = add('beta', 'zeros');
+      if (this.scale) this.gamma = addWeight(this, 'gamma', [c], 'ones');
+      if (this.center) this.beta = addWeight(this, 'beta', [c], 'zeros');
       this.built = true;
     }
     override computeOutputShape(s: Shape | Shape[]): Shape {
@@ -321,11 +331,9 @@ export function registerExtraLayers(): void {
         this.constMean = tf.keep(align(this.given.mean, 'mean'));
         this.constVariance = tf.keep(align(this.given.variance, 'variance'));
       } else {
-        const add = (name: string, shape: number[], init: 'ones' | 'zeros', dtype: 'float32' | 'int32' | null = null) =>
-          (this as unknown as { addWeight(n: string, s: number[], d: string | null, i: unknown, r: null, t: boolean): tfl.LayerVariable }).addWeight(name, shape, dtype, tfl.initializers[init](), null, false);
-        this.wMean = add('mean', varShape, 'zeros');
-        this.wVariance = add('variance', varShape, 'ones');
-        add('count', [], 'zeros', 'int32');
+        this.wMean = addWeight(this, 'mean', varShape, 'zeros', false);
+        this.wVariance = addWeight(this, 'variance', varShape, 'ones', false);
+        addWeight(this, 'count', [], 'zeros', false, 'int32');
       }
       this.built = true;
     }
@@ -351,177 +359,60 @@ export function registerExtraLayers(): void {
   }
 
   /**
-   * DepthwiseConv1D and SeparableConv1D (convolutional/depthwise_conv1d.py,
-   * separable_conv1d.py): the steps axis convolved per input channel with `depth_multiplier`
-   * kernels (output channel c * multiplier + m, as TF's depthwise convolution orders them), then
-   * for SeparableConv1D a pointwise kernel; valid or same padding, strides, dilation, bias and
-   * activation. Run as their 2-D counterparts over a height of 1.
+   * What the 1-D convolutions share: kernel_size, strides, padding (valid or same), use_bias,
+   * data_format and activation from the config; the input as [batch, 1, steps, channels] for
+   * tfjs' 2-D kernels, and the result back (bias, activation, channels_first).
    */
-  const conv1D = (className: 'DepthwiseConv1D' | 'SeparableConv1D') =>
-    class extends Layer {
-      static className = className;
-      private readonly kernelSize: number;
-      private readonly stride: number;
-      private readonly dilation: number;
-      private readonly padding: 'valid' | 'same';
-      private readonly multiplier: number;
-      private readonly filters: number;
-      private readonly useBias: boolean;
-      private readonly channelsFirst: boolean;
-      private readonly act: tfl.layers.Layer;
-      private readonly activationName: string;
-      private depthwise: tfl.LayerVariable | null = null;
-      private pointwise: tfl.LayerVariable | null = null;
-      private bias: tfl.LayerVariable | null = null;
-      constructor(args: Args) {
-        super(args);
-        const int1 = (v: unknown, what: string, dflt: number): number => {
-          const x = Array.isArray(v) ? (v.length === 1 ? v[0] : NaN) : (v ?? dflt);
-          if (!Number.isInteger(x) || (x as number) < 1) throw new Error(`${className} ${what} must be a positive int, got ${JSON.stringify(v)}`);
-          return x as number;
-        };
-        this.kernelSize = int1(args.kernelSize, 'kernel_size', NaN);
-        this.stride = int1(args.strides, 'strides', 1);
-        this.dilation = int1(args.dilationRate, 'dilation_rate', 1);
-        if (this.stride > 1 && this.dilation > 1) throw new Error(`${className}: strides > 1 with dilation_rate > 1 is not supported (nor by Keras)`);
-        const pad = String(args.padding ?? 'valid').toLowerCase();
-        if (pad !== 'valid' && pad !== 'same') throw new Error(`${className} padding must be 'valid' or 'same', got ${JSON.stringify(args.padding)}`);
-        this.padding = pad;
-        this.multiplier = int1(args.depthMultiplier, 'depth_multiplier', 1);
-        this.filters = className === 'SeparableConv1D' ? int1(args.filters, 'filters', NaN) : 0;
-        this.useBias = args.useBias !== false;
-        this.channelsFirst = dataFormat(args) === 'channels_first';
-        this.activationName = typeof args.activation === 'string' ? args.activation : 'linear';
-        this.act = tfl.layers.activation({ activation: this.activationName as 'linear' });
-      }
-      override build(s: Shape | Shape[]): void {
-        const shape = oneShape(s);
-        const c = shape[this.channelsFirst ? 1 : 2];
-        if (shape.length !== 3 || typeof c !== 'number') throw new Error(`${className} needs an input of rank 3 with known channels`);
-        const add = (name: string, shape: number[]) =>
-          (this as unknown as { addWeight(n: string, s: number[], d: null, i: unknown, r: null, t: boolean): tfl.LayerVariable }).addWeight(name, shape, null, tfl.initializers.zeros(), null, true);
-        const depthName = className === 'SeparableConv1D' ? 'depthwise_kernel' : 'kernel';
-        this.depthwise = add(depthName, [this.kernelSize, c, this.multiplier]);
-        if (className === 'SeparableConv1D') this.pointwise = add('pointwise_kernel', [1, c * this.multiplier, this.filters]);
-        if (this.useBias) this.bias = add('bias', [className === 'SeparableConv1D' ? this.filters : c * this.multiplier]);
-        this.built = true;
-      }
-      private steps(n: number | null): number | null {
-        if (n === null) return null;
-        const span = (this.kernelSize - 1) * this.dilation + 1;
-        return this.padding === 'same' ? Math.ceil(n / this.stride) : Math.max(0, Math.ceil((n - span + 1) / this.stride));
-      }
-      override computeOutputShape(s: Shape | Shape[]): Shape {
-        const [b, x, y] = oneShape(s);
-        const c = this.channelsFirst ? x! : y!;
-        const out = className === 'SeparableConv1D' ? this.filters : c === null ? null : c * this.multiplier;
-        return this.channelsFirst ? [b ?? null, out, this.steps(y ?? null)] : [b ?? null, this.steps(x ?? null), out];
-      }
-      override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-        return tf.tidy(() => {
-          let x = one(inputs) as tf.Tensor3D;
-          if (this.channelsFirst) x = tf.transpose(x, [0, 2, 1]);
-          const x4 = tf.expandDims(x, 1) as tf.Tensor4D;
-          const dw = tf.expandDims(this.depthwise!.read(), 0) as tf.Tensor4D;
-          let y: tf.Tensor4D =
-            className === 'SeparableConv1D'
-              ? tf.separableConv2d(x4, dw, tf.expandDims(this.pointwise!.read(), 0) as tf.Tensor4D, [1, this.stride], this.padding, [1, this.dilation], 'NHWC')
-              : tf.depthwiseConv2d(x4, dw, [1, this.stride], this.padding, 'NHWC', [1, this.dilation]);
-          if (this.bias) y = tf.add(y, this.bias.read());
-          let out = tf.squeeze(y, [1]) as tf.Tensor3D;
-          out = this.act.apply(out) as tf.Tensor3D;
-          return this.channelsFirst ? tf.transpose(out, [0, 2, 1]) : out;
-        });
-      }
-      override getConfig(): Config {
-        return {
-          ...super.getConfig(),
-          kernel_size: this.kernelSize,
-          strides: this.stride,
-          dilation_rate: this.dilation,
-          padding: this.padding,
-          depth_multiplier: this.multiplier,
-          use_bias: this.useBias,
-          activation: this.activationName,
-          data_format: this.channelsFirst ? 'channels_first' : 'channels_last',
-          ...(className === 'SeparableConv1D' ? { filters: this.filters } : {}),
-        };
-      }
-    };
-
-  /**
-   * Conv1DTranspose (convolutional/conv1d_transpose.py): the gradient of a 1-D convolution,
-   * kernel (size, filters, input channels); steps (n - 1) * strides + size with 'valid', n *
-   * strides with 'same'; bias and activation. Run as conv2dTranspose over a height of 1. No
-   * dilation (tfjs' transposed convolution has none) and no output_padding (config.ts refuses it).
-   */
-  class Conv1DTranspose extends Layer {
-    static className = 'Conv1DTranspose';
-    private readonly filters: number;
-    private readonly kernelSize: number;
-    private readonly stride: number;
-    private readonly padding: 'valid' | 'same';
-    private readonly useBias: boolean;
-    private readonly channelsFirst: boolean;
+  abstract class Conv1DBase extends Layer {
+    protected readonly kernelSize: number;
+    protected readonly stride: number;
+    protected readonly padding: 'valid' | 'same';
+    protected readonly useBias: boolean;
+    protected readonly channelsFirst: boolean;
     private readonly activationName: string;
     private readonly act: tfl.layers.Layer;
-    private kernel: tfl.LayerVariable | null = null;
-    private bias: tfl.LayerVariable | null = null;
-    constructor(args: Args) {
+    protected bias: tfl.LayerVariable | null = null;
+    constructor(args: Args, protected readonly what: string) {
       super(args);
-      const int1 = (v: unknown, what: string, dflt: number): number => {
-        const x = Array.isArray(v) ? (v.length === 1 ? v[0] : NaN) : (v ?? dflt);
-        if (!Number.isInteger(x) || (x as number) < 1) throw new Error(`Conv1DTranspose ${what} must be a positive int, got ${JSON.stringify(v)}`);
-        return x as number;
-      };
-      this.filters = int1(args.filters, 'filters', NaN);
-      this.kernelSize = int1(args.kernelSize, 'kernel_size', NaN);
-      this.stride = int1(args.strides, 'strides', 1);
-      if (int1(args.dilationRate, 'dilation_rate', 1) !== 1) throw new Error('Conv1DTranspose with dilation_rate > 1 is not supported');
+      this.kernelSize = positiveInt(args.kernelSize, `${what} kernel_size`, NaN);
+      this.stride = positiveInt(args.strides, `${what} strides`, 1);
       const pad = String(args.padding ?? 'valid').toLowerCase();
-      if (pad !== 'valid' && pad !== 'same') throw new Error(`Conv1DTranspose padding must be 'valid' or 'same', got ${JSON.stringify(args.padding)}`);
+      if (pad !== 'valid' && pad !== 'same') throw new Error(`${what} padding must be 'valid' or 'same', got ${JSON.stringify(args.padding)}`);
       this.padding = pad;
       this.useBias = args.useBias !== false;
       this.channelsFirst = dataFormat(args) === 'channels_first';
       this.activationName = typeof args.activation === 'string' ? args.activation : 'linear';
       this.act = tfl.layers.activation({ activation: this.activationName as 'linear' });
     }
-    override build(s: Shape | Shape[]): void {
+    /** The input's channels (build). */
+    protected channels(s: Shape | Shape[]): number {
       const shape = oneShape(s);
       const c = shape[this.channelsFirst ? 1 : 2];
-      if (shape.length !== 3 || typeof c !== 'number') throw new Error('Conv1DTranspose needs an input of rank 3 with known channels');
-      const add = (name: string, shape: number[]) =>
-        (this as unknown as { addWeight(n: string, s: number[], d: null, i: unknown, r: null, t: boolean): tfl.LayerVariable }).addWeight(name, shape, null, tfl.initializers.zeros(), null, true);
-      this.kernel = add('kernel', [this.kernelSize, this.filters, c]);
-      if (this.useBias) this.bias = add('bias', [this.filters]);
-      this.built = true;
+      if (shape.length !== 3 || typeof c !== 'number') throw new Error(`${this.what} needs an input of rank 3 with known channels`);
+      return c;
     }
-    private steps(n: number | null): number | null {
-      if (n === null) return null;
-      return this.padding === 'same' ? n * this.stride : (n - 1) * this.stride + this.kernelSize;
-    }
+    protected abstract steps(n: number | null): number | null;
+    protected abstract outChannels(c: number | null): number | null;
     override computeOutputShape(s: Shape | Shape[]): Shape {
       const [b, x, y] = oneShape(s);
-      return this.channelsFirst ? [b ?? null, this.filters, this.steps(y ?? null)] : [b ?? null, this.steps(x ?? null), this.filters];
+      const c = this.outChannels((this.channelsFirst ? x : y) ?? null);
+      return this.channelsFirst ? [b ?? null, c, this.steps(y ?? null)] : [b ?? null, this.steps(x ?? null), c];
     }
+    /** [batch, 1, steps, channels] -> the 2-D result. */
+    protected abstract conv(x4: tf.Tensor4D): tf.Tensor4D;
     override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
       return tf.tidy(() => {
         let x = one(inputs) as tf.Tensor3D;
         if (this.channelsFirst) x = tf.transpose(x, [0, 2, 1]);
-        const [b, n] = x.shape;
-        const x4 = tf.expandDims(x, 1) as tf.Tensor4D;
-        const k = tf.expandDims(this.kernel!.read(), 0) as tf.Tensor4D;
-        let y: tf.Tensor4D = tf.conv2dTranspose(x4, k, [b, 1, this.steps(n)!, this.filters], [1, this.stride], this.padding);
+        let y = this.conv(tf.expandDims(x, 1) as tf.Tensor4D);
         if (this.bias) y = tf.add(y, this.bias.read());
-        let out = this.act.apply(tf.squeeze(y, [1])) as tf.Tensor3D;
-        if (this.channelsFirst) out = tf.transpose(out, [0, 2, 1]);
-        return out;
+        const out = this.act.apply(tf.squeeze(y, [1])) as tf.Tensor3D;
+        return this.channelsFirst ? tf.transpose(out, [0, 2, 1]) : out;
       });
     }
     override getConfig(): Config {
       return {
         ...super.getConfig(),
-        filters: this.filters,
         kernel_size: this.kernelSize,
         strides: this.stride,
         padding: this.padding,
@@ -532,11 +423,94 @@ export function registerExtraLayers(): void {
     }
   }
 
+  /**
+   * DepthwiseConv1D and SeparableConv1D (convolutional/depthwise_conv1d.py,
+   * separable_conv1d.py): the steps axis convolved per input channel with `depth_multiplier`
+   * kernels (output channel c * multiplier + m, as TF's depthwise convolution orders them), then
+   * for SeparableConv1D a pointwise kernel; dilation too.
+   */
+  const depthwise1D = (className: 'DepthwiseConv1D' | 'SeparableConv1D') =>
+    class extends Conv1DBase {
+      static className = className;
+      private readonly dilation: number;
+      private readonly multiplier: number;
+      private readonly filters: number;
+      private depthwise: tfl.LayerVariable | null = null;
+      private pointwise: tfl.LayerVariable | null = null;
+      constructor(args: Args) {
+        super(args, className);
+        this.dilation = positiveInt(args.dilationRate, `${className} dilation_rate`, 1);
+        if (this.stride > 1 && this.dilation > 1) throw new Error(`${className}: strides > 1 with dilation_rate > 1 is not supported (nor by Keras)`);
+        this.multiplier = positiveInt(args.depthMultiplier, `${className} depth_multiplier`, 1);
+        this.filters = className === 'SeparableConv1D' ? positiveInt(args.filters, `${className} filters`, NaN) : 0;
+      }
+      override build(s: Shape | Shape[]): void {
+        const c = this.channels(s);
+        this.depthwise = addWeight(this, className === 'SeparableConv1D' ? 'depthwise_kernel' : 'kernel', [this.kernelSize, c, this.multiplier]);
+        if (className === 'SeparableConv1D') this.pointwise = addWeight(this, 'pointwise_kernel', [1, c * this.multiplier, this.filters]);
+        if (this.useBias) this.bias = addWeight(this, 'bias', [className === 'SeparableConv1D' ? this.filters : c * this.multiplier]);
+        this.built = true;
+      }
+      protected steps(n: number | null): number | null {
+        if (n === null) return null;
+        const span = (this.kernelSize - 1) * this.dilation + 1;
+        return this.padding === 'same' ? Math.ceil(n / this.stride) : Math.max(0, Math.ceil((n - span + 1) / this.stride));
+      }
+      protected outChannels(c: number | null): number | null {
+        return className === 'SeparableConv1D' ? this.filters : c === null ? null : c * this.multiplier;
+      }
+      protected conv(x4: tf.Tensor4D): tf.Tensor4D {
+        const dw = tf.expandDims(this.depthwise!.read(), 0) as tf.Tensor4D;
+        return className === 'SeparableConv1D'
+          ? tf.separableConv2d(x4, dw, tf.expandDims(this.pointwise!.read(), 0) as tf.Tensor4D, [1, this.stride], this.padding, [1, this.dilation], 'NHWC')
+          : tf.depthwiseConv2d(x4, dw, [1, this.stride], this.padding, 'NHWC', [1, this.dilation]);
+      }
+      override getConfig(): Config {
+        return { ...super.getConfig(), dilation_rate: this.dilation, depth_multiplier: this.multiplier, ...(className === 'SeparableConv1D' ? { filters: this.filters } : {}) };
+      }
+    };
+
+  /**
+   * Conv1DTranspose (convolutional/conv1d_transpose.py): the gradient of a 1-D convolution,
+   * kernel (size, filters, input channels); steps (n - 1) * strides + size with 'valid', n *
+   * strides with 'same'. No dilation (tfjs' transposed convolution has none) and no
+   * output_padding (config.ts refuses it).
+   */
+  class Conv1DTranspose extends Conv1DBase {
+    static className = 'Conv1DTranspose';
+    private readonly filters: number;
+    private kernel: tfl.LayerVariable | null = null;
+    constructor(args: Args) {
+      super(args, 'Conv1DTranspose');
+      this.filters = positiveInt(args.filters, 'Conv1DTranspose filters', NaN);
+      if (positiveInt(args.dilationRate, 'Conv1DTranspose dilation_rate', 1) !== 1) throw new Error('Conv1DTranspose with dilation_rate > 1 is not supported');
+    }
+    override build(s: Shape | Shape[]): void {
+      this.kernel = addWeight(this, 'kernel', [this.kernelSize, this.filters, this.channels(s)]);
+      if (this.useBias) this.bias = addWeight(this, 'bias', [this.filters]);
+      this.built = true;
+    }
+    protected steps(n: number | null): number | null {
+      if (n === null) return null;
+      return this.padding === 'same' ? n * this.stride : (n - 1) * this.stride + this.kernelSize;
+    }
+    protected outChannels(): number {
+      return this.filters;
+    }
+    protected conv(x4: tf.Tensor4D): tf.Tensor4D {
+      const k = tf.expandDims(this.kernel!.read(), 0) as tf.Tensor4D;
+      return tf.conv2dTranspose(x4, k, [x4.shape[0], 1, this.steps(x4.shape[2])!, this.filters], [1, this.stride], this.padding);
+    }
+    override getConfig(): Config {
+      return { ...super.getConfig(), filters: this.filters };
+    }
+  }
+
   const classes = [
     Subtract,
     Conv1DTranspose,
-    conv1D('DepthwiseConv1D'),
-    conv1D('SeparableConv1D'),
+    depthwise1D('DepthwiseConv1D'),
+    depthwise1D('SeparableConv1D'),
     Normalization,
     GroupNormalization,
     ZeroPadding1D,
