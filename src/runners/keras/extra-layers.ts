@@ -78,6 +78,13 @@ export function registerExtraLayers(): void {
   if (registered) return;
   registered = true;
 
+  /** A layer whose output has its input's shape. */
+  class SameShape extends Layer {
+    override computeOutputShape(s: Shape | Shape[]): Shape {
+      return oneShape(s);
+    }
+  }
+
   class Subtract extends Layer {
     static className = 'Subtract';
     override computeOutputShape(s: Shape | Shape[]): Shape {
@@ -196,11 +203,8 @@ export function registerExtraLayers(): void {
     };
 
   const identity = (className: string) =>
-    class extends Layer {
+    class extends SameShape {
       static className = className;
-      override computeOutputShape(s: Shape | Shape[]): Shape {
-        return oneShape(s);
-      }
       override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
         // A handle of its own (the caller disposes what a layer returns), sharing the data.
         const x = one(inputs);
@@ -214,7 +218,7 @@ export function registerExtraLayers(): void {
    * variance; then gamma and beta per channel, computed as Keras does: x * inv + (beta - mean *
    * inv), inv = gamma / sqrt(variance + epsilon).
    */
-  class GroupNormalization extends Layer {
+  class GroupNormalization extends SameShape {
     static className = 'GroupNormalization';
     private readonly groups: number;
     private readonly axisArg: number;
@@ -249,9 +253,6 @@ export function registerExtraLayers(): void {
       if (this.center) this.beta = addWeight(this, 'beta', [c], 'zeros');
       this.built = true;
     }
-    override computeOutputShape(s: Shape | Shape[]): Shape {
-      return oneShape(s);
-    }
     override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
       return tf.tidy(() => {
         const x = one(inputs);
@@ -284,7 +285,7 @@ export function registerExtraLayers(): void {
    * (scalars, or arrays aligned to the kept axes from the right), else from the file: the
    * adapted variables mean, variance and count (int).
    */
-  class Normalization extends Layer {
+  class Normalization extends SameShape {
     static className = 'Normalization';
     private readonly axes: number[];
     private readonly given: { mean: unknown; variance: unknown } | null;
@@ -336,9 +337,6 @@ export function registerExtraLayers(): void {
         addWeight(this, 'count', [], 'zeros', false, 'int32');
       }
       this.built = true;
-    }
-    override computeOutputShape(s: Shape | Shape[]): Shape {
-      return oneShape(s);
     }
     override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
       return tf.tidy(() => {
