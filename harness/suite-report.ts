@@ -26,7 +26,7 @@ export function suiteHtml(r: SuiteResult): string {
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d232a;background:#f6f7f9}header{padding:14px 24px;color:#fff;background:#1f7a3a}header.bad{background:#b3261e}
 main{padding:10px 24px}table{border-collapse:collapse;width:100%;background:#fff}td,th{padding:4px 8px;border-bottom:1px solid #eceef1;text-align:left}
-.pass{color:#1f7a3a;font-weight:600}.fail,.error,.interrupted{color:#b3261e;font-weight:600}.regression{color:#b3261e}.improvement{color:#1f7a3a}svg{vertical-align:middle}
+.pass{color:#1f7a3a;font-weight:600}.fail,.error,.interrupted{color:#b3261e;font-weight:600}.regression{color:#b3261e}.improvement{color:#1f7a3a}.warnings{color:#8a5a00;font-size:12px}svg{vertical-align:middle}
 </style></head><body><header id="h"><h1 id="title"></h1><p id="counts"></p></header><main><table id="cases"><thead><tr>
 <th>status</th><th>case</th><th>expected</th><th>verdict</th><th>max_abs</th><th>cosine</th><th>trend</th><th>message</th><th>time</th></tr></thead><tbody></tbody></table></main>
 <script type="application/json" id="data">${scriptJson(r)}</script>
@@ -55,7 +55,10 @@ R.cases.forEach(function(c){
   tr.appendChild(el('td', null, c.expected)); tr.appendChild(el('td', null, c.verdict || '-'));
   tr.appendChild(el('td', null, c.metrics ? num(c.metrics.max_abs) : '-')); tr.appendChild(el('td', null, c.metrics ? num(c.metrics.cosine) : '-'));
   var tt = el('td'); var t = trends[c.file]; if (t) { tt.appendChild(spark(t)); tt.appendChild(el('span', {'class': t.flag}, ' ' + t.flag)); var why = (t.reason || '') + (t.changed && t.changed.length ? (t.reason ? '; ' : '') + t.changed.join(' and ') + ' changed since the last run' : ''); if (why) tt.title = why; if (t.changed && t.changed.length) tt.appendChild(el('span', {'class': 'changed'}, ' (' + t.changed.join(', ') + ' changed)')); } tr.appendChild(tt);
-  tr.appendChild(el('td', null, c.message)); tr.appendChild(el('td', null, (c.durationMs / 1000).toFixed(1) + ' s'));
+  var msg = el('td', null, c.message);
+  // What a runner did differently from the saved model (dtype computed in float32, weights ignored).
+  if (c.warnings && c.warnings.length) { var w = el('div', {'class': 'warnings'}, c.warnings.length + ' warning' + (c.warnings.length > 1 ? 's' : '') + ': ' + c.warnings.join('; ')); msg.appendChild(w); }
+  tr.appendChild(msg); tr.appendChild(el('td', null, (c.durationMs / 1000).toFixed(1) + ' s'));
   tb.appendChild(tr);
 });
 })();

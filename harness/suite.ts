@@ -31,6 +31,8 @@ export interface CaseOutcome {
   reportDir?: string;
   /** sha256 of each model's files (the Result's), to tell runs of changed models apart in the history. */
   models?: { reference: string; candidate: string };
+  /** The runners' warnings (Result facts), each prefixed with its model's side. */
+  warnings?: string[];
 }
 
 export interface SuiteResult {
@@ -178,7 +180,8 @@ async function runCase(spec: CaseSpec, root: string, opts: SuiteOptions): Promis
         ? r.error?.message ?? r.summary
         : `expected ${spec.expect}, got ${r.verdict}: ${r.summary}`;
   const models = r.reference.sha256 || r.candidate.sha256 ? { models: { reference: r.reference.sha256, candidate: r.candidate.sha256 } } : {};
-  return { ...base, status, verdict: r.verdict, message, ...(fd ? { firstDivergence: `${fd.reference} ~ ${fd.candidate}` } : {}), ...(metrics ? { metrics } : {}), ...models };
+  const warnings = (['reference', 'candidate'] as const).flatMap((k) => (r[k].warnings ?? []).map((w) => `${k}: ${w}`));
+  return { ...base, status, verdict: r.verdict, message, ...(fd ? { firstDivergence: `${fd.reference} ~ ${fd.candidate}` } : {}), ...(metrics ? { metrics } : {}), ...models, ...(warnings.length ? { warnings } : {}) };
 }
 
 function progressLine(opts: SuiteOptions, i: number, n: number, o: CaseOutcome | undefined, name: string): void {

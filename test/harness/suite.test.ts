@@ -6,6 +6,8 @@ import { readHistory } from '../../harness/history.js';
 import type { SuiteResult } from '../../harness/suite.js';
 import { mergeSuiteResults, runSuite, suiteExitCode } from '../../harness/suite.js';
 import { generateCaseModels } from '../../cases/gen/generate.js';
+import { encodeGraphDef } from '../../src/formats/graphdef-writer.js';
+import { A, GraphBuilder, host } from '../fixtures/graph.js';
 
 /** A suite in a temp folder: the example models plus cases that pass, fail, crash and hang. */
 async function makeSuite(): Promise<string> {
@@ -58,6 +60,29 @@ describe('suites', () => {
     expect(merged.counts).toEqual(whole.counts);
     expect(() => mergeSuiteResults([join(d, 'shard1'), join(d, 'shard1')])).toThrow(/appears in more than one shard/);
   }, 180_000);
+
+  it("a case's runner warnings reach results.json and the index: a float16 Keras conversion of a TF graph", async () => {
+    const d = mkdtempSync(join(tmpdir(), 'parity-warn-'));
+    // The graph the float16 fixture converts: x -> MatMul/BiasAdd/Relu (fc1) -> MatMul/BiasAdd (fc2).
+    const G = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/goldens/keras_f16.json'), 'utf8')) as { weights: { shape: number[]; values: number[] }[] };
+    const g = new GraphBuilder();
+    g.placeholder('x', 'float32', [-1, 4]);
+    const w = G.weights.map((t, i) => g.const(`w${i}`, host('float32', t.shape, t.values)));
+    g.op('MatMul', 'fc1/MatMul', ['x', w[0]!], { T: A.dtype('float32') });
+    g.op('BiasAdd', 'fc1/BiasAdd', ['fc1/MatMul', w[1]!], { T: A.dtype('float32') });
+    g.op('Relu', 'fc1/Relu', ['fc1/BiasAdd'], { T: A.dtype('float32') });
+    g.op('MatMul', 'fc2/MatMul', ['fc1/Relu', w[2]!], { T: A.dtype('float32') });
+    g.op('BiasAdd', 'fc2/BiasAdd', ['fc2/MatMul', w[3]!], { T: A.dtype('float32') });
+    mkdirSync(join(d, 'suite'));
+    writeFileSync(join(d, 'ref.pb'), encodeGraphDef(g.build(['fc2/BiasAdd'])));
+    cpSync(join(import.meta.dirname, '../fixtures/keras-f16/legacy.h5'), join(d, 'half.h5'));
+    writeFileSync(join(d, 'suite', 'half.yaml'), 'original: ../ref.pb\ncandidate: ../half.h5\nexpect: equivalent\ninputs: { shapes: { x: [2, 4] } }\n');
+    const r = await runSuite(join(d, 'suite'), { out: join(d, 'out'), progress: 'none' });
+    expect(r.cases.map((c) => [c.status, c.verdict])).toEqual([['pass', 'equivalent']]);
+    expect(r.cases[0]!.warnings).toEqual(["candidate: dtype 'float16' is computed in float32 here"]);
+    expect(JSON.parse(readFileSync(join(d, 'out', 'results.json'), 'utf8')).cases[0].warnings).toEqual(r.cases[0]!.warnings);
+    expect(readFileSync(join(d, 'out', 'index.html'), 'utf8')).toContain("'warnings'");
+  }, 120_000);
 
   it('history over three runs flags a regression injected in the third', async () => {
     const d = mkdtempSync(join(tmpdir(), 'parity-hist-'));
