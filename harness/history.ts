@@ -1,5 +1,6 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { FormatError } from '../src/core/errors.js';
+import { reviveNonFinite, stringifyFinite } from './json.js';
 
 /**
  * Run history as JSON lines: one line per case per run. Each line is written with a single
@@ -20,7 +21,7 @@ export interface HistoryEntry {
 
 export function appendHistory(path: string, entries: HistoryEntry[]): void {
   if (!entries.length) return;
-  const text = entries.map((e) => JSON.stringify(e)).join('\n') + '\n';
+  const text = entries.map((e) => stringifyFinite(e)).join('\n') + '\n';
   const fd = openSync(path, 'a');
   try {
     writeSync(fd, text);
@@ -37,7 +38,7 @@ export function readHistory(path: string): HistoryEntry[] {
   lines.forEach((line, i) => {
     if (!line.trim()) return;
     try {
-      const e = JSON.parse(line) as HistoryEntry;
+      const e = JSON.parse(line, reviveNonFinite) as HistoryEntry;
       if (typeof e.case !== 'string' || typeof e.run !== 'string') throw new Error('missing case/run');
       out.push(e);
     } catch {

@@ -11,6 +11,7 @@ import type { CaseSpec } from './case.js';
 import { findCases, readCase } from './case.js';
 import type { HistoryEntry, Trend } from './history.js';
 import { appendHistory, readHistory, trendFor } from './history.js';
+import { reviveNonFinite, stringifyFinite } from './json.js';
 import { suiteHtml, suiteJunit } from './suite-report.js';
 
 export type CaseStatus = 'pass' | 'fail' | 'error' | 'interrupted';
@@ -263,7 +264,7 @@ export async function runSuite(suitePath: string, opts: SuiteOptions): Promise<S
 
 export function writeSuiteReports(result: SuiteResult, out: string): void {
   mkdirSync(out, { recursive: true });
-  writeAtomic(join(out, 'results.json'), JSON.stringify(result, null, 2) + '\n');
+  writeAtomic(join(out, 'results.json'), stringifyFinite(result, 2) + '\n');
   writeAtomic(join(out, 'junit.xml'), suiteJunit(result));
   writeAtomic(join(out, 'index.html'), suiteHtml(result));
 }
@@ -282,7 +283,7 @@ export function mergeSuiteResults(paths: string[], out?: string): SuiteResult {
     const shardDir = resolve(f, '..');
     let r: SuiteResult;
     try {
-      r = JSON.parse(readFileSync(f, 'utf8')) as SuiteResult;
+      r = JSON.parse(readFileSync(f, 'utf8'), reviveNonFinite) as SuiteResult;
     } catch (e) {
       throw new FormatError(`${f}: not a suite results.json (${(e as Error).message})`, { file: f });
     }

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { caseValues, findCases, readCase } from '../../harness/case.js';
-import { inShard, parseShard } from '../../harness/suite.js';
+import type { SuiteResult } from '../../harness/suite.js';
+import { inShard, mergeSuiteResults, parseShard, writeSuiteReports } from '../../harness/suite.js';
 import { appendHistory, readHistory, trendFor } from '../../harness/history.js';
 
 function tmp(): string {
@@ -75,6 +76,42 @@ describe('history', () => {
     expect(trendFor('c.yaml', h, entry('r3', 1e-6), { window: 5, factor: 2 }).flag).toBe('improvement');
     expect(trendFor('c.yaml', h, entry('r3', 1e-5, 'fail'), { window: 5, factor: 2 }).flag).toBe('regression');
     expect(trendFor('new.yaml', h, { ...entry('r3', 1), case: 'new.yaml' }, { window: 5, factor: 2 }).flag).toBe('new');
+  });
+
+  it('keeps non-finite metrics: a bit-identical output has SQNR Infinity, a broken one a max_abs of NaN', () => {
+    const f = join(tmp(), 'h.jsonl');
+    appendHistory(f, [{ run: 'r1', time: 'r1', case: 'c.yaml', status: 'pass', metrics: { max_abs: 0, mean_abs: 0, cosine: 1, sqnr: Infinity } }]);
+    appendHistory(f, [{ run: 'r2', time: 'r2', case: 'NaN', status: 'fail', metrics: { max_abs: NaN, mean_abs: NaN, cosine: NaN, sqnr: -Infinity } }]);
+    // Written as strings (JSON has no Infinity; JSON.stringify would write null) ...
+    expect(readFileSync(f, 'utf8')).toContain('"sqnr":"Infinity"');
+    // ... and read back as numbers; a string that happens to spell one stays a string.
+    const h = readHistory(f);
+    expect(h[0]!.metrics!.sqnr).toBe(Infinity);
+    expect(h[1]!.metrics!.max_abs).toBeNaN();
+    expect(h[1]!.metrics!.sqnr).toBe(-Infinity);
+    expect(h[1]!.case).toBe('NaN');
+    // A NaN max_abs after steady runs is a regression, read from the file as from memory.
+    expect(trendFor('NaN', [{ ...h[1]!, run: 'r0', status: 'pass', metrics: { max_abs: 1e-5, mean_abs: 0, cosine: 1, sqnr: 90 } }], h[1]!, { window: 5, factor: 2 }).flag).toBe('regression');
+  });
+
+  it('results.json keeps them too, through merge-reports', () => {
+    const d = tmp();
+    const result: SuiteResult = {
+      schemaVersion: 1,
+      tool: { name: 'tf-parity', version: '0' },
+      run: 'r',
+      startedAt: 't',
+      finishedAt: 't',
+      suite: 's',
+      cases: [{ name: 'same', file: 'same.yaml', status: 'pass', expected: 'equivalent', verdict: 'equivalent', message: 'NaN', durationMs: 1, metrics: { max_abs: 0, mean_abs: 0, cosine: 1, sqnr: Infinity } }],
+      counts: { pass: 1, fail: 0, error: 0, interrupted: 0 },
+      trends: [{ case: 'same.yaml', series: [NaN, 0], statuses: ['error', 'pass'], flag: 'improvement' }],
+    };
+    writeSuiteReports(result, d);
+    expect(readFileSync(join(d, 'results.json'), 'utf8')).toContain('"sqnr": "Infinity"');
+    const back = mergeSuiteResults([d]);
+    expect(back.cases[0]!.metrics!.sqnr).toBe(Infinity);
+    expect(back.cases[0]!.message).toBe('NaN');
   });
 
   it("names the models whose files changed since the case's previous run, when both runs recorded digests", () => {

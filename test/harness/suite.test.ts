@@ -57,6 +57,8 @@ describe('suites', () => {
     const merged = mergeSuiteResults([1, 2, 3].map((i) => join(d, `shard${i}`)), join(d, 'merged'));
     const key = (r: SuiteResult) => r.cases.map((c) => [c.file, c.status, c.verdict, c.metrics?.max_abs]);
     expect(key(merged)).toEqual(key(whole));
+    const sqnr = (r: SuiteResult) => r.cases.map((c) => c.metrics?.sqnr);
+    expect(sqnr(merged)).toEqual(sqnr(whole));
     expect(merged.counts).toEqual(whole.counts);
     expect(() => mergeSuiteResults([join(d, 'shard1'), join(d, 'shard1')])).toThrow(/appears in more than one shard/);
   }, 180_000);
