@@ -1,8 +1,10 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { readHistory } from '../../harness/history.js';
+import { stringifyFinite } from '../../harness/json.js';
 import type { SuiteResult } from '../../harness/suite.js';
 import { mergeSuiteResults, runSuite, suiteExitCode } from '../../harness/suite.js';
 import { generateCaseModels } from '../../cases/gen/generate.js';
@@ -28,6 +30,11 @@ describe('suites', () => {
     const d = await makeSuite();
     const out = join(d, 'out');
     const r = await runSuite(d, { out, progress: 'none' });
+    // results.json is what schema/suite-results.schema.json describes.
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(import.meta.dirname, '../../schema/suite-results.schema.json'), 'utf8')));
+    const written = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(validate(written), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate({ ...written, cases: [{ ...written.cases[0], status: 'ok' }] })).toBe(false);
     const by = Object.fromEntries(r.cases.map((c) => [c.name, c]));
     expect(by['a-pass']!.status).toBe('pass');
     expect(by['b-fail']!.status).toBe('fail');
@@ -59,6 +66,10 @@ describe('suites', () => {
     expect(key(merged)).toEqual(key(whole));
     const sqnr = (r: SuiteResult) => r.cases.map((c) => c.metrics?.sqnr);
     expect(sqnr(merged)).toEqual(sqnr(whole));
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(import.meta.dirname, '../../schema/suite-results.schema.json'), 'utf8')));
+    expect(validate(JSON.parse(readFileSync(join(d, 'shard1', 'results.json'), 'utf8'))), JSON.stringify(validate.errors)).toBe(true);
+    // What merge-reports writes.
+    expect(validate(JSON.parse(stringifyFinite(merged))), JSON.stringify(validate.errors)).toBe(true);
     expect(merged.counts).toEqual(whole.counts);
     expect(() => mergeSuiteResults([join(d, 'shard1'), join(d, 'shard1')])).toThrow(/appears in more than one shard/);
   }, 180_000);
