@@ -153,9 +153,7 @@ export function registerExtraLayers(): void {
     private readonly size: number;
     constructor(args: Args) {
       super(args);
-      const size = args.size ?? 2;
-      if (!Number.isInteger(size) || (size as number) < 1) throw new Error(`UpSampling1D size must be a positive int, got ${JSON.stringify(size)}`);
-      this.size = size as number;
+      this.size = positiveInt(args.size, 'UpSampling1D size', 2);
     }
     override computeOutputShape(s: Shape | Shape[]): Shape {
       const out = [...oneShape(s)];
@@ -229,9 +227,7 @@ export function registerExtraLayers(): void {
     private beta: tfl.LayerVariable | null = null;
     constructor(args: Args) {
       super(args);
-      const groups = args.groups ?? 32;
-      if (!Number.isInteger(groups) || (groups as number) < 1) throw new Error(`GroupNormalization groups must be a positive int, got ${JSON.stringify(groups)}`);
-      this.groups = groups as number;
+      this.groups = positiveInt(args.groups, 'GroupNormalization groups', 32);
       const axis = args.axis ?? -1;
       if (!Number.isInteger(axis)) throw new Error(`GroupNormalization axis must be an int, got ${JSON.stringify(axis)}`);
       this.axisArg = axis as number;

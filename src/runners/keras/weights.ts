@@ -3,6 +3,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import h5wasm, { Dataset, Group, type File as H5File } from 'h5wasm';
 import { FormatError, LimitError, ParityError, errorMessage } from '../../core/errors.js';
 import { checkTensorBudget, shapeToString } from '../../core/tensor.js';
+import { halfToFloat } from '../../formats/tensor-proto.js';
 import type { KerasLayerInfo } from './config.js';
 
 /**
@@ -155,16 +156,6 @@ export function attrString(node: Group | Dataset, name: string): string | null {
     return null;
   }
   return null;
-}
-
-/** The value of a half-precision float (IEEE 754 binary16), exactly. */
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 31) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
 /** A float16 dataset's values as float32 (each exactly), read through h5wasm's own data call. */
