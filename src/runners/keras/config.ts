@@ -1,7 +1,7 @@
 import { tf } from '../../backend/tf.js';
 import { tfl } from '../tfl.js';
 import { FormatError, UnsupportedError, listing } from '../../core/errors.js';
-import { KEEPDIMS_CLASSES, registerExtraLayers } from './extra-layers.js';
+import { implementsOption, registerExtraLayers } from './extra-layers.js';
 import { PARITY_GRU, registerResetAfterGru } from './gru.js';
 
 /**
@@ -133,8 +133,8 @@ function unsupportedOptions(cls: string, cfg: J, keras3: boolean): string[] {
       if (!a.name) out.push(`${cls} with ${a.label}`);
     }
   }
-  if (typeof cfg.groups === 'number' && cfg.groups !== 1 && cls !== 'GroupNormalization') out.push(`${cls} with groups=${cfg.groups}`);
-  if (cfg.keepdims === true && !KEEPDIMS_CLASSES.has(cls)) out.push(`${cls} with keepdims=True`);
+  if (typeof cfg.groups === 'number' && cfg.groups !== 1 && !implementsOption(cls, 'groups')) out.push(`${cls} with groups=${cfg.groups}`);
+  if (cfg.keepdims === true && !implementsOption(cls, 'keepdims')) out.push(`${cls} with keepdims=True`);
   if (cfg.quantization_config !== undefined && cfg.quantization_config !== null) out.push(`${cls} with quantization_config`);
   if (typeof cfg.lora_rank === 'number' && cfg.lora_rank > 0) out.push(`${cls} with lora_rank=${cfg.lora_rank}`);
   if (cfg.output_padding !== undefined && cfg.output_padding !== null) out.push(`${cls} with output_padding`);

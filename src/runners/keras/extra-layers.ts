@@ -70,8 +70,20 @@ function broadcast(a: Shape, b: Shape): Shape {
 
 let registered = false;
 
-/** Classes here that support keepdims=True (tfjs' own pooling layers do not). */
-export const KEEPDIMS_CLASSES = new Set(['GlobalAveragePooling3D', 'GlobalMaxPooling3D']);
+/**
+ * Config options these layers implement that config.ts refuses for tfjs' own layers (which
+ * would ignore them): keepdims on the 3-D global poolings, groups on GroupNormalization.
+ */
+const IMPLEMENTED_OPTIONS: Record<string, readonly string[]> = {
+  GlobalAveragePooling3D: ['keepdims'],
+  GlobalMaxPooling3D: ['keepdims'],
+  GroupNormalization: ['groups'],
+};
+
+/** Whether layer class `cls` as written here implements config option `option`. */
+export function implementsOption(cls: string, option: string): boolean {
+  return IMPLEMENTED_OPTIONS[cls]?.includes(option) ?? false;
+}
 
 /** Registers the layers with tfjs' serialization (once). */
 export function registerExtraLayers(): void {
