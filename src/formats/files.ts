@@ -64,8 +64,37 @@ function checkpointFiles(path: string): string[] {
   return files;
 }
 
+/**
+ * The shard paths a model.json's manifest names, by the JSON's stat data (device, inode,
+ * size, mtime and ctime in ns; only for files at least 2 s old, as the digests in
+ * cli/common.ts): a comparison lists them for the digest of both models, and parsing
+ * blazeface's model.json again took about 1 ms each time.
+ */
+const manifestPaths = new Map<string, string[]>();
+
 /** The weight files a model.json names, inside its folder (what the tfjs readers load). */
 function weightShards(json: string): string[] {
+  const st = statSync(json, { bigint: true });
+  const key = `${json}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  let paths = manifestPaths.get(key);
+  if (!paths) {
+    paths = manifestOf(json);
+    const newest = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
+    if (BigInt(Date.now()) * 1_000_000n - newest > 2_000_000_000n) {
+      if (manifestPaths.size >= 256) manifestPaths.clear();
+      manifestPaths.set(key, paths);
+    }
+  }
+  const out: string[] = [];
+  for (const p of paths) {
+    const f = join(dirname(json), p);
+    if (existsSync(f) && statSync(f).isFile()) out.push(f);
+  }
+  return out;
+}
+
+/** The relative shard paths of a model.json's weightsManifest (none outside its folder). */
+function manifestOf(json: string): string[] {
   let obj: unknown;
   try {
     obj = JSON.parse(readFileSync(json, 'utf8'));
@@ -80,8 +109,7 @@ function weightShards(json: string): string[] {
     if (!Array.isArray(paths)) continue;
     for (const p of paths) {
       if (typeof p !== 'string' || isAbsolute(p) || normalize(p).split(/[\\/]/).includes('..')) continue;
-      const f = join(dirname(json), p);
-      if (existsSync(f) && statSync(f).isFile()) out.push(f);
+      out.push(p);
     }
   }
   return out;
