@@ -329,7 +329,8 @@ interface Measurement {
 }
 
 function toleranceFor(p: AlignedPair, opts: CompareOptions): Tolerance {
-  const per = opts.perTensor ?? {};
+  const per = opts.perTensor;
+  if (!per) return opts.tolerance;
   return per[norm(p.reference)] ?? per[norm(p.candidate)] ?? per[p.reference] ?? per[p.candidate] ?? opts.tolerance;
 }
 
