@@ -155,6 +155,9 @@ export function applyTransform(cand: Float32Array, refShape: readonly number[], 
 
 const SAMPLE = 256;
 
+/** Numeric similarity at or above this counts as a confident value match. */
+export const STRONG_SIMILARITY = 0.99;
+
 /**
  * The sampled positions for one (reference shape, candidate shape, transform): reference flat
  * indices and the candidate indices holding the same elements. Numeric alignment scores
@@ -163,11 +166,11 @@ const SAMPLE = 256;
  */
 const positionCache = new Map<string, { ri: Int32Array; ci: Int32Array }>();
 
-/** The same, by the shape arrays themselves (each activation's, looked up n·m times): no key to build. */
-const positionsByShapes = new WeakMap<readonly number[], WeakMap<readonly number[], Map<number, { ri: Int32Array; ci: Int32Array }>>>();
+/** The same, by canonical shape arrays (looked up n·m times): no key to build. */
+const positionsByShapes = new Map<readonly number[], Map<readonly number[], Map<number, { ri: Int32Array; ci: Int32Array }>>>();
 
-/** A candidate's sampled positions under each permutation, by its shape array (the reference shape follows from the permutation). */
-const candidatePositions = new WeakMap<readonly number[], Map<number, Int32Array>>();
+/** A candidate's sampled positions under each permutation, by its canonical shape (the reference shape follows from the permutation). */
+const candidatePositions = new Map<readonly number[], Map<number, Int32Array>>();
 
 function permCode(p: readonly number[] | undefined): number {
   let k = 0;
@@ -177,10 +180,12 @@ function permCode(p: readonly number[] | undefined): number {
 
 /**
  * One array per distinct shape (each activation has a shape array of its own): positionsByShapes
- * is keyed by these, so a shape seen before finds its positions without a string key.
+ * is keyed by these, so a shape seen before finds its positions without a string key. Plain
+ * Maps, bounded and cleared together, rather than WeakMaps: a WeakMap lookup cost about 0.13 us
+ * here and a new key 0.8 us (an activation's shape is looked up a few times as it arrives).
  */
 const shapeByKey = new Map<string, readonly number[]>();
-const canonicalShapes = new WeakMap<readonly number[], readonly number[]>();
+const canonicalShapes = new Map<readonly number[], readonly number[]>();
 
 function canonicalShape(shape: readonly number[]): readonly number[] {
   let c = canonicalShapes.get(shape);
@@ -188,9 +193,14 @@ function canonicalShape(shape: readonly number[]): readonly number[] {
     const key = shape.join(',');
     c = shapeByKey.get(key);
     if (!c) {
-      if (shapeByKey.size >= 4096) shapeByKey.clear();
+      if (shapeByKey.size >= 4096) {
+        shapeByKey.clear();
+        positionsByShapes.clear();
+        candidatePositions.clear();
+      }
       shapeByKey.set(key, (c = Object.freeze(shape.slice())));
     }
+    if (canonicalShapes.size >= 4096) canonicalShapes.clear();
     canonicalShapes.set(shape, c);
   }
   return c;
@@ -200,7 +210,7 @@ function samplePositions(refShape: readonly number[], candShape: readonly number
   const rs = canonicalShape(refShape);
   const cs = canonicalShape(candShape);
   let byCand = positionsByShapes.get(rs);
-  if (!byCand) positionsByShapes.set(rs, (byCand = new WeakMap()));
+  if (!byCand) positionsByShapes.set(rs, (byCand = new Map()));
   let byPerm = byCand.get(cs);
   if (!byPerm) byCand.set(cs, (byPerm = new Map()));
   const code = permCode(t.perm);
@@ -287,6 +297,24 @@ export class SampleCache {
   private readonly refs = new Map<ActInfo, Float32Array>();
   private readonly cands = new Map<ActInfo, Map<number, Float32Array>>();
 
+  /**
+   * Whether similarity(ref, cand, t) can reach STRONG_SIMILARITY. False only when a bound
+   * rules it out, never as a guess: the similarity is 1 - sum|a-b| / sum(|a|+|b|), and
+   * sum|a-b| is at least |sum|a| - sum|b|| and |sum a - sum b| (the triangle inequality), so
+   * when either of those exceeds (1 - STRONG_SIMILARITY) sum(|a|+|b|) (here with a tenth to
+   * spare, far beyond the sums' rounding) the similarity is below it. Both sums are kept per
+   * sampled array, so ruling a pair out costs a few comparisons instead of reading 2 x 256
+   * values; most same-sized activations of a model are ruled out this way. NaN or infinite
+   * sums rule nothing out.
+   */
+  mayMatch(ref: ActInfo, cand: ActInfo, t: Transform): boolean {
+    const n = comparableCount(ref, cand);
+    if (n <= 0) return n === 0;
+    const sr = this.refSamples(ref, n);
+    const sc = this.candSamples(cand, ref.shape, t, n);
+    return !!sr && !!sc && sr.length === sc.length && mayBeStrong(sr, sc);
+  }
+
   similarity(ref: ActInfo, cand: ActInfo, t: Transform): number {
     const n = comparableCount(ref, cand);
     if (n <= 0) return n === 0 ? 1 : 0;
@@ -302,6 +330,22 @@ export class SampleCache {
     let sr = this.refs.get(ref);
     if (!sr) this.refs.set(ref, (sr = gather(r, samplePositions(ref.shape, ref.shape, {}, n).ri)));
     return sr;
+  }
+
+  /**
+   * Gathers what scoring and sampleActivation() read of `h` (which holds its values), while
+   * they are in cache: an activation just produced. Gathered later, each sampled value is a
+   * cache miss of its own.
+   */
+  prime(h: ActInfo, side: 'reference' | 'candidate'): void {
+    const d = h.data;
+    if (!d) return;
+    if (side === 'reference') {
+      this.refSamples(h, d.length);
+      return;
+    }
+    this.candSamples(h, h.shape, {}, d.length);
+    for (const p of PERMS[h.shape.length] ?? []) this.candSamples(h, transposeShape(h.shape, p), { perm: p }, d.length);
   }
 
   /** The values refSamples() (reference) or candSamples() (candidate, through `perm`) gathered of `h`, if they have. */
@@ -346,8 +390,9 @@ export function sampleActivation(data: Float32Array, shape: readonly number[], s
   const out = new Map<string, Float32Array>();
   out.set('', known?.() ?? gather(data, samplePositions(shape, shape, {}, n).ri));
   if (side === 'candidate') {
-    let byPerm = candidatePositions.get(shape);
-    if (!byPerm) candidatePositions.set(shape, (byPerm = new Map()));
+    const cs = canonicalShape(shape);
+    let byPerm = candidatePositions.get(cs);
+    if (!byPerm) candidatePositions.set(cs, (byPerm = new Map()));
     for (const p of PERMS[shape.length] ?? []) {
       const code = permCode(p);
       let ci = byPerm.get(code);
@@ -361,6 +406,36 @@ export function sampleActivation(data: Float32Array, shape: readonly number[], s
     }
   }
   return out;
+}
+
+/** Per sampled array: the sum of its absolute values and its sum (in double, in order). */
+const sampleSums = new WeakMap<Float32Array, Float64Array>();
+
+function sumsOf(a: Float32Array): Float64Array {
+  let s = sampleSums.get(a);
+  if (!s) {
+    let l1 = 0;
+    let sum = 0;
+    for (let k = 0; k < a.length; k++) {
+      const v = a[k]!;
+      l1 += Math.abs(v);
+      sum += v;
+    }
+    sampleSums.set(a, (s = Float64Array.of(l1, sum)));
+  }
+  return s;
+}
+
+/** What the similarity must leave room for: 1 - STRONG_SIMILARITY and a tenth more. */
+const MATCH_SLACK = (1 - STRONG_SIMILARITY) * 1.1;
+
+/** False when scoreSamples(sr, sc) is certainly below STRONG_SIMILARITY (see SampleCache.mayMatch). */
+function mayBeStrong(sr: Float32Array, sc: Float32Array): boolean {
+  const a = sumsOf(sr);
+  const b = sumsOf(sc);
+  const room = MATCH_SLACK * (a[0]! + b[0]!);
+  // Written so that NaN (a non-finite sum) rules nothing out.
+  return !(Math.abs(a[0]! - b[0]!) > room || Math.abs(a[1]! - b[1]!) > room);
 }
 
 function gather(data: Float32Array, at: Int32Array): Float32Array {
@@ -392,8 +467,6 @@ function isMovement(type: string): boolean {
   return MOVEMENT.test(type);
 }
 
-/** Numeric similarity at or above this counts as a confident value match. */
-export const STRONG_SIMILARITY = 0.99;
 
 /** Whether candidate values of `c`'s shape become `r`'s under `t` (same element count; a permutation that maps the shapes). */
 export function transformFits(r: { shape: readonly number[] }, c: { shape: readonly number[] }, t: Transform | undefined): boolean {
@@ -418,11 +491,28 @@ export function chooseTransform(r: ActInfo, c: ActInfo, transforms?: Transform[]
   // The first that matches strongly, else the first: later ones are scored only when needed.
   let first: { t: Transform; sim: number } | undefined;
   for (const t of ts) {
+    // Past the first (whose similarity is returned when none matches), a transform the
+    // bound rules out is not scored.
+    if (first && cache && !cache.mayMatch(r, c, t)) continue;
     const x = { t, sim: (r.data || r.samples) && (c.data || c.samples) ? (cache ? cache.similarity(r, c, t) : sampledSimilarity(r, c, t)) : 0 };
     if (x.sim >= STRONG_SIMILARITY) return x;
     first ??= x;
   }
   return first;
+}
+
+/**
+ * The first transform under which the values match strongly, and its similarity: what
+ * chooseTransform returns when it is strong, without scoring what the bound rules out.
+ */
+export function strongTransform(r: ActInfo, c: ActInfo, samples: SampleCache): { t: Transform; sim: number } | undefined {
+  if (!(r.data || r.samples) || !(c.data || c.samples)) return undefined;
+  for (const t of candidateTransforms(r, c)) {
+    if (!samples.mayMatch(r, c, t)) continue;
+    const sim = samples.similarity(r, c, t);
+    if (sim >= STRONG_SIMILARITY) return { t, sim };
+  }
+  return undefined;
 }
 
 function exactNameMatch(refByName: Map<string, ActInfo>, c: ActInfo): ActInfo | undefined {
@@ -538,13 +628,18 @@ export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOption
     const exact = exactNameMatch(refByName, c);
     if (exact && !usedRef.has(exact.name)) add(exact, c, 'name', 1, bestTransform(exact, c)?.t);
   }
+  // Each reference's scope path and element count, once (every candidate reads them all).
+  const refScopes = refs.map((r) => ({ r, path: '/' + normaliseName(r.name) + '/', n: numel(r.shape) }));
   for (const c of cands) {
     if (usedCand.has(c.name)) continue;
     const cn = normaliseName(c.name);
+    const inScope = '/' + cn + '/';
+    const kernel = '/' + cn + '/kernel/';
+    const cnt = numel(c.shape);
     // Keras layer `conv2d_3` ~ TF scope `…/conv2d_3/…`: the last node of that scope in execution order.
-    const scoped = refs.filter(
-      (r) => !usedRef.has(r.name) && numel(r.shape) === numel(c.shape) && ('/' + normaliseName(r.name) + '/').includes('/' + cn + '/') && !normaliseName(r.name).endsWith('/' + cn + '/kernel'),
-    );
+    const scoped = refScopes
+      .filter((x) => x.n === cnt && !usedRef.has(x.r.name) && x.path.includes(inScope) && !x.path.endsWith(kernel))
+      .map((x) => x.r);
     if (scoped.length) {
       const r = scoped[scoped.length - 1]!;
       const bt = bestTransform(r, c);
@@ -635,8 +730,11 @@ function numericAlign(
     const transformsFor: (Transform[] | undefined)[] = new Array(nCls * nCls);
     const refS = R.map((r, j) => samples.refSamples(r, numelR[j]!));
     const candS = C.map(() => new Map<number, Float32Array | undefined>());
-    /** Sampled similarity of C[i] and R[j] under t: SampleCache.similarity, from the arrays above. */
-    const sim = (i: number, j: number, t: Transform): number => {
+    /**
+     * Sampled similarity of C[i] and R[j] under t: SampleCache.similarity, from the arrays
+     * above; -1 when the bound of SampleCache.mayMatch rules a strong match out (`bounded`).
+     */
+    const sim = (i: number, j: number, t: Transform, bounded: boolean): number => {
       const r = R[j]!;
       const c = C[i]!;
       if (!(r.data || r.samples) || !(c.data || c.samples)) return 0;
@@ -647,7 +745,8 @@ function numericAlign(
       const byPerm = candS[i]!;
       let sc = byPerm.get(code);
       if (sc === undefined && !byPerm.has(code)) byPerm.set(code, (sc = samples.candSamples(c, r.shape, t, cnt)));
-      return sr && sc && sr.length === sc.length ? scoreSamples(sr, sc) : 0;
+      if (!sr || !sc || sr.length !== sc.length) return 0;
+      return bounded && !mayBeStrong(sr, sc) ? -1 : scoreSamples(sr, sc);
     };
     // score[i][j]: best total aligning C[0..i) with R[0..j)
     const score = Array.from({ length: n + 1 }, () => new Float64Array(m + 1));
@@ -672,16 +771,16 @@ function numericAlign(
           if (!ts) transformsFor[combo] = ts = candidateTransforms(R[j - 1]!, C[i - 1]!);
           if (ts.length) {
             // chooseTransform: the first transform whose values match, else the most plausible.
+            // Only whether a pair matches changes its score here: the similarity of one that
+            // does not is needed only for the pairs the path below takes (NaN until then).
             let k = 0;
-            let s0 = sim(i - 1, j - 1, ts[0]!);
-            if (s0 < STRONG_SIMILARITY) {
-              for (let q = 1; q < ts.length; q++) {
-                const sq = sim(i - 1, j - 1, ts[q]!);
-                if (sq >= STRONG_SIMILARITY) {
-                  k = q;
-                  s0 = sq;
-                  break;
-                }
+            let s0 = NaN;
+            for (let q = 0; q < ts.length; q++) {
+              const sq = sim(i - 1, j - 1, ts[q]!, true);
+              if (sq >= STRONG_SIMILARITY) {
+                k = q;
+                s0 = sq;
+                break;
               }
             }
             const t = ts[k]!;
@@ -712,7 +811,8 @@ function numericAlign(
       if (ch === 2) {
         const at = i * (m + 1) + j;
         const t = transformsFor[clsR[j - 1]! * nCls + clsC[i - 1]!]![cellT[at]!]!;
-        const s = cellSim[at]!;
+        let s = cellSim[at]!;
+        if (Number.isNaN(s)) s = sim(i - 1, j - 1, t, false);
         const strong = s >= STRONG_SIMILARITY;
         add(R[j - 1]!, C[i - 1]!, strong ? 'numeric' : 'shape', strong ? s : Math.min(0.5, s), t);
         i--;

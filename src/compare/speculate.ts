@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Transform } from './align.js';
-import { STRONG_SIMILARITY, SampleCache, chooseTransform, pairKey, sampleActivation } from './align.js';
+import { SampleCache, pairKey, sampleActivation, strongTransform } from './align.js';
 import { wasmHeapView } from './device.js';
 import type { Held } from './store.js';
 import { hasValues } from './store.js';
@@ -100,14 +100,15 @@ export class Speculator<M> {
       const had = x.data;
       x.data = xData;
       try {
+        this.samples.prime(x, side);
         for (const o of other.byCount.get(n) ?? []) {
           const had2 = o.data;
           const od = valuesOf(o);
           if (!od) continue;
           o.data = od;
           try {
-            const bt = side === 'reference' ? chooseTransform(x, o, undefined, this.samples) : chooseTransform(o, x, undefined, this.samples);
-            if (bt && bt.sim >= STRONG_SIMILARITY) strong.push({ o, t: bt.t });
+            const bt = side === 'reference' ? strongTransform(x, o, this.samples) : strongTransform(o, x, this.samples);
+            if (bt) strong.push({ o, t: bt.t });
           } finally {
             if (had2) o.data = had2;
             else delete o.data;

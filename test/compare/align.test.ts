@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ActInfo } from '../../src/compare/align.js';
-import { SampleCache, align, applyTransform, sampleActivation, sampledSimilarity, validateAlignment } from '../../src/compare/align.js';
+import { STRONG_SIMILARITY, SampleCache, align, applyTransform, sampleActivation, sampledSimilarity, validateAlignment } from '../../src/compare/align.js';
 
 function act(name: string, type: string, shape: number[], data: number[] | Float32Array, producedFrom: string[] = [], layout?: 'NCHW' | 'NHWC'): ActInfo {
   return { name, type, shape, dtype: 'float32', index: 0, producedFrom, data: Float32Array.from(data), ...(layout ? { layout } : {}) };
@@ -135,5 +135,49 @@ describe('sampledSimilarity', () => {
     cand[4] = 3;
     expect(sampledSimilarity(act('r', [n], ref), act('c', [n], cand), {})).toBeCloseTo(1 - (1 + 1 + 1) / (1 + 1 + 5 + 4 * 4), 12);
   });
-});
 
+  it('rules out by its bound only pairs whose sampled similarity is below the strong threshold, and rules most different pairs out', () => {
+    // Pairs around the threshold: a reference and copies of it with noise, scaled, shifted,
+    // with zeros, NaN or infinity in them; the bound must never rule out a strong one.
+    let state = 7;
+    const rnd = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+    const n = 4096;
+    const base = Float32Array.from({ length: n }, rnd);
+    let strong = 0;
+    let ruledOut = 0;
+    let weak = 0;
+    for (let k = 0; k < 400; k++) {
+      const noise = (k % 40) * 0.002;
+      const scale = 1 + ((k % 7) - 3) * 0.004;
+      const shift = ((k % 5) - 2) * 0.003;
+      const c = base.map((v) => v * scale + shift + noise * rnd());
+      if (k % 50 === 3) c[k] = NaN;
+      if (k % 50 === 4) c[k] = Infinity;
+      if (k % 9 === 0) for (let i = 0; i < n; i += 3) c[i] = 0;
+      const cache = new SampleCache();
+      const r = act('r', [1, 16, 16, 16], base);
+      const ca = act('c', [1, 16, 16, 16], c);
+      const s = cache.similarity(r, ca, {});
+      const may = cache.mayMatch(r, ca, {});
+      if (s >= STRONG_SIMILARITY) {
+        strong++;
+        expect(may, `pair ${k}: similarity ${s}`).toBe(true);
+      } else {
+        weak++;
+        if (!may) ruledOut++;
+      }
+    }
+    expect(strong).toBeGreaterThan(20);
+    // Different activations of the same size: a layer and the next (scaled, Relu'd), or unrelated values.
+    const cache = new SampleCache();
+    const r = act('r', [64, 64], base);
+    const relu = act('relu', [64, 64], base.map((v) => Math.max(0, v)));
+    const doubled = act('x2', [64, 64], base.map((v) => 2 * v));
+    expect(cache.mayMatch(r, relu, {})).toBe(false);
+    expect(cache.mayMatch(r, doubled, {})).toBe(false);
+    expect(cache.mayMatch(r, act('same', [64, 64], base), {})).toBe(true);
+    expect(weak).toBeGreaterThan(0);
+    // Noisy copies below the threshold are ruled out too, not only scored.
+    expect(ruledOut).toBeGreaterThan(0);
+  });
+});
