@@ -11,7 +11,7 @@ import { loadInputSpecFile, parseInputArg, parseShapeArg } from '../inputs/spec.
 import { generateFeeds, inferIntRanges, loadFeeds, plannedDraws } from '../inputs/generate.js';
 import { arc4State } from '../inputs/kernel/arc4.js';
 import { MetricsPool } from '../compare/kernel/pool.js';
-import { modelFiles } from '../formats/files.js';
+import { modelFiles, settled, statKey } from '../formats/files.js';
 
 /** Options every command that runs a model accepts. */
 export const RUN_OPTIONS = {
@@ -176,7 +176,7 @@ export async function hashPath(path: string, extra: string[] = []): Promise<{ sh
   const files = modelFiles(path, extra);
   if (!files.length) return { sha256: '', bytes: 0 };
   const stats = files.map((f) => statSync(f, { bigint: true }));
-  const key = files.map((f, i) => `${f}\0${stats[i]!.dev}:${stats[i]!.ino}:${stats[i]!.size}:${stats[i]!.mtimeNs}:${stats[i]!.ctimeNs}`).join('\n');
+  const key = files.map((f, i) => statKey(f, stats[i]!)).join('\n');
   const known = digests.get(key);
   if (known) {
     hashCache.hits++;
@@ -203,9 +203,7 @@ export async function hashPath(path: string, extra: string[] = []): Promise<{ sh
     });
   }
   const out = { sha256: h.digest('hex'), bytes };
-  let newest = 0n;
-  for (const st of stats) for (const t of [st.mtimeNs, st.ctimeNs]) if (t > newest) newest = t;
-  if (BigInt(Date.now()) * 1_000_000n - newest > 2_000_000_000n) {
+  if (settled(stats)) {
     if (digests.size >= 256) digests.clear();
     digests.set(key, out);
   }

@@ -296,6 +296,8 @@ function scoreNonFinite(sr: Float32Array, sc: Float32Array): number {
 export class SampleCache {
   private readonly refs = new Map<ActInfo, Float32Array>();
   private readonly cands = new Map<ActInfo, Map<number, Float32Array>>();
+  /** Sums of the sampled arrays (mayBeStrong), kept as long as the arrays are: a plain Map, as WeakMap keys are slow to add. */
+  readonly sums = new Map<Float32Array, Float64Array>();
 
   /**
    * Whether similarity(ref, cand, t) can reach STRONG_SIMILARITY. False only when a bound
@@ -312,7 +314,7 @@ export class SampleCache {
     if (n <= 0) return n === 0;
     const sr = this.refSamples(ref, n);
     const sc = this.candSamples(cand, ref.shape, t, n);
-    return !!sr && !!sc && sr.length === sc.length && mayBeStrong(sr, sc);
+    return !!sr && !!sc && sr.length === sc.length && mayBeStrong(sr, sc, this.sums);
   }
 
   similarity(ref: ActInfo, cand: ActInfo, t: Transform): number {
@@ -408,11 +410,9 @@ export function sampleActivation(data: Float32Array, shape: readonly number[], s
   return out;
 }
 
-/** Per sampled array: the sum of its absolute values and its sum (in double, in order). */
-const sampleSums = new WeakMap<Float32Array, Float64Array>();
-
-function sumsOf(a: Float32Array): Float64Array {
-  let s = sampleSums.get(a);
+/** A sampled array's sum of absolute values and its sum (in double, in order), kept in `sums`. */
+function sumsOf(a: Float32Array, sums: Map<Float32Array, Float64Array>): Float64Array {
+  let s = sums.get(a);
   if (!s) {
     let l1 = 0;
     let sum = 0;
@@ -421,7 +421,7 @@ function sumsOf(a: Float32Array): Float64Array {
       l1 += Math.abs(v);
       sum += v;
     }
-    sampleSums.set(a, (s = Float64Array.of(l1, sum)));
+    sums.set(a, (s = Float64Array.of(l1, sum)));
   }
   return s;
 }
@@ -430,9 +430,9 @@ function sumsOf(a: Float32Array): Float64Array {
 const MATCH_SLACK = (1 - STRONG_SIMILARITY) * 1.1;
 
 /** False when scoreSamples(sr, sc) is certainly below STRONG_SIMILARITY (see SampleCache.mayMatch). */
-function mayBeStrong(sr: Float32Array, sc: Float32Array): boolean {
-  const a = sumsOf(sr);
-  const b = sumsOf(sc);
+function mayBeStrong(sr: Float32Array, sc: Float32Array, sums: Map<Float32Array, Float64Array>): boolean {
+  const a = sumsOf(sr, sums);
+  const b = sumsOf(sc, sums);
   const room = MATCH_SLACK * (a[0]! + b[0]!);
   // Written so that NaN (a non-finite sum) rules nothing out.
   return !(Math.abs(a[0]! - b[0]!) > room || Math.abs(a[1]! - b[1]!) > room);
@@ -746,7 +746,7 @@ function numericAlign(
       let sc = byPerm.get(code);
       if (sc === undefined && !byPerm.has(code)) byPerm.set(code, (sc = samples.candSamples(c, r.shape, t, cnt)));
       if (!sr || !sc || sr.length !== sc.length) return 0;
-      return bounded && !mayBeStrong(sr, sc) ? -1 : scoreSamples(sr, sc);
+      return bounded && !mayBeStrong(sr, sc, samples.sums) ? -1 : scoreSamples(sr, sc);
     };
     // score[i][j]: best total aligning C[0..i) with R[0..j)
     const score = Array.from({ length: n + 1 }, () => new Float64Array(m + 1));

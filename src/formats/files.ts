@@ -1,3 +1,4 @@
+import type { BigIntStats } from 'node:fs';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, normalize } from 'node:path';
 import { resolveCheckpointPrefix } from './checkpoint/bundle.js';
@@ -72,15 +73,29 @@ function checkpointFiles(path: string): string[] {
  */
 const manifestPaths = new Map<string, string[]>();
 
+/** A file's identity and version from its stat data: what caches of its contents are keyed by. */
+export function statKey(path: string, st: BigIntStats): string {
+  return `${path}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+/**
+ * Whether files last changed at least 2 s ago: only then may what was read of them be kept by
+ * statKey (a file rewritten within the clock's resolution could keep its stat data).
+ */
+export function settled(stats: BigIntStats[]): boolean {
+  let newest = 0n;
+  for (const st of stats) for (const t of [st.mtimeNs, st.ctimeNs]) if (t > newest) newest = t;
+  return BigInt(Date.now()) * 1_000_000n - newest > 2_000_000_000n;
+}
+
 /** The weight files a model.json names, inside its folder (what the tfjs readers load). */
 function weightShards(json: string): string[] {
   const st = statSync(json, { bigint: true });
-  const key = `${json}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  const key = statKey(json, st);
   let paths = manifestPaths.get(key);
   if (!paths) {
     paths = manifestOf(json);
-    const newest = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
-    if (BigInt(Date.now()) * 1_000_000n - newest > 2_000_000_000n) {
+    if (settled([st])) {
       if (manifestPaths.size >= 256) manifestPaths.clear();
       manifestPaths.set(key, paths);
     }
