@@ -62,6 +62,8 @@ export class Speculator<M> {
   readonly samples = new SampleCache();
   private readonly guesses = new Map<string, Guess<M>[]>();
   private readonly sides: Record<Side, SideState> = { reference: newSide(), candidate: newSide() };
+  /** The highest similarity each activation was measured at (in a guessed pair). */
+  private readonly bestSim = new Map<Held, number>();
   /** Pairs measured, and activations let go early. */
   guessed = 0;
   released = 0;
@@ -93,7 +95,7 @@ export class Speculator<M> {
     const other = this.sides[side === 'reference' ? 'candidate' : 'reference'];
     const n = t.size;
     const view = wasmHeapView(t);
-    const strong: { o: Held; t: Transform }[] = [];
+    const strong: { o: Held; t: Transform; sim: number }[] = [];
     {
       // No tfjs op runs while these views are out (a heap growth would detach them).
       const xData = view ? new Float32Array(view.memory.buffer, view.offset, n) : ((await t.data()) as Float32Array);
@@ -108,7 +110,7 @@ export class Speculator<M> {
           o.data = od;
           try {
             const bt = side === 'reference' ? strongTransform(x, o, this.samples) : strongTransform(o, x, this.samples);
-            if (bt) strong.push({ o, t: bt.t });
+            if (bt) strong.push({ o, t: bt.t, sim: bt.sim });
           } finally {
             if (had2) o.data = had2;
             else delete o.data;
@@ -125,6 +127,13 @@ export class Speculator<M> {
     else me.byCount.set(n, [x]);
     // Nothing to measure against, or too many look-alikes (constant tensors): alignment decides.
     if (!strong.length || strong.length > MAX_GUESSES) return [];
+    // A look-alike is not measured: a match less similar than x's best one, or than one its
+    // partner was measured in already (a ReLU's output and the Add before it; a bias add and
+    // the depthwise convolution after it). Alignment scores them all the same; a pair it makes
+    // that was not measured is measured after the runs (x stays held: it was measured with
+    // nothing), or by the second run if its values went.
+    const best = Math.max(...strong.map((s) => s.sim));
+    const chosen = strong.filter((s) => s.sim >= best && s.sim >= (this.bestSim.get(s.o) ?? 0));
     const xValues = { tensor: t, shape: x.shape };
     // Measured from `t` whatever x holds (past the hold budget, only samples).
     const lent = side === 'reference' && !hasValues(x as Held | undefined);
@@ -132,7 +141,7 @@ export class Speculator<M> {
     if (lent) holder.tensor = t;
     const matched: Held[] = [];
     try {
-      for (const s of strong) {
+      for (const s of chosen) {
         const job = side === 'reference' ? await measure(x, s.o, s.o, s.t) : await measure(s.o, x, xValues, s.t);
         if (!job) continue;
         const [r, c] = side === 'reference' ? [x, s.o] : [s.o, x];
@@ -141,6 +150,8 @@ export class Speculator<M> {
         if (!this.pinned(s.o, side === 'reference' ? 'candidate' : 'reference')) other.measured.set(s.o, other.position.get(s.o)!);
         if (!this.pinned(x, side)) me.measured.set(x, position);
         matched.push(s.o);
+        this.bestSim.set(s.o, Math.max(s.sim, this.bestSim.get(s.o) ?? 0));
+        this.bestSim.set(x, Math.max(s.sim, this.bestSim.get(x) ?? 0));
         this.guessed++;
       }
     } finally {

@@ -99,6 +99,25 @@ describe('pairs guessed while both models run', () => {
     tf.dispose([rOdd.tensor!, cOdd.tensor!, r2.tensor!, c2.tensor!]);
   });
 
+  it('does not measure a look-alike: a match less similar than the best one of either activation', async () => {
+    const h = new Harness();
+    const r0 = act('r0', ramp(64, 0));
+    const c0 = act('c0', ramp(64, 0));
+    // 0.5% larger everywhere: similarity 1 - 0.005/2.005 (about 0.9975), a strong match, but not 1.
+    const c1 = act('c1', ramp(64, 0).map((v) => v * 1.005));
+    const r1 = act('r1', ramp(64, 0).map((v) => v * 1.005));
+    expect(await h.add('reference', r0)).toEqual([]);
+    expect(await h.add('candidate', c0)).toEqual(['r0']);
+    // c1 matches r0 strongly, but r0 was measured with c0 at similarity 1.
+    expect(await h.add('candidate', c1)).toEqual([]);
+    // r1 matches c0 (0.9975) and c1 (1): only the better is measured.
+    expect(await h.add('reference', r1)).toEqual(['c1']);
+    expect(h.measured).toEqual(['r0~c0', 'r1~c1']);
+    // c1 was held until it was measured (alignment may still pair it with r0).
+    expect(hasValues(c1)).toBe(true);
+    tf.dispose([r0, c0, c1, r1].flatMap((x) => (x.tensor ? [x.tensor] : [])));
+  });
+
   it('guesses nothing among more look-alikes than MAX_GUESSES (constant tensors), and finds permuted layouts', async () => {
     const h = new Harness();
     for (let k = 0; k <= MAX_GUESSES; k++) await h.add('candidate', act(`zero${k}`, new Array(24).fill(0), [1, 2, 3, 4]));
