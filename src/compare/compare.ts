@@ -178,6 +178,8 @@ async function runBoth(
   onPair: (d: Decision, c: Held, values: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] }) => Promise<void>,
   sampling = false,
   guess?: (side: Side, x: Held, t: tf.Tensor, position: number) => Promise<Held[]>,
+  /** Ends both runs early once it says so (the second run, once what it is for is measured). */
+  stop?: () => boolean,
 ): Promise<{ ref: SideRun; cand: SideRun }> {
   const ref: SideRun = { acts: [], byName: new Map(), ms: 0 };
   const cand: SideRun = { acts: [], byName: new Map(), ms: 0 };
@@ -214,7 +216,7 @@ async function runBoth(
   const missing = (c: ActInfo) => (refDone ? [] : decider.wanted(c).filter((n) => !ref.byName.has(n)));
 
   try {
-    while (!refDone || !candDone) {
+    while ((!refDone || !candDone) && !stop?.()) {
       const pullRef = candDone || (!refDone && pending.size > 0);
       const t0 = performance.now();
       const next = pullRef ? await refIt.next() : await candIt.next();
@@ -533,7 +535,7 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
       const keepRef = new Set([...refOutputs, ...(opts.map?.pairs ?? []).map((p) => norm(p.reference))]);
       const keepCand = new Set([...candidate.outputs().map(norm), ...(opts.map?.pairs ?? []).map((p) => norm(p.candidate))]);
       const pinned = (h: Held, side: Side) => (side === 'reference' ? keepRef : keepCand).has(norm(h.name));
-      const spec = !alignment && !opts.namesOnly && process.env.PARITY_GUESS !== '0' ? new Speculator<Measurement>(pinned) : undefined;
+      const spec = !alignment && !opts.namesOnly && process.env.PARITY_GUESS !== '0' ? new Speculator<Measurement>(pinned, !opts.perTensor && !(opts.checks ?? []).some((c) => c.tensor)) : undefined;
       const least = guessMinElements();
       const guess = spec
         ? async (side: Side, x: Held, t: tf.Tensor, position: number): Promise<Held[]> => {
@@ -618,7 +620,20 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
         progress(`iteration ${it + 1}/${iterations}: running both again to measure ${rerun.length} pairs whose values were not held`);
         const store2 = new ActivationStore();
         try {
-          const again = await runBoth(reference, candidate, refFeeds, candFeeds, store2, pairDecider({ version: 1, pairs: rerun.map((x) => x.p), unmatched: { reference: [], candidate: [] } }, undefined), onPair);
+          // Both stop once the last of those pairs is measured (often early in the models).
+          const keys = rerun.map((x) => pairKey(x.p.reference, x.p.candidate));
+          const again = await runBoth(
+            reference,
+            candidate,
+            refFeeds,
+            candFeeds,
+            store2,
+            pairDecider({ version: 1, pairs: rerun.map((x) => x.p), unmatched: { reference: [], candidate: [] } }, undefined),
+            onPair,
+            false,
+            undefined,
+            () => keys.every((k) => measured.has(k)),
+          );
           timings.referenceMs += again.ref.ms;
           timings.candidateMs += again.cand.ms;
           // Counted as runs, not in this section's compare time.

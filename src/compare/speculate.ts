@@ -17,6 +17,15 @@ import { hasValues } from './store.js';
  * pair with each other, if at all. Those of them that were measured already are let go (their
  * samples stay, for alignment).
  *
+ * An activation bitwise equal to one of its inputs of the same shape (a ReLU after a ReLU, the
+ * Minimum and Maximum of a clip_by_value that clips nothing, an Identity) is an alias of it:
+ * any pair it is in has the same values, so the same measurement, as the pair with the input
+ * in its place. Pairs are measured once per pair of alias classes, and alignment's pair of
+ * two aliases takes that measurement. Without this, runs of look-alikes (faceres' ReLU6 is
+ * Relu, Minimum, Maximum, all equal) had their middle pairs let go unmeasured, and both models
+ * ran again to measure them. Only with `aliases` on: a per-tensor tolerance or check would
+ * make the same values measure differently under another name.
+ *
  * These are guesses: alignment still decides, from the same samples. A pair it makes that was
  * guessed (under the same transform) takes the guess's measurement; a pair whose values were let
  * go is measured by the second run of both models that pairs past the hold budget already need.
@@ -35,6 +44,8 @@ interface SideState {
   /** Activations that may still be matched, by element count. */
   byCount: Map<number, Held[]>;
   position: Map<Held, number>;
+  /** Every activation so far, by name without ':0' (to find an alias's input). */
+  byName: Map<string, Held>;
   /** Activations measured against some activation of the other side and not let go yet. */
   measured: Map<Held, number>;
   /** Measured activations before this position may go. */
@@ -68,13 +79,55 @@ export class Speculator<M> {
   guessed = 0;
   released = 0;
 
-  /** `pinned`: activations never let go early. */
-  constructor(private readonly pinned: (h: Held, side: Side) => boolean = () => false) {}
+  /** The activation each alias stands for (the first of its class), by name without ':0', per side. */
+  private readonly canonical: Record<Side, Map<string, string>> = { reference: new Map(), candidate: new Map() };
+  /** Activations found to be aliases. */
+  aliased = 0;
 
-  /** The measurement guessed for this pair under this transform, if any. */
+  /**
+   * `pinned`: activations never let go early. `aliases`: whether a pair may take the
+   * measurement of a pair of its aliases (not with per-tensor tolerances or checks).
+   */
+  constructor(
+    private readonly pinned: (h: Held, side: Side) => boolean = () => false,
+    private readonly aliases = true,
+  ) {}
+
+  /** The measurement guessed for this pair (or a pair of its aliases) under this transform, if any. */
   take(reference: string, candidate: string, t: Transform | undefined): Promise<M> | undefined {
+    return this.guessFor(this.canonicalName(reference, 'reference'), this.canonicalName(candidate, 'candidate'), t)?.result;
+  }
+
+  private canonicalName(name: string, side: Side): string {
+    const n = norm(name);
+    return this.canonical[side].get(n) ?? n;
+  }
+
+  private guessFor(reference: string, candidate: string, t: Transform | undefined): Guess<M> | undefined {
     const k = transformKey(t);
-    return this.guesses.get(pairKey(reference, candidate))?.find((g) => transformKey(g.transform) === k)?.result;
+    return this.guesses.get(pairKey(reference, candidate))?.find((g) => transformKey(g.transform) === k);
+  }
+
+  /**
+   * The input of x that x is bitwise equal to (same shape), if any; `xData` is x's values.
+   * Pinned activations (model outputs) are nobody's alias: an output's pair is measured with
+   * more detail (top-k, histogram, worst elements) than the same values elsewhere.
+   */
+  private aliasOf(x: Held, xData: Float32Array, side: Side): Held | undefined {
+    if (this.pinned(x, side)) return undefined;
+    const me = this.sides[side];
+    for (const name of x.producedFrom) {
+      const y = me.byName.get(norm(name));
+      if (!y || y === x || this.pinned(y, side) || y.shape.length !== x.shape.length || y.shape.some((d, i) => d !== x.shape[i])) continue;
+      const yData = valuesOf(y);
+      if (!yData || yData.length !== xData.length) continue;
+      // What scoring reads first rules most inputs out: the first sampled values.
+      const ys = this.samples.gathered(y, side);
+      const xs = this.samples.gathered(x, side);
+      if (ys && xs && !bytesOf(ys).equals(bytesOf(xs))) continue;
+      if (bytesOf(yData).equals(bytesOf(xData))) return y;
+    }
+    return undefined;
   }
 
   /**
@@ -103,6 +156,11 @@ export class Speculator<M> {
       x.data = xData;
       try {
         this.samples.prime(x, side);
+        const y = this.aliases ? this.aliasOf(x, xData, side) : undefined;
+        if (y) {
+          this.canonical[side].set(norm(x.name), this.canonicalName(y.name, side));
+          this.aliased++;
+        }
         for (const o of other.byCount.get(n) ?? []) {
           const had2 = o.data;
           const od = valuesOf(o);
@@ -122,11 +180,15 @@ export class Speculator<M> {
       }
     }
     me.position.set(x, position);
+    me.byName.set(norm(x.name), x);
     const same = me.byCount.get(n);
     if (same) same.push(x);
     else me.byCount.set(n, [x]);
     // Nothing to measure against, or too many look-alikes (constant tensors): alignment decides.
-    if (!strong.length || strong.length > MAX_GUESSES) return [];
+    // Aliases of one activation count once (their pairs are measured once).
+    const otherSide: Side = side === 'reference' ? 'candidate' : 'reference';
+    const classes = new Set(strong.map((s) => `${this.canonicalName(s.o.name, otherSide)}|${transformKey(s.t)}`));
+    if (!strong.length || classes.size > MAX_GUESSES) return [];
     // A look-alike is not measured: a match less similar than x's best one, or than one its
     // partner was measured in already (a ReLU's output and the Add before it; a bias add and
     // the depthwise convolution after it). Alignment scores them all the same; a pair it makes
@@ -142,17 +204,22 @@ export class Speculator<M> {
     const matched: Held[] = [];
     try {
       for (const s of chosen) {
-        const job = side === 'reference' ? await measure(x, s.o, s.o, s.t) : await measure(s.o, x, xValues, s.t);
-        if (!job) continue;
         const [r, c] = side === 'reference' ? [x, s.o] : [s.o, x];
-        const k = pairKey(r.name, c.name);
-        this.guesses.set(k, [...(this.guesses.get(k) ?? []), { transform: s.t, result: job.result }]);
+        const rc = this.canonicalName(r.name, 'reference');
+        const cc = this.canonicalName(c.name, 'candidate');
+        // Measured already as a pair of their aliases: the same values, so nothing to measure.
+        if (!this.guessFor(rc, cc, s.t)) {
+          const job = side === 'reference' ? await measure(x, s.o, s.o, s.t) : await measure(s.o, x, xValues, s.t);
+          if (!job) continue;
+          const k = pairKey(rc, cc);
+          this.guesses.set(k, [...(this.guesses.get(k) ?? []), { transform: s.t, result: job.result }]);
+          this.guessed++;
+        }
         if (!this.pinned(s.o, side === 'reference' ? 'candidate' : 'reference')) other.measured.set(s.o, other.position.get(s.o)!);
         if (!this.pinned(x, side)) me.measured.set(x, position);
         matched.push(s.o);
         this.bestSim.set(s.o, Math.max(s.sim, this.bestSim.get(s.o) ?? 0));
         this.bestSim.set(x, Math.max(s.sim, this.bestSim.get(x) ?? 0));
-        this.guessed++;
       }
     } finally {
       if (lent) delete holder.tensor;
@@ -185,6 +252,15 @@ export class Speculator<M> {
   }
 }
 
+function norm(name: string): string {
+  return name.endsWith(':0') ? name.slice(0, -2) : name;
+}
+
+/** The bytes of a float array (compared with memcmp: bitwise, so -0 and NaN payloads count). */
+function bytesOf(a: Float32Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
 function newSide(): SideState {
-  return { byCount: new Map(), position: new Map(), measured: new Map(), frontier: 0 };
+  return { byCount: new Map(), byName: new Map(), position: new Map(), measured: new Map(), frontier: 0 };
 }
