@@ -319,6 +319,9 @@ export class Interpreter implements Runner {
     const dead: Deadness = { nodes: new Map(), keys: new Map() };
     const ctx = this.context();
     let index = 0;
+    // What the consumer has not been handed yet, or this run has not placed (live or disposed):
+    // disposed in `finally` when the consumer stops the run early (return() at a yield).
+    const unplaced = new Set<tf.Tensor>();
     if (this.depth === 0) beginTopLevelRun();
     try {
       for (const step of this.plan) {
@@ -344,8 +347,13 @@ export class Interpreter implements Runner {
             for (const [i, a] of inner.entries()) if (!kept.has(i)) a.tensor.dispose();
             inner = lastIterations(inner.filter((_, i) => kept.has(i)));
           }
-          for (const a of inner) yield { ...a, index: index++ };
+          for (const a of inner) unplaced.add(a.tensor);
+          for (const a of inner) {
+            unplaced.delete(a.tensor);
+            yield { ...a, index: index++ };
+          }
         }
+        for (const t of outs) if (t) unplaced.add(t);
         for (let i = 0; i < outs.length; i++) {
           const key = i === 0 ? node.name : `${node.name}:${i}`;
           const t = outs[i];
@@ -354,11 +362,18 @@ export class Interpreter implements Runner {
             dead.keys.set(key, SWITCH_OPS.has(node.op) ? `the untaken output '${key}' of Switch '${node.name}' (its predicate '${node.inputs.filter((r) => !r.startsWith('^'))[1]}' was ${i === 0})` : `output '${key}' of ${node.op} '${node.name}', which has no value`);
             continue;
           }
+          // Placed before it is handed out: a consumer may end the run at this yield.
+          unplaced.delete(t);
+          const keep = (remaining.get(key) ?? 0) > 0;
+          if (keep) live.set(key, t);
+          const drop = !keep && normFeeds.get(key) !== t;
           if ((recordSet === null && node.op !== 'Const') || recordSet?.has(key) || this.targetSet.has(key)) {
-            yield { name: key, type: node.op, tensor: share(t), producedFrom, index: index++, outputIndex: i };
-          }
-          if ((remaining.get(key) ?? 0) > 0) live.set(key, t);
-          else if (normFeeds.get(key) !== t) t.dispose();
+            try {
+              yield { name: key, type: node.op, tensor: share(t), producedFrom, index: index++, outputIndex: i };
+            } finally {
+              if (drop) t.dispose();
+            }
+          } else if (drop) t.dispose();
         }
         for (const target of step.targets) {
           const w = dead.nodes.get(node.name) ?? dead.keys.get(target);
@@ -383,6 +398,7 @@ export class Interpreter implements Runner {
     } finally {
       for (const [k, t] of live) if (normFeeds.get(k) !== t) t.dispose();
       live.clear();
+      for (const t of unplaced) if (!t.isDisposed && ![...normFeeds.values()].includes(t)) t.dispose();
       if (this.depth === 0) endTopLevelRun();
     }
   }

@@ -151,9 +151,12 @@ describe('a ReLU6 as TF writes it (Relu, Minimum, Maximum) in both models, names
     Speculator.prototype.take = function (this: Speculator<unknown>, reference: string, candidate: string, t) {
       return reference === 'mm0' ? undefined : take.call(this, reference, candidate, t);
     } as typeof take;
+    const before = tf.memory().numTensors;
     const r = await compareWith({ PARITY_GUESS_MIN: '0' });
     expect(facts(r)).toEqual(facts(full));
     expect(runs.length).toBe(4);
+    // The runs ended early leave no tensor behind.
+    expect(tf.memory().numTensors).toBe(before);
     const [first, , again] = runs.map((x) => x.activations);
     // The first run yields every activation (the input, the 16 layers); the second stops after mm0.
     expect(first).toBeGreaterThanOrEqual(17);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { UnsupportedError, InputError } from '../../src/core/errors.js';
 import { Interpreter } from '../../src/interpreter/interpreter.js';
-import { GraphBuilder, host, runGraph } from '../fixtures/graph.js';
+import { A, GraphBuilder, host, runGraph } from '../fixtures/graph.js';
 
 describe('interpreter core', () => {
   it('runs a graph in topological order, records every node, frees intermediates', async () => {
@@ -19,6 +19,35 @@ describe('interpreter core', () => {
     expect(res.get('z')!.values).toEqual([3, 4]);
     // Only the feed we created above is left alive.
     expect(tf.memory().numTensors).toBe(before + 1);
+  });
+
+  it('a run its consumer ends early (return() at any yield) leaves no tensor behind', async () => {
+    const g = new GraphBuilder();
+    g.placeholder('x', 'float32', [2]);
+    g.op('Neg', 'a', ['x']);
+    g.op('Exp', 'b', ['a']);
+    // 'a' is read again after 'b': it is live while 'b' is handed out.
+    g.op('AddV2', 'c', ['b', 'a']);
+    g.op('Split', 's', [g.const('axis', host('int32', [], [0])), 'c'], { num_split: A.int(2) });
+    g.op('AddV2', 'd', ['s', 's:1']);
+    const interp = new Interpreter(g.build(['d']));
+    const x = tf.tensor([1, 2]);
+    const all: string[] = [];
+    for await (const a of interp.run(new Map([['x', x]]))) {
+      all.push(a.name);
+      a.tensor.dispose();
+    }
+    expect(all).toEqual(['x', 'a', 'b', 'c', 's', 's:1', 'd']);
+    for (let stopAt = 0; stopAt < all.length; stopAt++) {
+      const before = tf.memory().numTensors;
+      let k = 0;
+      for await (const a of interp.run(new Map([['x', x]]))) {
+        a.tensor.dispose();
+        if (k++ === stopAt) break;
+      }
+      expect(tf.memory().numTensors, `stopped after ${all[stopAt]}`).toBe(before);
+    }
+    x.dispose();
   });
 
   it('lists every unsupported op with its nodes before running', () => {
