@@ -230,8 +230,12 @@ function samplePositionsByKey(refShape: readonly number[], candShape: readonly n
     const count = Math.min(SAMPLE, Math.ceil(n / step));
     pos = { ri: new Int32Array(count), ci: new Int32Array(count) };
     for (let k = 0; k < count; k++) {
-      pos.ri[k] = k * step;
-      pos.ci[k] = mapIndex(k * step, refShape, candShape, t);
+      // The k-th of `count` windows of `step` elements, at offset k mod step within it: with
+      // k * step alone, a step that is a multiple of the channel count (16 x 16 x 96 has step
+      // 96) read channel 0 of every pixel sampled and none of the others.
+      const at = k * step + (k % step);
+      pos.ri[k] = at;
+      pos.ci[k] = mapIndex(at, refShape, candShape, t);
     }
     if (positionCache.size >= 4096) positionCache.clear();
     positionCache.set(key, pos);

@@ -113,11 +113,23 @@ describe('sampledSimilarity', () => {
     const n = 256 * 1000 + 7;
     const ref = new Float32Array(n).fill(1);
     const cand = new Float32Array(n).fill(1);
-    // Differences off the sampled grid (every 1000th element) are not seen; one on it is.
+    // Differences off the sampled positions (the k-th of 256 windows of 1000 elements, at
+    // offset k in it: 0, 1001, 2002, 3003, ...) are not seen; one on them is.
     cand[500] = 100;
+    cand[3000] = 100;
     expect(sampledSimilarity(act('r', [n], ref), act('c', [n], cand), {})).toBe(1);
-    cand[3000] = 3;
+    cand[3003] = 3;
     expect(sampledSimilarity(act('r', [n], ref), act('c', [n], cand), {})).toBeCloseTo(1 - 2 / (2 * 256 + 2), 12);
+  });
+
+  it('samples every channel of an NHWC activation whose sampling step is a multiple of its channel count', () => {
+    // 16 x 16 x 96: a step of 96 elements, one pixel. Every channel but 0 differs.
+    const shape = [1, 16, 16, 96];
+    const ref = new Float32Array(16 * 16 * 96).fill(1);
+    const cand = ref.map((_, i) => (i % 96 === 0 ? 1 : 3));
+    const sim = sampledSimilarity(act('r', shape, ref), act('c', shape, cand), {});
+    // 253 of the 256 samples are off channel 0 (k mod 96 = 0 for k = 0, 96, 192): |d| 2 of 4 each.
+    expect(sim).toBeCloseTo(1 - (253 * 2) / (3 * 2 + 253 * 4), 12);
   });
 
   it('scores NaN and infinities: matching ones are skipped, each mismatch counts 1 of 1', () => {
