@@ -448,7 +448,7 @@ function gather(data: Float32Array, at: Int32Array): Float32Array {
   return out;
 }
 
-function normaliseName(n: string): string {
+export function normaliseName(n: string): string {
   return n.endsWith(':0') ? n.slice(0, -2) : n;
 }
 

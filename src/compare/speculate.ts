@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Transform } from './align.js';
-import { SampleCache, pairKey, sampleActivation, strongTransform } from './align.js';
+import { SampleCache, normaliseName as norm, pairKey, sampleActivation, strongTransform } from './align.js';
 import { wasmHeapView } from './device.js';
 import type { Held } from './store.js';
 import { hasValues } from './store.js';
@@ -250,10 +250,6 @@ export class Speculator<M> {
       }
     }
   }
-}
-
-function norm(name: string): string {
-  return name.endsWith(':0') ? name.slice(0, -2) : name;
 }
 
 /** The bytes of a float array (compared with memcmp: bitwise, so -0 and NaN payloads count). */
