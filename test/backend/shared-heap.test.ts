@@ -28,7 +28,7 @@ describe('shared tfjs heap', () => {
     const patched = importSharedMemory(bin, 100)!;
     expect(patched.initialPages).toBe(2);
     const memory = new WebAssembly.Memory({ initial: 2, maximum: 100, shared: true });
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(patched.bytes), { env: { log: () => {}, memory } });
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(patched.bytes as Uint8Array<ArrayBuffer>), { env: { log: () => {}, memory } });
     const e = inst.exports as { put(a: number, v: number): void; get(a: number): number; memory: WebAssembly.Memory };
     e.put(64, 123456);
     // The module's exported memory is the one given, and it is shared: another view sees the write.
@@ -43,7 +43,7 @@ describe('shared tfjs heap', () => {
     const own = importSharedMemory(await sample('(memory (export "memory") 3 40)'), 100)!;
     expect([own.initialPages, own.maximumPages]).toEqual([3, 40]);
     const m3 = new WebAssembly.Memory({ initial: 3, maximum: 40, shared: true });
-    expect(() => new WebAssembly.Instance(new WebAssembly.Module(own.bytes), { env: { log: () => {}, memory: m3 } })).not.toThrow();
+    expect(() => new WebAssembly.Instance(new WebAssembly.Module(own.bytes as Uint8Array<ArrayBuffer>), { env: { log: () => {}, memory: m3 } })).not.toThrow();
   });
 
   it('leaves alone what it does not understand: no memory, a shared one, not wasm, cut short', async () => {
@@ -56,8 +56,8 @@ describe('shared tfjs heap', () => {
 
   it('the wasm backend runs on a shared heap by default, with the same results as the cpu backend', () => {
     if (tf.getBackend() !== 'wasm') return;
-    const x = tf.randomNormal([1, 17, 19, 5], 0, 1, 'float32', 3);
-    const w = tf.randomNormal([3, 3, 5, 7], 0, 1, 'float32', 4);
+    const x = tf.randomNormal<tf.Rank.R4>([1, 17, 19, 5], 0, 1, 'float32', 3);
+    const w = tf.randomNormal<tf.Rank.R4>([3, 3, 5, 7], 0, 1, 'float32', 4);
     const y = tf.conv2d(x, w, [2, 1], 'same', 'NHWC', [1, 1]);
     expect(wasmHeapView(y)!.memory.buffer instanceof SharedArrayBuffer).toBe(true);
     const onWasm = y.dataSync().slice();

@@ -9,6 +9,7 @@ import { MetricsPool } from '../../src/compare/kernel/pool.js';
 import { arc4State } from '../../src/inputs/kernel/arc4.js';
 import seedrandom from 'seedrandom';
 import { computeMetricsScalar } from '../../src/compare/metrics.js';
+import type { Transform } from '../../src/compare/align.js';
 import type { Held } from '../../src/compare/store.js';
 import { measure, measureLater } from '../../src/compare/store.js';
 
@@ -128,7 +129,7 @@ describe('metrics thread', () => {
     const cNhwc = tf.add(r, tf.randomUniform([2, 40, 30, 16], -2e-3, 2e-3, 'float32', 8));
     const cNchw = tf.transpose(cNhwc, [0, 3, 1, 2]);
     const opts = { atol: 1e-3, rtol: 1e-3 };
-    for (const [c, t] of [[cNhwc, undefined], [cNchw, { perm: [0, 2, 3, 1] }]] as const) {
+    for (const [c, t] of [[cNhwc, undefined], [cNchw, { perm: [0, 2, 3, 1] }]] as [tf.Tensor, Transform | undefined][]) {
       const now = measure(held(r, 'r'), { tensor: c, shape: c.shape.slice() }, t, opts, () => true);
       const later = await (measureLater(held(r, 'r'), { tensor: c, shape: c.shape.slice() }, t, opts, () => true)).result;
       expect(later.m).toEqual(now.m);

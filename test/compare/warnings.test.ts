@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { feedsMaker } from '../../src/cli/common.js';
 import { compareRunners } from '../../src/compare/compare.js';

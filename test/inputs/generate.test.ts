@@ -46,13 +46,13 @@ describe('generateFeeds: reproducible per-input streams', () => {
       const r = Math.sqrt(-2 * Math.log(u));
       want.push(0.5 + 2 * r * Math.cos(2 * Math.PI * v), 0.5 + 2 * r * Math.sin(2 * Math.PI * v));
     }
-    const z = one({ name: 'z', dtype: 'float64', shape: [n] }, 3, { name: 'z', dist: { kind: 'normal', mean: 0.5, std: 2 } });
+    const z = one({ name: 'z', dtype: 'float64', shape: [n] }, 3, { dist: { kind: 'normal', mean: 0.5, std: 2 } });
     expect(vals(z)).toEqual(want.slice(0, n));
     const ri = seedrandom('tf-parity:3:z');
-    const ints = one({ name: 'z', dtype: 'int32', shape: [3000] }, 3, { name: 'z', dist: { kind: 'int', low: -5, high: 9 } });
+    const ints = one({ name: 'z', dtype: 'int32', shape: [3000] }, 3, { dist: { kind: 'int', low: -5, high: 9 } });
     expect(vals(ints)).toEqual(Array.from({ length: 3000 }, () => -5 + Math.floor(ri.double() * 14)));
     const rb = seedrandom('tf-parity:3:z');
-    const bools = one({ name: 'z', dtype: 'bool', shape: [3000] }, 3, { name: 'z', dist: { kind: 'bool', p: 0.3 } });
+    const bools = one({ name: 'z', dtype: 'bool', shape: [3000] }, 3, { dist: { kind: 'bool', p: 0.3 } });
     expect(vals(bools)).toEqual(Array.from({ length: 3000 }, () => (rb.double() < 0.3 ? 1 : 0)));
   });
 
