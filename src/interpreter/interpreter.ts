@@ -339,6 +339,7 @@ export class Interpreter implements Runner {
             producedFrom = step.producedFrom.filter((p) => p === normaliseTensorName(node.inputs.filter((r) => !r.startsWith('^'))[k] ?? ''));
           }
         }
+        for (const t of outs) if (t) unplaced.add(t);
         if (this.pending.length) {
           let inner = this.pending;
           this.pending = [];
@@ -353,7 +354,6 @@ export class Interpreter implements Runner {
             yield { ...a, index: index++ };
           }
         }
-        for (const t of outs) if (t) unplaced.add(t);
         for (let i = 0; i < outs.length; i++) {
           const key = i === 0 ? node.name : `${node.name}:${i}`;
           const t = outs[i];

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { UnsupportedError, InputError } from '../../src/core/errors.js';
 import { Interpreter } from '../../src/interpreter/interpreter.js';
 import { A, GraphBuilder, host, runGraph } from '../fixtures/graph.js';
+import { tensorListDoubling } from '../fixtures/tensorlist-loop.js';
 
 describe('interpreter core', () => {
   it('runs a graph in topological order, records every node, frees intermediates', async () => {
@@ -48,6 +49,28 @@ describe('interpreter core', () => {
       expect(tf.memory().numTensors, `stopped after ${all[stopAt]}`).toBe(before);
     }
     x.dispose();
+  });
+
+  it('the same inside a While loop: what its body recorded and had not handed out yet is disposed', async () => {
+    const interp = new Interpreter(tensorListDoubling());
+    const xs = tf.tensor([1, 2, 3, 4, 5, 6], [3, 2]);
+    const all: string[] = [];
+    for await (const a of interp.run(new Map([['xs', xs]]))) {
+      all.push(a.name);
+      a.tensor.dispose();
+    }
+    // The loop's body activations come out with the While node, several at once.
+    expect(all.filter((n) => n.includes('/')).length).toBeGreaterThan(3);
+    for (let stopAt = 0; stopAt < all.length; stopAt++) {
+      const before = tf.memory().numTensors;
+      let k = 0;
+      for await (const a of interp.run(new Map([['xs', xs]]))) {
+        a.tensor.dispose();
+        if (k++ === stopAt) break;
+      }
+      expect(tf.memory().numTensors, `stopped after ${all[stopAt]}`).toBe(before);
+    }
+    xs.dispose();
   });
 
   it('lists every unsupported op with its nodes before running', () => {
