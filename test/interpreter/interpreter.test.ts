@@ -5,6 +5,28 @@ import { Interpreter } from '../../src/interpreter/interpreter.js';
 import { A, GraphBuilder, host, runGraph } from '../fixtures/graph.js';
 import { tensorListDoubling } from '../fixtures/tensorlist-loop.js';
 
+/**
+ * Runs `interp` to its end (the names it yields), then once for each of those activations,
+ * ending the run there (return() at that yield), each time checking that no tensor is left.
+ */
+async function stopAtEach(interp: Interpreter, feeds: Map<string, tf.Tensor>): Promise<string[]> {
+  const all: string[] = [];
+  for await (const a of interp.run(feeds)) {
+    all.push(a.name);
+    a.tensor.dispose();
+  }
+  for (let stopAt = 0; stopAt < all.length; stopAt++) {
+    const before = tf.memory().numTensors;
+    let k = 0;
+    for await (const a of interp.run(feeds)) {
+      a.tensor.dispose();
+      if (k++ === stopAt) break;
+    }
+    expect(tf.memory().numTensors, `stopped after ${all[stopAt]}`).toBe(before);
+  }
+  return all;
+}
+
 describe('interpreter core', () => {
   it('runs a graph in topological order, records every node, frees intermediates', async () => {
     const g = new GraphBuilder();
@@ -33,43 +55,17 @@ describe('interpreter core', () => {
     g.op('AddV2', 'd', ['s', 's:1']);
     const interp = new Interpreter(g.build(['d']));
     const x = tf.tensor([1, 2]);
-    const all: string[] = [];
-    for await (const a of interp.run(new Map([['x', x]]))) {
-      all.push(a.name);
-      a.tensor.dispose();
-    }
+    const all = await stopAtEach(interp, new Map([['x', x]]));
     expect(all).toEqual(['x', 'a', 'b', 'c', 's', 's:1', 'd']);
-    for (let stopAt = 0; stopAt < all.length; stopAt++) {
-      const before = tf.memory().numTensors;
-      let k = 0;
-      for await (const a of interp.run(new Map([['x', x]]))) {
-        a.tensor.dispose();
-        if (k++ === stopAt) break;
-      }
-      expect(tf.memory().numTensors, `stopped after ${all[stopAt]}`).toBe(before);
-    }
     x.dispose();
   });
 
   it('the same inside a While loop: what its body recorded and had not handed out yet is disposed', async () => {
     const interp = new Interpreter(tensorListDoubling());
     const xs = tf.tensor([1, 2, 3, 4, 5, 6], [3, 2]);
-    const all: string[] = [];
-    for await (const a of interp.run(new Map([['xs', xs]]))) {
-      all.push(a.name);
-      a.tensor.dispose();
-    }
+    const all = await stopAtEach(interp, new Map([['xs', xs]]));
     // The loop's body activations come out with the While node, several at once.
     expect(all.filter((n) => n.includes('/')).length).toBeGreaterThan(3);
-    for (let stopAt = 0; stopAt < all.length; stopAt++) {
-      const before = tf.memory().numTensors;
-      let k = 0;
-      for await (const a of interp.run(new Map([['xs', xs]]))) {
-        a.tensor.dispose();
-        if (k++ === stopAt) break;
-      }
-      expect(tf.memory().numTensors, `stopped after ${all[stopAt]}`).toBe(before);
-    }
     xs.dispose();
   });
 
