@@ -399,6 +399,9 @@ export class Interpreter implements Runner {
       for (const [k, t] of live) if (normFeeds.get(k) !== t) t.dispose();
       live.clear();
       for (const t of unplaced) if (!t.isDisposed && ![...normFeeds.values()].includes(t)) t.dispose();
+      // A node that failed inside a function or loop body: what the body recorded before it failed.
+      for (const a of this.pending) if (!a.tensor.isDisposed) a.tensor.dispose();
+      this.pending = [];
       if (this.depth === 0) endTopLevelRun();
     }
   }

@@ -69,6 +69,46 @@ describe('interpreter core', () => {
     xs.dispose();
   });
 
+  it('a run that fails inside a function body disposes what the body had recorded', async () => {
+    const g = new GraphBuilder();
+    g.placeholder('x', 'float32', [2]);
+    g.op('PartitionedCall', 'call', ['x'], { f: A.func('f') });
+    g.op('Neg', 'y', ['call']);
+    const graph = g.build(['y']);
+    const T = { T: A.dtype('float32') };
+    // neg and exp are recorded; then the Reshape to 7 elements of 2 fails.
+    graph.functions.set('f', {
+      name: 'f',
+      inputArgs: [{ name: 'a' }],
+      outputArgs: [{ name: 'out' }],
+      ret: { out: 'bad:output:0' },
+      attrs: {},
+      nodes: [
+        { name: 'neg', op: 'Neg', inputs: ['a'], attrs: T },
+        { name: 'exp', op: 'Exp', inputs: ['neg:y:0'], attrs: T },
+        { name: 'shape', op: 'Const', inputs: [], attrs: { dtype: A.dtype('int32'), value: A.tensor(host('int32', [1], [7])) } },
+        { name: 'bad', op: 'Reshape', inputs: ['exp:y:0', 'shape:output:0'], attrs: { ...T, Tshape: A.dtype('int32') } },
+      ],
+    });
+    const interp = new Interpreter(graph);
+    const x = tf.tensor([1, 2]);
+    const before = tf.memory().numTensors;
+    const seen: string[] = [];
+    await expect(
+      (async () => {
+        for await (const a of interp.run(new Map([['x', x]]))) {
+          seen.push(a.name);
+          a.tensor.dispose();
+        }
+      })(),
+    ).rejects.toThrow(/bad|Reshape|7/);
+    expect(seen).toEqual(['x']);
+    // What is left is the interpreter's own: its cached constants.
+    interp.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
+
   it('lists every unsupported op with its nodes before running', () => {
     const g = new GraphBuilder();
     g.placeholder('x', 'float32', [2]);
