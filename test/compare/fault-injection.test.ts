@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CNN_INPUT_SHAPE, FAULT_LAYER, cnnGraph, type CnnFault } from '../../cases/gen/cnn.js';
 import { renamedTfjsCopy } from '../../cases/gen/renamed.js';
@@ -89,6 +90,56 @@ describe('fault injection: ONNX candidates (NCHW, names share nothing)', async (
       expect(rc.own?.pass).toBe(false);
     });
   }
+});
+
+describe('ONNX written by PyTorch: a hand port of the CNN exported by torch.onnx (test/fixtures/gen/torch_cnn.py)', () => {
+  const torchDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'torch-cnn');
+  /** What the tool paired (reference -> candidate) and how each pair ended, for the checks below. */
+  const byRef = (r: Awaited<ReturnType<typeof compare>>) => new Map(r.pairs.map((p) => [p.reference, p]));
+
+  it('the correct port is equivalent: NCHW activations paired numerically through a transpose, the NCHW input fed transposed', async () => {
+    const r = await compare(original, join(torchDir, 'cnn.onnx'), { seed: 5, inputs: ['x=normal(0,1)'] });
+    expect(r.verdict).toBe('equivalent');
+    expect(r.inputs[0]!.candidatePerm).toEqual([0, 3, 1, 2]);
+    const p = byRef(r);
+    // The exporter's names (/conv1/Conv, Clip for ReLU6, Gemm for Linear) share nothing usable with the TF scopes.
+    expect(p.get('conv1/BiasAdd')).toMatchObject({ candidate: '/conv1/Conv_output_0', strategy: 'numeric', transform: { perm: [0, 2, 3, 1] } });
+    expect(p.get('bn1/FusedBatchNormV3')).toMatchObject({ candidate: '/bn1/BatchNormalization_output_0', transform: { perm: [0, 2, 3, 1] } });
+    expect(p.get('dw1/Relu6')).toMatchObject({ candidate: '/Clip_output_0', transform: { perm: [0, 2, 3, 1] } });
+    // The permute back to NHWC before the flatten: the flattened vectors are in the same order.
+    expect(p.get('flatten/Reshape')?.candidate).toBe('/Flatten_output_0');
+    expect(p.get('fc1/BiasAdd')?.candidate).toBe('/fc1/Gemm_output_0');
+    expect(p.get('probs/Softmax')?.candidate).toBe('probs');
+    expect(r.pairs.every((q) => q.pass)).toBe(true);
+  });
+
+  it('the port that flattens NCHW (no permute before the flatten): the flatten is the root cause, everything before it passes', async () => {
+    const r = await compare(original, join(torchDir, 'cnn-flatten-bug.onnx'), { seed: 5, inputs: ['x=normal(0,1)'] });
+    expect(r.verdict).toBe('not-equivalent');
+    const rc = r.pairs[r.rootCause!]!;
+    expect([rc.reference, rc.candidate]).toEqual(['flatten/Reshape', '/Flatten_output_0']);
+    expect(r.firstDivergence).toBe(rc.index);
+    expect(rc.own?.pass).toBe(false);
+    // The same values in another order: a wrong order, not a wrong scale.
+    expect(rc.referenceStats.mean).toBeCloseTo(rc.candidateStats.mean, 5);
+    for (const q of r.pairs.filter((x) => x.index < rc.index)) expect(q.pass, q.reference).toBe(true);
+    // fc1 and the softmax fail only by inheritance.
+    for (const name of ['fc1/BiasAdd', 'probs/Softmax']) {
+      const q = byRef(r).get(name)!;
+      expect(q.pass).toBe(false);
+      expect(q.own?.pass, name).toBe(true);
+    }
+  });
+
+  it("the port with BatchNorm2d's default epsilon (1e-5 for Keras's 1e-3): bn1 is the root cause", async () => {
+    const r = await compare(original, join(torchDir, 'cnn-bn-eps.onnx'), { seed: 5, inputs: ['x=normal(0,1)'] });
+    expect(r.verdict).toBe('not-equivalent');
+    const rc = r.pairs[r.rootCause!]!;
+    expect([rc.reference, rc.candidate]).toEqual(['bn1/FusedBatchNormV3', '/bn1/BatchNormalization_output_0']);
+    expect(rc.own?.pass).toBe(false);
+    expect(byRef(r).get('conv1/Relu')?.pass).toBe(true);
+    for (const q of r.pairs.filter((x) => x.index > rc.index && x.own)) expect(q.own!.pass, q.reference).toBe(true);
+  });
 });
 
 describe('fault injection: Keras .keras candidates (names follow the TF scopes)', async () => {
