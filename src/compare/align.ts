@@ -652,7 +652,7 @@ export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOption
   }
 
   // 3. numeric, monotone between the anchors found so far.
-  if (!opts.namesOnly) numericAlign(refs, cands, usedRef, usedCand, pairs, samples, add);
+  if (!opts.namesOnly) numericAlign(refs, cands, usedRef, usedCand, pairs, samples, add, wiring(refActs), wiring(candActs));
 
   // 4. outputs by position
   const ro = opts.referenceOutputs ?? [];
@@ -679,6 +679,30 @@ export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOption
 }
 
 /**
+ * How many recorded activations each activation reads (its fan-in: a Conv's weights are not
+ * activations, an Add's two operands are) and how many read it (its fan-out), by name. The same
+ * layer has the same wiring in any format, fused or not: TF's Conv2D with a fused Relu and
+ * ONNX's Conv followed by a Relu both hand one value to every consumer of the Relu.
+ */
+interface Wiring {
+  fanIn: Map<string, number>;
+  fanOut: Map<string, number>;
+}
+
+function wiring(acts: ActInfo[]): Wiring {
+  const names = new Set(acts.map((a) => normaliseName(a.name)));
+  const fanIn = new Map<string, number>();
+  const fanOut = new Map<string, number>();
+  for (const a of acts) {
+    const ins = new Set(a.producedFrom.map(normaliseName).filter((n) => names.has(n)));
+    fanIn.set(a.name, ins.size);
+    for (const n of ins) fanOut.set(n, (fanOut.get(n) ?? 0) + 1);
+  }
+  for (const a of acts) fanOut.set(a.name, fanOut.get(normaliseName(a.name)) ?? 0);
+  return { fanIn, fanOut };
+}
+
+/**
  * Dynamic-programming alignment (like sequence alignment) of the unpaired activations,
  * constrained to be monotone in both execution orders and to respect the anchors already
  * paired. A pair scores its sampled similarity when that is high, and a small score when only
@@ -693,6 +717,8 @@ function numericAlign(
   pairs: AlignedPair[],
   samples: SampleCache,
   add: (r: ActInfo, c: ActInfo, s: Strategy, conf: number, t?: Transform) => void,
+  refWiring?: Wiring,
+  candWiring?: Wiring,
 ): void {
   const refPos = new Map(refs.map((r, i) => [r.name, i]));
   const candPos = new Map(cands.map((c, i) => [c.name, i]));
@@ -720,6 +746,10 @@ function numericAlign(
     const numelR = R.map((r) => numel(r.shape));
     const movC = C.map((c) => isMovement(c.type));
     const movR = R.map((r) => isMovement(r.type));
+    const inC = C.map((c) => candWiring?.fanIn.get(c.name) ?? -1);
+    const inR = R.map((r) => refWiring?.fanIn.get(r.name) ?? -2);
+    const outC = C.map((c) => candWiring?.fanOut.get(c.name) ?? -1);
+    const outR = R.map((r) => refWiring?.fanOut.get(r.name) ?? -2);
     const classes = new Map<string, number>();
     const classOf = (a: ActInfo) => {
       const k = `${a.shape.join(',')}|${a.layout ?? ''}`;
@@ -793,7 +823,12 @@ function numericAlign(
             // Reshape): like pairs with like (data movement with data movement), exact shapes win.
             const affinity = movR[j - 1] === movC[i - 1] ? 0.01 : 0;
             const exact = sameShape(R[j - 1]!.shape, C[i - 1]!.shape) && !t.perm ? 0.005 : 0;
-            const sc = (s0 >= STRONG_SIMILARITY ? 1 + s0 : sameRank && !t.reshape ? 0.05 : 0.01) + affinity + exact;
+            // Past a divergence values match nothing, and a chain of same-shaped layers (a
+            // depthwise conv, a conv, an add, a relu) pairs one layer off throughout unless the
+            // wiring says which is which: an add reads two activations, a relu that feeds a
+            // residual branch has two readers.
+            const wired = s0 >= STRONG_SIMILARITY ? 0 : (inR[j - 1] === inC[i - 1] ? 0.02 : 0) + (outR[j - 1] === outC[i - 1] ? 0.02 : 0);
+            const sc = (s0 >= STRONG_SIMILARITY ? 1 + s0 : sameRank && !t.reshape ? 0.05 : 0.01) + affinity + exact + wired;
             // Later reference nodes win ties: a layer pairs with the last node of an identity chain.
             const total = prev[j - 1]! + sc + 1e-6 * (j / m);
             if (total > best) {

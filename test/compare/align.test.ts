@@ -51,6 +51,56 @@ describe('alignment', () => {
     ]);
   });
 
+  it('past a divergence, the wiring says which same-shaped layer is which (fan-in, fan-out)', () => {
+    // TF: a conv with its Relu fused, then two residual blocks (depthwise, pointwise, add, relu).
+    // The port: the conv and its Relu are two activations. Every value past the input differs
+    // (the conv diverged), so only shapes and wiring are left to pair by; the output is an anchor.
+    const S = [1, 4, 4, 2];
+    const v = (k: number) => seq(32, k);
+    const refs = [
+      act('x', 'Placeholder', [1, 4, 4, 3], seq(48, 0.3)),
+      act('conv/Relu', '_FusedConv2D', S, v(1), ['x', 'conv/kernel']),
+      act('dw1', 'DepthwiseConv2dNative', S, v(2), ['conv/Relu', 'dw1/kernel']),
+      act('pw1', '_FusedConv2D', S, v(3), ['dw1']),
+      act('add1', 'AddV2', S, v(4), ['conv/Relu', 'pw1']),
+      act('relu1', 'Relu', S, v(5), ['add1']),
+      act('dw2', 'DepthwiseConv2dNative', S, v(6), ['relu1']),
+      act('pw2', '_FusedConv2D', S, v(7), ['dw2']),
+      act('add2', 'AddV2', S, v(8), ['relu1', 'pw2']),
+      act('relu2', 'Relu', S, v(9), ['add2']),
+      act('out', 'Softmax', [1, 32], seq(32, 20), ['relu2']),
+    ];
+    const cands = [
+      act('t_in', 'Placeholder', [1, 4, 4, 3], seq(48, 0.3)),
+      act('t2', 'Conv', S, v(11), ['t_in', 'w0', 'b0']),
+      act('t3', 'Relu', S, v(12), ['t2']),
+      act('t5', 'Conv', S, v(13), ['t3', 'w1']),
+      act('t8', 'Conv', S, v(14), ['t5', 'w2', 'b2']),
+      act('t9', 'Add', S, v(15), ['t3', 't8']),
+      act('t10', 'Relu', S, v(16), ['t9']),
+      act('t12', 'Conv', S, v(17), ['t10', 'w3']),
+      act('t15', 'Conv', S, v(18), ['t12', 'w4', 'b4']),
+      act('t16', 'Add', S, v(19), ['t10', 't15']),
+      act('t17', 'Relu', S, v(21), ['t16']),
+      act('t_out', 'Softmax', [1, 32], seq(32, 20), ['t17']),
+    ];
+    const a = align(refs, cands);
+    expect(a.pairs.map((p) => [p.reference, p.candidate])).toEqual([
+      ['conv/Relu', 't3'],
+      ['dw1', 't5'],
+      ['pw1', 't8'],
+      ['add1', 't9'],
+      ['relu1', 't10'],
+      ['dw2', 't12'],
+      ['pw2', 't15'],
+      ['add2', 't16'],
+      ['relu2', 't17'],
+      ['out', 't_out'],
+    ]);
+    expect(a.unmatched.candidate).toEqual(['t2']);
+    expect(a.pairs.filter((p) => p.strategy === 'shape').length).toBe(9);
+  });
+
   it('validates map files with clear errors', () => {
     expect(() => validateAlignment({ pairs: [{ reference: 'a' }] }, 'map.json')).toThrow(/map.json: pairs\[0\].candidate/);
     expect(() => validateAlignment({ pairs: [{ reference: 'a', candidate: 'b', transform: { perm: [0, 0, 1] } }] }, 'm.json')).toThrow(/permutation/);
