@@ -142,6 +142,46 @@ describe('ONNX written by PyTorch: a hand port of the CNN exported by torch.onnx
   });
 });
 
+describe('a real model ported to NCHW ONNX (blazeface, cases/gen/onnx-port.ts; onnxruntime, values equal to rounding)', async () => {
+  const { onnxPortOfGraph } = await import('../../cases/gen/onnx-port.js');
+  const { readTfjsGraphModel } = await import('../../src/formats/tfjs-graph.js');
+  const blaze = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/human')), '..', 'models', 'blazeface.json');
+  const graph = await readTfjsGraphModel(blaze);
+  const short = (n: string) => n.replace('StatefulPartitionedCall/functional_1/', '');
+
+  it('the correct port is equivalent, every layer paired by its values through the transpose', async () => {
+    const f = join(dir, 'blazeface-port.onnx');
+    writeFileSync(f, onnxPortOfGraph(graph));
+    const r = await compare(blaze, f, { seed: 1 });
+    expect(r.verdict).toBe('equivalent');
+    expect(r.unmatched.reference).toEqual([]);
+    // Every float activation of the original but its input: 32 depthwise, 37 convolutions, 31 adds, 31 relus, 2 pads, 3 pools, 4 reshapes, 4 outputs.
+    expect(r.pairs.length).toBe(144);
+    expect(r.pairs.filter((p) => p.strategy === 'numeric' || p.isOutput).length).toBe(144);
+    expect(r.pairs.find((p) => short(p.reference) === 'conv2d/Relu')).toMatchObject({ candidateType: 'Relu', transform: { perm: [0, 2, 3, 1] } });
+    // Not bitwise: onnxruntime's kernels round differently from tfjs's.
+    expect(r.pairs.some((p) => p.metrics.max_abs > 0)).toBe(true);
+  }, 60_000);
+
+  it('a strided convolution padded the PyTorch way (symmetric) is the root cause; past it the layers pair one for one and their own error passes', async () => {
+    const f = join(dir, 'blazeface-pads.onnx');
+    writeFileSync(f, onnxPortOfGraph(graph, 'symmetric-pads'));
+    const r = await compare(blaze, f, { seed: 1 });
+    expect(r.verdict).toBe('not-equivalent');
+    const rc = r.pairs[r.rootCause!]!;
+    expect(short(rc.reference)).toBe('conv2d/Relu');
+    expect(rc.candidateType).toBe('Relu');
+    expect(rc.own?.pass).toBe(false);
+    // Every value past it differs: pairs are by shape and wiring, and each is the same layer,
+    // so re-run on the reference's inputs, each passes (a layer one off would not).
+    const later = r.pairs.filter((p) => p.index > rc.index && p.own);
+    expect(later.length).toBeGreaterThan(40);
+    for (const p of later) expect(p.own!.pass, `${short(p.reference)} ~ ${p.candidate}`).toBe(true);
+    const opOf = (t: string) => ({ DepthwiseConv2dNative: 'Conv', _FusedConv2D: 'Conv', AddV2: 'Add', Relu: 'Relu', MaxPool: 'MaxPool', Pad: 'Pad', Reshape: 'Reshape', Identity: 'Identity' })[t];
+    for (const p of r.pairs.filter((q) => q.index > rc.index && q.referenceOp !== '_FusedConv2D')) expect(p.candidateType, short(p.reference)).toBe(opOf(p.referenceOp));
+  }, 120_000);
+});
+
 describe('fault injection: Keras .keras candidates (names follow the TF scopes)', async () => {
   const { kerasCnn } = await import('../../cases/gen/keras-cnn.js');
   it('the unperturbed conversion is equivalent, layers paired by name', async () => {

@@ -1,0 +1,190 @@
+import { attrInts, attrString, attrStrings, attrTensor } from '../../src/graph/attrs.js';
+import type { Graph, GraphNode } from '../../src/graph/ir.js';
+import { parseInputRef } from '../../src/graph/ir.js';
+import { onnxRoot } from '../../src/proto/index.js';
+
+/**
+ * A TensorFlow graph of convolutions (blazeface's ops: _FusedConv2D with BiasAdd and Relu or
+ * Relu6, DepthwiseConv2dNative, AddV2, Relu, MaxPool, Pad, Reshape, Identity) ported to ONNX the
+ * way a hand conversion to PyTorch and its ONNX export would be: NCHW throughout (the NHWC input
+ * becomes an NCHW one, every rank-4 activation is NCHW, a Transpose back to NHWC before each
+ * reshape keeps the flattened order), HWIO kernels as OIHW, depthwise ones as grouped Convs,
+ * TensorFlow's SAME padding as explicit pads, tensor names t0, t1, … that share nothing with
+ * the original. It runs under onnxruntime, whose kernels are not tfjs's, so the activations
+ * match the original's to rounding, not bitwise: a realistic conversion for the benchmark and the
+ * tests, generated from a real model.
+ *
+ * `fault: 'symmetric-pads'`: the first strided convolution padded the PyTorch way (k // 2 on
+ * every side) instead of TensorFlow's SAME (the extra row and column at the end only): the
+ * same output shape, a window shifted by one pixel, the classic mistake of such a port.
+ */
+export type PortFault = 'none' | 'symmetric-pads';
+
+type Msg = Record<string, unknown>;
+
+export function onnxPortOfGraph(g: Graph, fault: PortFault = 'none'): Uint8Array {
+  const byName = new Map(g.nodes.map((n) => [n.name, n]));
+  const nodes: Msg[] = [];
+  const initializer: Msg[] = [];
+  /** TF tensor key -> ONNX tensor name, and whether it is a rank-4 NCHW activation. */
+  const names = new Map<string, { name: string; nchw: boolean; shape?: number[] }>();
+  let next = 0;
+  const fresh = () => `t${next++}`;
+  let faulted = false;
+  const ints = (name: string, v: number[]): Msg => ({ name, type: 7, ints: v });
+  const int = (name: string, v: number): Msg => ({ name, type: 2, i: v });
+  const init = (dims: number[], data: Float32Array | BigInt64Array): string => {
+    const name = fresh();
+    initializer.push({ name, dims, data_type: data instanceof Float32Array ? 1 : 7, raw_data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    return name;
+  };
+  const add = (op: string, inputs: string[], attribute: Msg[] = []): string => {
+    const out = fresh();
+    nodes.push({ op_type: op, name: out, input: inputs, output: [out], attribute });
+    return out;
+  };
+  const constOf = (ref: string) => {
+    const n = byName.get(parseInputRef(ref).node);
+    if (n?.op !== 'Const') throw new Error(`onnxPortOfGraph: '${ref}' is not a constant`);
+    return attrTensor(n, 'value');
+  };
+  const input = (ref: string) => {
+    const p = parseInputRef(ref);
+    const v = names.get(p.index ? `${p.node}:${p.index}` : p.node);
+    if (!v) throw new Error(`onnxPortOfGraph: no value for '${ref}'`);
+    return v;
+  };
+  /** Spatial shape of an NCHW activation, to turn TensorFlow's SAME into explicit pads. */
+  const pads = (n: GraphNode, inHW: number[], k: number[], strides: number[]): number[] => {
+    const padding = attrString(n, 'padding');
+    if (padding === 'VALID') return [0, 0, 0, 0];
+    if (padding !== 'SAME') throw new Error(`onnxPortOfGraph: '${n.name}' has padding ${padding}`);
+    const before: number[] = [];
+    const after: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const out = Math.ceil(inHW[i]! / strides[i]!);
+      const total = Math.max(0, (out - 1) * strides[i]! + k[i]! - inHW[i]!);
+      before.push(Math.floor(total / 2));
+      after.push(total - Math.floor(total / 2));
+    }
+    if (fault === 'symmetric-pads' && !faulted && strides.some((s) => s > 1) && before.some((b, i) => b !== after[i])) {
+      faulted = true;
+      return [Math.floor(k[0]! / 2), Math.floor(k[1]! / 2), Math.floor(k[0]! / 2), Math.floor(k[1]! / 2)];
+    }
+    return [...before, ...after];
+  };
+  const outHW = (inHW: number[], k: number[], s: number[], p: number[]) => [0, 1].map((i) => Math.floor((inHW[i]! + p[i]! + p[i + 2]! - k[i]!) / s[i]!) + 1);
+
+  const spec = g.inputs[0]!;
+  const [nb, h, w, c] = spec.shape as number[];
+  names.set(spec.name, { name: 'input', nchw: true, shape: [nb!, c!, h!, w!] });
+  for (const n of g.nodes) {
+    if (n.op === 'Const' || n.op === 'Placeholder') continue;
+    const x = input(n.inputs[0]!);
+    let out: string;
+    let shape: number[] | undefined;
+    let nchw = x.nchw;
+    switch (n.op) {
+      case '_FusedConv2D':
+      case 'Conv2D':
+      case 'DepthwiseConv2dNative': {
+        if (!x.nchw || !x.shape) throw new Error(`onnxPortOfGraph: '${n.name}' reads a tensor that is not an NCHW activation`);
+        if (attrString(n, 'data_format', 'NHWC') !== 'NHWC') throw new Error(`onnxPortOfGraph: '${n.name}' is not NHWC`);
+        if (attrInts(n, 'dilations', [1, 1, 1, 1]).some((d) => d !== 1)) throw new Error(`onnxPortOfGraph: '${n.name}' is dilated`);
+        const f = constOf(n.inputs[1]!);
+        const [kh, kw, ci, co] = f.shape as [number, number, number, number];
+        const depthwise = n.op === 'DepthwiseConv2dNative';
+        // HWIO -> OIHW; depthwise HWCM -> [C*M, 1, H, W] with group C.
+        const oc = depthwise ? ci * co : co;
+        const wt = new Float32Array(oc * (depthwise ? 1 : ci) * kh * kw);
+        const src = f.data as Float32Array;
+        for (let y = 0; y < kh; y++)
+          for (let xx = 0; xx < kw; xx++)
+            for (let i = 0; i < ci; i++)
+              for (let o = 0; o < co; o++) {
+                const v = src[((y * kw + xx) * ci + i) * co + o]!;
+                if (depthwise) wt[((i * co + o) * kh + y) * kw + xx] = v;
+                else wt[((o * ci + i) * kh + y) * kw + xx] = v;
+              }
+        const s = attrInts(n, 'strides').slice(1, 3);
+        const inHW = x.shape.slice(2);
+        const p = pads(n, inHW, [kh, kw], s);
+        const fused = n.op === '_FusedConv2D' ? attrStrings(n, 'fused_ops') : [];
+        const ins = [x.name, init([oc, depthwise ? 1 : ci, kh, kw], wt)];
+        if (fused[0] === 'BiasAdd') ins.push(init([oc], Float32Array.from(constOf(n.inputs[2]!).data as Float32Array)));
+        else if (fused.length) throw new Error(`onnxPortOfGraph: '${n.name}' fuses ${fused.join(', ')}`);
+        out = add('Conv', ins, [ints('kernel_shape', [kh, kw]), ints('strides', s), ints('pads', p), ...(depthwise ? [int('group', ci)] : [])]);
+        for (const op of fused.slice(1)) {
+          if (op === 'Relu') out = add('Relu', [out]);
+          else if (op === 'Relu6') out = add('Clip', [out, init([], Float32Array.of(0)), init([], Float32Array.of(6))]);
+          else throw new Error(`onnxPortOfGraph: '${n.name}' fuses ${op}`);
+        }
+        shape = [x.shape[0]!, oc, ...outHW(inHW, [kh, kw], s, p)];
+        break;
+      }
+      case 'AddV2':
+      case 'Add': {
+        const y = input(n.inputs[1]!);
+        if (x.nchw !== y.nchw) throw new Error(`onnxPortOfGraph: '${n.name}' adds tensors of two layouts`);
+        out = add('Add', [x.name, y.name]);
+        shape = x.shape;
+        break;
+      }
+      case 'Relu':
+        out = add('Relu', [x.name]);
+        shape = x.shape;
+        break;
+      case 'MaxPool': {
+        if (!x.nchw || !x.shape) throw new Error(`onnxPortOfGraph: '${n.name}' reads a tensor that is not an NCHW activation`);
+        const k = attrInts(n, 'ksize').slice(1, 3);
+        const s = attrInts(n, 'strides').slice(1, 3);
+        const p = pads(n, x.shape.slice(2), k, s);
+        out = add('MaxPool', [x.name], [ints('kernel_shape', k), ints('strides', s), ints('pads', p)]);
+        shape = [x.shape[0]!, x.shape[1]!, ...outHW(x.shape.slice(2), k, s, p)];
+        break;
+      }
+      case 'Pad': {
+        if (!x.nchw || !x.shape) throw new Error(`onnxPortOfGraph: '${n.name}' reads a tensor that is not an NCHW activation`);
+        const pd = Array.from(constOf(n.inputs[1]!).data as Int32Array);
+        // NHWC [[n0,n1],[h0,h1],[w0,w1],[c0,c1]] -> NCHW begins then ends.
+        const order = [0, 3, 1, 2];
+        const onnxPads = [...order.map((d) => pd[d * 2]!), ...order.map((d) => pd[d * 2 + 1]!)];
+        out = add('Pad', [x.name, init([8], BigInt64Array.from(onnxPads.map(BigInt)))]);
+        shape = x.shape.map((d, i) => d + onnxPads[i]! + onnxPads[i + 4]!);
+        break;
+      }
+      case 'Reshape': {
+        const target = Array.from(constOf(n.inputs[1]!).data as Int32Array);
+        const src = x.nchw ? add('Transpose', [x.name], [ints('perm', [0, 2, 3, 1])]) : x.name;
+        out = add('Reshape', [src, init([target.length], BigInt64Array.from(target.map(BigInt)))]);
+        const known = x.shape ? x.shape.reduce((a, b) => a * b, 1) : undefined;
+        const rest = target.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+        shape = known !== undefined ? target.map((d) => (d === -1 ? known / rest : d)) : undefined;
+        nchw = false;
+        break;
+      }
+      case 'Identity':
+        out = add('Identity', [x.name]);
+        shape = x.shape;
+        break;
+      default:
+        throw new Error(`onnxPortOfGraph: no port for ${n.op} ('${n.name}')`);
+    }
+    names.set(n.name, { name: out, nchw, shape });
+  }
+  const valueInfo = (name: string, shape: number[]): Msg => ({ name, type: { tensor_type: { elem_type: 1, shape: { dim: shape.map((d) => ({ dim_value: d })) } } } });
+  const outputs = g.outputs.map((o) => {
+    const v = input(o);
+    if (!v.shape) throw new Error(`onnxPortOfGraph: output '${o}' has no known shape`);
+    return valueInfo(v.name, v.shape);
+  });
+  if (fault !== 'none' && !faulted) throw new Error(`onnxPortOfGraph: no layer to put fault '${fault}' in`);
+  const model = {
+    ir_version: 8,
+    producer_name: 'tf-parity cases/gen/onnx-port',
+    opset_import: [{ domain: '', version: 13 }],
+    graph: { name: 'port', node: nodes, initializer, input: [valueInfo('input', names.get(spec.name)!.shape!)], output: outputs },
+  };
+  const T = onnxRoot().lookupType('onnx.ModelProto');
+  return T.encode(T.fromObject(model)).finish();
+}
