@@ -5,6 +5,7 @@ import { applyTransform, sampleActivation, transformFits } from './align.js';
 import { InputError } from '../core/errors.js';
 import { wasmHeapView } from './device.js';
 import type { JobSums, JobView } from './kernel/pool.js';
+import { batchedTranspose } from './kernel/kernel.js';
 import { MetricsPool } from './kernel/pool.js';
 import type { MetricOptions, MetricPass } from './metrics.js';
 import { computeMetrics, computeMetricsInMemory, metricsFromPasses } from './metrics.js';
@@ -208,7 +209,13 @@ export function measureLater(
   const n = r.shape.reduce((x, y) => x * y, 1);
   const now = () => ({ result: Promise.resolve(measure(r, c, t, opts, detail)) });
   if (where === 'here' || !pool?.available() || n < THREAD_MIN || !hasValues(r)) return now();
-  const cT = c.tensor ? (t?.perm ? tf.transpose(c.tensor, t.perm) : c.tensor) : undefined;
+  // A candidate read through a permutation, on the heap: copied into the ring transposed, in
+  // one pass (the kernel's transpose), instead of transposed by tfjs and then copied. While the
+  // models run that is every pair of an NCHW candidate: tfjs's transpose had cost blazeface's
+  // NCHW port about 60 ms per comparison.
+  const onHeap = where === 'auto' && c.tensor && t?.perm ? wasmHeapView(c.tensor) : null;
+  const tr = onHeap && t?.perm ? batchedTranspose(c.shape, t.perm) : null;
+  const cT = c.tensor ? (t?.perm && !tr ? tf.transpose(c.tensor, t.perm) : c.tensor) : undefined;
   // Read from the measured values: host copies for failing pairs and outputs.
   const finish = (k: JobSums, v: JobView): Measured => {
     const m = k ? metricsFromPasses(v.memory, v.rOff, v.cOff, n, k.a, k.b, opts, r.shape) : (computeMetricsInMemory(v.memory, v.rOff, v.cOff, n, opts, r.shape) as MetricPass);
@@ -245,7 +252,8 @@ export function measureLater(
       opts.rtol,
       (rv, cv, put) => {
         put(rv, (r.tensor && wasmHeapView(r.tensor)) || hostValues(r));
-        if (cT) put(cv, wasmHeapView(cT) ?? (cT.dataSync() as Float32Array));
+        if (tr && onHeap) put(cv, { memory: onHeap.memory, offset: onHeap.offset, transpose: tr });
+        else if (cT) put(cv, wasmHeapView(cT) ?? (cT.dataSync() as Float32Array));
         else put(cv, applyTransform(c.data!, r.shape, c.shape, t));
       },
       // Runs on the main thread once the worker is done (or has failed: then the pass is done

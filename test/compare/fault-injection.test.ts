@@ -163,6 +163,37 @@ describe('a real model ported to NCHW ONNX (blazeface, cases/gen/onnx-port.ts; o
     expect(r.pairs.some((p) => p.metrics.max_abs > 0)).toBe(true);
   }, 60_000);
 
+  it('NCHW activations copied into the metrics thread transposed measure what tfjs transposed measures on this thread', async () => {
+    const f = join(dir, 'blazeface-port.onnx');
+    writeFileSync(f, onnxPortOfGraph(graph));
+    const { MetricsPool } = await import('../../src/compare/kernel/pool.js');
+    const pool = MetricsPool.get();
+    for (let i = 0; i < 400 && !pool?.available(); i++) await new Promise((res) => setTimeout(res, 5));
+    expect(pool?.available()).toBe(true);
+    const before = pool!.transposed;
+    const threaded = await compare(blaze, f, { seed: 2 });
+    expect(pool!.transposed - before).toBeGreaterThan(50);
+    await MetricsPool.shutdown();
+    process.env.PARITY_METRICS_THREAD = '0';
+    try {
+      const here = await compare(blaze, f, { seed: 2 });
+      expect(MetricsPool.get()).toBeNull();
+      // Only the order of the kernel's sums may differ between the two.
+      expect(threaded.pairs.length).toBe(here.pairs.length);
+      for (const [i, p] of threaded.pairs.entries()) {
+        const q = here.pairs[i]!;
+        expect([p.reference, p.candidate]).toEqual([q.reference, q.candidate]);
+        expect(p.metrics.max_abs, p.reference).toBe(q.metrics.max_abs);
+        expect(p.metrics.max_rel, p.reference).toBe(q.metrics.max_rel);
+        expect(p.metrics.mean_abs, p.reference).toBeCloseTo(q.metrics.mean_abs, 12);
+        expect(p.metrics.cosine, p.reference).toBeCloseTo(q.metrics.cosine, 12);
+      }
+    } finally {
+      delete process.env.PARITY_METRICS_THREAD;
+      await MetricsPool.shutdown();
+    }
+  }, 60_000);
+
   it('a strided convolution padded the PyTorch way (symmetric) is the root cause; past it the layers pair one for one and their own error passes', async () => {
     const f = join(dir, 'blazeface-pads.onnx');
     writeFileSync(f, onnxPortOfGraph(graph, 'symmetric-pads'));

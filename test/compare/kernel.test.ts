@@ -185,3 +185,46 @@ describe('wasm metric kernel', () => {
     tf.dispose([a, b]);
   });
 });
+
+describe('the transposing copy (kernel transpose)', async () => {
+  const { batchedTranspose, ownMemory, transposeArrays, transposeInMemory } = await import('../../src/compare/kernel/kernel.js');
+
+  it('reads each permutation alignment tries as a batch of matrix transposes, and no other', () => {
+    expect(batchedTranspose([2, 3, 4, 5], [0, 2, 3, 1])).toEqual({ batches: 2, rows: 3, cols: 20 });
+    expect(batchedTranspose([2, 3, 4, 5], [0, 3, 1, 2])).toEqual({ batches: 2, rows: 12, cols: 5 });
+    expect(batchedTranspose([2, 3, 4], [0, 2, 1])).toEqual({ batches: 2, rows: 3, cols: 4 });
+    expect(batchedTranspose([1, 2, 3, 4, 5], [0, 2, 3, 4, 1])).toEqual({ batches: 1, rows: 2, cols: 60 });
+    expect(batchedTranspose([1, 2, 3, 4, 5], [0, 4, 1, 2, 3])).toEqual({ batches: 1, rows: 24, cols: 5 });
+    for (const p of [[0, 1, 2, 3], [1, 0, 2, 3], [0, 1, 3, 2], [0, 3, 2, 1], [0, 2, 1, 3]]) expect(batchedTranspose([2, 3, 4, 5], p), p.join(',')).toBeNull();
+    expect(batchedTranspose([3, 4], [1, 0])).toBeNull();
+  });
+
+  // Shapes with whole 4 x 4 tiles and without, more rows than columns and fewer, several batches.
+  for (const shape of [[1, 4, 4, 8], [2, 3, 5, 7], [1, 24, 16, 16], [1, 17, 9, 2], [3, 1, 6, 4], [1, 5, 1, 1], [2, 6, 13]]) {
+    const perms = shape.length === 4 ? [[0, 2, 3, 1], [0, 3, 1, 2]] : [[0, 2, 1]];
+    for (const perm of perms) {
+      it(`matches tf.transpose bit for bit: [${shape}] by [${perm}]`, async () => {
+        await initBackend();
+        const n = shape.reduce((a, b) => a * b, 1);
+        const src = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.7) * 100);
+        // NaN payloads and -0 move as bits.
+        const u = new Uint32Array(src.buffer);
+        u[0] = 0x7fc00123;
+        u[n - 1] = 0x80000000;
+        const t = tf.tensor(src, shape);
+        const want = tf.transpose(t, perm);
+        const expected = new Uint32Array((want.dataSync() as Float32Array).slice().buffer);
+        t.dispose();
+        want.dispose();
+        const tr = batchedTranspose(shape, perm)!;
+        const mem = ownMemory(n * 8)!;
+        new Float32Array(mem.buffer, 0, n).set(src);
+        expect(transposeInMemory(mem, n * 4, 0, tr.batches, tr.rows, tr.cols)).toBe(true);
+        expect(Array.from(new Uint32Array(mem.buffer, n * 4, n))).toEqual(Array.from(expected));
+        const js = new Float32Array(n);
+        transposeArrays(js, src, tr.batches, tr.rows, tr.cols);
+        expect(Array.from(new Uint32Array(js.buffer))).toEqual(Array.from(expected));
+      });
+    }
+  }
+});

@@ -25,6 +25,7 @@ interface KernelExports {
   passA(r: number, c: number, pairs: number, atol: number, rtol: number): void;
   passB(r: number, c: number, pairs: number, atol: number, rtol: number): void;
   copy(dst: number, src: number, bytes: number): void;
+  transpose(dst: number, src: number, batches: number, rows: number, cols: number): void;
   [name: string]: WasmGlobal | ((...a: number[]) => void);
 }
 
@@ -129,6 +130,43 @@ export function copyInMemory(memory: WasmMemory, dst: number, src: number, bytes
   if (!e) return false;
   e.copy(dst, src, bytes);
   return true;
+}
+
+/**
+ * A permutation that moves a block of axes past another, as a batch of matrix transposes:
+ * [0, s, …, r-1, 1, …, s-1] over `shape` (rank r) reads `batches` = shape[0] matrices of
+ * `rows` = shape[1] · … · shape[s-1] by `cols` = shape[s] · … · shape[r-1] values, each
+ * transposed. Every permutation alignment tries is one ([0,2,3,1]: NCHW read as NHWC, rows C
+ * and cols H·W; [0,3,1,2] the other way; [0,2,1]). Null for any other.
+ */
+export function batchedTranspose(shape: readonly number[], perm: readonly number[]): { batches: number; rows: number; cols: number } | null {
+  const r = shape.length;
+  if (perm.length !== r || r < 3 || perm[0] !== 0) return null;
+  const s = perm[1]!;
+  if (s < 2) return null;
+  for (let k = 1; k < r; k++) if (perm[k] !== (k <= r - s ? s + k - 1 : k - (r - s))) return null;
+  const prod = (a: number, b: number) => shape.slice(a, b).reduce((x, y) => x * y, 1);
+  return { batches: shape[0]!, rows: prod(1, s), cols: prod(s, r) };
+}
+
+/**
+ * Transposes `batches` matrices of `rows` x `cols` float32 values at byte offset `src` of
+ * `memory` into `dst` (see batchedTranspose). False when the kernel cannot run here.
+ */
+export function transposeInMemory(memory: WasmMemory, dst: number, src: number, batches: number, rows: number, cols: number): boolean {
+  const e = instanceFor(memory);
+  if (!e) return false;
+  e.transpose(dst, src, batches, rows, cols);
+  return true;
+}
+
+/** The same in JavaScript, between any two arrays. */
+export function transposeArrays(dst: Float32Array, src: Float32Array, batches: number, rows: number, cols: number): void {
+  const m = rows * cols;
+  for (let b = 0; b < batches; b++) {
+    const o = b * m;
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) dst[o + j * rows + i] = src[o + i * cols + j]!;
+  }
 }
 
 /** A growable memory of the kernel's own, for arrays that live in JavaScript. */

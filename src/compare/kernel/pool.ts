@@ -1,6 +1,6 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { PassA, PassB, WasmMemory } from './kernel.js';
-import { copyInMemory } from './kernel.js';
+import { copyInMemory, transposeArrays, transposeInMemory } from './kernel.js';
 import { WASM_BASE64 as ARC4_BASE64 } from '../../inputs/kernel/arc4-wasm.js';
 import type { Arc4State } from '../../inputs/kernel/arc4.js';
 import { WASM_SHARED_BASE64 } from './metrics-wasm.js';
@@ -188,8 +188,11 @@ export interface RingRegion {
   free(): void;
 }
 
-/** Where fill() copies one array from: another array, or float32 data at an offset of a wasm memory. */
-export type FillSource = Float32Array | { memory: WasmMemory; offset: number };
+/**
+ * Where fill() copies one array from: another array, or float32 data at an offset of a wasm
+ * memory, optionally transposed on the way (a batch of matrices; see batchedTranspose).
+ */
+export type FillSource = Float32Array | { memory: WasmMemory; offset: number; transpose?: { batches: number; rows: number; cols: number } };
 
 interface WasmSharedApi {
   Module: new (bytes: Uint8Array) => object;
@@ -469,9 +472,16 @@ export class MetricsPool {
     return this.post(this.ringIndex, off, off + half, n, atol, rtol, { memory, rOff: off, cOff: off + half }, half * 2, finish, false, rel);
   }
 
+  /** Arrays fill() copied transposed (for tests and diagnostics). */
+  transposed = 0;
+
   private put(dst: Float32Array, src: FillSource): void {
     if (src instanceof Float32Array) dst.set(src);
-    else if (src.memory !== this.memory || !copyInMemory(src.memory, dst.byteOffset, src.offset, dst.byteLength)) dst.set(new Float32Array(src.memory.buffer, src.offset, dst.length));
+    else if (src.transpose) {
+      this.transposed++;
+      const { batches, rows, cols } = src.transpose;
+      if (src.memory !== this.memory || !transposeInMemory(src.memory, dst.byteOffset, src.offset, batches, rows, cols)) transposeArrays(dst, new Float32Array(src.memory.buffer, src.offset, dst.length), batches, rows, cols);
+    } else if (src.memory !== this.memory || !copyInMemory(src.memory, dst.byteOffset, src.offset, dst.byteLength)) dst.set(new Float32Array(src.memory.buffer, src.offset, dst.length));
   }
 
   /**
