@@ -11,7 +11,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cnnGraph } from '../cases/gen/cnn.js';
 import { cnnOnnx } from '../cases/gen/onnx-cnn.js';
+import { onnxPortOfGraph } from '../cases/gen/onnx-port.js';
 import { renamedTfjsCopy } from '../cases/gen/renamed.js';
+import { readTfjsGraphModel } from '../src/formats/tfjs-graph.js';
 import { initBackend } from '../src/backend/index.js';
 import { MetricsPool } from '../src/compare/kernel/pool.js';
 import { computeMetrics } from '../src/compare/metrics.js';
@@ -151,6 +153,7 @@ async function main(): Promise<void> {
   writeFileSync(join(d, 'cnn.pb'), encodeGraphDef(cnnGraph()));
   writeFileSync(join(d, 'cnn.onnx'), cnnOnnx());
   const blaze = join(MODELS, 'blazeface.json');
+  const blazeGraph = await readTfjsGraphModel(blaze);
   const cases: Case[] = [
     { label: 'blazeface vs itself (257 nodes, 17 M compared elements; names pair everything)', ref: blaze, cand: blaze },
     { label: 'faceres vs itself (283 nodes)', ref: join(MODELS, 'faceres.json'), cand: join(MODELS, 'faceres.json') },
@@ -172,6 +175,11 @@ async function main(): Promise<void> {
       label: 'faceres vs a copy with every node renamed (numeric alignment on a larger model)',
       ref: join(MODELS, 'faceres.json'),
       cand: renamedTfjsCopy(join(MODELS, 'faceres.json'), mkdirSync(join(d, 'faceres'), { recursive: true }) ?? join(d, 'faceres')),
+    },
+    {
+      label: 'blazeface vs its NCHW ONNX port (onnxruntime; numeric alignment through transposes; values equal to rounding, not bitwise)',
+      ref: blaze,
+      cand: ((f) => (writeFileSync(f, onnxPortOfGraph(blazeGraph)), f))(join(d, 'blazeface-port.onnx')),
     },
     { label: 'example CNN, .pb vs its ONNX conversion (tiny: fixed costs dominate)', ref: join(d, 'cnn.pb'), cand: join(d, 'cnn.onnx') },
   ];
