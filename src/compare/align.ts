@@ -679,8 +679,8 @@ export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOption
 }
 
 /**
- * How many recorded activations each activation reads (its fan-in: a Conv's weights are not
- * activations, an Add's two operands are) and how many read it (its fan-out), by name. The same
+ * How many recorded float activations each activation reads (its fan-in: a Conv's weights are
+ * not activations, an Add's two operands are) and how many read it (its fan-out), by name. The same
  * layer has the same wiring in any format, fused or not: TF's Conv2D with a fused Relu and
  * ONNX's Conv followed by a Relu both hand one value to every consumer of the Relu.
  */
@@ -690,7 +690,8 @@ interface Wiring {
 }
 
 function wiring(acts: ActInfo[]): Wiring {
-  const names = new Set(acts.map((a) => normaliseName(a.name)));
+  // Float values only: a shape a graph computes (Shape, Pack) is an initializer in another format.
+  const names = new Set(acts.filter((a) => a.dtype === 'float32').map((a) => normaliseName(a.name)));
   const fanIn = new Map<string, number>();
   const fanOut = new Map<string, number>();
   for (const a of acts) {
