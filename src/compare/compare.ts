@@ -372,13 +372,13 @@ async function measurePair(
   cInfo: ActInfo,
   c: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] },
   opts: CompareOptions,
-  refOutputs: Set<string>,
+  isOutputPair: (p: { reference: string; candidate: string }) => boolean,
   where: Where = 'auto',
   /** false: metrics and checks only (a guessed pair, likely not to be used: see speculate.ts). */
   detail = true,
 ): Promise<{ result: Promise<Measurement> } | undefined> {
   if (r.dtype !== 'float32' || cInfo.dtype !== 'float32' || !hasValues(r) || !(c.tensor || c.data)) return undefined;
-  const isOutput = refOutputs.has(norm(p.reference));
+  const isOutput = isOutputPair(p);
   const tol = toleranceFor(p, opts);
   let failed: string[] = [];
   let partial = false;
@@ -466,6 +466,11 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
   // No per-tensor tolerances: toleranceFor looks nothing up (an empty object's misses cost a string lookup each).
   if (opts.perTensor && Object.keys(opts.perTensor).length === 0) opts = { ...opts, perTensor: undefined };
   const refOutputs = new Set(reference.outputs().map(norm));
+  // A pair is an output when either side is one of its model's outputs: a converted model's
+  // outputs are what it is for, even where the reference's are other nodes (a training graph
+  // from a checkpoint ends in its loss; its prediction is the SavedModel's output).
+  const candOutputs = new Set(candidate.outputs().map(norm));
+  const isOutputPair = (p: { reference: string; candidate: string }) => refOutputs.has(norm(p.reference)) || candOutputs.has(norm(p.candidate));
   // Starts the metrics thread now, so it is up by the time the first pairs arrive.
   MetricsPool.get();
 
@@ -525,7 +530,7 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
         };
         if (!d.known) decided.push(p);
         // Resolves once the values are copied or measured: the tensors may go after that.
-        const m = await measurePair(p, d.ref, info, values, opts, refOutputs);
+        const m = await measurePair(p, d.ref, info, values, opts, isOutputPair);
         if (m) measured.set(pairKey(p.reference, p.candidate), m.result);
         inRunMs += performance.now() - tPair;
       };
@@ -533,7 +538,7 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
       // Never let go early: model outputs (their pairs need histograms and worst elements) and
       // what the map pairs (its pair is measured when the other side arrives).
       const keepRef = new Set([...refOutputs, ...(opts.map?.pairs ?? []).map((p) => norm(p.reference))]);
-      const keepCand = new Set([...candidate.outputs().map(norm), ...(opts.map?.pairs ?? []).map((p) => norm(p.candidate))]);
+      const keepCand = new Set([...candOutputs, ...(opts.map?.pairs ?? []).map((p) => norm(p.candidate))]);
       const pinned = (h: Held, side: Side) => (side === 'reference' ? keepRef : keepCand).has(norm(h.name));
       const spec = !alignment && !opts.namesOnly && process.env.PARITY_GUESS !== '0' ? new Speculator<Measurement>(pinned, !opts.perTensor && !(opts.checks ?? []).some((c) => c.tensor)) : undefined;
       const least = guessMinElements();
@@ -550,7 +555,7 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
                 position,
                 (r, c, cValues, transform) => {
                   const p: AlignedPair = { reference: r.name, candidate: c.name, strategy: 'numeric', confidence: 1, ...(transform.perm || transform.reshape ? { transform } : {}) };
-                  return measurePair(p, r, c, cValues, opts, refOutputs, 'auto', false);
+                  return measurePair(p, r, c, cValues, opts, isOutputPair, 'auto', false);
                 },
                 (h) => store.release(h),
               );
@@ -605,7 +610,7 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
         if (!r || !c) continue;
         let m = known;
         if (!m && n > 0) {
-          m = (await measurePair(p, r, c, c, opts, refOutputs, given < half ? 'thread' : 'here'))?.result;
+          m = (await measurePair(p, r, c, c, opts, isOutputPair, given < half ? 'thread' : 'here'))?.result;
           given += n;
         }
         if (m) later.set(idx, m);
@@ -670,7 +675,7 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
           tolerance: toleranceFor(p, opts),
           pass: m.failed.length === 0,
           failed: m.failed,
-          isOutput: refOutputs.has(norm(p.reference)),
+          isOutput: isOutputPair(p),
           upstream: [],
           referenceStats: m.refStats,
           candidateStats: m.candStats,

@@ -58,6 +58,7 @@ export interface PairResult {
   pass: boolean;
   /** Which checks failed: 'allclose', 'cosine>=0.999', 'nan', ... */
   failed: string[];
+  /** The reference's node or the candidate's layer is one of its model's outputs. */
   isOutput: boolean;
   /** Nearest compared pairs upstream in the reference graph (by pair index). */
   upstream: number[];
