@@ -1,6 +1,18 @@
 import type { PairResult, Result } from '../compare/result.js';
 
 /** Short number for tables: 3 significant digits, exponent when small or large. */
+/**
+ * The tolerance that would have made a failing pair pass, in words: no rtol can cover an
+ * element whose reference is 0 (and no tolerance a NaN or infinity the other model does not
+ * match), which says more than "rtol >= inf".
+ */
+export function wouldPass(m: { needed_atol: number; needed_rtol: number }, tol: { atol: number; rtol: number }): string {
+  if (!Number.isFinite(m.needed_atol)) return 'no tolerance would pass it: a NaN or infinity that the other model does not match';
+  const atol = `atol >= ${num(m.needed_atol)} (at rtol ${tol.rtol})`;
+  if (!Number.isFinite(m.needed_rtol)) return `${atol}; no rtol would (at atol ${tol.atol}): an element whose reference is 0 differs by more than atol`;
+  return `${atol} or rtol >= ${num(m.needed_rtol)} (at atol ${tol.atol})`;
+}
+
 export function num(x: number | undefined): string {
   if (x === undefined) return '-';
   if (Number.isNaN(x)) return 'NaN';
@@ -46,7 +58,7 @@ export function consoleReport(r: Result, opts: { worst?: number; color?: boolean
     lines.push(
       `  max_abs ${num(p.metrics.max_abs)}  max_rel ${num(p.metrics.max_rel)}  mean_abs ${num(p.metrics.mean_abs)}  cosine ${p.metrics.cosine.toFixed(6)}  sqnr ${num(p.metrics.sqnr)} dB`,
     );
-    lines.push(`  would pass with atol >= ${num(p.metrics.needed_atol)} (at rtol ${p.tolerance.rtol}) or rtol >= ${num(p.metrics.needed_rtol)} (at atol ${p.tolerance.atol})`);
+    lines.push(`  would pass with ${wouldPass(p.metrics, p.tolerance)}`);
     if (p.own) lines.push(`  own error (layer re-run on the reference's inputs): max_abs ${num(p.own.metrics.max_abs)} -> ${p.own.pass ? 'passes: error inherited' : 'fails: error is its own'}`);
     else if (p.ownSkipped) lines.push(`  own error not computed: ${p.ownSkipped}`);
   }

@@ -194,6 +194,12 @@ var R = D.result, L = D.layout, SVGNS = 'http://www.w3.org/2000/svg';
 function el(tag, attrs, text){ var e = document.createElement(tag); if (attrs) for (var k in attrs) e.setAttribute(k, attrs[k]); if (text !== undefined) e.textContent = text; return e; }
 function sel(tag, attrs){ var e = document.createElementNS(SVGNS, tag); if (attrs) for (var k in attrs) e.setAttribute(k, attrs[k]); return e; }
 function num(x){ if (typeof x === 'string') return x; if (x === undefined || x === null) return '-'; if (x === 0) return '0'; var a = Math.abs(x); return (a >= 1e4 || a < 1e-2) ? x.toExponential(2) : String(Number(x.toPrecision(4))); }
+function wouldPass(m, tol){
+  if (typeof m.needed_atol === 'string') return 'no tolerance would pass it: a NaN or infinity that the other model does not match';
+  var atol = 'atol >= ' + num(m.needed_atol) + ' (at rtol ' + tol.rtol + ')';
+  if (typeof m.needed_rtol === 'string') return atol + '; no rtol would (at atol ' + tol.atol + '): an element whose reference is 0 differs by more than atol';
+  return atol + ' or rtol >= ' + num(m.needed_rtol) + ' (at atol ' + tol.atol + ')';
+}
 function val(x){ return typeof x === 'string' ? (x === 'Infinity' ? Infinity : x === '-Infinity' ? -Infinity : NaN) : x; }
 
 document.getElementById('verdict').textContent = R.verdict === 'equivalent' ? 'Equivalent' : R.verdict === 'error' ? 'Error' : 'Not equivalent';
@@ -283,7 +289,7 @@ function select(name){
   kv(t, 'verdict', pair.pass ? 'pass' : 'FAIL: ' + pair.failed.join(', '));
   kv(t, 'shapes', '[' + pair.referenceShape.join(',') + '] vs [' + pair.candidateShape.join(',') + ']');
   ['max_abs', 'max_rel', 'mean_abs', 'rmse', 'cosine', 'sqnr', 'allclose', 'nan_mismatch', 'inf_mismatch', 'topk_agree'].forEach(function(m){ if (pair.metrics[m] !== undefined) kv(t, m, num(pair.metrics[m])); });
-  kv(t, 'would pass with', 'atol >= ' + num(pair.metrics.needed_atol) + ' or rtol >= ' + num(pair.metrics.needed_rtol));
+  if (!pair.pass) kv(t, 'would pass with', wouldPass(pair.metrics, pair.tolerance));
   if (pair.own) kv(t, 'own error', 'max_abs ' + num(pair.own.metrics.max_abs) + ' (' + (pair.own.pass ? 'passes: inherited' : 'fails: its own') + ')');
   else if (pair.ownSkipped) kv(t, 'own error', 'not computed: ' + pair.ownSkipped);
   kv(t, 'reference range', num(pair.referenceStats.min) + ' .. ' + num(pair.referenceStats.max) + ' (mean ' + num(pair.referenceStats.mean) + ')');

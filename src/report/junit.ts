@@ -1,5 +1,5 @@
 import type { PairResult, Result } from '../compare/result.js';
-import { num } from './console.js';
+import { num, wouldPass } from './console.js';
 
 /** XML text and attribute escaping; also strips characters XML 1.0 cannot carry. */
 export function xml(s: string): string {
@@ -19,7 +19,7 @@ function failureText(p: PairResult): string {
     `reference ${p.reference} (${p.referenceOp}) vs candidate ${p.candidate} (${p.candidateType})`,
     `failed: ${p.failed.join(', ')}`,
     `max_abs ${num(m.max_abs)} max_rel ${num(m.max_rel)} mean_abs ${num(m.mean_abs)} cosine ${m.cosine} sqnr ${num(m.sqnr)} dB allclose ${(m.allclose * 100).toFixed(3)}%`,
-    `tolerance atol ${p.tolerance.atol} rtol ${p.tolerance.rtol}; would pass with atol >= ${num(m.needed_atol)} or rtol >= ${num(m.needed_rtol)}`,
+    `tolerance atol ${p.tolerance.atol} rtol ${p.tolerance.rtol}; would pass with ${wouldPass(m, p.tolerance)}`,
     p.own ? `own error (re-run on reference inputs): max_abs ${num(p.own.metrics.max_abs)} ${p.own.pass ? 'passes (inherited)' : 'fails (own)'}` : '',
     ...p.worst.slice(0, 3).map((w) => `  at [${w.index.join(',')}]: reference ${w.reference} candidate ${w.candidate}`),
   ]

@@ -7,6 +7,7 @@ import { cnnGraph } from '../../cases/gen/cnn.js';
 import { kerasCnn } from '../../cases/gen/keras-cnn.js';
 import { encodeGraphDef } from '../../src/formats/graphdef-writer.js';
 import { compare } from '../../src/index.js';
+import { wouldPass } from '../../src/report/console.js';
 import { htmlReport } from '../../src/report/html.js';
 import type { Graph } from '../../src/graph/ir.js';
 
@@ -70,9 +71,13 @@ describe.skipIf(!existsSync(CHROMIUM))('HTML report in a browser', () => {
       // Click a different node, then the first divergence again: details follow the click.
       await page.locator('#graph g.node[data-name="conv1/Relu"]').click();
       expect(await page.locator('#details h3').textContent()).toBe('conv1/Relu');
+      // A passing pair has no tolerance that would make it pass.
+      expect(await page.locator('#details').textContent()).not.toContain('would pass with');
       await first.click();
       expect(await page.locator('#details h3').textContent()).toBe(`dw1/${EVIL}`);
       expect(await page.locator('#details').textContent()).toContain('FAIL');
+      // The page words the tolerance that would pass it as the console does.
+      expect(await page.locator('#details').textContent()).toContain(wouldPass(fd.metrics, fd.tolerance));
       expect(await page.locator('#details img').count()).toBe(0);
       expect(await page.locator('img').count()).toBe(0);
       expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
