@@ -442,6 +442,9 @@ function pairDecider(alignment: Alignment | undefined, map: Alignment | undefine
   };
 }
 
+/** Said in the summary when no pair is an output: then every pair decides the verdict. */
+const NO_OUTPUTS = '; no output of either model is in a pair (every pair decides the verdict)';
+
 /** A model's facts with its runner's warnings, when it has any. */
 function withWarnings(facts: ModelFacts, runner: Runner): ModelFacts {
   return runner.warnings?.length ? { ...facts, warnings: [...runner.warnings] } : facts;
@@ -759,11 +762,11 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
   const fd = firstDivergence !== undefined ? pairs[firstDivergence] : undefined;
   const summary =
     verdict === 'equivalent'
-      ? `equivalent: ${pairs.length} pairs compared, ${outputs.length} output(s) within tolerance`
+      ? `equivalent: ${pairs.length} pairs compared, ${outputs.length} output(s) within tolerance${outputs.length ? '' : NO_OUTPUTS}`
       : verdict === 'error'
         ? `error: ${error!.message}`
         : `not equivalent: first divergence at ${fd ? `'${fd.reference}' (${fd.referenceOp}) ~ '${fd.candidate}' (${fd.candidateType})` : 'an output'}; ` +
-          `${pairs.filter((p) => !p.pass).length} of ${pairs.length} pairs fail`;
+          `${pairs.filter((p) => !p.pass).length} of ${pairs.length} pairs fail${outputs.length ? '' : NO_OUTPUTS}`;
   return {
     schemaVersion: RESULT_SCHEMA_VERSION,
     tool: { name: 'tf-parity', version: VERSION },

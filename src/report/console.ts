@@ -47,6 +47,7 @@ export function consoleReport(r: Result, opts: { worst?: number; color?: boolean
     `  ${r.pairs.length} pairs compared (${r.pairs.filter((p) => p.isOutput).length} outputs), ${failing.length} failing; ` +
       `unmatched: ${r.unmatched.reference.length} reference, ${r.unmatched.candidate.length} candidate`,
   );
+  if (r.pairs.length && !r.pairs.some((p) => p.isOutput)) lines.push(`  ${c('33', 'no output of either model is in a pair: every pair decides the verdict')}`);
   for (const [side, facts] of [['reference', r.reference], ['candidate', r.candidate]] as const) {
     for (const w of facts.warnings ?? []) lines.push(`  ${c('33', `warning (${side}):`)} ${w}`);
   }

@@ -7,6 +7,7 @@ import { encodeGraphDef } from '../../src/formats/graphdef-writer.js';
 import { A } from '../../src/graph/attrs.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { compare } from '../../src/index.js';
+import { consoleReport } from '../../src/report/console.js';
 
 /**
  * Which pairs are outputs: a reference from a training graph (a checkpoint's .meta) ends in its
@@ -45,6 +46,16 @@ describe('outputs of either model', () => {
     return encodeGraphDef(g.build([pred]));
   };
   writeFileSync(join(dir, 'serve.pb'), cand(b));
+  // A candidate whose only output (the row sums of `h`, of a shape nothing in the reference has)
+  // pairs with nothing in the reference.
+  {
+    const g = new GraphBuilder();
+    const x = g.placeholder('x', 'float32', [2, 16]);
+    const h = g.op('MatMul', 'h', [x, g.const('w', { dtype: 'float32', shape: [16, 4], data: w })], { T: f32 });
+    const axis = g.const('axis', { dtype: 'int32', shape: [], data: Int32Array.of(1) });
+    const rows = g.op('Sum', 'extra', [h, axis], { T: f32, Tidx: A.dtype('int32'), keep_dims: A.bool(false) });
+    writeFileSync(join(dir, 'other.pb'), encodeGraphDef(g.build([rows])));
+  }
   writeFileSync(join(dir, 'serve-bias.pb'), cand(b.map((v, i) => (i === 2 ? v + 0.01 : v))));
 
   it("pairs the candidate's output as an output where the reference's own outputs pair with nothing", async () => {
@@ -60,6 +71,19 @@ describe('outputs of either model', () => {
     // Every layer counts with --fail-on all.
     const all = await compare(join(dir, 'train.pb'), join(dir, 'serve.pb'), { seed: 3, ownError: false, failOn: 'all' });
     expect(all.verdict).toBe('not-equivalent');
+  });
+
+  it('says so when no output of either model is in a pair, and every pair then decides', async () => {
+    const r = await compare(join(dir, 'train.pb'), join(dir, 'other.pb'), { seed: 3, ownError: false });
+    expect(r.pairs.map((p) => `${p.reference}~${p.candidate}`)).toContain('h~h');
+    expect(r.pairs.some((p) => p.isOutput)).toBe(false);
+    expect(r.unmatched.candidate).toContain('extra');
+    expect(r.verdict).toBe('equivalent');
+    expect(r.summary).toBe(`equivalent: ${r.pairs.length} pairs compared, 0 output(s) within tolerance; no output of either model is in a pair (every pair decides the verdict)`);
+    expect(consoleReport(r, { color: false })).toContain('no output of either model is in a pair: every pair decides the verdict');
+    // With an output in a pair, the console does not say it.
+    const paired = await compare(join(dir, 'train.pb'), join(dir, 'serve.pb'), { seed: 3, ownError: false });
+    expect(consoleReport(paired, { color: false })).not.toContain('no output of either model');
   });
 
   it('fails on that output when it differs', async () => {
