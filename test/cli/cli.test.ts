@@ -8,7 +8,7 @@ import { cnnGraph } from '../../cases/gen/cnn.js';
 import { A } from '../../src/graph/attrs.js';
 import { encodeGraphDef, graphToPbtxt } from '../../src/formats/graphdef-writer.js';
 import { readNpzFile } from '../../src/inputs/npz.js';
-import { host } from '../../src/graph/builder.js';
+import { GraphBuilder, host } from '../../src/graph/builder.js';
 import { TF1Graph, doubleLoop } from '../fixtures/tf1-loops.js';
 
 /**
@@ -107,6 +107,17 @@ describe('parity CLI', () => {
     const one = readNpzFile(join(d, 'one.npz'));
     expect([...one.keys()]).toEqual(['pool1/MaxPool']);
     expect(Array.from(one.get('pool1/MaxPool')!.data as Float32Array)).toEqual(Array.from(acts.get('pool1/MaxPool')!.data as Float32Array));
+  });
+
+  it('run prints an output of 196,608 elements (its range was a spread of every value, past the stack)', () => {
+    const g = new GraphBuilder();
+    const x = g.placeholder('x', 'float32', [1, 256, 256, 3]);
+    const big = g.op('Relu', 'big', [x], { T: A.dtype('float32') });
+    writeFileSync(join(d, 'big.pb'), encodeGraphDef(g.build([big])));
+    const r = parity('run', 'big.pb', '--input', 'x=uniform(-1,1)', '-q');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^big: float32\[1,256,256,3\] min 0 max 0\.99\d* first \[/m);
   });
 
   it('bad input: one line naming the file or node, exit code 2, no stack trace', () => {

@@ -47,21 +47,14 @@ export const command: Command = {
       const t0 = performance.now();
       let count = 0;
       try {
-        for await (const a of runner.run(tfFeeds, { record: record ?? 'all' })) {
+        // Without --record or --save-activations only the outputs are printed: only they are fetched
+        // (an ONNX model otherwise hands over every intermediate value).
+        for await (const a of runner.run(tfFeeds, { record: record ?? (values['save-activations'] ? 'all' : runner.outputs()) })) {
           count++;
           seen.add(a.name);
           try {
             if (values['save-activations'] && (!record || record.includes(a.name) || record.includes(a.name + ':0'))) saved.set(a.name, tfToHost(a.tensor));
-            if (outs.has(a.name)) {
-              const h = a.tensor;
-              const data = h.dtype === 'string' ? [] : Array.from(h.dataSync() as ArrayLike<number>);
-              const finite = data.filter((x) => Number.isFinite(x));
-              const min = finite.length ? Math.min(...finite.slice(0, 1e6)) : NaN;
-              const max = finite.length ? Math.max(...finite.slice(0, 1e6)) : NaN;
-              process.stdout.write(
-                `${a.name}: ${h.dtype}[${h.shape.join(',')}] min ${fmt(min)} max ${fmt(max)} first [${data.slice(0, 6).map(fmt).join(', ')}${data.length > 6 ? ', …' : ''}]\n`,
-              );
-            }
+            if (outs.has(a.name)) process.stdout.write(outputLine(a.name, a.tensor));
           } finally {
             a.tensor.dispose();
           }
@@ -84,6 +77,29 @@ export const command: Command = {
     }
   },
 };
+
+/** One output as the run prints it: dtype, shape, range of its finite values, first elements. */
+export function outputLine(name: string, h: tf.Tensor): string {
+  const head = `${name}: ${h.dtype}[${h.shape.join(',')}]`;
+  if (h.dtype === 'string') return `${head}\n`;
+  const data = h.dataSync() as ArrayLike<number>;
+  // A loop, not Math.min(...data): spreading more than ~120k arguments overflows the stack.
+  let min = Infinity;
+  let max = -Infinity;
+  let nonFinite = 0;
+  for (let i = 0; i < data.length; i++) {
+    const x = Number(data[i]);
+    if (!Number.isFinite(x)) {
+      nonFinite++;
+      continue;
+    }
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  const range = nonFinite === data.length ? (data.length ? 'no finite values' : 'empty') : `min ${fmt(min)} max ${fmt(max)}`;
+  const first = Array.from({ length: Math.min(6, data.length) }, (_, i) => fmt(Number(data[i])));
+  return `${head} ${range}${nonFinite && nonFinite < data.length ? ` (${nonFinite} NaN/Inf)` : ''} first [${first.join(', ')}${data.length > 6 ? ', …' : ''}]\n`;
+}
 
 function fmt(x: number): string {
   if (!Number.isFinite(x)) return String(x);
