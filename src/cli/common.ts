@@ -45,7 +45,8 @@ export function parse(argv: string[], options: NonNullable<Parameters<typeof par
   try {
     res = parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as unknown as { values: ParsedValues; positionals: string[] };
   } catch (e) {
-    throw new InputError(`${oneLine((e as Error).message)}\n${positionals.usage}`, { multiline: true });
+    // Node's message runs over several lines: one line here, then the usage.
+    throw new InputError(`${oneLine((e as Error).message.replace(/\s*\n\s*/g, ' '))}\n${positionals.usage}`, { multiline: true });
   }
   if (res.positionals.length < positionals.min || res.positionals.length > positionals.max) {
     throw new InputError(`expected ${positionals.min === positionals.max ? positionals.min : `${positionals.min}-${positionals.max}`} argument(s), got ${res.positionals.length}\n${positionals.usage}`, { multiline: true });
@@ -62,7 +63,8 @@ export function intOption(v: unknown, name: string, def: number): number {
 
 export function numberOption(v: unknown, name: string, def: number): number {
   if (v === undefined) return def;
-  const n = Number(v);
+  // Number('') is 0: an empty value is no number.
+  const n = String(v).trim() === '' ? NaN : Number(v);
   if (!Number.isFinite(n) || n < 0) throw new InputError(`--${name} expects a non-negative number, got '${String(v)}'`);
   return n;
 }

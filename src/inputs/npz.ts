@@ -1,5 +1,6 @@
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { FormatError, InputError, LimitError, errorMessage, isParityError } from '../core/errors.js';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../core/write.js';
+import { FormatError, InputError, LimitError, errorMessage } from '../core/errors.js';
 import type { HostTensor } from '../core/tensor.js';
 import { checkEntryName, readZip, writeZip } from '../formats/zip.js';
 import { readNpy, writeNpy } from './npy.js';
@@ -67,14 +68,5 @@ export function readNpzFile(path: string): Map<string, HostTensor> {
 
 /** Writes atomically: a temp file in the same folder, then a rename, so readers never see half an archive. */
 export function writeNpzFile(path: string, arrays: NamedArrays, opts: { compress?: boolean } = {}): void {
-  const bytes = writeNpz(arrays, opts);
-  const tmp = `${path}.tmp-${process.pid}-${Date.now().toString(36)}`;
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    if (isParityError(e)) throw e;
-    throw new InputError(`${path} cannot be written: ${errorMessage(e)}`, { file: path, cause: e });
-  }
+  writeFileAtomic(path, writeNpz(arrays, opts));
 }

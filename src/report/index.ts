@@ -1,5 +1,5 @@
-import { renameSync, writeFileSync } from 'node:fs';
 import type { Result } from '../compare/result.js';
+import { writeFileAtomic } from '../core/write.js';
 
 export interface ReportTargets {
   json?: string;
@@ -8,12 +8,8 @@ export interface ReportTargets {
   markdown?: string;
 }
 
-/** Writes a file atomically (temp file + rename), so a CI artifact is never half written. */
-export function writeAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
+/** Writes a report atomically, making its folder (core/write.ts). */
+export const writeAtomic = writeFileAtomic;
 
 /** Result as JSON with a stable key order (the Result's own). */
 export function jsonReport(r: Result): string {

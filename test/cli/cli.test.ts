@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
@@ -139,6 +139,13 @@ describe('parity CLI', () => {
       [['run', 'missing.pb'], /missing\.pb does not exist/],
       [['compare', 'cnn.pb'], /expected 2 argument/],
       [['run', 'cnn.pb', '--frobnicate'], /Unknown option '--frobnicate'/],
+      // Node's several-line message on one line, no escaped line breaks in it.
+      [['compare', 'cnn.pb', 'cnn.pb', '--rtol', '-1'], /^parity: error: Option '--rtol' argument is ambiguous\. Did you forget [^\n\\]*\nusage: parity compare/],
+      [['compare', 'cnn.pb', 'cnn.pb', '--atol', 'logits:'], /--atol 'logits:': expected NAME:VALUE/],
+      [['compare', 'cnn.pb', 'cnn.pb', '--rtol', ''], /--rtol expects a non-negative number, got ''/],
+      [['compare', 'cnn.pb', 'cnn.pb', '--topk', '0'], /--topk expects a positive integer/],
+      // Before the models run: nothing on stdout, no progress.
+      [['compare', 'cnn.pb', 'cnn.pb', '--json', '.'], /^parity: error: \. cannot be written: it is a directory \(give a file name\)\n$/],
     ];
     for (const [args, re] of cases) {
       const r = parity(...args);
@@ -146,6 +153,19 @@ describe('parity CLI', () => {
       expect(r.err, args.join(' ')).toMatch(re);
       expect(r.err).not.toMatch(/\n\s+at /);
     }
+    // A report that cannot be written leaves no temp file beside it.
+    expect(readdirSync(d).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
+  it("writes a report into folders that do not exist yet (the README's --html reports/cnn.html in a fresh clone)", () => {
+    const r = parity('compare', 'cnn.pb', 'cnn.pbtxt', '--html', 'new/reports/cnn.html', '--json', 'new/json/r.json', '-q');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(d, 'new/reports/cnn.html'), 'utf8')).toMatch(/^<!doctype html>/i);
+    expect(JSON.parse(readFileSync(join(d, 'new/json/r.json'), 'utf8')).verdict).toBe('equivalent');
+    const s = parity('run', 'cnn.pb', '--save-activations', 'new/acts/a.npz', '-q');
+    expect(s.code).toBe(0);
+    expect(readNpzFile(join(d, 'new/acts/a.npz')).has('probs/Softmax')).toBe(true);
   });
 
   it('compare exit codes, JSON validated against the committed schema, JUnit and Markdown', () => {

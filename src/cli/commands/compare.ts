@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { checkWritable, writeFileAtomic } from '../../core/write.js';
 import type { Alignment } from '../../compare/align.js';
 import { readAlignmentFile } from '../../compare/align.js';
 import { compareRunners } from '../../compare/compare.js';
@@ -62,6 +62,7 @@ export function parseTolerances(values: ParsedValues): { tolerance: Tolerance; p
     for (const s of (values[key] as string[] | undefined) ?? []) {
       const i = s.lastIndexOf(':');
       const name = i > 0 ? s.slice(0, i) : undefined;
+      if (name && s.slice(i + 1).trim() === '') throw new InputError(`--${key} '${s}': expected NAME:VALUE (e.g. --${key} logits:1e-3) or a value for every tensor`);
       const v = numberOption(i > 0 ? s.slice(i + 1) : s, key, 0);
       if (name) perTensor[name] = { ...(perTensor[name] ?? {}), [key]: v } as Tolerance;
       else tolerance[key] = v;
@@ -72,6 +73,12 @@ export function parseTolerances(values: ParsedValues): { tolerance: Tolerance; p
     t.rtol ??= tolerance.rtol;
   }
   return { tolerance, perTensor };
+}
+
+function topkOption(v: unknown): number {
+  const k = intOption(v, 'topk', 0);
+  if (v !== undefined && k < 1) throw new InputError(`--topk expects a positive integer (K of top-K agreement), got '${String(v)}'`);
+  return k;
 }
 
 export interface CompareCliOptions {
@@ -113,7 +120,7 @@ export async function runCompare(original: string, candidatePath: string, values
         map,
         namesOnly: !!values['names-only'],
         nanEqual: !values['nan-differ'],
-        topk: intOption(values.topk, 'topk', 0),
+        topk: topkOption(values.topk),
         ownError: !values['no-own-error'],
         failOn,
         feeds,
@@ -139,18 +146,20 @@ export const command: Command = {
   usage,
   async run(argv) {
     const { values, positionals } = parse(argv, COMPARE_OPTIONS, { min: 2, max: 2, usage });
-    const result = await runCompare(positionals[0]!, positionals[1]!, values);
-    process.stdout.write(consoleReport(result, { color: process.stdout.isTTY }));
-    await writeReports(result, {
+    const targets = {
       json: values.json as string | undefined,
       html: values.html as string | undefined,
       junit: values.junit as string | undefined,
       markdown: values.markdown as string | undefined,
-    });
+    };
+    for (const t of Object.values(targets)) if (t) checkWritable(t);
+    const result = await runCompare(positionals[0]!, positionals[1]!, values);
+    process.stdout.write(consoleReport(result, { color: process.stdout.isTTY }));
+    await writeReports(result, targets);
     return result.verdict === 'equivalent' ? 0 : result.verdict === 'not-equivalent' ? 1 : 2;
   },
 };
 
 export function writeJson(path: string, obj: unknown): void {
-  writeFileSync(path, JSON.stringify(obj, null, 2) + '\n');
+  writeFileAtomic(path, JSON.stringify(obj, null, 2) + '\n');
 }

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../core/write.js';
 import { InputError } from '../../core/errors.js';
 import { writeNpzFile } from '../../inputs/npz.js';
 import { pythonSnippet } from '../../runners/activations.js';
@@ -37,7 +37,7 @@ export const command: Command = {
           modelPath: (values['keras-model'] as string | undefined) ?? 'model.keras',
           outNpz: (values['activations-out'] as string | undefined) ?? 'activations.npz',
         });
-        writeFileSync(values.script as string, script);
+        writeFileAtomic(values.script as string, script);
         process.stdout.write(`wrote ${values.script}: run it with Python + Keras, then 'parity compare ${positionals[0]} ${(values['activations-out'] as string | undefined) ?? 'activations.npz'}'\n`);
       }
       return 0;
