@@ -49,6 +49,16 @@ describe('parity CLI', () => {
     expect(u.out).toContain('FrobnicateV2: weird1, weird2');
   });
 
+  it('inspect shows a candidate (Keras, ONNX) by what its runner reads: inputs and outputs', () => {
+    const k = parity('inspect', join(ROOT, 'cases/models/cnn.keras'));
+    expect(k.err).toBe('');
+    expect(k.code).toBe(0);
+    expect(k.out).toContain('(keras)\ninputs:\n  x  float32[?,8,8,3]\noutputs:\n  probs\n');
+    const o = parity('inspect', join(ROOT, 'cases/models/cnn.onnx'), '--json');
+    expect(o.code).toBe(0);
+    expect(JSON.parse(o.out)).toEqual({ kind: 'onnx', inputs: [{ name: 'input', dtype: 'float32', shape: [1, 3, 8, 8] }], outputs: ['output'], warnings: [] });
+  });
+
   it('inspect lists TF1 while loops, nested ones under the loop they run in', () => {
     writeFileSync(join(d, 'nested.pb'), encodeGraphDef(doubleLoop(3, 2).build(['result'])));
     const r = parity('inspect', 'nested.pb');

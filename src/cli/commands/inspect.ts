@@ -4,13 +4,15 @@ import type { LoopSummary } from '../../interpreter/frames.js';
 import { describeLoops, raiseFrames } from '../../interpreter/frames.js';
 import { shapeToString } from '../../core/tensor.js';
 import type { Command } from '../main.js';
-import { parse } from '../common.js';
+import { parse, setupBackend } from '../common.js';
+import { detectKind, loadModel } from '../../runners/index.js';
 
 const usage = `usage: parity inspect MODEL [--variables] [--signature NAME] [--json]
 
 Prints a model's inputs (dtype, shape with unknown dims as ?), outputs, op histogram, node and
 parameter counts, TF1 while loops (nested ones indented under the loop they run in), and every op
-tf-parity cannot execute yet with the nodes that use it.
+tf-parity cannot execute yet with the nodes that use it. For a candidate (.keras, .h5, a tfjs
+layers model, .onnx, an .npz of activations): its inputs, outputs and what its runner warns of.
   --variables   list every tensor of a TF1 checkpoint (name, dtype, shape, bytes), even without .meta
   --json        the same as JSON`;
 
@@ -30,6 +32,8 @@ export const command: Command = {
       }
       return 0;
     }
+    const kind = detectKind(path);
+    if (kind === 'keras' || kind === 'tfjs-layers' || kind === 'onnx' || kind === 'activations') return inspectCandidate(path, kind, values.json === true);
     const graph = await loadGraph(path, { signature: values.signature as string | undefined });
     const stats = graphStats(graph);
     const unsupported = findUnsupportedOps(graph);
@@ -77,3 +81,26 @@ export const command: Command = {
     return 0;
   },
 };
+
+/** A candidate model: what its runner says of it (it loads as compare would load it). */
+async function inspectCandidate(path: string, kind: string, json: boolean): Promise<number> {
+  await setupBackend({});
+  const { runner } = await loadModel(path);
+  try {
+    const facts = { kind, inputs: runner.inputs(), outputs: runner.outputs(), warnings: [...(runner.warnings ?? [])] };
+    if (json) {
+      process.stdout.write(JSON.stringify(facts, null, 2) + '\n');
+      return 0;
+    }
+    const out = [`${path} (${kind})`, 'inputs:'];
+    for (const s of facts.inputs) out.push(`  ${s.name}  ${s.dtype}${shapeToString(s.shape)}`);
+    if (!facts.inputs.length) out.push('  (none)');
+    out.push('outputs:');
+    for (const o of facts.outputs) out.push(`  ${o}`);
+    for (const w of facts.warnings) out.push(`warning: ${w}`);
+    process.stdout.write(out.join('\n') + '\n');
+    return 0;
+  } finally {
+    runner.dispose();
+  }
+}
