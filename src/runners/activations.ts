@@ -31,6 +31,7 @@ export class ActivationsRunner implements Runner {
     readonly source: string,
     private readonly arrays: Map<string, HostTensor>,
     private readonly inputNames: string[],
+    readonly warnings: readonly string[] = [],
   ) {}
 
   inputs(): TensorSpec[] {
@@ -110,7 +111,16 @@ export async function loadActivationsRunner(npzPath: string, referenceInputs: st
   if (names.length === arrays.size) {
     throw new FormatError(`${npzPath}: every array is a model input (${names.join(', ')}); no layer outputs were saved`, { file: npzPath });
   }
-  return new ActivationsRunner(npzPath, arrays, names);
+  // Without the inputs they were computed on, nothing can show that they are this comparison's:
+  // activations of other inputs would only look like a conversion that fails everywhere.
+  const warnings =
+    referenceInputs.length && !names.length
+      ? [
+          `the file records none of the original's inputs (${referenceInputs.map(norm).join(', ')}), so tf-parity cannot check that these activations were computed on this comparison's inputs; ` +
+            `if every pair fails, they likely were not (save the feeds from 'parity export-inputs' in the file, as its --script does)`,
+        ]
+      : [];
+  return new ActivationsRunner(npzPath, arrays, names, warnings);
 }
 
 function py(s: string): string {

@@ -78,6 +78,17 @@ describe('activations runner (.npz computed elsewhere)', () => {
     far.dispose();
   });
 
+  it('warns when the file records none of the original\'s inputs: nothing can show they are this comparison\'s', async () => {
+    expect((await loadActivationsRunner(dump('c.npz'), ['x:0'])).warnings).toEqual([]);
+    const f = join(dir, 'no-inputs.npz');
+    writeNpzFile(f, [['dense', host('float32', [1, 2], [0.1, 0.9])]]);
+    const r = await loadActivationsRunner(f, ['x:0', 'y']);
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toMatch(/records none of the original's inputs \(x, y\).*cannot check.*parity export-inputs/);
+    // No input names to look for (the API without a reference): nothing to warn of.
+    expect((await loadActivationsRunner(f)).warnings).toEqual([]);
+  });
+
   it('an empty archive, or one holding only inputs, is a FormatError naming it', async () => {
     const empty = join(dir, 'empty.npz');
     writeNpzFile(empty, []);
