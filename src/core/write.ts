@@ -16,7 +16,11 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     writeFileSync(tmp, data);
     renameSync(tmp, path);
   } catch (e) {
-    rmSync(tmp, { force: true });
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      /* never made (its folder could not be) */
+    }
     if (e instanceof InputError) throw e;
     throw new InputError(`${path} cannot be written: ${errorMessage(e)}`, { file: path, cause: e });
   }

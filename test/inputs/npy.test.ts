@@ -220,8 +220,12 @@ describe('.npz', () => {
     const d = mkdtempSync(join(tmpdir(), 'npz-'));
     writeNpzFile(join(d, 'a.npz'), new Map([['x', host('float32', [1], [2])]]));
     expect(readdirSync(d)).toEqual(['a.npz']);
-    expect(() => writeNpzFile(join(d, 'missing', 'a.npz'), [['x', host('float32', [1], [2])]])).toThrow(/missing\/a\.npz cannot be written/);
+    // Under a file: no folder can be made there.
+    expect(() => writeNpzFile(join(d, 'a.npz', 'b.npz'), [['x', host('float32', [1], [2])]])).toThrow(/a\.npz\/b\.npz cannot be written/);
     expect(readdirSync(d)).toEqual(['a.npz']);
+    // A folder that does not exist yet is made.
+    writeNpzFile(join(d, 'new', 'c.npz'), [['x', host('float32', [1], [2])]]);
+    expect(readdirSync(join(d, 'new'))).toEqual(['c.npz']);
     expect(() => readNpzFile(join(d, 'nope.npz'))).toThrow(/nope\.npz cannot be read/);
   });
 
