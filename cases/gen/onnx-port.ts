@@ -1,11 +1,13 @@
-import { attrInts, attrString, attrStrings, attrTensor } from '../../src/graph/attrs.js';
+import { attrBool, attrInts, attrString, attrStrings, attrTensor } from '../../src/graph/attrs.js';
 import type { Graph, GraphNode } from '../../src/graph/ir.js';
 import { parseInputRef } from '../../src/graph/ir.js';
 import { onnxRoot } from '../../src/proto/index.js';
 
 /**
  * A TensorFlow graph of convolutions (blazeface's ops: _FusedConv2D with BiasAdd and Relu or
- * Relu6, DepthwiseConv2dNative, AddV2, Relu, MaxPool, Pad, Reshape, Identity) ported to ONNX the
+ * Relu6, DepthwiseConv2dNative, AddV2, Relu, MaxPool, Pad, Reshape, Identity; and for other
+ * models of the kind, elementwise ops with a constant or per-channel operand, Prelu, Sigmoid,
+ * ConcatV2, a mean over height and width, MatMul and Softmax) ported to ONNX the
  * way a hand conversion to PyTorch and its ONNX export would be: NCHW throughout (the NHWC input
  * becomes an NCHW one, every rank-4 activation is NCHW, a Transpose back to NHWC before each
  * reshape keeps the flattened order), HWIO kernels as OIHW, depthwise ones as grouped Convs,
@@ -75,12 +77,40 @@ export function onnxPortOfGraph(g: Graph, fault: PortFault = 'none'): Uint8Array
   };
   const outHW = (inHW: number[], k: number[], s: number[], p: number[]) => [0, 1].map((i) => Math.floor((inHW[i]! + p[i]! + p[i + 2]! - k[i]!) / s[i]!) + 1);
 
+  /** A constant operand as an initializer laid out for `like` (an NCHW activation: a per-channel [C] or NHWC [1,1,1,C] becomes [C,1,1] or [1,C,1,1]). */
+  const constFor = (ref: string, like: { nchw: boolean; shape?: number[] }): string => {
+    const t = constOf(ref);
+    const data = Float32Array.from(t.data as Float32Array);
+    let dims = t.shape.slice();
+    if (like.nchw && dims.length >= 1 && dims.length <= 4 && dims.reduce((a, b) => a * b, 1) > 1) {
+      const ch = dims[dims.length - 1]!;
+      if (dims.slice(0, -1).some((d) => d !== 1)) throw new Error(`onnxPortOfGraph: constant '${ref}' of shape [${dims}] is not per-channel`);
+      dims = dims.length === 4 ? [1, ch, 1, 1] : [ch, 1, 1];
+    }
+    return init(dims, data);
+  };
+  const isConst = (ref: string) => byName.get(parseInputRef(ref).node)?.op === 'Const';
+  /** The two operands of an elementwise op, either of which may be a constant. */
+  const operands = (n: GraphNode): { names: string[]; like: { nchw: boolean; shape?: number[] } } => {
+    const [a, b] = n.inputs as [string, string];
+    if (isConst(a) && isConst(b)) throw new Error(`onnxPortOfGraph: '${n.name}' has two constant operands`);
+    const v = isConst(a) ? input(b) : input(a);
+    const other = isConst(a) ? a : b;
+    if (isConst(other)) return { names: isConst(a) ? [constFor(a, v), v.name] : [v.name, constFor(b, v)], like: v };
+    const y = input(other);
+    if (v.nchw !== y.nchw) throw new Error(`onnxPortOfGraph: '${n.name}' combines tensors of two layouts`);
+    return { names: [v.name, y.name], like: v };
+  };
+  /** TF's NHWC axis -> the NCHW axis of the port. */
+  const nchwAxis = (a: number) => [0, 2, 3, 1][a < 0 ? a + 4 : a]!;
+
   const spec = g.inputs[0]!;
-  const [nb, h, w, c] = spec.shape as number[];
+  // A batch of unknown size is a batch of 1, as the comparison feeds it.
+  const [nb, h, w, c] = (spec.shape as number[]).map((d) => (d < 0 ? 1 : d));
   names.set(spec.name, { name: 'input', nchw: true, shape: [nb!, c!, h!, w!] });
   for (const n of g.nodes) {
     if (n.op === 'Const' || n.op === 'Placeholder') continue;
-    const x = input(n.inputs[0]!);
+    const x = isConst(n.inputs[0]!) ? input(n.inputs[1]!) : input(n.inputs[0]!);
     let out: string;
     let shape: number[] | undefined;
     let nchw = x.nchw;
@@ -117,23 +147,76 @@ export function onnxPortOfGraph(g: Graph, fault: PortFault = 'none'): Uint8Array
         for (const op of fused.slice(1)) {
           if (op === 'Relu') out = add('Relu', [out]);
           else if (op === 'Relu6') out = add('Clip', [out, init([], Float32Array.of(0)), init([], Float32Array.of(6))]);
+          // The fused PReLU's slopes follow the bias among the inputs.
+          else if (op === 'Prelu') out = add('PRelu', [out, constFor(n.inputs[3]!, { nchw: true })]);
           else throw new Error(`onnxPortOfGraph: '${n.name}' fuses ${op}`);
         }
         shape = [x.shape[0]!, oc, ...outHW(inHW, [kh, kw], s, p)];
         break;
       }
       case 'AddV2':
-      case 'Add': {
-        const y = input(n.inputs[1]!);
-        if (x.nchw !== y.nchw) throw new Error(`onnxPortOfGraph: '${n.name}' adds tensors of two layouts`);
-        out = add('Add', [x.name, y.name]);
-        shape = x.shape;
+      case 'Add':
+      case 'Mul':
+      case 'Sub':
+      case 'Minimum':
+      case 'Maximum': {
+        const o = operands(n);
+        const op = { AddV2: 'Add', Add: 'Add', Mul: 'Mul', Sub: 'Sub', Minimum: 'Min', Maximum: 'Max' }[n.op]!;
+        out = add(op, o.names);
+        shape = o.like.shape;
+        nchw = o.like.nchw;
         break;
       }
       case 'Relu':
-        out = add('Relu', [x.name]);
+      case 'Sigmoid':
+        out = add(n.op, [x.name]);
         shape = x.shape;
         break;
+      case 'Prelu':
+        out = add('PRelu', [x.name, constFor(n.inputs[1]!, x)]);
+        shape = x.shape;
+        break;
+      case 'Softmax':
+        if (x.nchw) throw new Error(`onnxPortOfGraph: '${n.name}' is a softmax over channels of an NCHW activation`);
+        out = add('Softmax', [x.name], [int('axis', -1)]);
+        shape = x.shape;
+        break;
+      case 'Mean': {
+        // Global average pooling: TF's [1,2] of NHWC is ONNX's [2,3] of NCHW.
+        const axes = Array.from(constOf(n.inputs[1]!).data as Int32Array);
+        const keep = attrBool(n, 'keep_dims', false);
+        if (!x.nchw || !x.shape || axes.map(nchwAxis).sort().join() !== '2,3') throw new Error(`onnxPortOfGraph: '${n.name}' is not a mean over height and width`);
+        out = add('ReduceMean', [x.name], [ints('axes', [2, 3]), int('keepdims', keep ? 1 : 0)]);
+        shape = keep ? [x.shape[0]!, x.shape[1]!, 1, 1] : [x.shape[0]!, x.shape[1]!];
+        nchw = keep;
+        break;
+      }
+      case 'ConcatV2': {
+        const parts = n.inputs.slice(0, -1).map((r) => input(r));
+        if (parts.some((v) => v.nchw !== x.nchw || !v.shape)) throw new Error(`onnxPortOfGraph: '${n.name}' concatenates tensors of two layouts`);
+        const a = (constOf(n.inputs[n.inputs.length - 1]!).data as Int32Array)[0]!;
+        const axis = x.nchw ? nchwAxis(a) : a < 0 ? a + x.shape!.length : a;
+        out = add('Concat', parts.map((v) => v.name), [int('axis', axis)]);
+        shape = x.shape!.map((d, i) => (i === axis ? parts.reduce((t, v) => t + v.shape![i]!, 0) : d));
+        break;
+      }
+      case 'MatMul':
+      case '_FusedMatMul': {
+        if (x.nchw || !x.shape) throw new Error(`onnxPortOfGraph: '${n.name}' multiplies an NCHW activation`);
+        if (attrBool(n, 'transpose_a', false) || attrBool(n, 'transpose_b', false)) throw new Error(`onnxPortOfGraph: '${n.name}' transposes an operand`);
+        const wt = constOf(n.inputs[1]!);
+        const fused = n.op === '_FusedMatMul' ? attrStrings(n, 'fused_ops') : [];
+        const ins = [x.name, init(wt.shape.slice(), Float32Array.from(wt.data as Float32Array))];
+        if (fused[0] === 'BiasAdd') ins.push(init([wt.shape[1]!], Float32Array.from(constOf(n.inputs[2]!).data as Float32Array)));
+        else if (fused.length) throw new Error(`onnxPortOfGraph: '${n.name}' fuses ${fused.join(', ')}`);
+        out = add('Gemm', ins);
+        for (const op of fused.slice(1)) {
+          if (op === 'Relu') out = add('Relu', [out]);
+          else throw new Error(`onnxPortOfGraph: '${n.name}' fuses ${op}`);
+        }
+        shape = [x.shape[0]!, wt.shape[1]!];
+        break;
+      }
       case 'MaxPool': {
         if (!x.nchw || !x.shape) throw new Error(`onnxPortOfGraph: '${n.name}' reads a tensor that is not an NCHW activation`);
         const k = attrInts(n, 'ksize').slice(1, 3);

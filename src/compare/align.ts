@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { FormatError, InputError, errorMessage } from '../core/errors.js';
-import type { Layout } from '../core/runner.js';
+import type { Layout, OpRole } from '../core/runner.js';
 
 /**
  * Pairs reference nodes with candidate layers. Strategies, applied in this order:
@@ -57,6 +57,8 @@ export interface ActInfo {
    * (see sampleActivation), by permutation ('' for none).
    */
   samples?: Map<string, Float32Array>;
+  /** What kind of layer computed it, when its runner says (Activation.role). */
+  role?: OpRole;
 }
 
 /** Ops whose outputs are never layer outputs worth pairing. */
@@ -95,7 +97,10 @@ const PERMS: Record<number, number[][]> = {
 export function candidateTransforms(ref: ActInfo, cand: ActInfo): Transform[] {
   if (numel(ref.shape) !== numel(cand.shape)) return [];
   const out: Transform[] = [];
-  const layoutDiffers = !!cand.layout && !!ref.layout && cand.layout !== ref.layout;
+  // The reference's layout is channels-last unless it says (the interpreter leaves it unset): a
+  // candidate marked NCHW differs from it. This order decides a shape-only pair's transform,
+  // where values cannot (past a divergence), and square activations ([1,32,32,32]) fit both.
+  const layoutDiffers = !!cand.layout && (ref.layout ? cand.layout !== ref.layout : cand.layout.startsWith('NC'));
   const perms = ref.shape.length === cand.shape.length ? PERMS[ref.shape.length] ?? [] : [];
   const permOk = perms.filter((p) => sameShape(transposeShape(cand.shape, p), ref.shape));
   if (sameShape(ref.shape, cand.shape) && !layoutDiffers) out.push({});
@@ -751,6 +756,9 @@ function numericAlign(
     const inR = R.map((r) => refWiring?.fanIn.get(r.name) ?? -2);
     const outC = C.map((c) => candWiring?.fanOut.get(c.name) ?? -1);
     const outR = R.map((r) => refWiring?.fanOut.get(r.name) ?? -2);
+    // Roles, where both runners say: 0 unknown (never equal to the other side's).
+    const roleC = C.map((c) => (c.role === 'affine' ? 1 : c.role === 'activation' ? 2 : -1));
+    const roleR = R.map((r) => (r.role === 'affine' ? 1 : r.role === 'activation' ? 2 : -2));
     const classes = new Map<string, number>();
     const classOf = (a: ActInfo) => {
       const k = `${a.shape.join(',')}|${a.layout ?? ''}`;
@@ -828,7 +836,11 @@ function numericAlign(
             // depthwise conv, a conv, an add, a relu) pairs one layer off throughout unless the
             // wiring says which is which: an add reads two activations, a relu that feeds a
             // residual branch has two readers.
-            const wired = s0 >= STRONG_SIMILARITY ? 0 : (inR[j - 1] === inC[i - 1] ? 0.02 : 0) + (outR[j - 1] === outC[i - 1] ? 0.02 : 0);
+            // Nor does wiring tell a conv with a fused activation from the conv of an unfused one
+            // (both read one value, are read once): their roles do, a conv's PReLU pairing with
+            // the PRelu after the Conv.
+            const wired =
+              s0 >= STRONG_SIMILARITY ? 0 : (inR[j - 1] === inC[i - 1] ? 0.02 : 0) + (outR[j - 1] === outC[i - 1] ? 0.02 : 0) + (roleR[j - 1] === roleC[i - 1] ? 0.02 : 0);
             const sc = (s0 >= STRONG_SIMILARITY ? 1 + s0 : sameRank && !t.reshape ? 0.05 : 0.01) + affinity + exact + wired;
             // Later reference nodes win ties: a layer pairs with the last node of an identity chain.
             const total = prev[j - 1]! + sc + 1e-6 * (j / m);

@@ -123,6 +123,7 @@ function actInfo(a: Activation, index: number): Held {
     layout: a.layout,
     producedFrom: a.producedFrom,
     ...(a.outputIndex !== undefined ? { outputIndex: a.outputIndex } : {}),
+    ...(a.role ? { role: a.role } : {}),
   };
 }
 

@@ -20,6 +20,39 @@ export interface Activation {
   index: number;
   /** Which of its node's/layer's outputs this is (what runSingle's result is indexed by); 0 when absent. */
   outputIndex?: number;
+  /**
+   * What kind of layer computed it, when the runner knows (opRole): alignment past a divergence,
+   * where values match nothing, pairs like with like (a TF conv with a fused PReLU with the
+   * ONNX PRelu after the Conv, not with the Conv).
+   */
+  role?: OpRole;
+}
+
+/** 'affine': a convolution, matrix product, bias or batch norm; 'activation': an elementwise nonlinearity after one. */
+export type OpRole = 'affine' | 'activation';
+
+const AFFINE_OPS = new Set([
+  // TensorFlow
+  'Conv2D', 'Conv3D', 'DepthwiseConv2dNative', 'Conv2DBackpropInput', 'MatMul', 'BatchMatMul', 'BatchMatMulV2', 'BiasAdd', 'BiasAddV1',
+  'FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3', '_FusedConv2D', 'FusedDepthwiseConv2dNative', '_FusedMatMul',
+  // ONNX
+  'Conv', 'ConvTranspose', 'Gemm', 'BatchNormalization',
+]);
+const ACTIVATION_OPS = new Set([
+  'Relu', 'Relu6', 'Elu', 'Selu', 'LeakyRelu', 'Prelu', 'Sigmoid', 'Tanh', 'Softplus', 'Softsign', 'Gelu', 'Swish', 'HardSwish', 'HardSigmoid', 'Mish',
+  // ONNX (Clip: a ReLU6)
+  'PRelu', 'Clip', 'ThresholdedRelu', 'Celu',
+]);
+
+/**
+ * The role of a TensorFlow or ONNX op's output. A fused op (TF's _FusedConv2D with fused_ops
+ * BiasAdd, Relu) is what its last fused op is: its output is the activation's.
+ */
+export function opRole(op: string, fusedOps?: readonly string[]): OpRole | undefined {
+  const last = fusedOps?.length ? fusedOps[fusedOps.length - 1]! : undefined;
+  if (last !== undefined && ACTIVATION_OPS.has(last)) return 'activation';
+  if (ACTIVATION_OPS.has(op)) return 'activation';
+  return AFFINE_OPS.has(op) ? 'affine' : undefined;
 }
 
 export interface RunOptions {

@@ -1,7 +1,9 @@
 import { tf } from '../backend/tf.js';
 import { runWithFallback, share } from '../backend/index.js';
 import { ExecutionError, InputError, ParityError, UnsupportedError, errorMessage, listing } from '../core/errors.js';
-import type { Activation, Feeds, RunOptions, Runner } from '../core/runner.js';
+import type { Activation, Feeds, OpRole, RunOptions, Runner } from '../core/runner.js';
+import { opRole } from '../core/runner.js';
+import { attrStrings } from '../graph/attrs.js';
 import type { TensorSpec } from '../core/tensor.js';
 import { shapeToString } from '../core/tensor.js';
 import type { Graph, GraphNode } from '../graph/ir.js';
@@ -369,7 +371,8 @@ export class Interpreter implements Runner {
           const drop = !keep && normFeeds.get(key) !== t;
           if ((recordSet === null && node.op !== 'Const') || recordSet?.has(key) || this.targetSet.has(key)) {
             try {
-              yield { name: key, type: node.op, tensor: share(t), producedFrom, index: index++, outputIndex: i };
+              const role = roleOf(node);
+              yield { name: key, type: node.op, tensor: share(t), producedFrom, index: index++, outputIndex: i, ...(role ? { role } : {}) };
             } finally {
               if (drop) t.dispose();
             }
@@ -617,3 +620,21 @@ function deadInput(step: Step, dead: Deadness): string | undefined {
 
 export { suggest } from '../core/names.js';
 
+
+const roles = new WeakMap<GraphNode, OpRole | null>();
+
+/** A node's output role (core/runner.ts opRole), its fused ops read once per node. */
+function roleOf(node: GraphNode): OpRole | undefined {
+  let r = roles.get(node);
+  if (r === undefined) {
+    let fused: string[] | undefined;
+    try {
+      fused = node.attrs.fused_ops ? attrStrings(node, 'fused_ops') : undefined;
+    } catch {
+      fused = undefined;
+    }
+    r = opRole(node.op, fused) ?? null;
+    roles.set(node, r);
+  }
+  return r ?? undefined;
+}

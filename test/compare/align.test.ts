@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ActInfo } from '../../src/compare/align.js';
-import { STRONG_SIMILARITY, SampleCache, align, applyTransform, sampleActivation, sampledSimilarity, validateAlignment } from '../../src/compare/align.js';
+import { STRONG_SIMILARITY, SampleCache, align, applyTransform, candidateTransforms, sampleActivation, sampledSimilarity, validateAlignment } from '../../src/compare/align.js';
+import { opRole } from '../../src/core/runner.js';
 
 function act(name: string, type: string, shape: number[], data: number[] | Float32Array, producedFrom: string[] = [], layout?: 'NCHW' | 'NHWC'): ActInfo {
   return { name, type, shape, dtype: 'float32', index: 0, producedFrom, data: Float32Array.from(data), ...(layout ? { layout } : {}) };
@@ -241,5 +242,47 @@ describe('sampledSimilarity', () => {
     expect(weak).toBeGreaterThan(0);
     // Noisy copies below the threshold are ruled out too, not only scored.
     expect(ruledOut).toBeGreaterThan(0);
+  });
+});
+
+describe('what alignment reads when values match nothing', () => {
+  it('opRole: a fused op is what its last fused op is; TF and ONNX ops alike', () => {
+    expect(opRole('_FusedConv2D', ['BiasAdd', 'Prelu'])).toBe('activation');
+    expect(opRole('_FusedConv2D', ['BiasAdd', 'Relu'])).toBe('activation');
+    expect(opRole('_FusedConv2D', ['BiasAdd'])).toBe('affine');
+    expect(opRole('_FusedMatMul', ['BiasAdd'])).toBe('affine');
+    expect(opRole('FusedDepthwiseConv2dNative', ['BiasAdd', 'Relu6'])).toBe('activation');
+    for (const op of ['DepthwiseConv2dNative', 'Conv2D', 'BiasAdd', 'FusedBatchNormV3', 'Conv', 'Gemm', 'BatchNormalization']) expect(opRole(op), op).toBe('affine');
+    for (const op of ['Relu', 'Relu6', 'Prelu', 'PRelu', 'Clip', 'Sigmoid', 'LeakyRelu']) expect(opRole(op), op).toBe('activation');
+    for (const op of ['AddV2', 'Add', 'MaxPool', 'Reshape', 'Transpose', 'Conv2D_typo']) expect(opRole(op), op).toBeUndefined();
+  });
+
+  it('a square activation of an NCHW candidate is read transposed when only its shape can pair it', () => {
+    // [1,4,4,4]: NHWC and NCHW have the same shape. Values match nothing (a divergence upstream).
+    const r = act('r', 'Conv2D', [1, 4, 4, 4], seq(64, 1));
+    const c = act('c', 'Conv', [1, 4, 4, 4], seq(64, 7), [], 'NCHW');
+    expect(candidateTransforms(r, c)[0]).toEqual({ perm: [0, 2, 3, 1] });
+    const a = align([act('x', 'Placeholder', [1, 4], seq(4)), r], [c]);
+    expect(a.pairs).toMatchObject([{ reference: 'r', candidate: 'c', strategy: 'shape', transform: { perm: [0, 2, 3, 1] } }]);
+    // Without a layout (an NHWC candidate), the same shape is read as it is.
+    expect(candidateTransforms(r, act('c2', 'Conv', [1, 4, 4, 4], seq(64, 7)))[0]).toEqual({});
+  });
+
+  it('a conv with a fused activation pairs with the activation after the conv, not the conv', () => {
+    // The reference fuses conv+PReLU into one node; the candidate has Conv then PRelu, then a
+    // depthwise Conv. Same shapes, values matching nothing: roles decide.
+    const sh = [1, 6];
+    // An input both read, equal on both sides (an anchor), then a chain every node of which
+    // reads one value and is read once (wiring cannot tell them apart).
+    const refs = [act('in', 'Relu', sh, seq(6, 9)), act('fused', '_FusedConv2D', sh, seq(6, 1), ['in']), act('dw', 'DepthwiseConv2dNative', sh, seq(6, 2), ['fused'])];
+    refs[1]!.role = 'activation';
+    refs[2]!.role = 'affine';
+    const cands = [act('cin', 'Relu', sh, seq(6, 9)), act('conv', 'Conv', sh, seq(6, 3), ['cin']), act('prelu', 'PRelu', sh, seq(6, 4), ['conv']), act('dwc', 'Conv', sh, seq(6, 5), ['prelu'])];
+    cands[1]!.role = 'affine';
+    cands[2]!.role = 'activation';
+    cands[3]!.role = 'affine';
+    const a = align(refs, cands);
+    expect(a.pairs.map((p) => `${p.reference}~${p.candidate}`).sort()).toEqual(['dw~dwc', 'fused~prelu', 'in~cin']);
+    expect(a.unmatched.candidate).toEqual(['conv']);
   });
 });

@@ -213,6 +213,47 @@ describe('a real model ported to NCHW ONNX (blazeface, cases/gen/onnx-port.ts; o
   }, 120_000);
 });
 
+describe('more real models ported to NCHW ONNX (cases/gen/onnx-port.ts)', async () => {
+  const { onnxPortOfGraph } = await import('../../cases/gen/onnx-port.js');
+  const { readTfjsGraphModel } = await import('../../src/formats/tfjs-graph.js');
+  const models = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/human')), '..', 'models');
+  const short = (n: string) => n.replace('StatefulPartitionedCall/model/', '');
+
+  for (const [name, pairs] of [['emotion', 21], ['iris', 142]] as const) {
+    it(`${name}: the correct port is equivalent, every layer paired by its values`, async () => {
+      const f = join(dir, `${name}-port.onnx`);
+      writeFileSync(f, onnxPortOfGraph(await readTfjsGraphModel(join(models, `${name}.json`))));
+      const r = await compare(join(models, `${name}.json`), f, { seed: 1 });
+      expect(r.verdict).toBe('equivalent');
+      expect(r.unmatched.reference).toEqual([]);
+      expect(r.pairs.length).toBe(pairs);
+      expect(r.pairs.every((p) => p.strategy === 'numeric')).toBe(true);
+    }, 60_000);
+  }
+
+  // iris: convolutions with a fused PReLU (one TF node; a Conv and a PRelu in the port), and
+  // activations of 32 channels at 32x32 (NHWC and NCHW have the same shape).
+  it('iris with its first convolution padded the PyTorch way: that is the root cause, and every later layer re-run on the reference inputs passes', async () => {
+    const f = join(dir, 'iris-pads.onnx');
+    writeFileSync(f, onnxPortOfGraph(await readTfjsGraphModel(join(models, 'iris.json')), 'symmetric-pads'));
+    const r = await compare(join(models, 'iris.json'), f, { seed: 1 });
+    expect(r.verdict).toBe('not-equivalent');
+    const rc = r.pairs[r.rootCause!]!;
+    expect(short(rc.reference)).toBe('batch_normalization/FusedBatchNormV3');
+    expect(rc.candidateType).toBe('PRelu');
+    expect(rc.own?.pass).toBe(false);
+    // Past it nothing matches by value: a conv with a fused PReLU pairs with the PRelu after
+    // the Conv (their roles), a square NCHW activation is read transposed (its layout), so
+    // each pair is the same layer and its own error passes.
+    const later = r.pairs.filter((p) => p.index > rc.index && p.own);
+    expect(later.length).toBeGreaterThan(40);
+    for (const p of later) expect(p.own!.pass, `${short(p.reference)} ~ ${p.candidate}`).toBe(true);
+    const bn1 = r.pairs.find((p) => short(p.reference) === 'batch_normalization_1/FusedBatchNormV3')!;
+    expect(bn1).toMatchObject({ candidateType: 'PRelu', referenceShape: [1, 32, 32, 32], transform: { perm: [0, 2, 3, 1] } });
+    expect(r.pairs.find((p) => short(p.reference) === 'depthwise_conv2d/depthwise')?.candidateType).toBe('Conv');
+  }, 120_000);
+});
+
 describe('fault injection: Keras .keras candidates (names follow the TF scopes)', async () => {
   const { kerasCnn } = await import('../../cases/gen/keras-cnn.js');
   it('the unperturbed conversion is equivalent, layers paired by name', async () => {

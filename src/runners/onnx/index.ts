@@ -3,6 +3,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type * as Ort from 'onnxruntime-node';
 import { ExecutionError, FormatError, InputError, ParityError, UnsupportedError, errorMessage } from '../../core/errors.js';
 import type { Activation, Feeds, Layout, RunOptions, Runner } from '../../core/runner.js';
+import { opRole } from '../../core/runner.js';
 import { shapeToString, type TensorSpec } from '../../core/tensor.js';
 import { inferLayouts } from './layout.js';
 import { OnnxModel, type NodeInfo } from './model.js';
@@ -147,7 +148,8 @@ export class OnnxRunner implements Runner {
       results[name] = undefined;
       const tensor = ortToTf(r, this.where(name));
       const layout = this.layoutOf(name, tensor.rank);
-      yield { name, type: node.op, tensor, producedFrom: node.dataInputs.slice(), ...(layout ? { layout } : {}), index: index++, outputIndex: Math.max(0, node.outputs.indexOf(name)) };
+      const role = node.domain === '' ? opRole(node.op) : undefined;
+      yield { name, type: node.op, tensor, producedFrom: node.dataInputs.slice(), ...(layout ? { layout } : {}), ...(role ? { role } : {}), index: index++, outputIndex: Math.max(0, node.outputs.indexOf(name)) };
     }
   }
 
