@@ -19,12 +19,25 @@ import { onnxRoot } from '../../src/proto/index.js';
  * `fault: 'symmetric-pads'`: the first strided convolution padded the PyTorch way (k // 2 on
  * every side) instead of TensorFlow's SAME (the extra row and column at the end only): the
  * same output shape, a window shifted by one pixel, the classic mistake of such a port.
+ * `'kernel-hw'`: one square non-1x1 convolution's kernel with height and width swapped (read as
+ * HWIO when it was WHIO). `'weight'`: one convolution's first output channel scaled by 1.1.
+ * `'no-activation'`: one convolution's fused activation left out.
  */
-export type PortFault = 'none' | 'symmetric-pads';
+export type PortFault = 'none' | 'symmetric-pads' | 'kernel-hw' | 'weight' | 'no-activation';
+
+export interface PortOptions {
+  /**
+   * For 'kernel-hw', 'weight' and 'no-activation': which of the layers the fault fits it goes in
+   * (0-based; default the middle one), so that it sits deep in the network.
+   */
+  at?: number;
+  /** Told the TensorFlow node whose port has the fault. */
+  onFault?: (node: string) => void;
+}
 
 type Msg = Record<string, unknown>;
 
-export function onnxPortOfGraph(g: Graph, fault: PortFault = 'none'): Uint8Array {
+export function onnxPortOfGraph(g: Graph, fault: PortFault = 'none', opts: PortOptions = {}): Uint8Array {
   const byName = new Map(g.nodes.map((n) => [n.name, n]));
   const nodes: Msg[] = [];
   const initializer: Msg[] = [];
@@ -33,6 +46,14 @@ export function onnxPortOfGraph(g: Graph, fault: PortFault = 'none'): Uint8Array
   let next = 0;
   const fresh = () => `t${next++}`;
   let faulted = false;
+  // The layers a per-layer fault fits, in order: the one it goes in is picked once they are counted.
+  const fits = (n: GraphNode): boolean => {
+    if (!['_FusedConv2D', 'Conv2D', 'DepthwiseConv2dNative'].includes(n.op)) return false;
+    const [kh, kw] = constOf(n.inputs[1]!).shape as number[];
+    if (fault === 'kernel-hw') return kh === kw && kh! > 1;
+    if (fault === 'no-activation') return n.op === '_FusedConv2D' && attrStrings(n, 'fused_ops').length > 1;
+    return fault === 'weight';
+  };
   const ints = (name: string, v: number[]): Msg => ({ name, type: 7, ints: v });
   const int = (name: string, v: number): Msg => ({ name, type: 2, i: v });
   const init = (dims: number[], data: Float32Array | BigInt64Array): string => {
@@ -71,6 +92,7 @@ export function onnxPortOfGraph(g: Graph, fault: PortFault = 'none'): Uint8Array
     }
     if (fault === 'symmetric-pads' && !faulted && strides.some((s) => s > 1) && before.some((b, i) => b !== after[i])) {
       faulted = true;
+      opts.onFault?.(n.name);
       return [Math.floor(k[0]! / 2), Math.floor(k[1]! / 2), Math.floor(k[0]! / 2), Math.floor(k[1]! / 2)];
     }
     return [...before, ...after];
@@ -104,6 +126,10 @@ export function onnxPortOfGraph(g: Graph, fault: PortFault = 'none'): Uint8Array
   /** TF's NHWC axis -> the NCHW axis of the port. */
   const nchwAxis = (a: number) => [0, 2, 3, 1][a < 0 ? a + 4 : a]!;
 
+  const eligible = fault === 'kernel-hw' || fault === 'weight' || fault === 'no-activation' ? g.nodes.filter(fits) : [];
+  const target = eligible[opts.at ?? Math.floor(eligible.length / 2)];
+  if (eligible.length && !target) throw new Error(`onnxPortOfGraph: no layer ${opts.at} among the ${eligible.length} that fault '${fault}' fits`);
+
   const spec = g.inputs[0]!;
   // A batch of unknown size is a batch of 1, as the comparison feeds it.
   const [nb, h, w, c] = (spec.shape as number[]).map((d) => (d < 0 ? 1 : d));
@@ -128,11 +154,19 @@ export function onnxPortOfGraph(g: Graph, fault: PortFault = 'none'): Uint8Array
         const oc = depthwise ? ci * co : co;
         const wt = new Float32Array(oc * (depthwise ? 1 : ci) * kh * kw);
         const src = f.data as Float32Array;
+        const here = n === target;
+        if (here) {
+          faulted = true;
+          opts.onFault?.(n.name);
+        }
+        // A kernel read with height and width swapped: element (y, x) from (x, y).
+        const swap = here && fault === 'kernel-hw';
         for (let y = 0; y < kh; y++)
           for (let xx = 0; xx < kw; xx++)
             for (let i = 0; i < ci; i++)
               for (let o = 0; o < co; o++) {
-                const v = src[((y * kw + xx) * ci + i) * co + o]!;
+                let v = swap ? src[((xx * kw + y) * ci + i) * co + o]! : src[((y * kw + xx) * ci + i) * co + o]!;
+                if (here && fault === 'weight' && o === 0) v *= 1.1;
                 if (depthwise) wt[((i * co + o) * kh + y) * kw + xx] = v;
                 else wt[((o * ci + i) * kh + y) * kw + xx] = v;
               }
@@ -144,7 +178,7 @@ export function onnxPortOfGraph(g: Graph, fault: PortFault = 'none'): Uint8Array
         if (fused[0] === 'BiasAdd') ins.push(init([oc], Float32Array.from(constOf(n.inputs[2]!).data as Float32Array)));
         else if (fused.length) throw new Error(`onnxPortOfGraph: '${n.name}' fuses ${fused.join(', ')}`);
         out = add('Conv', ins, [ints('kernel_shape', [kh, kw]), ints('strides', s), ints('pads', p), ...(depthwise ? [int('group', ci)] : [])]);
-        for (const op of fused.slice(1)) {
+        for (const op of fused.slice(here && fault === 'no-activation' ? fused.length : 1)) {
           if (op === 'Relu') out = add('Relu', [out]);
           else if (op === 'Relu6') out = add('Clip', [out, init([], Float32Array.of(0)), init([], Float32Array.of(6))]);
           // The fused PReLU's slopes follow the bias among the inputs.

@@ -252,6 +252,29 @@ describe('more real models ported to NCHW ONNX (cases/gen/onnx-port.ts)', async 
     expect(bn1).toMatchObject({ candidateType: 'PRelu', referenceShape: [1, 32, 32, 32], transform: { perm: [0, 2, 3, 1] } });
     expect(r.pairs.find((p) => short(p.reference) === 'depthwise_conv2d/depthwise')?.candidateType).toBe('Conv');
   }, 120_000);
+
+  // One fault in the middle layer it fits, deep in the network: before it every pair is
+  // numeric, past it by shape, wiring and role.
+  for (const name of ['iris', 'blazeface'] as const) {
+    for (const fault of ['kernel-hw', 'weight', 'no-activation'] as const) {
+      it(`${name} with ${fault} in its middle layer: that layer is the root cause, and every later layer's own error passes`, async () => {
+        let site: string | undefined;
+        const f = join(dir, `${name}-${fault}.onnx`);
+        writeFileSync(f, onnxPortOfGraph(await readTfjsGraphModel(join(models, `${name}.json`)), fault, { onFault: (n) => (site = n) }));
+        const r = await compare(join(models, `${name}.json`), f, { seed: 1 });
+        expect(r.verdict).toBe('not-equivalent');
+        const rc = r.pairs[r.rootCause!]!;
+        expect(rc.index).toBe(r.firstDivergence);
+        // The node the fault went into.
+        expect(rc.reference).toBe(site);
+        expect(rc.own?.pass).toBe(false);
+        expect(r.pairs.filter((p) => p.index < rc.index).every((p) => p.strategy === 'numeric')).toBe(true);
+        const later = r.pairs.filter((p) => p.index > rc.index && p.own);
+        expect(later.length).toBeGreaterThan(4);
+        for (const p of later) expect(p.own!.pass, `${p.reference} ~ ${p.candidate}`).toBe(true);
+      }, 120_000);
+    }
+  }
 });
 
 describe('fault injection: Keras .keras candidates (names follow the TF scopes)', async () => {
