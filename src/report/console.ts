@@ -54,7 +54,8 @@ export function consoleReport(r: Result, opts: { worst?: number; color?: boolean
   if (r.error) lines.push(`  ${c('33', r.error.message)}`);
   if (r.firstDivergence !== undefined) {
     const p = r.pairs[r.firstDivergence]!;
-    lines.push('', c('1', 'First divergence:'));
+    // An equivalent verdict with a failing layer: the outputs decide, and they pass.
+    lines.push('', c('1', r.verdict === 'equivalent' ? 'First divergence (an intermediate layer; the outputs pass, so the verdict does):' : 'First divergence:'));
     lines.push(`  reference ${p.reference} (${p.referenceOp})  ~  candidate ${p.candidate} (${p.candidateType})  [${p.strategy}, confidence ${p.confidence.toFixed(2)}]`);
     lines.push(
       `  max_abs ${num(p.metrics.max_abs)}  max_rel ${num(p.metrics.max_rel)}  mean_abs ${num(p.metrics.mean_abs)}  cosine ${p.metrics.cosine.toFixed(6)}  sqnr ${num(p.metrics.sqnr)} dB`,

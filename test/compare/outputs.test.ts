@@ -68,6 +68,8 @@ describe('outputs of either model', () => {
     expect(r.verdict).toBe('equivalent');
     expect(r.summary).toMatch(/1 output\(s\) within tolerance/);
     expect(r.unmatched.reference).toEqual(expect.arrayContaining(['loss']));
+    // The console says the failing layer does not decide this verdict.
+    expect(consoleReport(r, { color: false })).toContain('First divergence (an intermediate layer; the outputs pass, so the verdict does):\n  reference h (MatMul)');
     // Every layer counts with --fail-on all.
     const all = await compare(join(dir, 'train.pb'), join(dir, 'serve.pb'), { seed: 3, ownError: false, failOn: 'all' });
     expect(all.verdict).toBe('not-equivalent');
