@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CNN_INPUT_SHAPE, FAULT_LAYER, cnnGraph, type CnnFault } from '../../cases/gen/cnn.js';
 import { renamedTfjsCopy } from '../../cases/gen/renamed.js';
+import type { PairResult, Result } from '../../src/compare/result.js';
 import { ActivationStore } from '../../src/compare/store.js';
 import { compare } from '../../src/index.js';
 import { encodeGraphDef } from '../../src/formats/graphdef-writer.js';
@@ -35,6 +36,21 @@ function renamed(g: Graph): Graph {
 
 function scopeOf(name: string): string {
   return name.split('/')[0]!;
+}
+
+/**
+ * A not-equivalent Result's root cause, whose own error fails, with more than `minLater` later
+ * layers re-run on the reference's inputs, each of which passes: past the fault the layers pair
+ * one for one (a layer one off would not pass).
+ */
+function rootCauseAndLaterOwnPass(r: Result, minLater: number, label = (n: string) => n): PairResult {
+  expect(r.verdict).toBe('not-equivalent');
+  const rc = r.pairs[r.rootCause!]!;
+  expect(rc.own?.pass).toBe(false);
+  const later = r.pairs.filter((p) => p.index > rc.index && p.own);
+  expect(later.length).toBeGreaterThan(minLater);
+  for (const p of later) expect(p.own!.pass, `${label(p.reference)} ~ ${p.candidate}`).toBe(true);
+  return rc;
 }
 
 describe('fault injection: tfjs graph candidates', () => {
@@ -198,16 +214,11 @@ describe('a real model ported to NCHW ONNX (blazeface, cases/gen/onnx-port.ts; o
     const f = join(dir, 'blazeface-pads.onnx');
     writeFileSync(f, onnxPortOfGraph(graph, 'symmetric-pads'));
     const r = await compare(blaze, f, { seed: 1 });
-    expect(r.verdict).toBe('not-equivalent');
-    const rc = r.pairs[r.rootCause!]!;
-    expect(short(rc.reference)).toBe('conv2d/Relu');
-    expect(rc.candidateType).toBe('Relu');
-    expect(rc.own?.pass).toBe(false);
     // Every value past it differs: pairs are by shape and wiring, and each is the same layer,
     // so re-run on the reference's inputs, each passes (a layer one off would not).
-    const later = r.pairs.filter((p) => p.index > rc.index && p.own);
-    expect(later.length).toBeGreaterThan(40);
-    for (const p of later) expect(p.own!.pass, `${short(p.reference)} ~ ${p.candidate}`).toBe(true);
+    const rc = rootCauseAndLaterOwnPass(r, 40, short);
+    expect(short(rc.reference)).toBe('conv2d/Relu');
+    expect(rc.candidateType).toBe('Relu');
     const opOf = (t: string) => ({ DepthwiseConv2dNative: 'Conv', _FusedConv2D: 'Conv', AddV2: 'Add', Relu: 'Relu', MaxPool: 'MaxPool', Pad: 'Pad', Reshape: 'Reshape', Identity: 'Identity' })[t];
     for (const p of r.pairs.filter((q) => q.index > rc.index && q.referenceOp !== '_FusedConv2D')) expect(p.candidateType, short(p.reference)).toBe(opOf(p.referenceOp));
   }, 120_000);
@@ -237,17 +248,12 @@ describe('more real models ported to NCHW ONNX (cases/gen/onnx-port.ts)', async 
     const f = join(dir, 'iris-pads.onnx');
     writeFileSync(f, onnxPortOfGraph(await readTfjsGraphModel(join(models, 'iris.json')), 'symmetric-pads'));
     const r = await compare(join(models, 'iris.json'), f, { seed: 1 });
-    expect(r.verdict).toBe('not-equivalent');
-    const rc = r.pairs[r.rootCause!]!;
-    expect(short(rc.reference)).toBe('batch_normalization/FusedBatchNormV3');
-    expect(rc.candidateType).toBe('PRelu');
-    expect(rc.own?.pass).toBe(false);
     // Past it nothing matches by value: a conv with a fused PReLU pairs with the PRelu after
     // the Conv (their roles), a square NCHW activation is read transposed (its layout), so
     // each pair is the same layer and its own error passes.
-    const later = r.pairs.filter((p) => p.index > rc.index && p.own);
-    expect(later.length).toBeGreaterThan(40);
-    for (const p of later) expect(p.own!.pass, `${short(p.reference)} ~ ${p.candidate}`).toBe(true);
+    const rc = rootCauseAndLaterOwnPass(r, 40, short);
+    expect(short(rc.reference)).toBe('batch_normalization/FusedBatchNormV3');
+    expect(rc.candidateType).toBe('PRelu');
     const bn1 = r.pairs.find((p) => short(p.reference) === 'batch_normalization_1/FusedBatchNormV3')!;
     expect(bn1).toMatchObject({ candidateType: 'PRelu', referenceShape: [1, 32, 32, 32], transform: { perm: [0, 2, 3, 1] } });
     expect(r.pairs.find((p) => short(p.reference) === 'depthwise_conv2d/depthwise')?.candidateType).toBe('Conv');
@@ -262,16 +268,11 @@ describe('more real models ported to NCHW ONNX (cases/gen/onnx-port.ts)', async 
         const f = join(dir, `${name}-${fault}.onnx`);
         writeFileSync(f, onnxPortOfGraph(await readTfjsGraphModel(join(models, `${name}.json`)), fault, { onFault: (n) => (site = n) }));
         const r = await compare(join(models, `${name}.json`), f, { seed: 1 });
-        expect(r.verdict).toBe('not-equivalent');
-        const rc = r.pairs[r.rootCause!]!;
+        const rc = rootCauseAndLaterOwnPass(r, 4);
         expect(rc.index).toBe(r.firstDivergence);
         // The node the fault went into.
         expect(rc.reference).toBe(site);
-        expect(rc.own?.pass).toBe(false);
         expect(r.pairs.filter((p) => p.index < rc.index).every((p) => p.strategy === 'numeric')).toBe(true);
-        const later = r.pairs.filter((p) => p.index > rc.index && p.own);
-        expect(later.length).toBeGreaterThan(4);
-        for (const p of later) expect(p.own!.pass, `${p.reference} ~ ${p.candidate}`).toBe(true);
       }, 120_000);
     }
   }
