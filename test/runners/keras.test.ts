@@ -353,3 +353,32 @@ describe('Keras runners: the same model in three formats', () => {
     model.dispose();
   });
 });
+
+describe('layer roles (what alignment pairs past a divergence)', () => {
+  it('a conv or dense layer with a nonlinear activation is an activation, a linear one affine, batch norm affine, an activation layer an activation', async () => {
+    const model = tfl.sequential({
+      layers: [
+        tfl.layers.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, activation: 'relu', name: 'c_relu' }),
+        tfl.layers.conv2d({ filters: 3, kernelSize: 1, name: 'c_linear' }),
+        tfl.layers.batchNormalization({ name: 'bn' }),
+        tfl.layers.leakyReLU({ name: 'leaky' }),
+        tfl.layers.activation({ activation: 'sigmoid', name: 'act_sigmoid' }),
+        tfl.layers.flatten({ name: 'flat' }),
+        tfl.layers.dense({ units: 4, activation: 'softmax', name: 'd_softmax' }),
+        tfl.layers.activation({ activation: 'linear', name: 'act_linear' }),
+      ],
+    });
+    setDeterministicWeights(model, 3);
+    const r = await loadTfjsLayersRunner(await writeTfjsLayers(model, join(dir, 'roles-tfjs')));
+    const roles: Record<string, string | undefined> = {};
+    const feeds = feedsFor(r, 1);
+    for await (const a of r.run(feeds) as AsyncIterable<Activation>) {
+      roles[a.name] = a.role;
+      a.tensor.dispose();
+    }
+    expect(roles).toEqual({ c_relu: 'activation', c_linear: 'affine', bn: 'affine', leaky: 'activation', act_sigmoid: 'activation', flat: undefined, d_softmax: undefined, act_linear: undefined });
+    r.dispose();
+    model.dispose();
+    tf.dispose([...feeds.values()]);
+  });
+});

@@ -3,7 +3,7 @@ import { share } from '../../backend/index.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { DType } from '../../core/dtype.js';
 import { ExecutionError, InputError, errorMessage } from '../../core/errors.js';
-import type { Activation, Feeds, Layout, RunOptions, Runner } from '../../core/runner.js';
+import type { Activation, Feeds, Layout, OpRole, RunOptions, Runner } from '../../core/runner.js';
 import { shapeToString, type TensorSpec } from '../../core/tensor.js';
 import { PARITY_GRU } from './gru.js';
 
@@ -36,6 +36,8 @@ interface NodeLike {
 
 interface Step {
   layer: Layer;
+  /** What kind of layer it is for alignment (core/runner.ts OpRole), when that is clear. */
+  role?: OpRole;
   inputs: Sym[];
   outputs: Sym[];
   /** Activation name per output. */
@@ -67,6 +69,31 @@ function nodeOf(t: Sym): NodeLike {
 
 function isInputLayer(l: Layer): boolean {
   return l.getClassName() === 'InputLayer';
+}
+
+/** Layers whose `activation` config says what they end in (linear: an affine layer). */
+const AFFINE_LAYERS = new Set(['Conv1D', 'Conv2D', 'Conv3D', 'DepthwiseConv2D', 'SeparableConv1D', 'SeparableConv2D', 'Conv2DTranspose', 'Conv3DTranspose', 'Dense']);
+const ACTIVATION_LAYERS = new Set(['ReLU', 'LeakyReLU', 'PReLU', 'ELU', 'ThresholdedReLU']);
+
+/**
+ * A Keras layer's role, as alignment reads it: a conv or dense layer is affine unless its
+ * `activation` is not linear (then its output is the activation's); batch norm is affine; the
+ * activation layers are activations. Anything else says nothing.
+ */
+function layerRole(l: Layer): OpRole | undefined {
+  const c = l.getClassName();
+  if (ACTIVATION_LAYERS.has(c)) return 'activation';
+  if (c === 'BatchNormalization') return 'affine';
+  if (c !== 'Activation' && !AFFINE_LAYERS.has(c)) return undefined;
+  let act: unknown;
+  try {
+    act = (l.getConfig() as { activation?: unknown }).activation;
+  } catch {
+    return undefined;
+  }
+  const linear = act === undefined || act === null || act === 'linear';
+  if (c === 'Activation') return linear || act === 'softmax' ? undefined : 'activation';
+  return linear ? 'affine' : act === 'softmax' ? undefined : 'activation';
 }
 
 function typeName(l: Layer): string {
@@ -157,6 +184,8 @@ export class LayersRunner implements Runner {
       producedFrom: node.inputTensors.map((x) => this.nameOf.get(x.id) ?? x.name),
       layouts,
     };
+    const role = layerRole(layer);
+    if (role) step.role = role;
     if (MODEL_CLASSES.has(layer.getClassName())) step.nested = new LayersRunner(this.kind, this.source, layer as tfl.LayersModel);
     this.plan.push(step);
   }
@@ -296,6 +325,7 @@ export class LayersRunner implements Runner {
               tensor: share(values.get(sym.id)!),
               producedFrom: step.producedFrom.map(display),
               ...(step.layouts[i] ? { layout: step.layouts[i] } : {}),
+              ...(step.role ? { role: step.role } : {}),
               index,
               outputIndex: i,
             };
