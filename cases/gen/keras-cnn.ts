@@ -80,7 +80,11 @@ export async function writeH5(layers: [string, { shape: number[]; data: Float32A
   }
 }
 
-export async function kerasCnn(weights: CnnWeights = cnnWeights(), fault: CnnFault = 'none'): Promise<Uint8Array> {
+/**
+ * `rename`: every layer's name passed through it (the input's too), as a hand-written Keras
+ * model's names share nothing with the TF scopes; Keras 3 stores weights by class, not name.
+ */
+export async function kerasCnn(weights: CnnWeights = cnnWeights(), fault: CnnFault = 'none', rename?: (name: string) => string): Promise<Uint8Array> {
   const w = applyFault(weights, fault);
   const dir = mkdtempSync(join(tmpdir(), 'keras-cnn-'));
   try {
@@ -90,7 +94,7 @@ export async function kerasCnn(weights: CnnWeights = cnnWeights(), fault: CnnFau
     return writeZip(
       [
         ['metadata.json', enc.encode(JSON.stringify({ keras_version: '3.6.0', date_saved: '2026-01-01@00:00:00' }))],
-        ['config.json', enc.encode(JSON.stringify(kerasCnnConfig(fault)))],
+        ['config.json', enc.encode(JSON.stringify(renamed(kerasCnnConfig(fault), rename)))],
         ['model.weights.h5', new Uint8Array(readFileSync(h5))],
       ],
       true,
@@ -98,4 +102,11 @@ export async function kerasCnn(weights: CnnWeights = cnnWeights(), fault: CnnFau
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function renamed(config: J, rename?: (name: string) => string): J {
+  if (!rename) return config;
+  const c = structuredClone(config) as { config: { layers: { config: { name: string } }[] } };
+  for (const l of c.config.layers) l.config.name = rename(l.config.name);
+  return c as unknown as J;
 }

@@ -757,8 +757,9 @@ function numericAlign(
     const outC = C.map((c) => candWiring?.fanOut.get(c.name) ?? -1);
     const outR = R.map((r) => refWiring?.fanOut.get(r.name) ?? -2);
     // Roles, where both runners say: 0 unknown (never equal to the other side's).
-    const roleC = C.map((c) => (c.role === 'affine' ? 1 : c.role === 'activation' ? 2 : -1));
-    const roleR = R.map((r) => (r.role === 'affine' ? 1 : r.role === 'activation' ? 2 : -2));
+    const roleCode = { affine: 1, activation: 2, pool: 3 } as const;
+    const roleC = C.map((c) => (c.role ? roleCode[c.role] : -1));
+    const roleR = R.map((r) => (r.role ? roleCode[r.role] : -2));
     const classes = new Map<string, number>();
     const classOf = (a: ActInfo) => {
       const k = `${a.shape.join(',')}|${a.layout ?? ''}`;

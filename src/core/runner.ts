@@ -28,8 +28,10 @@ export interface Activation {
   role?: OpRole;
 }
 
-/** 'affine': a convolution, matrix product, bias or batch norm; 'activation': an elementwise nonlinearity after one. */
-export type OpRole = 'affine' | 'activation';
+/** 'affine': a convolution, matrix product, bias or batch norm; 'activation': an elementwise nonlinearity after one; 'pool': a max or average pooling. */
+export type OpRole = 'affine' | 'activation' | 'pool';
+
+const POOL_OPS = new Set(['MaxPool', 'MaxPoolV2', 'MaxPool3D', 'AvgPool', 'AvgPool3D', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'LpPool']);
 
 const AFFINE_OPS = new Set([
   // TensorFlow
@@ -52,6 +54,7 @@ export function opRole(op: string, fusedOps?: readonly string[]): OpRole | undef
   const last = fusedOps?.length ? fusedOps[fusedOps.length - 1]! : undefined;
   if (last !== undefined && ACTIVATION_OPS.has(last)) return 'activation';
   if (ACTIVATION_OPS.has(op)) return 'activation';
+  if (POOL_OPS.has(op)) return 'pool';
   return AFFINE_OPS.has(op) ? 'affine' : undefined;
 }
 

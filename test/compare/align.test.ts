@@ -254,7 +254,8 @@ describe('what alignment reads when values match nothing', () => {
     expect(opRole('FusedDepthwiseConv2dNative', ['BiasAdd', 'Relu6'])).toBe('activation');
     for (const op of ['DepthwiseConv2dNative', 'Conv2D', 'BiasAdd', 'FusedBatchNormV3', 'Conv', 'Gemm', 'BatchNormalization']) expect(opRole(op), op).toBe('affine');
     for (const op of ['Relu', 'Relu6', 'Prelu', 'PRelu', 'Clip', 'Sigmoid', 'LeakyRelu']) expect(opRole(op), op).toBe('activation');
-    for (const op of ['AddV2', 'Add', 'MaxPool', 'Reshape', 'Transpose', 'Conv2D_typo']) expect(opRole(op), op).toBeUndefined();
+    for (const op of ['MaxPool', 'AvgPool', 'AveragePool', 'GlobalAveragePool']) expect(opRole(op), op).toBe('pool');
+    for (const op of ['AddV2', 'Add', 'Reshape', 'Transpose', 'Mean', 'Conv2D_typo']) expect(opRole(op), op).toBeUndefined();
   });
 
   it('a square activation of an NCHW candidate is read transposed when only its shape can pair it', () => {

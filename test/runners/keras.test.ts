@@ -355,7 +355,7 @@ describe('Keras runners: the same model in three formats', () => {
 });
 
 describe('layer roles (what alignment pairs past a divergence)', () => {
-  it('a conv or dense layer with a nonlinear activation is an activation, a linear one affine, batch norm affine, an activation layer an activation', async () => {
+  it('a conv or dense layer with a nonlinear activation is an activation, a linear one affine, batch norm affine, an activation layer an activation, a pooling a pool', async () => {
     const model = tfl.sequential({
       layers: [
         tfl.layers.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, activation: 'relu', name: 'c_relu' }),
@@ -363,6 +363,7 @@ describe('layer roles (what alignment pairs past a divergence)', () => {
         tfl.layers.batchNormalization({ name: 'bn' }),
         tfl.layers.leakyReLU({ name: 'leaky' }),
         tfl.layers.activation({ activation: 'sigmoid', name: 'act_sigmoid' }),
+        tfl.layers.maxPooling2d({ poolSize: 2, name: 'pool' }),
         tfl.layers.flatten({ name: 'flat' }),
         tfl.layers.dense({ units: 4, activation: 'softmax', name: 'd_softmax' }),
         tfl.layers.activation({ activation: 'linear', name: 'act_linear' }),
@@ -376,7 +377,7 @@ describe('layer roles (what alignment pairs past a divergence)', () => {
       roles[a.name] = a.role;
       a.tensor.dispose();
     }
-    expect(roles).toEqual({ c_relu: 'activation', c_linear: 'affine', bn: 'affine', leaky: 'activation', act_sigmoid: 'activation', flat: undefined, d_softmax: undefined, act_linear: undefined });
+    expect(roles).toEqual({ c_relu: 'activation', c_linear: 'affine', bn: 'affine', leaky: 'activation', act_sigmoid: 'activation', pool: 'pool', flat: undefined, d_softmax: undefined, act_linear: undefined });
     r.dispose();
     model.dispose();
     tf.dispose([...feeds.values()]);

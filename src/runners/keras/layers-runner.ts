@@ -83,6 +83,7 @@ const ACTIVATION_LAYERS = new Set(['ReLU', 'LeakyReLU', 'PReLU', 'ELU', 'Thresho
 function layerRole(l: Layer): OpRole | undefined {
   const c = l.getClassName();
   if (ACTIVATION_LAYERS.has(c)) return 'activation';
+  if (/^(Global)?(Max|Average)Pooling[123]D$/.test(c)) return 'pool';
   if (c === 'BatchNormalization') return 'affine';
   if (c !== 'Activation' && !AFFINE_LAYERS.has(c)) return undefined;
   let act: unknown;
