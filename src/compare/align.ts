@@ -472,7 +472,7 @@ export interface AlignOptions {
 
 /** Ops that only move data around (TF and ONNX/Keras names). */
 const MOVEMENT = /^(Reshape|Transpose|Flatten|Identity|Squeeze|Unsqueeze|ExpandDims|Permute|Cast|Snapshot|StopGradient|Dropout|InputLayer)$/;
-function isMovement(type: string): boolean {
+export function isMovement(type: string): boolean {
   return MOVEMENT.test(type);
 }
 

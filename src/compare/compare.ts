@@ -6,7 +6,7 @@ import type { Activation, Runner } from '../core/runner.js';
 import type { HostTensor, TensorSpec } from '../core/tensor.js';
 import { VERSION } from '../version.js';
 import type { ActInfo, AlignedPair, Alignment, Strategy, Transform } from './align.js';
-import { EarlyPairs, align, candidateTransforms, chooseTransform, isPairable, pairKey } from './align.js';
+import { EarlyPairs, align, candidateTransforms, chooseTransform, isMovement, isPairable, pairKey } from './align.js';
 import { wasmHeapView } from './device.js';
 import type { Side } from './speculate.js';
 import { Speculator } from './speculate.js';
@@ -443,6 +443,18 @@ function pairDecider(alignment: Alignment | undefined, map: Alignment | undefine
   };
 }
 
+/**
+ * Whether an unpaired reference activation met on the way from `pairRef` to its upstream pairs
+ * is a computation the candidate may lack: a float value of a layer-like op (not a constant, an
+ * input or data movement) outside `pairRef`'s own scope (conv1/Conv2D and conv1/BiasAdd are
+ * inside the layer a Keras conv1 pairs with at conv1/Relu).
+ */
+function computesUnpaired(a: ActInfo, pairRef: string): boolean {
+  if (!isPairable(a, 'reference') || isMovement(a.type)) return false;
+  const scope = (n: string) => n.slice(0, Math.max(0, n.lastIndexOf('/')));
+  return !scope(a.name) || scope(a.name) !== scope(pairRef);
+}
+
 /** Said in the summary when no pair is an output: then every pair decides the verdict. */
 const NO_OUTPUTS = '; no output of either model is in a pair (every pair decides the verdict)';
 
@@ -713,12 +725,14 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
     else if (typeof own === 'string') p.ownSkipped = own;
     p.index = remap.get(p.index)!;
   }
-  // Upstream pairs through the reference graph.
+  // Upstream pairs through the reference graph, and the unpaired activations on the way to them.
   const refActByName = new Map(refOrder.map((a) => [norm(a.name), a]));
   const pairOfRef = new Map(pairs.map((p) => [norm(p.reference), p.index]));
+  const between = new Map<number, string[]>();
   for (const p of pairs) {
     const seen = new Set<string>();
     const up = new Set<number>();
+    const unpaired: string[] = [];
     const stack = [...(refActByName.get(norm(p.reference))?.producedFrom ?? [])].map(norm);
     while (stack.length) {
       const n = stack.pop()!;
@@ -729,13 +743,22 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
         up.add(pi);
         continue;
       }
-      for (const q of refActByName.get(n)?.producedFrom ?? []) stack.push(norm(q));
+      const a = refActByName.get(n);
+      if (a && computesUnpaired(a, p.reference)) unpaired.push(a.name);
+      for (const q of a?.producedFrom ?? []) stack.push(norm(q));
     }
     p.upstream = [...up].sort((a, b) => a - b);
+    if (unpaired.length) between.set(p.index, unpaired.sort((x, y) => (refActByName.get(norm(x))?.index ?? 0) - (refActByName.get(norm(y))?.index ?? 0)));
   }
   const firstDivergence = pairs.find((p) => !p.pass && p.upstream.every((u) => pairs[u]!.pass))?.index;
   const withOwn = pairs.filter((p) => p.own);
   const rootCause = withOwn.length ? withOwn.find((p) => !p.own!.pass && !p.pass)?.index ?? firstDivergence : firstDivergence;
+  // What the reference computes between the root cause's inputs and it that nothing pairs with
+  // (a ReLU the conversion left out): its own error was measured without it.
+  for (const i of new Set([rootCause, firstDivergence])) {
+    const b = i !== undefined ? between.get(i) : undefined;
+    if (b && !pairs[i!]!.pass) pairs[i!]!.unpairedBefore = b.slice(0, 8);
+  }
 
   const outputs = pairs.filter((p) => p.isOutput);
   const failOn = opts.failOn ?? 'outputs';

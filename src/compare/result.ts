@@ -65,6 +65,12 @@ export interface PairResult {
   own?: OwnError;
   /** Why the own error could not be computed, when it was asked for. */
   ownSkipped?: string;
+  /**
+   * On the root cause and first divergence: reference activations between this pair and the
+   * pairs feeding it that no candidate layer pairs with (conv1/Relu when the conversion left the
+   * ReLU out), in execution order. Its own error was measured without them.
+   */
+  unpairedBefore?: string[];
   referenceStats: ValueStats;
   candidateStats: ValueStats;
   histogram: ErrorHistogram;

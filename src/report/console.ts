@@ -13,6 +13,14 @@ export function wouldPass(m: { needed_atol: number; needed_rtol: number }, tol: 
   return `${atol} or rtol >= ${num(m.needed_rtol)} (at atol ${tol.atol})`;
 }
 
+/** The reference computations between a pair and its inputs that nothing in the candidate pairs with, in words. */
+export function unpairedLine(r: Result, p: PairResult): string | undefined {
+  if (!p.unpairedBefore?.length) return undefined;
+  const ops = new Map(r.graph.map((n) => [n.name, n.op]));
+  const list = p.unpairedBefore.map((n) => `${n} (${ops.get(n) ?? '?'})`).join(', ');
+  return `between its inputs and it the reference computes ${list}, which no candidate layer pairs with: if the conversion lacks ${p.unpairedBefore.length > 1 ? 'them' : 'it'}, that is the fault`;
+}
+
 export function num(x: number | undefined): string {
   if (x === undefined) return '-';
   if (Number.isNaN(x)) return 'NaN';
@@ -63,10 +71,14 @@ export function consoleReport(r: Result, opts: { worst?: number; color?: boolean
     lines.push(`  would pass with ${wouldPass(p.metrics, p.tolerance)}`);
     if (p.own) lines.push(`  own error (layer re-run on the reference's inputs): max_abs ${num(p.own.metrics.max_abs)} -> ${p.own.pass ? 'passes: error inherited' : 'fails: error is its own'}`);
     else if (p.ownSkipped) lines.push(`  own error not computed: ${p.ownSkipped}`);
+    const u = unpairedLine(r, p);
+    if (u) lines.push(`  ${c('33', u)}`);
   }
   if (r.rootCause !== undefined && r.rootCause !== r.firstDivergence) {
     const p = r.pairs[r.rootCause]!;
     lines.push('', c('1', 'Root cause (first pair whose own error fails):'), `  ${pairLine(p)}`);
+    const u = unpairedLine(r, p);
+    if (u) lines.push(`  ${c('33', u)}`);
   }
   if (failing.length) {
     const worst = [...failing].sort((a, b) => b.metrics.max_abs - a.metrics.max_abs).slice(0, opts.worst ?? 10);

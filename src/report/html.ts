@@ -194,6 +194,10 @@ var R = D.result, L = D.layout, SVGNS = 'http://www.w3.org/2000/svg';
 function el(tag, attrs, text){ var e = document.createElement(tag); if (attrs) for (var k in attrs) e.setAttribute(k, attrs[k]); if (text !== undefined) e.textContent = text; return e; }
 function sel(tag, attrs){ var e = document.createElementNS(SVGNS, tag); if (attrs) for (var k in attrs) e.setAttribute(k, attrs[k]); return e; }
 function num(x){ if (typeof x === 'string') return x; if (x === undefined || x === null) return '-'; if (x === 0) return '0'; var a = Math.abs(x); return (a >= 1e4 || a < 1e-2) ? x.toExponential(2) : String(Number(x.toPrecision(4))); }
+function unpairedText(p){
+  var ops = {}; R.graph.forEach(function(n){ ops[n.name] = n.op; });
+  return 'between its inputs and it the reference computes ' + p.unpairedBefore.map(function(n){ return n + ' (' + (ops[n] || '?') + ')'; }).join(', ') + ', which no candidate layer pairs with: if the conversion lacks ' + (p.unpairedBefore.length > 1 ? 'them' : 'it') + ', that is the fault';
+}
 function wouldPass(m, tol){
   if (typeof m.needed_atol === 'string') return 'no tolerance would pass it: a NaN or infinity that the other model does not match';
   var atol = 'atol >= ' + num(m.needed_atol) + ' (at rtol ' + tol.rtol + ')';
@@ -227,7 +231,8 @@ facts.forEach(function(f){ var tr = el('tr'); tr.appendChild(el('td', null, f[0]
 var div = document.getElementById('divergence');
 if (R.firstDivergence === undefined) { div.appendChild(el('p', null, R.verdict === 'equivalent' ? 'No compared pair fails.' : 'No layer-level divergence found.')); }
 else { var fp = R.pairs[R.firstDivergence]; var p1 = el('p'); p1.appendChild(el('strong', null, fp.reference)); p1.appendChild(document.createTextNode(' (' + fp.referenceOp + ')  ~  ')); p1.appendChild(el('strong', null, fp.candidate)); p1.appendChild(document.createTextNode(' (' + fp.candidateType + '): max_abs ' + num(fp.metrics.max_abs) + ', cosine ' + num(fp.metrics.cosine) + (fp.own ? ', own error ' + num(fp.own.metrics.max_abs) + (fp.own.pass ? ' (inherited)' : ' (its own)') : ''))); div.appendChild(p1);
-  if (R.rootCause !== undefined && R.rootCause !== R.firstDivergence) { var rc = R.pairs[R.rootCause]; div.appendChild(el('p', null, 'Root cause (first pair whose own error fails): ' + rc.reference + ' ~ ' + rc.candidate)); } }
+  if (fp.unpairedBefore) div.appendChild(el('p', null, unpairedText(fp)));
+  if (R.rootCause !== undefined && R.rootCause !== R.firstDivergence) { var rc = R.pairs[R.rootCause]; div.appendChild(el('p', null, 'Root cause (first pair whose own error fails): ' + rc.reference + ' ~ ' + rc.candidate)); if (rc.unpairedBefore) div.appendChild(el('p', null, unpairedText(rc))); } }
 
 // ---- graph
 var svg = document.getElementById('graph'), vp = document.getElementById('viewport');

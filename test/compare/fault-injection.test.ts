@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,6 +9,8 @@ import { renamedTfjsCopy } from '../../cases/gen/renamed.js';
 import type { PairResult, Result } from '../../src/compare/result.js';
 import { ActivationStore } from '../../src/compare/store.js';
 import { compare } from '../../src/index.js';
+import { consoleReport } from '../../src/report/console.js';
+import { jsonReport } from '../../src/report/index.js';
 import { encodeGraphDef } from '../../src/formats/graphdef-writer.js';
 import { writeTfjsGraphModel } from '../../src/formats/tfjs-graph-writer.js';
 import type { Graph } from '../../src/graph/ir.js';
@@ -104,8 +106,41 @@ describe('fault injection: ONNX candidates (NCHW, names share nothing)', async (
       const rc = r.pairs[r.rootCause!]!;
       expect(scopeOf(rc.reference)).toBe(FAULT_LAYER[fault]);
       expect(rc.own?.pass).toBe(false);
+      // Nothing the reference computes is missing from the candidate.
+      expect(rc.unpairedBefore).toBeUndefined();
     });
   }
+
+  // The conversion left conv1's ReLU out: its conv pairs with conv1/BiasAdd by value, and the
+  // batch norm after it, fed the reference's pre-ReLU values, is the first layer whose own error
+  // fails. The Result says what the reference computes in between that nothing pairs with.
+  it('a ReLU left out: the layer after it is the root cause, and the Result names the ReLU the candidate lacks', async () => {
+    const { onnxRoot } = await import('../../src/proto/index.js');
+    const T = onnxRoot().lookupType('onnx.ModelProto');
+    const m = T.decode(cnnOnnx()) as unknown as { graph: { node: { opType?: string; op_type?: string; input: string[]; output: string[] }[] } };
+    const at = m.graph.node.findIndex((n) => (n.opType ?? n.op_type) === 'Relu');
+    const [relu] = m.graph.node.splice(at, 1);
+    for (const n of m.graph.node) n.input = n.input.map((x) => (x === relu!.output[0] ? relu!.input[0]! : x));
+    const f = join(dir, 'no-relu.onnx');
+    writeFileSync(f, T.encode(m as never).finish());
+    const r = await compare(original, f, { seed: 5, inputs: ['x=normal(0,1)'] });
+    expect(r.verdict).toBe('not-equivalent');
+    const rc = r.pairs[r.rootCause!]!;
+    expect(rc.reference).toBe('bn1/FusedBatchNormV3');
+    expect(rc.unpairedBefore).toEqual(['conv1/Relu']);
+    expect(r.pairs.find((p) => p.reference === 'conv1/BiasAdd')).toMatchObject({ candidate: 't1', strategy: 'numeric', pass: true });
+    expect(consoleReport(r, { color: false })).toContain(
+      'between its inputs and it the reference computes conv1/Relu (Relu), which no candidate layer pairs with: if the conversion lacks it, that is the fault',
+    );
+    // The Markdown report and the HTML page say it too (the page's script words it as the console does).
+    const { markdownReport } = await import('../../src/report/markdown.js');
+    expect(markdownReport(r)).toContain('which no candidate layer pairs with');
+    const { htmlReport } = await import('../../src/report/html.js');
+    expect(htmlReport(r)).toContain("'between its inputs and it the reference computes '");
+    const { Ajv } = await import('ajv');
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../schema/result.schema.json'), 'utf8')));
+    expect(validate(JSON.parse(jsonReport(r))), JSON.stringify(validate.errors)).toBe(true);
+  });
 });
 
 describe('ONNX written by PyTorch: a hand port of the CNN exported by torch.onnx (test/fixtures/gen/torch_cnn.py)', () => {

@@ -7,7 +7,7 @@ import { cnnGraph } from '../../cases/gen/cnn.js';
 import { kerasCnn } from '../../cases/gen/keras-cnn.js';
 import { encodeGraphDef } from '../../src/formats/graphdef-writer.js';
 import { compare } from '../../src/index.js';
-import { wouldPass } from '../../src/report/console.js';
+import { unpairedLine, wouldPass } from '../../src/report/console.js';
 import { htmlReport } from '../../src/report/html.js';
 import type { Graph } from '../../src/graph/ir.js';
 
@@ -37,6 +37,8 @@ describe.skipIf(!existsSync(CHROMIUM))('HTML report in a browser', () => {
     expect(fd.reference).toBe(`dw1/${EVIL}`);
     // A runner's warning, with markup in it: shown as text under the candidate's facts.
     result.candidate.warnings = ['<img src=x onerror="window.__pwned=1"> 2 weight(s) ignored', "dtype policy 'mixed_float16' is computed in float32 here"];
+    // As when the conversion lacks a node the reference computes before the divergence.
+    fd.unpairedBefore = ['conv1/Relu'];
     const file = join(d, 'report.html');
     writeFileSync(file, htmlReport(result));
 
@@ -64,6 +66,7 @@ describe.skipIf(!existsSync(CHROMIUM))('HTML report in a browser', () => {
       expect(await first.count()).toBe(1);
       expect(await first.getAttribute('data-name')).toBe(`dw1/${EVIL}`);
       expect(await page.locator('#verdict').textContent()).toBe('Not equivalent');
+      expect(await page.locator('#divergence').textContent()).toContain(unpairedLine(result, fd)!);
       const warnRow = page.locator('#facts tr', { hasText: 'Candidate warnings' });
       expect(await warnRow.locator('td').nth(1).textContent()).toBe(result.candidate.warnings.join('\n'));
       // Right under the candidate's digest.
