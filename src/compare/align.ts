@@ -842,7 +842,10 @@ function numericAlign(
             // the PRelu after the Conv.
             const wired =
               s0 >= STRONG_SIMILARITY ? 0 : (inR[j - 1] === inC[i - 1] ? 0.02 : 0) + (outR[j - 1] === outC[i - 1] ? 0.02 : 0) + (roleR[j - 1] === roleC[i - 1] ? 0.02 : 0);
-            const sc = (s0 >= STRONG_SIMILARITY ? 1 + s0 : sameRank && !t.reshape ? 0.05 : 0.01) + affinity + exact + wired;
+            // By shape alone, data movement (a port's layout Transpose) is no match for a
+            // computing layer: such a pair only fills a gap.
+            const mixed = !(s0 >= STRONG_SIMILARITY) && movR[j - 1] !== movC[i - 1];
+            const sc = mixed ? 0.005 : (s0 >= STRONG_SIMILARITY ? 1 + s0 : sameRank && !t.reshape ? 0.05 : 0.01) + affinity + exact + wired;
             // Later reference nodes win ties: a layer pairs with the last node of an identity chain.
             const total = prev[j - 1]! + sc + 1e-6 * (j / m);
             if (total > best) {

@@ -129,6 +129,10 @@ describe('fault injection: ONNX candidates (NCHW, names share nothing)', async (
     expect(rc.reference).toBe('bn1/FusedBatchNormV3');
     expect(rc.unpairedBefore).toEqual(['conv1/Relu']);
     expect(r.pairs.find((p) => p.reference === 'conv1/BiasAdd')).toMatchObject({ candidate: 't1', strategy: 'numeric', pass: true });
+    // Past it the layers pair one for one (the port's layout Transpose, data movement, pairs with
+    // no computing layer by shape alone), so each later own error passes.
+    expect(r.pairs.find((p) => p.reference === 'dw1/Relu6')?.candidateType).toBe('Clip');
+    for (const p of r.pairs.filter((q) => q.index > rc.index && q.own)) expect(p.own!.pass, p.reference).toBe(true);
     expect(consoleReport(r, { color: false })).toContain(
       'between its inputs and it the reference computes conv1/Relu (Relu), which no candidate layer pairs with: if the conversion lacks it, that is the fault',
     );
