@@ -9,6 +9,7 @@ import { A } from '../../src/graph/attrs.js';
 import { encodeGraphDef, graphToPbtxt } from '../../src/formats/graphdef-writer.js';
 import { readNpzFile } from '../../src/inputs/npz.js';
 import { GraphBuilder, host } from '../../src/graph/builder.js';
+import { ELEM, encodeModel } from '../fixtures/onnx-writer.js';
 import { TF1Graph, doubleLoop } from '../fixtures/tf1-loops.js';
 
 /**
@@ -139,6 +140,14 @@ describe('parity CLI', () => {
     g.nodes.push({ name: 'weird', op: 'FrobnicateV2', inputs: ['probs/Softmax'], attrs: {} });
     g.outputs = ['weird'];
     writeFileSync(join(d, 'unknown-op.pb'), encodeGraphDef(g));
+    writeFileSync(
+      join(d, 'bad-reshape.onnx'),
+      encodeModel({
+        nodes: [{ op: 'Reshape', name: 'reshape_it', inputs: ['x', 'shape'], outputs: ['y'] }],
+        inputs: [{ name: 'x', elem: ELEM.float, shape: [6] }, { name: 'shape', elem: ELEM.int64, shape: [1] }],
+        outputs: [{ name: 'y', elem: ELEM.float, shape: [4] }],
+      }),
+    );
     const cases: [string[], RegExp][] = [
       [['run', 'trunc.pb'], /trunc\.pb: /],
       [['run', 'garbage.pb'], /garbage\.pb: /],
@@ -147,6 +156,8 @@ describe('parity CLI', () => {
       [['run', 'cnn.pb', '--input', 'X=normal(0,1)'], /'X' is not an input of the model \(did you mean 'x'\?\)/],
       [['run', 'cnn.pb', '--shape', 'x:1x9x8x3'], /input 'x' is declared \[\?,8,8,3\] but .*\[1,9,8,3\]/],
       [['run', 'missing.pb'], /missing\.pb does not exist/],
+      // onnxruntime's own log of the failure (in colour, with C++ source locations) is not printed: one line.
+      [['run', 'bad-reshape.onnx', '--input', 'shape=constant(4)', '-q'], /^parity: error: bad-reshape\.onnx: onnxruntime failed to run the model: .*Name:'reshape_it' Status Message: input_shape_size == requested_shape_size was false\. The input tensor cannot be reshaped[^\n]*\n$/],
       [['compare', 'cnn.pb'], /expected 2 argument/],
       [['run', 'cnn.pb', '--frobnicate'], /Unknown option '--frobnicate'/],
       // Node's several-line message on one line, no escaped line breaks in it.

@@ -271,6 +271,26 @@ describe('ONNX runner: bad files and unsupported ops', () => {
     expect(err.items).toEqual([{ op: 'Frobnicate', nodes: ['f1'] }]);
   });
 
+  it('a model that fails while it runs is an ExecutionError naming the file and the node, without onnxruntime\'s C++ source locations', async () => {
+    const bytes = encodeModel({
+      nodes: [{ op: 'Reshape', name: 'reshape_it', inputs: ['x', 'shape'], outputs: ['y'] }],
+      inputs: [{ name: 'x', elem: ELEM.float, shape: [6] }, { name: 'shape', elem: ELEM.int64, shape: [1] }],
+      outputs: [{ name: 'y', elem: ELEM.float, shape: [4] }],
+    });
+    const f = save('bad-reshape.onnx', bytes);
+    const r = await loadOnnxRunner(f);
+    const x = tf.zeros([6]);
+    const shape = tf.tensor([4], [1], 'int32');
+    const err = (await collect(r, new Map([['x', x], ['shape', shape]])).catch((e: unknown) => e)) as ExecutionError;
+    tf.dispose([x, shape]);
+    r.dispose();
+    expect(err).toBeInstanceOf(ExecutionError);
+    expect(err.message).toContain(f);
+    expect(err.message).toContain("Name:'reshape_it'");
+    expect(err.message).toMatch(/cannot be reshaped/);
+    expect(err.message).not.toMatch(/onnxruntime_src|\.h:\d+|\.cc:\d+/);
+  });
+
   it('a model onnxruntime refuses for another reason is a ParityError naming the file', async () => {
     const bytes = encodeModel({
       nodes: [{ op: 'Add', name: 'a', inputs: ['x', 'missing'], outputs: ['y'] }],

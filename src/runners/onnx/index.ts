@@ -36,18 +36,28 @@ async function loadOrt(): Promise<OrtModule> {
 }
 
 function sessionOptions(level: GraphOptimizationLevel): Ort.InferenceSession.SessionOptions {
-  // Severity 3 (errors only): onnxruntime's warnings would otherwise interleave with the CLI's output.
+  // Severity 4 (fatal only): onnxruntime's warnings would otherwise interleave with the CLI's
+  // output, and its errors (in colour, with C++ source locations) come back to us as exceptions,
+  // which are reported once, naming the file and the node.
   // No memory arena: a session here runs once or a few times, every node output a graph output.
   // In a process that opens one session after another (the API, a benchmark), the arena's
   // blocks made blazeface's NCHW port run in 37-130 ms (outputs only) and 160-235 ms (every
   // output) against 14-19 and 43-57 ms without it. A one-shot CLI comparison takes the same
   // time either way (1.5-1.7 s here).
-  return { executionProviders: ['cpu'], graphOptimizationLevel: level, logSeverityLevel: 3, enableCpuMemArena: false };
+  return { executionProviders: ['cpu'], graphOptimizationLevel: level, logSeverityLevel: 4, enableCpuMemArena: false };
 }
 
-/** onnxruntime's message without the C++ source location and signature some of them start with. */
+/**
+ * onnxruntime's message without the C++ source locations and signatures in it
+ * ("/onnxruntime_src/…/reshape_helper.h:91 onnxruntime::ReshapeHelper::ReshapeHelper(…) "), at
+ * its start or after "Status Message: ".
+ */
 function firstLine(e: unknown): string {
-  return errorMessage(e).split('\n')[0]!.replace(/^\/\S+:\d+ [^]*?\) (?=\S)/, '').trim();
+  return errorMessage(e)
+    .split('\n')[0]!
+    .replace(/(^|\s)\/\S+\.(?:h|hpp|cc|cpp|c):\d+ [^]*?\) (?=\S)/g, '$1')
+    .replace(/^\/\S+:\d+ [^]*?\) (?=\S)/, '')
+    .trim();
 }
 
 /** onnxruntime's session-creation failure as a ParityError naming the file and, when it can, the op. */
