@@ -780,6 +780,13 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
       status: pi !== undefined ? (pairs[pi]!.pass ? 'pass' : 'fail') : unmatched ? 'unmatched' : 'not-compared',
     };
   });
+  // A per-tensor tolerance or check whose name no pair has (a typo, a name from another
+  // conversion) applied to nothing: the user is told, or they would read its absence as a pass.
+  const pairNames = new Set(pairs.flatMap((p) => [norm(p.reference), norm(p.candidate)]));
+  const unusedNames = [
+    ...Object.keys(opts.perTensor ?? {}).filter((n) => !pairNames.has(norm(n))).map((n) => `the per-tensor tolerance for '${n}' applied to nothing: no compared pair has that reference or candidate name`),
+    ...[...new Set((opts.checks ?? []).filter((c) => c.tensor && !pairNames.has(norm(c.tensor))).map(checkToString))].map((c) => `the check '${c}' applied to nothing: no compared pair has that reference or candidate name`),
+  ];
   // The kernel's own memory (for host arrays) cannot shrink: let it go between comparisons.
   releaseOwnMemory();
   timings.totalMs = performance.now() - tStart;
@@ -806,6 +813,7 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
       tolerance: opts.tolerance,
       perTensor: opts.perTensor ?? {},
       checks: (opts.checks ?? []).map(checkToString),
+      ...(unusedNames.length ? { warnings: unusedNames } : {}),
       startedAt: started.toISOString(),
       timings,
     },

@@ -102,6 +102,8 @@ export interface Result {
     tolerance: Tolerance;
     perTensor: Record<string, Tolerance>;
     checks: string[];
+    /** What the options given did not do (a per-tensor tolerance whose name no pair has). */
+    warnings?: string[];
     startedAt: string;
     timings: { referenceMs: number; candidateMs: number; compareMs: number; ownErrorMs: number; totalMs: number };
   };

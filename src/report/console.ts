@@ -56,6 +56,7 @@ export function consoleReport(r: Result, opts: { worst?: number; color?: boolean
       `unmatched: ${r.unmatched.reference.length} reference, ${r.unmatched.candidate.length} candidate`,
   );
   if (r.pairs.length && !r.pairs.some((p) => p.isOutput)) lines.push(`  ${c('33', 'no output of either model is in a pair: every pair decides the verdict')}`);
+  for (const w of r.run.warnings ?? []) lines.push(`  ${c('33', 'warning:')} ${w}`);
   for (const [side, facts] of [['reference', r.reference], ['candidate', r.candidate]] as const) {
     for (const w of facts.warnings ?? []) lines.push(`  ${c('33', `warning (${side}):`)} ${w}`);
   }

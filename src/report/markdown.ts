@@ -18,6 +18,7 @@ export function markdownReport(r: Result, opts: { worst?: number } = {}): string
     `seed ${r.run.seed} · ${r.run.iterations} iteration(s) · backend ${md(r.run.backend)} · atol ${r.run.tolerance.atol} · rtol ${r.run.tolerance.rtol}` +
       ` · ${r.pairs.length} pairs · unmatched ${r.unmatched.reference.length}/${r.unmatched.candidate.length} (reference/candidate)`,
   );
+  for (const w of r.run.warnings ?? []) lines.push('', `> ⚠️ ${md(w)}`);
   for (const [side, facts] of [['reference', r.reference], ['candidate', r.candidate]] as const) {
     for (const w of facts.warnings ?? []) lines.push('', `> ⚠️ ${side}: ${md(w)}`);
   }
