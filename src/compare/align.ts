@@ -756,7 +756,7 @@ function numericAlign(
     const inR = R.map((r) => refWiring?.fanIn.get(r.name) ?? -2);
     const outC = C.map((c) => candWiring?.fanOut.get(c.name) ?? -1);
     const outR = R.map((r) => refWiring?.fanOut.get(r.name) ?? -2);
-    // Roles, where both runners say: 0 unknown (never equal to the other side's).
+    // Roles, where both runners say; an unknown one (-1 here, -2 there) equals nothing.
     const roleCode = { affine: 1, activation: 2, pool: 3 } as const;
     const roleC = C.map((c) => (c.role ? roleCode[c.role] : -1));
     const roleR = R.map((r) => (r.role ? roleCode[r.role] : -2));

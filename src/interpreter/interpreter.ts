@@ -620,7 +620,6 @@ function deadInput(step: Step, dead: Deadness): string | undefined {
 
 export { suggest } from '../core/names.js';
 
-
 const roles = new WeakMap<GraphNode, OpRole | null>();
 
 /** A node's output role (core/runner.ts opRole), its fused ops read once per node. */
