@@ -17,7 +17,7 @@ export { ParityError, FormatError, InputError, UnsupportedError, ExecutionError,
 export { loadModel } from './runners/index.js';
 export { loadGraph } from './formats/index.js';
 export { Interpreter } from './interpreter/interpreter.js';
-export { compareRunners } from './compare/compare.js';
+export { compareRunners } from './compare/pipeline.js';
 export { consoleReport } from './report/console.js';
 export { writeReports, jsonReport } from './report/index.js';
 

@@ -64,7 +64,7 @@ export interface ActInfo {
 /** Ops whose outputs are never layer outputs worth pairing. */
 const SKIP_REF_OPS = new Set(['Const', 'Constant', 'Shape', 'ShapeN', 'Size', 'Rank', 'NoOp', 'VarHandleOp', 'ReadVariableOp', 'VariableV2', 'Placeholder', 'Range', 'Fill', 'Pack']);
 
-export function isPairable(a: ActInfo, side: 'reference' | 'candidate'): boolean {
+export function isPairable(a: Pick<ActInfo, 'name' | 'type' | 'dtype'>, side: 'reference' | 'candidate'): boolean {
   if (a.dtype !== 'float32') return false;
   // Constants and plumbing are not layer outputs, on either side (graph candidates have them too).
   if (SKIP_REF_OPS.has(a.type)) return false;

@@ -7,6 +7,7 @@ import { wasmHeapView } from './device.js';
 import type { JobSums, JobView } from './kernel/pool.js';
 import { batchedTranspose } from './kernel/kernel.js';
 import { MetricsPool } from './kernel/pool.js';
+import type { EngineConfig } from './engine.js';
 import type { MetricOptions, MetricPass } from './metrics.js';
 import { computeMetrics, computeMetricsInMemory, metricsFromPasses } from './metrics.js';
 
@@ -19,32 +20,22 @@ export interface Held extends ActInfo {
   tensor?: tf.Tensor;
 }
 
-/** Default share of the wasm heap (4 GiB at most) that held activations may take; past it they are copied to the host. */
-const DEFAULT_DEVICE_BYTES = 1024 * 1024 * 1024;
-
-/** A non-negative number from the environment variable `name`, else `fallback`. */
-export function envAmount(name: string, fallback: number): number {
-  const v = Number(process.env[name]);
-  return process.env[name] !== undefined && Number.isFinite(v) && v >= 0 ? v : fallback;
-}
-
-/**
- * Default bytes of values (device and host) a comparison holds for alignment; past it, further
- * activations are kept as samples only and their pairs are measured in a second run of both
- * models once alignment is known (PARITY_HOLD_BYTES; 0: always so, the least memory).
- */
-const DEFAULT_HOLD_BYTES = 2 * 1024 * 1024 * 1024;
-
 /** Owns the tensors held on the device and disposes them. */
 export class ActivationStore {
   private bytes = 0;
   private hostBytes = 0;
   private readonly held = new Set<tf.Tensor>();
   private readonly onHost = new WeakSet<Held>();
-  private readonly budget = envAmount('PARITY_DEVICE_BYTES', DEFAULT_DEVICE_BYTES);
-  private readonly holdLimit = envAmount('PARITY_HOLD_BYTES', DEFAULT_HOLD_BYTES);
+  private readonly budget: number;
+  private readonly holdLimit: number;
   /** Activations kept as samples only (their pairs need the second run). */
   sampled = 0;
+
+  /** `holdBytes`: past it, a first run keeps samples only; `deviceBytes`: past it, values are copied to the host. */
+  constructor(engine: Pick<EngineConfig, 'holdBytes' | 'deviceBytes'>) {
+    this.budget = engine.deviceBytes;
+    this.holdLimit = engine.holdBytes;
+  }
 
   /**
    * Keeps a float32 activation's values: the tensor itself when it is on the wasm heap and fits
@@ -203,9 +194,11 @@ export function measureLater(
   opts: MetricOptions,
   detail: (m: MetricPass) => boolean,
   where: Where = 'auto',
+  /** Whether the metrics thread may take it (EngineConfig.metricsThread). */
+  thread = true,
 ): { result: Promise<Measured> } {
   assertFits(r, c, t);
-  const pool = MetricsPool.get();
+  const pool = thread ? MetricsPool.get() : null;
   const n = r.shape.reduce((x, y) => x * y, 1);
   const now = () => ({ result: Promise.resolve(measure(r, c, t, opts, detail)) });
   if (where === 'here' || !pool?.available() || n < THREAD_MIN || !hasValues(r)) return now();

@@ -25,3 +25,8 @@ function editDistance(a: string, b: string, cap: number): number {
   return prev[b.length]!;
 }
 
+
+/** A tensor name without its output port ':0' (the name of the node that produces it). */
+export function stripPort(name: string): string {
+  return name.endsWith(':0') ? name.slice(0, -2) : name;
+}

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { feedsMaker } from '../../src/cli/common.js';
-import { compareRunners } from '../../src/compare/compare.js';
+import { compareRunners } from '../../src/compare/pipeline.js';
 import type { Runner } from '../../src/core/runner.js';
 import { consoleReport } from '../../src/report/console.js';
 import { jsonReport } from '../../src/report/index.js';

@@ -1,7 +1,7 @@
 import { checkWritable, writeFileAtomic } from '../../core/write.js';
 import type { Alignment } from '../../compare/align.js';
 import { readAlignmentFile } from '../../compare/align.js';
-import { compareRunners } from '../../compare/compare.js';
+import { compareRunners } from '../../compare/pipeline.js';
 import type { Check } from '../../compare/metrics.js';
 import { parseCheck } from '../../compare/metrics.js';
 import type { Result, Tolerance } from '../../compare/result.js';

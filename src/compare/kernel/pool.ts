@@ -4,6 +4,7 @@ import { copyInMemory, transposeArrays, transposeInMemory } from './kernel.js';
 import { WASM_BASE64 as ARC4_BASE64 } from '../../inputs/kernel/arc4-wasm.js';
 import type { Arc4State } from '../../inputs/kernel/arc4.js';
 import { WASM_SHARED_BASE64 } from './metrics-wasm.js';
+import { engineConfigFromEnv } from '../engine.js';
 
 /**
  * The metric kernel on a second thread. The main thread is busy running both models (tfjs runs
@@ -242,7 +243,7 @@ export class MetricsPool {
   static get(): MetricsPool | null {
     if (MetricsPool.single === undefined) {
       MetricsPool.single = null;
-      if (process.env.PARITY_METRICS_THREAD !== '0') {
+      if (engineConfigFromEnv().metricsThread) {
         try {
           const pool = new MetricsPool();
           pool.start();

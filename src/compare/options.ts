@@ -1,0 +1,38 @@
+import type { HostTensor } from '../core/tensor.js';
+import type { Alignment } from './align.js';
+import type { EngineConfig } from './engine.js';
+import type { Check } from './metrics.js';
+import type { ModelFacts, Tolerance } from './result.js';
+
+/** What a comparison is asked to do (the programmatic API and the CLI build it). */
+export interface CompareOptions {
+  seed: number;
+  iterations: number;
+  tolerance: Tolerance;
+  /** Per-tensor tolerance, keyed by reference or candidate name. */
+  perTensor?: Record<string, Tolerance>;
+  checks?: Check[];
+  map?: Alignment;
+  namesOnly?: boolean;
+  nanEqual?: boolean;
+  topk?: number;
+  /** Re-run failing candidate layers on the reference's inputs (default true). */
+  ownError?: boolean;
+  /** Largest number of failing pairs whose own error is computed. */
+  maxOwnError?: number;
+  /** 'outputs' (default): the verdict follows the final outputs; 'all': every compared pair counts. */
+  failOn?: 'outputs' | 'all';
+  /** Feeds for iteration i (keyed by reference input name) and a description of each input's source. */
+  feeds: (iteration: number, seed: number) => { feeds: Map<string, HostTensor>; sources: Record<string, string> };
+  referenceFacts: ModelFacts;
+  candidateFacts: ModelFacts;
+  /** Reference graph for the graph view. */
+  graph?: { name: string; op: string; inputs: string[] }[];
+  /** Called once per stage, for progress output. */
+  onProgress?: (msg: string) => void;
+  /**
+   * How values are held and measured (never what is measured): by default read once from the
+   * environment at the start of the comparison (engineConfigFromEnv); PLAIN_ENGINE is the definition.
+   */
+  engine?: EngineConfig;
+}

@@ -1,0 +1,186 @@
+import { tf } from '../backend/tf.js';
+import { backendInfo } from '../backend/index.js';
+import { stripPort as norm } from '../core/names.js';
+import type { Runner } from '../core/runner.js';
+import { VERSION } from '../version.js';
+import type { ActInfo, Alignment } from './align.js';
+import { align } from './align.js';
+import { engineConfigFromEnv } from './engine.js';
+import { releaseOwnMemory } from './kernel/kernel.js';
+import { MetricsPool } from './kernel/pool.js';
+import { checkToString } from './metrics.js';
+import type { CompareOptions } from './options.js';
+import type { InputFacts, PairResult, Result } from './result.js';
+import { RESULT_SCHEMA_VERSION } from './result.js';
+import { ActivationStore, withHeapViews } from './store.js';
+import { graphFacts, unappliedWarnings, withWarnings } from './stages/assemble.js';
+import { bindFeeds } from './stages/bind.js';
+import { decide } from './stages/decide.js';
+import { diagnose } from './stages/diagnose.js';
+import type { MeasureContext } from './stages/measure-pair.js';
+import { worse } from './stages/measure-pair.js';
+import { measureAligned } from './stages/measure.js';
+import type { Observation } from './stages/observe.js';
+import { observe } from './stages/observe.js';
+import type { OwnOutcome } from './stages/own-error.js';
+import { ownErrorStage } from './stages/own-error.js';
+
+/**
+ * The comparison of a reference and a candidate runner on the same seeded feeds, as stages with
+ * plain data between them (docs/DESIGN.md, "The comparison as stages"):
+ *
+ *   per iteration: bind feeds -> observe (run both, stream activations) -> align (first
+ *   iteration) -> measure -> own error (failing pairs whose worst iteration this is)
+ *   then: diagnose (first divergence, root cause) -> decide (verdict) -> Result
+ *
+ * Returns the Result; never throws for a model that merely differs (that is 'not-equivalent').
+ */
+export async function compareRunners(reference: Runner, candidate: Runner, opts: CompareOptions): Promise<Result> {
+  const started = new Date();
+  const tStart = performance.now();
+  const progress = opts.onProgress ?? (() => {});
+  const engine = opts.engine ?? engineConfigFromEnv();
+  const timings = { referenceMs: 0, candidateMs: 0, compareMs: 0, ownErrorMs: 0, totalMs: 0 };
+  const iterations = Math.max(1, opts.iterations);
+  // No per-tensor tolerances: toleranceFor looks nothing up (an empty object's misses cost a string lookup each).
+  if (opts.perTensor && Object.keys(opts.perTensor).length === 0) opts = { ...opts, perTensor: undefined };
+  const ctx = measureContext(reference, candidate, opts, engine.metricsThread);
+  // Starts the metrics thread now, so it is up by the time the first pairs arrive.
+  if (engine.metricsThread) MetricsPool.get();
+
+  let alignment: Alignment | undefined;
+  let refNodes: ActInfo[] = [];
+  let inputFacts: InputFacts[] = [];
+  /** Each pair's worst iteration, and the own error measured on that iteration. */
+  const kept = new Map<number, PairResult>();
+  const own = new Map<number, OwnOutcome>();
+  for (let it = 0; it < iterations; it++) {
+    const say = (msg: string) => progress(`iteration ${it + 1}/${iterations}: ${msg}`);
+    const feeds = bindFeeds(reference, candidate, opts, it);
+    const store = new ActivationStore(engine);
+    try {
+      if (it === 0) inputFacts = feeds.inputFacts;
+      say('running reference and candidate');
+      const seen = await observe(reference, candidate, feeds, store, { ctx, engine, pinned: pinnedNames(reference, candidate, opts), ...(alignment ? { alignment } : {}) });
+      timings.referenceMs += seen.ref.ms;
+      timings.candidateMs += seen.cand.ms;
+      timings.compareMs += seen.inRunMs;
+      const t0 = performance.now();
+      if (!alignment) {
+        alignment = alignObserved(seen, reference, candidate, opts);
+        refNodes = seen.ref.acts;
+      }
+      const measured = await measureAligned(reference, candidate, feeds, alignment, seen, store, ctx, engine, say);
+      timings.referenceMs += measured.rerun.referenceMs;
+      timings.candidateMs += measured.rerun.candidateMs;
+      const worst = keepWorst(kept, measured.pairs);
+      timings.compareMs += performance.now() - t0 - measured.rerun.referenceMs - measured.rerun.candidateMs;
+      if (opts.ownError !== false && candidate.runSingle) {
+        const t1 = performance.now();
+        for (const i of worst) own.delete(i);
+        const failing = [...kept.values()].filter((q) => !q.pass).sort((x, y) => x.index - y.index).slice(0, opts.maxOwnError ?? 50).filter((q) => worst.has(q.index));
+        if (failing.length) progress(`computing own error of ${failing.length} failing layer${failing.length === 1 ? '' : 's'}`);
+        for (const [i, o] of await ownErrorStage(reference, candidate, feeds, alignment, seen, store, failing, opts)) own.set(i, o);
+        timings.ownErrorMs += performance.now() - t1;
+      }
+    } finally {
+      store.dispose();
+      feeds.dispose();
+    }
+  }
+
+  const { pairs, firstDivergence, rootCause } = diagnose(densePairs(kept, own), refNodes);
+  const { verdict, summary, error } = decide(pairs, firstDivergence, opts.failOn);
+  const warnings = unappliedWarnings(pairs, opts.perTensor, opts.checks);
+  // The metric pass's own memory (for host arrays) cannot shrink: let it go between comparisons.
+  releaseOwnMemory();
+  timings.totalMs = performance.now() - tStart;
+  return {
+    schemaVersion: RESULT_SCHEMA_VERSION,
+    tool: { name: 'tf-parity', version: VERSION },
+    verdict,
+    summary,
+    reference: withWarnings(opts.referenceFacts, reference.warnings),
+    candidate: withWarnings(opts.candidateFacts, candidate.warnings),
+    run: {
+      seed: opts.seed,
+      iterations,
+      backend: tf.getBackend(),
+      fallbackKernels: [...(backendInfo()?.fallbackKernels ?? [])].sort(),
+      tolerance: opts.tolerance,
+      perTensor: opts.perTensor ?? {},
+      checks: (opts.checks ?? []).map(checkToString),
+      ...(warnings.length ? { warnings } : {}),
+      startedAt: started.toISOString(),
+      timings,
+    },
+    inputs: inputFacts,
+    pairs,
+    ...(firstDivergence !== undefined ? { firstDivergence } : {}),
+    ...(rootCause !== undefined ? { rootCause } : {}),
+    unmatched: alignment!.unmatched,
+    alignment: alignment!.pairs,
+    graph: graphFacts(opts.graph, refNodes, pairs, alignment!),
+    ...(error ? { error } : {}),
+  };
+}
+
+/**
+ * A pair is an output when either side is one of its model's outputs: a converted model's
+ * outputs are what it is for, even where the reference's are other nodes (a training graph
+ * from a checkpoint ends in its loss; its prediction is the SavedModel's output).
+ */
+function measureContext(reference: Runner, candidate: Runner, opts: CompareOptions, thread: boolean): MeasureContext {
+  const refOutputs = new Set(reference.outputs().map(norm));
+  const candOutputs = new Set(candidate.outputs().map(norm));
+  return { opts, thread, isOutputPair: (p) => refOutputs.has(norm(p.reference)) || candOutputs.has(norm(p.candidate)) };
+}
+
+/**
+ * Never let go early: model outputs (their pairs need histograms and worst elements) and what
+ * the map pairs (its pair is measured when the other side arrives).
+ */
+function pinnedNames(reference: Runner, candidate: Runner, opts: CompareOptions): { reference: Set<string>; candidate: Set<string> } {
+  const mapped = opts.map?.pairs ?? [];
+  return {
+    reference: new Set([...reference.outputs().map(norm), ...mapped.map((p) => norm(p.reference))]),
+    candidate: new Set([...candidate.outputs().map(norm), ...mapped.map((p) => norm(p.candidate))]),
+  };
+}
+
+/** Stage 3, align: the reference's activations paired with the candidate's (align.ts). */
+function alignObserved(seen: Observation, reference: Runner, candidate: Runner, opts: CompareOptions): Alignment {
+  const { ref, cand, decided, spec } = seen;
+  return withHeapViews([...ref.acts, ...cand.acts], () =>
+    align(ref.acts, cand.acts, {
+      map: opts.map,
+      decided,
+      namesOnly: opts.namesOnly,
+      referenceOutputs: reference.outputs(),
+      candidateOutputs: candidate.outputs(),
+      ...(spec ? { samples: spec.samples } : {}),
+    }),
+  );
+}
+
+/** Keeps each pair's worst iteration (iterations keep the worst); returns the pairs this iteration is now the worst of. */
+function keepWorst(kept: Map<number, PairResult>, iteration: Map<number, PairResult>): Set<number> {
+  const now = new Set<number>();
+  for (const [idx, q] of iteration) {
+    const prev = kept.get(idx);
+    if (prev && !worse(prev.metrics, q.metrics)) continue;
+    kept.set(idx, q);
+    now.add(idx);
+  }
+  return now;
+}
+
+/** The kept pairs in reference order, indexed densely, with their own errors. */
+function densePairs(kept: Map<number, PairResult>, own: Map<number, OwnOutcome>): PairResult[] {
+  return [...kept.values()]
+    .sort((a, b) => a.index - b.index)
+    .map((p, i) => {
+      const o = own.get(p.index);
+      return { ...p, index: i, ...(o !== undefined ? (typeof o === 'string' ? { ownSkipped: o } : { own: o }) : {}) };
+    });
+}
