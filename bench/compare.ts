@@ -15,7 +15,7 @@ import { onnxPortOfGraph } from '../cases/gen/onnx-port.js';
 import { renamedTfjsCopy } from '../cases/gen/renamed.js';
 import { readTfjsGraphModel } from '../src/formats/tfjs-graph.js';
 import { initBackend } from '../src/backend/index.js';
-import { MetricsPool } from '../src/compare/kernel/pool.js';
+import { MetricsPool } from '../src/compare/simd/pool.js';
 import { computeMetrics } from '../src/compare/metrics.js';
 import type { Result } from '../src/compare/result.js';
 import { encodeGraphDef } from '../src/formats/graphdef-writer.js';

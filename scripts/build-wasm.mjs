@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Compiles the hand-written WebAssembly kernels (src/**/kernel/*.wat, listed in KERNELS) with wabt and writes each
+// Compiles the hand-written WebAssembly kernels (src/compare/simd/*.wat, src/inputs/kernel/*.wat, listed in KERNELS) with wabt and writes each
 // as a TypeScript module holding the bytes (base64), so neither the build nor users need wabt.
-// Run after editing a .wat file: npm run build:wasm. test/compare/kernel.test.ts checks that
+// Run after editing a .wat file: npm run build:wasm. test/compare/metric-pass.test.ts checks that
 // the committed bytes are what this script makes of the committed source.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,7 +10,7 @@ import wabtInit from 'wabt';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const KERNELS = [
-  { wat: 'src/compare/kernel/metrics.wat', ts: 'src/compare/kernel/metrics-wasm.ts', shared: true },
+  { wat: 'src/compare/simd/metrics.wat', ts: 'src/compare/simd/metrics-wasm.ts', shared: true },
   { wat: 'src/inputs/kernel/arc4.wat', ts: 'src/inputs/kernel/arc4-wasm.ts', shared: false },
 ];
 

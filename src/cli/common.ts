@@ -10,7 +10,7 @@ import type { InputSpec } from '../inputs/spec.js';
 import { loadInputSpecFile, parseInputArg, parseShapeArg } from '../inputs/spec.js';
 import { generateFeeds, inferIntRanges, loadFeeds, plannedDraws } from '../inputs/generate.js';
 import { arc4State } from '../inputs/kernel/arc4.js';
-import { MetricsPool } from '../compare/kernel/pool.js';
+import { MetricsPool } from '../compare/simd/pool.js';
 import { modelFiles, settled, statKey } from '../formats/files.js';
 
 /** Options every command that runs a model accepts. */

@@ -1,9 +1,9 @@
 import { tf } from '../backend/tf.js';
-import type { WasmMemory } from './kernel/kernel.js';
-import { MetricsPool, type RingRegion } from './kernel/pool.js';
+import type { WasmMemory } from './simd/metric-pass.js';
+import { MetricsPool, type RingRegion } from './simd/pool.js';
 
 /**
- * Where a float32 tensor's values sit in the tfjs wasm backend's heap, so the metric kernel can
+ * Where a float32 tensor's values sit in the tfjs wasm backend's heap, so the SIMD metric pass can
  * read them in place. This reads two internals of tfjs 4 (the engine's tensorInfo, the wasm
  * backend's dataIdMap and its module's memory, plain or shared); when any of them is not what is expected (a
  * tensor on another backend, another tfjs version) the answer is null and callers copy the
@@ -34,7 +34,7 @@ export function wasmHeapView(t: tf.Tensor): { memory: WasmMemory; offset: number
 /**
  * A block of the tfjs wasm heap for the metrics thread's ring, when the current backend is wasm
  * and its heap is shared (backend/shared-heap.ts): copies of tensors into it are then copies
- * within one memory (see kernel/pool.ts). Null otherwise. The block is 16-byte aligned.
+ * within one memory (see simd/pool.ts). Null otherwise. The block is 16-byte aligned.
  */
 export function tfjsHeapRegion(bytes: number): RingRegion | null {
   if (tf.getBackend() !== 'wasm') return null;

@@ -1,6 +1,6 @@
 import { InputError } from '../core/errors.js';
-import type { PassA, PassB, WasmMemory } from './kernel/kernel.js';
-import { ownMemory, runKernel, runKernelB } from './kernel/kernel.js';
+import type { PassA, PassB, WasmMemory } from './simd/metric-pass.js';
+import { ownMemory, runMetricPass, runMetricPassB } from './simd/metric-pass.js';
 
 /**
  * Error metrics between a reference and a candidate tensor (same element order).
@@ -71,7 +71,7 @@ export interface MetricPass extends MetricValues {
 }
 
 /**
- * Running sums and extremes of one comparison: the kernel's pass A fields, pass B's, and the
+ * Running sums and extremes of one comparison: the metric pass's pass A fields, pass B's, and the
  * non-finite counts only the scalar loop makes.
  */
 interface Acc extends PassA, PassB {
@@ -92,7 +92,7 @@ function emptyAcc(): Acc {
 }
 
 /**
- * Scalar accumulation of elements [from, to): the exact definition the wasm kernel follows,
+ * Scalar accumulation of elements [from, to): the exact definition the SIMD metric pass follows,
  * and the path for data with NaN/Inf (counted and matched here, left out of the finite
  * statistics so one NaN does not turn every metric into NaN and hide the rest).
  */
@@ -165,26 +165,26 @@ function nonFinite(r: number, c: number, nanEqual: boolean, acc: Acc): boolean {
 }
 
 /** Elements below this go through the scalar loop (the copy and call are not worth it). */
-const KERNEL_MIN = 64;
+const SIMD_MIN = 64;
 
 /**
- * Accumulates with the wasm kernel over float32 data at byte offsets of `memory` (with the
- * last element of an odd count done by the scalar loop). Returns null when the kernel cannot
+ * Accumulates with the SIMD metric pass over float32 data at byte offsets of `memory` (with the
+ * last element of an odd count done by the scalar loop). Returns null when the metric pass cannot
  * run here or the data holds NaN/Inf (the caller then takes the scalar path).
  */
-function kernelAcc(memory: WasmMemory, rOff: number, cOff: number, n: number, atol: number, rtol: number, nanEqual: boolean): Acc | null {
+function simdAcc(memory: WasmMemory, rOff: number, cOff: number, n: number, atol: number, rtol: number, nanEqual: boolean): Acc | null {
   const pairs = n >>> 1;
-  const k = runKernel(memory, rOff, cOff, pairs, atol, rtol, false);
+  const k = runMetricPass(memory, rOff, cOff, pairs, atol, rtol, false);
   if (!k) return null;
   let b: PassB | null = null;
   if (Number.isFinite(k.a.sr) && Number.isFinite(k.a.sc) && k.a.close < pairs * 2) {
-    b = runKernelB(memory, rOff, cOff, pairs, atol, rtol);
+    b = runMetricPassB(memory, rOff, cOff, pairs, atol, rtol);
     if (!b) return null;
   }
   return accFromPasses(memory, rOff, cOff, n, k.a, b, atol, rtol, nanEqual);
 }
 
-/** The kernel's two passes (pass B when pass A found elements outside the tolerance) and the odd last element, as one Acc; null for NaN/Inf data. */
+/** The metric pass's two passes (pass B when pass A found elements outside the tolerance) and the odd last element, as one Acc; null for NaN/Inf data. */
 function accFromPasses(memory: WasmMemory, rOff: number, cOff: number, n: number, a: PassA, b: PassB | null, atol: number, rtol: number, nanEqual: boolean): Acc | null {
   const pairs = n >>> 1;
   // A NaN or infinity on either side makes that side's sum non-finite (float32 sums cannot overflow a double).
@@ -211,7 +211,7 @@ function accFromPasses(memory: WasmMemory, rOff: number, cOff: number, n: number
 }
 
 /**
- * Metrics from the kernel's sums computed elsewhere (a worker) over arrays at byte offsets of
+ * Metrics from the metric pass's sums computed elsewhere (a worker) over arrays at byte offsets of
  * `memory`; data with NaN/Inf goes through the scalar loop on those arrays.
  */
 export function metricsFromPasses(memory: WasmMemory, rOff: number, cOff: number, n: number, a: PassA, b: PassB | null, opts: MetricOptions, shape?: readonly number[]): MetricPass {
@@ -253,20 +253,20 @@ function finish(acc: Acc, n: number): MetricPass {
 }
 
 /**
- * All metrics of a pair (same element order) in one pass over both arrays: the wasm kernel
- * for float32 data (copied into the kernel's memory), the scalar loop otherwise and for data
+ * All metrics of a pair (same element order) in one pass over both arrays: the SIMD metric pass
+ * for float32 data (copied into the metric pass's memory), the scalar loop otherwise and for data
  * with NaN/Inf. `worst_index` is -1 when every element is within tolerance.
  */
 export function computeMetrics(ref: ArrayLike<number>, cand: ArrayLike<number>, opts: MetricOptions, shape?: readonly number[]): MetricPass {
   const n = ref.length;
   if (cand.length !== n) throw new InputError(`cannot compare tensors of ${n} and ${cand.length} elements`);
   let acc: Acc | null = null;
-  if (n >= KERNEL_MIN && ref instanceof Float32Array && cand instanceof Float32Array) {
+  if (n >= SIMD_MIN && ref instanceof Float32Array && cand instanceof Float32Array) {
     const mem = ownMemory(n * 8);
     if (mem) {
       new Float32Array(mem.buffer, 0, n).set(ref);
       new Float32Array(mem.buffer, n * 4, n).set(cand);
-      acc = kernelAcc(mem, 0, n * 4, n, opts.atol, opts.rtol, opts.nanEqual ?? true);
+      acc = simdAcc(mem, 0, n * 4, n, opts.atol, opts.rtol, opts.nanEqual ?? true);
     }
   }
   return withTopk(acc ? finish(acc, n) : scalarMetrics(ref, cand, opts), ref, cand, opts, shape);
@@ -274,11 +274,11 @@ export function computeMetrics(ref: ArrayLike<number>, cand: ArrayLike<number>, 
 
 /**
  * The same for float32 data already in a wasm memory (e.g. two tensors on the tfjs wasm
- * backend's heap): nothing is copied. Null when the kernel cannot run on that memory.
+ * backend's heap): nothing is copied. Null when the metric pass cannot run on that memory.
  */
 export function computeMetricsInMemory(memory: WasmMemory, rOff: number, cOff: number, n: number, opts: MetricOptions, shape?: readonly number[]): MetricPass | null {
   const views = () => [new Float32Array(memory.buffer, rOff, n), new Float32Array(memory.buffer, cOff, n)] as const;
-  const acc = n >= KERNEL_MIN ? kernelAcc(memory, rOff, cOff, n, opts.atol, opts.rtol, opts.nanEqual ?? true) : null;
+  const acc = n >= SIMD_MIN ? simdAcc(memory, rOff, cOff, n, opts.atol, opts.rtol, opts.nanEqual ?? true) : null;
   const [r, c] = views();
   return withTopk(acc ? finish(acc, n) : scalarMetrics(r, c, opts), r, c, opts, shape);
 }
@@ -294,7 +294,7 @@ function withTopk(m: MetricPass, ref: ArrayLike<number>, cand: ArrayLike<number>
   return m;
 }
 
-/** The scalar path alone (tests check the kernel against it). */
+/** The scalar path alone (tests check the metric pass against it). */
 export function computeMetricsScalar(ref: ArrayLike<number>, cand: ArrayLike<number>, opts: MetricOptions): MetricPass {
   return scalarMetrics(ref, cand, opts);
 }

@@ -4,16 +4,16 @@ import type { ActInfo, Transform } from './align.js';
 import { applyTransform, sampleActivation, transformFits } from './align.js';
 import { InputError } from '../core/errors.js';
 import { wasmHeapView } from './device.js';
-import type { JobSums, JobView } from './kernel/pool.js';
-import { batchedTranspose } from './kernel/kernel.js';
-import { MetricsPool } from './kernel/pool.js';
+import type { JobSums, JobView } from './simd/pool.js';
+import { batchedTranspose } from './simd/metric-pass.js';
+import { MetricsPool } from './simd/pool.js';
 import type { EngineConfig } from './engine.js';
 import type { MetricOptions, MetricPass } from './metrics.js';
 import { computeMetrics, computeMetricsInMemory, metricsFromPasses } from './metrics.js';
 
 /**
  * An activation as the comparison holds it between the two runs: its facts, and its values
- * either as a tensor left on the tfjs wasm heap (`tensor`, read in place by the metric kernel)
+ * either as a tensor left on the tfjs wasm heap (`tensor`, read in place by the SIMD metric pass)
  * or as a host copy (`data`).
  */
 export interface Held extends ActInfo {
@@ -132,7 +132,7 @@ export interface Measured {
 /**
  * Metrics of reference `r` against candidate values `c` (a tensor in the candidate's layout,
  * or host data) brought into the reference's order by `t`. When both are on the wasm heap the
- * kernel reads them in place; a transposition is done on the device first.
+ * metric pass reads them in place; a transposition is done on the device first.
  * `detail(m)` says whether host copies are wanted as well (histograms, worst elements).
  */
 export function measure(
@@ -203,7 +203,7 @@ export function measureLater(
   const now = () => ({ result: Promise.resolve(measure(r, c, t, opts, detail)) });
   if (where === 'here' || !pool?.available() || n < THREAD_MIN || !hasValues(r)) return now();
   // A candidate read through a permutation, on the heap: copied into the ring transposed, in
-  // one pass (the kernel's transpose), instead of transposed by tfjs and then copied. While the
+  // one pass (the metric pass's transpose), instead of transposed by tfjs and then copied. While the
   // models run that is every pair of an NCHW candidate: tfjs's transpose had cost blazeface's
   // NCHW port about 60 ms per comparison.
   const onHeap = where === 'auto' && c.tensor && t?.perm ? wasmHeapView(c.tensor) : null;

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { importSharedMemory } from '../../src/backend/shared-heap.js';
 import { wasmHeapView } from '../../src/compare/device.js';
-import { MetricsPool } from '../../src/compare/kernel/pool.js';
+import { MetricsPool } from '../../src/compare/simd/pool.js';
 import type { Held } from '../../src/compare/store.js';
 import { measure, measureLater } from '../../src/compare/store.js';
 import wabtInit from 'wabt';
@@ -125,7 +125,7 @@ describe('shared tfjs heap', () => {
     const script = `
       const { initBackend } = await import(${JSON.stringify(join(ROOT, 'dist/src/backend/index.js'))});
       const { compare } = await import(${JSON.stringify(join(ROOT, 'dist/src/index.js'))});
-      const { MetricsPool } = await import(${JSON.stringify(join(ROOT, 'dist/src/compare/kernel/pool.js'))});
+      const { MetricsPool } = await import(${JSON.stringify(join(ROOT, 'dist/src/compare/simd/pool.js'))});
       const tf = await import('@tensorflow/tfjs-core');
       await initBackend('wasm');
       const shared = tf.backend().wasm.asm.memory.buffer instanceof SharedArrayBuffer;

@@ -221,7 +221,7 @@ describe('a real model ported to NCHW ONNX (blazeface, cases/gen/onnx-port.ts; o
   it('NCHW activations copied into the metrics thread transposed measure what tfjs transposed measures on this thread', async () => {
     const f = join(dir, 'blazeface-port.onnx');
     writeFileSync(f, onnxPortOfGraph(graph));
-    const { MetricsPool } = await import('../../src/compare/kernel/pool.js');
+    const { MetricsPool } = await import('../../src/compare/simd/pool.js');
     const pool = MetricsPool.get();
     for (let i = 0; i < 400 && !pool?.available(); i++) await new Promise((res) => setTimeout(res, 5));
     expect(pool?.available()).toBe(true);

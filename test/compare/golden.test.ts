@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MetricsPool } from '../../src/compare/kernel/pool.js';
+import { MetricsPool } from '../../src/compare/simd/pool.js';
 import type { Result } from '../../src/compare/result.js';
 import { compare } from '../../src/index.js';
 import { renamedTfjsCopy } from '../../cases/gen/renamed.js';

@@ -4,8 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { wasmHeapView } from '../../src/compare/device.js';
-import type { JobSums, JobView, RingRegion } from '../../src/compare/kernel/pool.js';
-import { MetricsPool } from '../../src/compare/kernel/pool.js';
+import type { JobSums, JobView, RingRegion } from '../../src/compare/simd/pool.js';
+import { MetricsPool } from '../../src/compare/simd/pool.js';
 import { arc4State } from '../../src/inputs/kernel/arc4.js';
 import seedrandom from 'seedrandom';
 import { computeMetricsScalar } from '../../src/compare/metrics.js';
@@ -212,7 +212,7 @@ describe('metrics thread', () => {
 
   it('a process that used the thread exits by itself when its work is done', () => {
     const script = `
-      const { MetricsPool } = await import(${JSON.stringify(join(ROOT, 'dist/src/compare/kernel/pool.js'))});
+      const { MetricsPool } = await import(${JSON.stringify(join(ROOT, 'dist/src/compare/simd/pool.js'))});
       const pool = MetricsPool.get();
       while (!pool.available()) await new Promise((r) => setTimeout(r, 5));
       const job = await pool.submit(100000, 1e-4, 1e-4, (r, c) => { r.fill(1); c.fill(2); }, (sums) => sums.a.maxabs);

@@ -11,7 +11,7 @@ import { writeReports } from '../../report/index.js';
 import { loadModel } from '../../runners/index.js';
 import type { Command } from '../main.js';
 import type { ParsedValues } from '../common.js';
-import { MetricsPool } from '../../compare/kernel/pool.js';
+import { MetricsPool } from '../../compare/simd/pool.js';
 import { RUN_OPTIONS, RUN_OPTIONS_USAGE, feedsMaker, hashPath, intOption, log, loopActivationsOption, numberOption, parse, setupBackend } from '../common.js';
 
 const usage = `usage: parity compare ORIGINAL CANDIDATE [options]

@@ -97,7 +97,7 @@ export interface RunBothOptions {
  * activation. A candidate activation whose pair is known before alignment (map entries and
  * exact names; every pair after the first iteration) is measured as soon as both sides have
  * produced it, and both tensors are let go: for conversions that keep names, memory stays
- * near that of the bare runs and the metric kernel reads values still in cache. Everything
+ * near that of the bare runs and the SIMD metric pass reads values still in cache. Everything
  * else is held in `store` for alignment.
  */
 export async function runBoth(

@@ -16,12 +16,12 @@ interface WasmApi {
 const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
 /**
- * The metric accumulation kernel (metrics.wat), run either on a memory of its own (host
+ * The metric accumulation pass (metrics.wat), run either on a memory of its own (host
  * arrays are copied in) or directly on another module's memory, such as the tfjs wasm
  * backend's heap, where tensors already are (no copy at all).
  */
 
-interface KernelExports {
+interface PassExports {
   passA(r: number, c: number, pairs: number, atol: number, rtol: number): void;
   passB(r: number, c: number, pairs: number, atol: number, rtol: number): void;
   copy(dst: number, src: number, bytes: number): void;
@@ -59,8 +59,8 @@ export interface PassB {
 
 const modules = new Map<boolean, object | null>();
 
-/** The compiled kernel for a plain or a shared memory (null: no WebAssembly SIMD in this runtime). */
-function kernelModule(shared: boolean): object | null {
+/** The compiled metric pass for a plain or a shared memory (null: no WebAssembly SIMD in this runtime). */
+function passModule(shared: boolean): object | null {
   if (!modules.has(shared)) {
     try {
       if (!WA) throw new Error('no WebAssembly');
@@ -72,15 +72,15 @@ function kernelModule(shared: boolean): object | null {
   return modules.get(shared) ?? null;
 }
 
-const instances = new WeakMap<WasmMemory, KernelExports>();
+const instances = new WeakMap<WasmMemory, PassExports>();
 
-function instanceFor(memory: WasmMemory): KernelExports | null {
+function instanceFor(memory: WasmMemory): PassExports | null {
   let inst = instances.get(memory);
   if (!inst) {
-    const m = kernelModule(typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer);
+    const m = passModule(typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer);
     if (!m) return null;
     try {
-      inst = new WA!.Instance(m, { env: { memory } }).exports as unknown as KernelExports;
+      inst = new WA!.Instance(m, { env: { memory } }).exports as unknown as PassExports;
     } catch {
       return null;
     }
@@ -92,7 +92,7 @@ function instanceFor(memory: WasmMemory): KernelExports | null {
 const B_KEYS = ['close', 'nrtol', 'wex', 'widx'] as const;
 const A_KEYS = ['sr', 'sc', 'sabs', 'ssq', 'dot', 'nr', 'nc', 'rmin', 'rmax', 'cmin', 'cmax', 'maxabs', 'maxrel', 'natol', 'close'] as const;
 
-function read<K extends string>(e: KernelExports, keys: readonly K[]): Record<K, number> {
+function read<K extends string>(e: PassExports, keys: readonly K[]): Record<K, number> {
   const out = {} as Record<K, number>;
   for (const k of keys) out[k] = (e[k] as WasmGlobal).value as number;
   return out;
@@ -100,9 +100,9 @@ function read<K extends string>(e: KernelExports, keys: readonly K[]): Record<K,
 
 /**
  * Runs pass A (and pass B when `withB`) over `pairs` element pairs of float32 data at byte
- * offsets `r` and `c` of `memory`. Returns null when the kernel cannot run here.
+ * offsets `r` and `c` of `memory`. Returns null when the metric pass cannot run here.
  */
-export function runKernel(memory: WasmMemory, r: number, c: number, pairs: number, atol: number, rtol: number, withB: boolean): { a: PassA; b?: PassB } | null {
+export function runMetricPass(memory: WasmMemory, r: number, c: number, pairs: number, atol: number, rtol: number, withB: boolean): { a: PassA; b?: PassB } | null {
   const e = instanceFor(memory);
   if (!e) return null;
   e.passA(r, c, pairs, atol, rtol);
@@ -113,7 +113,7 @@ export function runKernel(memory: WasmMemory, r: number, c: number, pairs: numbe
 }
 
 /** Pass B alone (pass A already showed elements outside the tolerance). */
-export function runKernelB(memory: WasmMemory, r: number, c: number, pairs: number, atol: number, rtol: number): PassB | null {
+export function runMetricPassB(memory: WasmMemory, r: number, c: number, pairs: number, atol: number, rtol: number): PassB | null {
   const e = instanceFor(memory);
   if (!e) return null;
   e.passB(r, c, pairs, atol, rtol);
@@ -122,7 +122,7 @@ export function runKernelB(memory: WasmMemory, r: number, c: number, pairs: numb
 
 /**
  * Copies `bytes` bytes from offset `src` to offset `dst` of `memory` (wasm memory.copy: for a
- * shared memory, about 1.6x as fast as TypedArray.prototype.set). False when the kernel cannot
+ * shared memory, about 1.6x as fast as TypedArray.prototype.set). False when the metric pass cannot
  * run here: the caller copies with set().
  */
 export function copyInMemory(memory: WasmMemory, dst: number, src: number, bytes: number): boolean {
@@ -151,7 +151,7 @@ export function batchedTranspose(shape: readonly number[], perm: readonly number
 
 /**
  * Transposes `batches` matrices of `rows` x `cols` float32 values at byte offset `src` of
- * `memory` into `dst` (see batchedTranspose). False when the kernel cannot run here.
+ * `memory` into `dst` (see batchedTranspose). False when the metric pass cannot run here.
  */
 export function transposeInMemory(memory: WasmMemory, dst: number, src: number, batches: number, rows: number, cols: number): boolean {
   const e = instanceFor(memory);
@@ -169,10 +169,10 @@ export function transposeArrays(dst: Float32Array, src: Float32Array, batches: n
   }
 }
 
-/** A growable memory of the kernel's own, for arrays that live in JavaScript. */
+/** A growable memory of the metric pass's own, for arrays that live in JavaScript. */
 let own: WasmMemory | undefined;
 
-/** The kernel's own memory with room for `bytes`, or null when it cannot grow that far. */
+/** The metric pass's own memory with room for `bytes`, or null when it cannot grow that far. */
 export function ownMemory(bytes: number): WasmMemory | null {
   const pages = Math.ceil(bytes / 65536);
   try {
@@ -185,7 +185,7 @@ export function ownMemory(bytes: number): WasmMemory | null {
   }
 }
 
-/** Lets the kernel's own memory go (it cannot shrink), e.g. after a large comparison. */
+/** Lets the metric pass's own memory go (it cannot shrink), e.g. after a large comparison. */
 export function releaseOwnMemory(): void {
   own = undefined;
 }

@@ -1,17 +1,17 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
-import type { PassA, PassB, WasmMemory } from './kernel.js';
-import { copyInMemory, transposeArrays, transposeInMemory } from './kernel.js';
+import type { PassA, PassB, WasmMemory } from './metric-pass.js';
+import { copyInMemory, transposeArrays, transposeInMemory } from './metric-pass.js';
 import { WASM_BASE64 as ARC4_BASE64 } from '../../inputs/kernel/arc4-wasm.js';
 import type { Arc4State } from '../../inputs/kernel/arc4.js';
 import { WASM_SHARED_BASE64 } from './metrics-wasm.js';
 import { engineConfigFromEnv } from '../engine.js';
 
 /**
- * The metric kernel on a second thread. The main thread is busy running both models (tfjs runs
+ * The SIMD metric pass on a second thread. The main thread is busy running both models (tfjs runs
  * on one thread), so the metrics of each pair are computed meanwhile by a worker: the main
  * thread copies the two tensors into a ring in a shared wasm memory (a memcpy, much cheaper
  * than the metrics pass), appends a job to a queue in shared memory, and goes on; the worker
- * runs the same kernel on that memory and writes the sums back beside the queue.
+ * runs the same metric pass on that memory and writes the sums back beside the queue.
  *
  * When the tfjs wasm heap is shared (backend/shared-heap.ts), the ring is a block of that heap
  * (MetricsPool.regionSource, set by device.ts), so that the copy of a tensor into it is a wasm
@@ -33,12 +33,12 @@ import { engineConfigFromEnv } from '../engine.js';
  *
  * Everything here is an optimisation: when workers, shared memory or wasm SIMD are missing,
  * or the worker fails, available() is false and callers compute on the main thread with the
- * same kernel (the same numbers: same code, same order of sums); jobs already posted are
+ * same metric pass (the same numbers: same code, same order of sums); jobs already posted are
  * finished on the main thread from their copies in the ring.
  */
 
 // The worker is a script in a string (eval), so that it runs the same from src/ under vitest
-// and from dist/; it only instantiates the kernel on the shared memory and runs jobs. It uses
+// and from dist/; it only instantiates the metric pass on the shared memory and runs jobs. It uses
 // a dynamic import, which works whether the worker inherits a CommonJS or an ES module
 // setting (e.g. a parent started with --input-type=module).
 const A_KEYS = ['sr', 'sc', 'sabs', 'ssq', 'dot', 'nr', 'nc', 'rmin', 'rmax', 'cmin', 'cmax', 'maxabs', 'maxrel', 'natol', 'close'] as const;
@@ -62,14 +62,14 @@ const RESULT_WORDS = 20;
 
 const WORKER_SOURCE = `
 import('node:worker_threads').then(({ parentPort, workerData, receiveMessageOnPort }) => {
-  // One kernel instance per memory: 0 is the ring; others (a shared tfjs heap) arrive on the port.
-  const kernels = [new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports];
-  const kernelFor = (k) => {
-    while (!kernels[k]) {
+  // One metric-pass instance per memory: 0 is the ring; others (a shared tfjs heap) arrive on the port.
+  const instances = [new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports];
+  const instanceFor = (k) => {
+    while (!instances[k]) {
       const m = receiveMessageOnPort(workerData.port);
-      if (m) kernels[m.message.index] = new WebAssembly.Instance(workerData.module, { env: { memory: m.message.memory } }).exports;
+      if (m) instances[m.message.index] = new WebAssembly.Instance(workerData.module, { env: { memory: m.message.memory } }).exports;
     }
-    return kernels[k];
+    return instances[k];
   };
   const ctl = new Int32Array(workerData.ctl);
   const jobs = new Float64Array(workerData.jobs);
@@ -128,7 +128,7 @@ import('node:worker_threads').then(({ parentPort, workerData, receiveMessageOnPo
       continue;
     }
     const r = jobs[j], c = jobs[j + 1], pairs = jobs[j + 2], atol = jobs[j + 3], rtol = jobs[j + 4];
-    const e = kernelFor(jobs[j + 5]);
+    const e = instanceFor(jobs[j + 5]);
     e.passA(r, c, pairs, atol, rtol);
     const o = q * ${RESULT_WORDS};
     for (let k = 0; k < A.length; k++) res[o + k] = e[A[k]].value;
@@ -154,7 +154,7 @@ export interface JobView {
   cOff: number;
 }
 
-/** The kernel's sums for a job; null when the worker failed and the caller must compute them from the view. */
+/** The metric pass's sums for a job; null when the worker failed and the caller must compute them from the view. */
 export type JobSums = { a: PassA; b: PassB | null } | null;
 
 interface Slot {

@@ -39,9 +39,9 @@ function expectSame(k: ReturnType<typeof computeMetrics>, s: ReturnType<typeof c
 
 describe('wasm metric kernel', () => {
   it('the committed bytes are what scripts/build-wasm.mjs makes of metrics.wat', async () => {
-    const bytes: Buffer = await compileWat(join(ROOT, 'src/compare/kernel/metrics.wat'));
-    const shared: Buffer = await compileWat(join(ROOT, 'src/compare/kernel/metrics.wat'), sharedVariant);
-    expect(readFileSync(join(ROOT, 'src/compare/kernel/metrics-wasm.ts'), 'utf8')).toBe(tsModule('src/compare/kernel/metrics.wat', bytes, shared));
+    const bytes: Buffer = await compileWat(join(ROOT, 'src/compare/simd/metrics.wat'));
+    const shared: Buffer = await compileWat(join(ROOT, 'src/compare/simd/metrics.wat'), sharedVariant);
+    expect(readFileSync(join(ROOT, 'src/compare/simd/metrics-wasm.ts'), 'utf8')).toBe(tsModule('src/compare/simd/metrics.wat', bytes, shared));
   });
 
   it('hand-worked values through the kernel (odd length, one failing element, a zero reference)', () => {
@@ -187,7 +187,7 @@ describe('wasm metric kernel', () => {
 });
 
 describe('the transposing copy (kernel transpose)', async () => {
-  const { batchedTranspose, ownMemory, transposeArrays, transposeInMemory } = await import('../../src/compare/kernel/kernel.js');
+  const { batchedTranspose, ownMemory, transposeArrays, transposeInMemory } = await import('../../src/compare/simd/metric-pass.js');
 
   it('reads each permutation alignment tries as a batch of matrix transposes, and no other', () => {
     expect(batchedTranspose([2, 3, 4, 5], [0, 2, 3, 1])).toEqual({ batches: 2, rows: 3, cols: 20 });
