@@ -11,7 +11,7 @@ import { toCliValues } from './cli/api-options.js';
 import type { Result } from './compare/result.js';
 
 export type { Result, PairResult, Verdict, Tolerance } from './compare/result.js';
-export type { Alignment, AlignedPair } from './compare/align.js';
+export type { Alignment, AlignedPair } from './compare/align/index.js';
 export type { Runner, Activation, Feeds } from './core/runner.js';
 export { ParityError, FormatError, InputError, UnsupportedError, ExecutionError, LimitError } from './core/errors.js';
 export { loadModel } from './runners/index.js';

@@ -1,5 +1,5 @@
 import type { HostTensor } from '../core/tensor.js';
-import type { Alignment } from './align.js';
+import type { Alignment } from './align/index.js';
 import type { EngineConfig } from './engine.js';
 import type { Check } from './metrics.js';
 import type { ModelFacts, Tolerance } from './result.js';

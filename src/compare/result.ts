@@ -1,4 +1,4 @@
-import type { AlignedPair, Strategy, Transform } from './align.js';
+import type { AlignedPair, Strategy, Transform } from './align/index.js';
 import type { ErrorHistogram, MetricValues, ValueStats } from './metrics.js';
 
 /**

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import type { Transform } from './align.js';
-import { SampleCache, normaliseName as norm, pairKey, sampleActivation, strongTransform } from './align.js';
+import type { Transform } from './align/index.js';
+import { SampleCache, chooseTransform, normaliseName as norm, pairKey, sampleActivation } from './align/index.js';
 import { wasmHeapView } from './device.js';
 import type { Held } from './store.js';
 import { hasValues } from './store.js';
@@ -167,7 +167,7 @@ export class Speculator<M> {
           if (!od) continue;
           o.data = od;
           try {
-            const bt = side === 'reference' ? strongTransform(x, o, this.samples) : strongTransform(o, x, this.samples);
+            const bt = side === 'reference' ? chooseTransform(x, o, undefined, this.samples, true) : chooseTransform(o, x, undefined, this.samples, true);
             if (bt) strong.push({ o, t: bt.t, sim: bt.sim });
           } finally {
             if (had2) o.data = had2;

@@ -1,7 +1,7 @@
 import { tf } from '../backend/tf.js';
 import { share } from '../backend/index.js';
-import type { ActInfo, Transform } from './align.js';
-import { applyTransform, sampleActivation, transformFits } from './align.js';
+import type { ActInfo, Transform } from './align/index.js';
+import { applyTransform, sampleActivation, transformFits } from './align/index.js';
 import { InputError } from '../core/errors.js';
 import { wasmHeapView } from './device.js';
 import type { JobSums, JobView } from './simd/pool.js';

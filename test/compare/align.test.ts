@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ActInfo } from '../../src/compare/align.js';
-import { STRONG_SIMILARITY, SampleCache, align, applyTransform, candidateTransforms, sampleActivation, sampledSimilarity, validateAlignment } from '../../src/compare/align.js';
+import type { ActInfo } from '../../src/compare/align/index.js';
+import { STRONG_SIMILARITY, SampleCache, align, applyTransform, candidateTransforms, sampleActivation, sampledSimilarity, validateAlignment } from '../../src/compare/align/index.js';
 import { opRole } from '../../src/core/runner.js';
 
 function act(name: string, type: string, shape: number[], data: number[] | Float32Array, producedFrom: string[] = [], layout?: 'NCHW' | 'NHWC'): ActInfo {

@@ -9,7 +9,7 @@ import { MetricsPool } from '../../src/compare/simd/pool.js';
 import { arc4State } from '../../src/inputs/kernel/arc4.js';
 import seedrandom from 'seedrandom';
 import { computeMetricsScalar } from '../../src/compare/metrics.js';
-import type { Transform } from '../../src/compare/align.js';
+import type { Transform } from '../../src/compare/align/index.js';
 import type { Held } from '../../src/compare/store.js';
 import { measure, measureLater } from '../../src/compare/store.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCase } from '../../harness/case.js';
-import { validateAlignment } from '../../src/compare/align.js';
+import { validateAlignment } from '../../src/compare/align/index.js';
 import { FormatError, UnsupportedError } from '../../src/core/errors.js';
 import { readZip, writeZip } from '../../src/formats/zip.js';
 import { fuzzReader, messageProblem } from './harness.js';

@@ -1,6 +1,6 @@
 import { checkWritable, writeFileAtomic } from '../../core/write.js';
-import type { Alignment } from '../../compare/align.js';
-import { readAlignmentFile } from '../../compare/align.js';
+import type { Alignment } from '../../compare/align/index.js';
+import { readAlignmentFile } from '../../compare/align/index.js';
 import { compareRunners } from '../../compare/pipeline.js';
 import type { Check } from '../../compare/metrics.js';
 import { parseCheck } from '../../compare/metrics.js';

@@ -1,5 +1,5 @@
 import { stripPort as norm } from '../../core/names.js';
-import type { Alignment } from '../align.js';
+import type { Alignment } from '../align/index.js';
 import type { Check } from '../metrics.js';
 import { checkToString } from '../metrics.js';
 import type { GraphNodeFacts, ModelFacts, PairResult, Tolerance } from '../result.js';

@@ -1,6 +1,6 @@
 import { stripPort as norm } from '../../core/names.js';
-import type { ActInfo } from '../align.js';
-import { isMovement, isPairable } from '../align.js';
+import type { ActInfo } from '../align/index.js';
+import { isMovement, isPairable } from '../align/index.js';
 import type { PairResult } from '../result.js';
 
 /**

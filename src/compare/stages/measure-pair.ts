@@ -1,6 +1,6 @@
 import type { tf } from '../../backend/tf.js';
 import { stripPort as norm } from '../../core/names.js';
-import type { ActInfo, AlignedPair } from '../align.js';
+import type { ActInfo, AlignedPair } from '../align/index.js';
 import type { ErrorHistogram, MetricValues, ValueStats } from '../metrics.js';
 import { checkPasses, checkToString, errorHistogram, worstElements } from '../metrics.js';
 import type { CompareOptions } from '../options.js';

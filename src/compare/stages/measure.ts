@@ -1,8 +1,8 @@
 import { stripPort as norm, } from '../../core/names.js';
 import { numElements } from '../../core/tensor.js';
 import type { Runner } from '../../core/runner.js';
-import type { AlignedPair, Alignment } from '../align.js';
-import { isPairable, pairKey } from '../align.js';
+import type { AlignedPair, Alignment } from '../align/index.js';
+import { isPairable, pairKey } from '../align/index.js';
 import type { EngineConfig } from '../engine.js';
 import type { PairResult } from '../result.js';
 import type { Held } from '../store.js';

@@ -1,8 +1,8 @@
 import { tf } from '../../backend/tf.js';
 import { stripPort as norm } from '../../core/names.js';
 import type { Activation, Runner } from '../../core/runner.js';
-import type { ActInfo, AlignedPair, Alignment, Strategy, Transform } from '../align.js';
-import { EarlyPairs, candidateTransforms, chooseTransform, isPairable, pairKey } from '../align.js';
+import type { ActInfo, AlignedPair, Alignment, Strategy, Transform } from '../align/index.js';
+import { EarlyPairs, candidateTransforms, chooseTransform, isPairable, pairKey } from '../align/index.js';
 import { wasmHeapView } from '../device.js';
 import type { EngineConfig } from '../engine.js';
 import type { Side } from '../speculate.js';

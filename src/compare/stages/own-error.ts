@@ -3,7 +3,7 @@ import { share } from '../../backend/index.js';
 import { ParityError } from '../../core/errors.js';
 import { stripPort as norm } from '../../core/names.js';
 import type { Activation, Runner } from '../../core/runner.js';
-import type { ActInfo, Alignment, Transform } from '../align.js';
+import type { ActInfo, Alignment, Transform } from '../align/index.js';
 import type { CompareOptions } from '../options.js';
 import type { OwnError, PairResult } from '../result.js';
 import type { ActivationStore, Held } from '../store.js';

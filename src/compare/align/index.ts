@@ -1,0 +1,17 @@
+/**
+ * Alignment: pairs reference nodes with candidate layers (see strategies.ts for the order).
+ *   types.ts        pairs, transforms, what alignment reads of an activation
+ *   transforms.ts   layout transforms (NCHW/NHWC permutations, flattening)
+ *   similarity.ts   the one similarity score, its bound, sampled values, the transform choice
+ *   early-pairs.ts  map entries and exact names, decided while the models run
+ *   strategies.ts   align(): map file, names, scopes, numeric, outputs
+ *   monotone.ts     the monotone numeric alignment and its scoring weights (SCORE)
+ *   map-file.ts     the alignment map file
+ */
+export * from './types.js';
+export * from './transforms.js';
+export * from './similarity.js';
+export * from './early-pairs.js';
+export * from './strategies.js';
+export * from './monotone.js';
+export * from './map-file.js';

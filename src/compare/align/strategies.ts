@@ -1,0 +1,129 @@
+import { InputError } from '../../core/errors.js';
+import { monotoneAlign, wiring } from './monotone.js';
+import type { SampleCache as SampleCacheT } from './similarity.js';
+import { SampleCache, chooseTransform } from './similarity.js';
+import { numel, transformFits } from './transforms.js';
+import type { ActInfo, AlignedPair, Alignment, Strategy, Transform } from './types.js';
+import { isPairable, normaliseName, pairKey } from './types.js';
+import { exactNameMatch } from './early-pairs.js';
+
+
+/**
+ * Pairs reference nodes with candidate layers. Strategies, applied in this order:
+ *  1. a user map file (`map`), 2. names (exact, then Keras layer = last node of its TF scope),
+ *  3. numeric: a monotone (topology-consistent) alignment of the remaining activations by
+ *     shape and values on the seeded feeds, layout-aware (NCHW vs NHWC, flattened vs not),
+ *  4. final outputs paired by position when nothing else paired them.
+ */
+
+
+export interface AlignOptions {
+  map?: Alignment;
+  /** Pairs decided while the candidate ran (see EarlyPairs), kept as they are. */
+  decided?: AlignedPair[];
+  /** Disable numeric alignment (names and map only). */
+  namesOnly?: boolean;
+  /** Final outputs of each side, in order (paired positionally as a last resort). */
+  referenceOutputs?: string[];
+  candidateOutputs?: string[];
+  /** Samples already gathered (while the models ran: see speculate.ts). */
+  samples?: SampleCacheT;
+}
+
+export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOptions = {}): Alignment {
+  const refs = refActs.filter((a) => isPairable(a, 'reference'));
+  const cands = candActs.filter((a) => isPairable(a, 'candidate'));
+  const refByName = new Map(refActs.map((a) => [normaliseName(a.name), a]));
+  const candByName = new Map(candActs.map((a) => [normaliseName(a.name), a]));
+  const pairs: AlignedPair[] = [];
+  const usedRef = new Set<string>();
+  const usedCand = new Set<string>();
+  const add = (r: ActInfo, c: ActInfo, strategy: Strategy, confidence: number, transform?: Transform) => {
+    pairs.push({ reference: r.name, candidate: c.name, strategy, confidence, ...(transform && (transform.perm || transform.reshape) ? { transform } : {}) });
+    usedRef.add(r.name);
+    usedCand.add(c.name);
+  };
+  const samples = opts.samples ?? new SampleCache();
+  const bestTransform = (r: ActInfo, c: ActInfo, ts?: Transform[]) => chooseTransform(r, c, ts, samples);
+
+  // 0. pairs decided while the candidate ran
+  const decidedKeys = new Set<string>();
+  for (const p of opts.decided ?? []) {
+    const r = refByName.get(normaliseName(p.reference));
+    const c = candByName.get(normaliseName(p.candidate));
+    if (!r || !c) continue;
+    pairs.push(p);
+    usedRef.add(r.name);
+    usedCand.add(c.name);
+    decidedKeys.add(pairKey(p.reference, p.candidate));
+  }
+
+  // 1. map file
+  if (opts.map) {
+    for (const p of opts.map.pairs) {
+      if (decidedKeys.has(pairKey(p.reference, p.candidate))) continue;
+      const r = refByName.get(normaliseName(p.reference));
+      const c = candByName.get(normaliseName(p.candidate));
+      if (!r) throw new InputError(`alignment map: reference '${p.reference}' is not an activation of the reference model`);
+      if (!c) throw new InputError(`alignment map: candidate '${p.candidate}' is not an activation of the candidate model`);
+      const t = p.transform ?? bestTransform(r, c)?.t;
+      if (!transformFits(r, c, t)) {
+        const how = p.transform ? ` under the transform ${JSON.stringify(p.transform)}` : '';
+        throw new InputError(`alignment map: '${p.reference}' [${r.shape}] and '${p.candidate}' [${c.shape}] cannot be compared${how}: ${numel(r.shape) !== numel(c.shape) ? 'different element counts' : 'the permutation does not turn one shape into the other'}`);
+      }
+      add(r, c, 'map', 1, t);
+    }
+  }
+
+  // 2. names: exact names first (whatever the order), then TF scopes
+  for (const c of cands) {
+    if (usedCand.has(c.name)) continue;
+    const exact = exactNameMatch(refByName, c);
+    if (exact && !usedRef.has(exact.name)) add(exact, c, 'name', 1, bestTransform(exact, c)?.t);
+  }
+  // Each reference's scope path and element count, once (every candidate reads them all).
+  const refScopes = refs.map((r) => ({ r, path: '/' + normaliseName(r.name) + '/', n: numel(r.shape) }));
+  for (const c of cands) {
+    if (usedCand.has(c.name)) continue;
+    const cn = normaliseName(c.name);
+    const inScope = '/' + cn + '/';
+    const kernel = '/' + cn + '/kernel/';
+    const cnt = numel(c.shape);
+    // Keras layer `conv2d_3` ~ TF scope `…/conv2d_3/…`: the last node of that scope in execution order.
+    const scoped = refScopes
+      .filter((x) => x.n === cnt && !usedRef.has(x.r.name) && x.path.includes(inScope) && !x.path.endsWith(kernel))
+      .map((x) => x.r);
+    if (scoped.length) {
+      const r = scoped[scoped.length - 1]!;
+      const bt = bestTransform(r, c);
+      add(r, c, 'name', 0.9, bt?.t);
+    }
+  }
+
+  // 3. numeric, monotone between the anchors found so far.
+  if (!opts.namesOnly) monotoneAlign(refs, cands, usedRef, usedCand, pairs, samples, add, wiring(refActs), wiring(candActs));
+
+  // 4. outputs by position
+  const ro = opts.referenceOutputs ?? [];
+  const co = opts.candidateOutputs ?? [];
+  for (let i = 0; i < Math.min(ro.length, co.length); i++) {
+    const r = refByName.get(normaliseName(ro[i]!));
+    const c = candByName.get(normaliseName(co[i]!));
+    if (!r || !c || usedRef.has(r.name) || usedCand.has(c.name)) continue;
+    if (numel(r.shape) !== numel(c.shape)) continue;
+    const bt = bestTransform(r, c);
+    add(r, c, 'output', bt ? bt.sim : 0, bt?.t);
+  }
+
+  const order = new Map(refActs.map((a, i) => [a.name, i]));
+  pairs.sort((a, b) => order.get(a.reference)! - order.get(b.reference)!);
+  return {
+    version: 1,
+    pairs,
+    unmatched: {
+      reference: refs.filter((r) => !usedRef.has(r.name)).map((r) => r.name),
+      candidate: cands.filter((c) => !usedCand.has(c.name)).map((c) => c.name),
+    },
+  };
+}
+
