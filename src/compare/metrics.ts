@@ -361,29 +361,6 @@ export interface ValueStats {
   nonfinite: number;
 }
 
-export function valueStats(x: ArrayLike<number>): ValueStats {
-  let min = Infinity;
-  let max = -Infinity;
-  let sum = 0;
-  let sq = 0;
-  let bad = 0;
-  let n = 0;
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    if (!Number.isFinite(v)) {
-      bad++;
-      continue;
-    }
-    n++;
-    if (v < min) min = v;
-    if (v > max) max = v;
-    sum += v;
-    sq += v * v;
-  }
-  const mean = n ? sum / n : 0;
-  return { min: n ? min : 0, max: n ? max : 0, mean, std: n ? Math.sqrt(Math.max(0, sq / n - mean * mean)) : 0, nonfinite: bad };
-}
-
 /** Histogram of log10 |cand - ref| in fixed decades from 1e-12 to 1e+4 (plus exact-zero and non-finite bins). */
 export interface ErrorHistogram {
   /** Lower edges as log10 exponents: -12 .. 3. */

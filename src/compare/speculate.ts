@@ -1,3 +1,4 @@
+import { numElements } from '../core/tensor.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Transform } from './align/index.js';
 import { SampleCache, chooseTransform, normaliseName as norm, pairKey, sampleActivation } from './align/index.js';
@@ -57,7 +58,7 @@ function transformKey(t: Transform | undefined): string {
 }
 
 function count(h: Held): number {
-  return h.shape.reduce((x, y) => x * y, 1);
+  return numElements(h.shape);
 }
 
 /** The values of a held activation, as a view of the wasm heap where they are there (no tfjs op may run while it is used). */

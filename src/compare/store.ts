@@ -1,3 +1,4 @@
+import { numElements } from '../core/tensor.js';
 import { tf } from '../backend/tf.js';
 import { share } from '../backend/index.js';
 import type { ActInfo, Transform } from './align/index.js';
@@ -199,7 +200,7 @@ export function measureLater(
 ): { result: Promise<Measured> } {
   assertFits(r, c, t);
   const pool = thread ? MetricsPool.get() : null;
-  const n = r.shape.reduce((x, y) => x * y, 1);
+  const n = numElements(r.shape);
   const now = () => ({ result: Promise.resolve(measure(r, c, t, opts, detail)) });
   if (where === 'here' || !pool?.available() || n < THREAD_MIN || !hasValues(r)) return now();
   // A candidate read through a permutation, on the heap: copied into the ring transposed, in

@@ -82,10 +82,6 @@ export class LimitError extends ParityError {
   }
 }
 
-export function isParityError(e: unknown): e is ParityError {
-  return e instanceof ParityError;
-}
-
 /**
  * Message of any thrown value, for wrapping foreign errors into ParityErrors (as it is: callers
  * pick lines out of HDF5 and onnxruntime messages; the ParityError keeps it on one line).

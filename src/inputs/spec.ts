@@ -1,3 +1,4 @@
+import { stripPort } from '../core/names.js';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -31,8 +32,7 @@ export interface InputSpec {
 
 /** `input:0` -> `input` (a Placeholder has one output); `x:1` stays as it is. */
 export function normalizeInputName(n: string): string {
-  const t = n.trim();
-  return t.endsWith(':0') ? t.slice(0, -2) : t;
+  return stripPort(n.trim());
 }
 
 const DIST_USAGE = 'uniform(lo,hi), normal(mean,std), constant(v), int(lo,hi), bool(p) or file(path)';

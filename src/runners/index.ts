@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { extname, join } from 'node:path';
 import { InputError } from '../core/errors.js';
 import type { Runner } from '../core/runner.js';
 import { loadGraph } from '../formats/index.js';
@@ -66,6 +66,3 @@ export async function loadModel(path: string, opts: { signature?: string; output
   }
 }
 
-export function modelLabel(path: string): string {
-  return basename(path);
-}

@@ -1,10 +1,11 @@
+import { numElements } from '../../core/tensor.js';
 import type { AlignedPair, ActInfo, Alignment, Strategy, Transform } from './types.js';
 import { isPairable, normaliseName } from './types.js';
-import { candidateTransforms, numel, transformFits } from './transforms.js';
+import { candidateTransforms, transformFits } from './transforms.js';
 
 export function exactNameMatch(refByName: Map<string, ActInfo>, c: ActInfo): ActInfo | undefined {
   const exact = refByName.get(normaliseName(c.name));
-  return exact && isPairable(exact, 'reference') && numel(exact.shape) === numel(c.shape) ? exact : undefined;
+  return exact && isPairable(exact, 'reference') && numElements(exact.shape) === numElements(c.shape) ? exact : undefined;
 }
 
 /**

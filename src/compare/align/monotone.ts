@@ -1,6 +1,7 @@
+import { numElements } from '../../core/tensor.js';
 import type { SampleCache } from './similarity.js';
 import { STRONG_SIMILARITY, comparableCount, mayBeStrong, permCode, similarity } from './similarity.js';
-import { candidateTransforms, numel, sameShape } from './transforms.js';
+import { candidateTransforms, sameShape } from './transforms.js';
 import type { ActInfo, AlignedPair, Strategy, Transform } from './types.js';
 import { isMovement, normaliseName } from './types.js';
 
@@ -99,8 +100,8 @@ export function monotoneAlign(
     const m = R.length;
     // Per activation, once: element counts, data-movement ops, shape classes, sampled values
     // (the cells below look these up n·m times: no strings built, no maps of objects).
-    const numelC = C.map((c) => numel(c.shape));
-    const numelR = R.map((r) => numel(r.shape));
+    const numelC = C.map((c) => numElements(c.shape));
+    const numelR = R.map((r) => numElements(r.shape));
     const movC = C.map((c) => isMovement(c.type));
     const movR = R.map((r) => isMovement(r.type));
     const inC = C.map((c) => candWiring?.fanIn.get(c.name) ?? -1);

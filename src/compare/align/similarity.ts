@@ -1,4 +1,5 @@
-import { PERMS, candidateTransforms, mapIndex, numel, transposeShape } from './transforms.js';
+import { numElements } from '../../core/tensor.js';
+import { PERMS, candidateTransforms, mapIndex, transposeShape } from './transforms.js';
 import type { ActInfo, Transform } from './types.js';
 
 /**
@@ -237,8 +238,8 @@ export function comparableCount(ref: ActInfo, cand: ActInfo): number {
   const r = ref.data;
   const c = cand.data;
   if ((!r && !ref.samples) || (!c && !cand.samples)) return -1;
-  const n = r ? r.length : numel(ref.shape);
-  return (c ? c.length : numel(cand.shape)) === n ? n : -1;
+  const n = r ? r.length : numElements(ref.shape);
+  return (c ? c.length : numElements(cand.shape)) === n ? n : -1;
 }
 
 /**

@@ -1,8 +1,9 @@
+import { numElements } from '../../core/tensor.js';
 import { InputError } from '../../core/errors.js';
 import { monotoneAlign, wiring } from './monotone.js';
 import type { SampleCache as SampleCacheT } from './similarity.js';
 import { SampleCache, chooseTransform } from './similarity.js';
-import { numel, transformFits } from './transforms.js';
+import { transformFits } from './transforms.js';
 import type { ActInfo, AlignedPair, Alignment, Strategy, Transform } from './types.js';
 import { isPairable, normaliseName, pairKey } from './types.js';
 import { exactNameMatch } from './early-pairs.js';
@@ -69,7 +70,7 @@ export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOption
       const t = p.transform ?? bestTransform(r, c)?.t;
       if (!transformFits(r, c, t)) {
         const how = p.transform ? ` under the transform ${JSON.stringify(p.transform)}` : '';
-        throw new InputError(`alignment map: '${p.reference}' [${r.shape}] and '${p.candidate}' [${c.shape}] cannot be compared${how}: ${numel(r.shape) !== numel(c.shape) ? 'different element counts' : 'the permutation does not turn one shape into the other'}`);
+        throw new InputError(`alignment map: '${p.reference}' [${r.shape}] and '${p.candidate}' [${c.shape}] cannot be compared${how}: ${numElements(r.shape) !== numElements(c.shape) ? 'different element counts' : 'the permutation does not turn one shape into the other'}`);
       }
       add(r, c, 'map', 1, t);
     }
@@ -82,13 +83,13 @@ export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOption
     if (exact && !usedRef.has(exact.name)) add(exact, c, 'name', 1, bestTransform(exact, c)?.t);
   }
   // Each reference's scope path and element count, once (every candidate reads them all).
-  const refScopes = refs.map((r) => ({ r, path: '/' + normaliseName(r.name) + '/', n: numel(r.shape) }));
+  const refScopes = refs.map((r) => ({ r, path: '/' + normaliseName(r.name) + '/', n: numElements(r.shape) }));
   for (const c of cands) {
     if (usedCand.has(c.name)) continue;
     const cn = normaliseName(c.name);
     const inScope = '/' + cn + '/';
     const kernel = '/' + cn + '/kernel/';
-    const cnt = numel(c.shape);
+    const cnt = numElements(c.shape);
     // Keras layer `conv2d_3` ~ TF scope `…/conv2d_3/…`: the last node of that scope in execution order.
     const scoped = refScopes
       .filter((x) => x.n === cnt && !usedRef.has(x.r.name) && x.path.includes(inScope) && !x.path.endsWith(kernel))
@@ -110,7 +111,7 @@ export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOption
     const r = refByName.get(normaliseName(ro[i]!));
     const c = candByName.get(normaliseName(co[i]!));
     if (!r || !c || usedRef.has(r.name) || usedCand.has(c.name)) continue;
-    if (numel(r.shape) !== numel(c.shape)) continue;
+    if (numElements(r.shape) !== numElements(c.shape)) continue;
     const bt = bestTransform(r, c);
     add(r, c, 'output', bt ? bt.sim : 0, bt?.t);
   }

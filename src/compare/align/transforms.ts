@@ -1,10 +1,7 @@
+import { numElements } from '../../core/tensor.js';
 import type { ActInfo, Transform } from './types.js';
 
 /** Layout transforms: how a candidate tensor is read in the reference's layout and element order. */
-
-export function numel(s: readonly number[]): number {
-  return s.reduce((a, b) => a * b, 1);
-}
 
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
@@ -23,7 +20,7 @@ export const PERMS: Record<number, number[][]> = {
 
 /** Transforms under which cand's shape becomes ref's shape, most plausible first. */
 export function candidateTransforms(ref: ActInfo, cand: ActInfo): Transform[] {
-  if (numel(ref.shape) !== numel(cand.shape)) return [];
+  if (numElements(ref.shape) !== numElements(cand.shape)) return [];
   const out: Transform[] = [];
   // The reference's layout is channels-last unless it says (the interpreter leaves it unset): a
   // candidate marked NCHW differs from it. This order decides a shape-only pair's transform,
@@ -88,7 +85,7 @@ export function applyTransform(cand: Float32Array, refShape: readonly number[], 
 
 /** Whether candidate values of `c`'s shape become `r`'s under `t` (same element count; a permutation that maps the shapes). */
 export function transformFits(r: { shape: readonly number[] }, c: { shape: readonly number[] }, t: Transform | undefined): boolean {
-  if (numel(r.shape) !== numel(c.shape)) return false;
+  if (numElements(r.shape) !== numElements(c.shape)) return false;
   if (!t?.perm) return true;
   return t.perm.length === c.shape.length && sameShape(transposeShape(c.shape, t.perm), r.shape);
 }
