@@ -205,8 +205,7 @@ export function measureLater(
   if (where === 'here' || !pool?.available() || n < THREAD_MIN || !hasValues(r)) return now();
   // A candidate read through a permutation, on the heap: copied into the ring transposed, in
   // one pass (the metric pass's transpose), instead of transposed by tfjs and then copied. While the
-  // models run that is every pair of an NCHW candidate: tfjs's transpose had cost blazeface's
-  // NCHW port about 60 ms per comparison.
+  // models run that is every pair of an NCHW candidate (measured: docs/DESIGN.md, "Measured").
   const onHeap = where === 'auto' && c.tensor && t?.perm ? wasmHeapView(c.tensor) : null;
   const tr = onHeap && t?.perm ? batchedTranspose(c.shape, t.perm) : null;
   const cT = c.tensor ? (t?.perm && !tr ? tf.transpose(c.tensor, t.perm) : c.tensor) : undefined;

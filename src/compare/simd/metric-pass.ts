@@ -122,7 +122,7 @@ export function runMetricPassB(memory: WasmMemory, r: number, c: number, pairs: 
 
 /**
  * Copies `bytes` bytes from offset `src` to offset `dst` of `memory` (wasm memory.copy: for a
- * shared memory, about 1.6x as fast as TypedArray.prototype.set). False when the metric pass cannot
+ * shared memory, faster than TypedArray.prototype.set; docs/DESIGN.md, "Measured"). False when the metric pass cannot
  * run here: the caller copies with set().
  */
 export function copyInMemory(memory: WasmMemory, dst: number, src: number, bytes: number): boolean {

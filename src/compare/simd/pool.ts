@@ -15,9 +15,8 @@ import { engineConfigFromEnv } from '../engine.js';
  *
  * When the tfjs wasm heap is shared (backend/shared-heap.ts), the ring is a block of that heap
  * (MetricsPool.regionSource, set by device.ts), so that the copy of a tensor into it is a wasm
- * memory.copy within one memory: 1.6x as fast in a loop as TypedArray.prototype.set between two
- * shared buffers, which is what a ring of its own needs (on blazeface, 136 MB copied per
- * comparison: 15 ms against 18 in a CPU profile).
+ * memory.copy within one memory, faster than TypedArray.prototype.set between two shared
+ * buffers, which is what a ring of its own needs (docs/DESIGN.md, "Measured").
  *
  * Nothing here depends on the main thread's event loop: a comparison with the wasm backend
  * can run from start to end without yielding to it (its reads resolve as microtasks), so
@@ -171,11 +170,8 @@ interface Slot {
 const ALIGN = 16;
 /**
  * The ring's size to begin with (it grows to fit a pair larger than itself). Smaller rings fill
- * up: with 4 MiB a fifth of blazeface's pairs found it full and were measured on the main
- * thread, and a warm comparison of it with itself took 110-140 ms instead of 100-135 ms; with
- * 16 MiB the renamed copy still overflowed. Faulting its pages in costs about 100 ms on a
- * virtual machine (13 us a page): the worker does that as it starts, not the main thread's
- * first copies (in a fresh process, that had cost 185 ms against 152 ms for 4 MiB).
+ * up and send pairs back to the main thread; faulting its pages in is the worker's job as it
+ * starts, not the main thread's first copies (measured: docs/DESIGN.md, "Measured").
  */
 const INITIAL_BYTES = 32 * 1024 * 1024;
 const MAX_PAGES = 65536;
