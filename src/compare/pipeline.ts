@@ -1,19 +1,15 @@
-import { tf } from '../backend/tf.js';
-import { backendInfo } from '../backend/index.js';
 import { stripPort as norm } from '../core/names.js';
 import type { Runner } from '../core/runner.js';
-import { VERSION } from '../version.js';
 import type { ActInfo, Alignment } from './align/index.js';
 import { align } from './align/index.js';
+import type { EngineConfig } from './engine.js';
 import { engineConfigFromEnv } from './engine.js';
 import { releaseOwnMemory } from './simd/metric-pass.js';
 import { MetricsPool } from './simd/pool.js';
-import { checkToString } from './metrics.js';
 import type { CompareOptions } from './options.js';
 import type { InputFacts, PairResult, Result } from './result.js';
-import { RESULT_SCHEMA_VERSION } from './result.js';
 import { ActivationStore, withHeapViews } from './store.js';
-import { graphFacts, unappliedWarnings, withWarnings } from './stages/assemble.js';
+import { assembleResult } from './stages/assemble.js';
 import { bindFeeds } from './stages/bind.js';
 import { decide } from './stages/decide.js';
 import { diagnose } from './stages/diagnose.js';
@@ -38,91 +34,70 @@ import { ownErrorStage } from './stages/own-error.js';
 export async function compareRunners(reference: Runner, candidate: Runner, opts: CompareOptions): Promise<Result> {
   const started = new Date();
   const tStart = performance.now();
-  const progress = opts.onProgress ?? (() => {});
   const engine = opts.engine ?? engineConfigFromEnv();
-  const timings = { referenceMs: 0, candidateMs: 0, compareMs: 0, ownErrorMs: 0, totalMs: 0 };
-  const iterations = Math.max(1, opts.iterations);
   // No per-tensor tolerances: toleranceFor looks nothing up (an empty object's misses cost a string lookup each).
   if (opts.perTensor && Object.keys(opts.perTensor).length === 0) opts = { ...opts, perTensor: undefined };
-  const ctx = measureContext(reference, candidate, opts, engine.metricsThread);
   // Starts the metrics thread now, so it is up by the time the first pairs arrive.
   if (engine.metricsThread) MetricsPool.get();
+  const sofar: SoFar = { kept: new Map(), own: new Map(), refNodes: [], inputFacts: [], timings: { referenceMs: 0, candidateMs: 0, compareMs: 0, ownErrorMs: 0, totalMs: 0 } };
+  const iterations = Math.max(1, opts.iterations);
+  for (let it = 0; it < iterations; it++) await iterate(reference, candidate, opts, engine, it, iterations, sofar);
 
-  let alignment: Alignment | undefined;
-  let refNodes: ActInfo[] = [];
-  let inputFacts: InputFacts[] = [];
-  /** Each pair's worst iteration, and the own error measured on that iteration. */
-  const kept = new Map<number, PairResult>();
-  const own = new Map<number, OwnOutcome>();
-  for (let it = 0; it < iterations; it++) {
-    const say = (msg: string) => progress(`iteration ${it + 1}/${iterations}: ${msg}`);
-    const feeds = bindFeeds(reference, candidate, opts, it);
-    const store = new ActivationStore(engine);
-    try {
-      if (it === 0) inputFacts = feeds.inputFacts;
-      say('running reference and candidate');
-      const seen = await observe(reference, candidate, feeds, store, { ctx, engine, pinned: pinnedNames(reference, candidate, opts), ...(alignment ? { alignment } : {}) });
-      timings.referenceMs += seen.ref.ms;
-      timings.candidateMs += seen.cand.ms;
-      timings.compareMs += seen.inRunMs;
-      const t0 = performance.now();
-      if (!alignment) {
-        alignment = alignObserved(seen, reference, candidate, opts);
-        refNodes = seen.ref.acts;
-      }
-      const measured = await measureAligned(reference, candidate, feeds, alignment, seen, store, ctx, engine, say);
-      timings.referenceMs += measured.rerun.referenceMs;
-      timings.candidateMs += measured.rerun.candidateMs;
-      const worst = keepWorst(kept, measured.pairs);
-      timings.compareMs += performance.now() - t0 - measured.rerun.referenceMs - measured.rerun.candidateMs;
-      if (opts.ownError !== false && candidate.runSingle) {
-        const t1 = performance.now();
-        for (const i of worst) own.delete(i);
-        const failing = [...kept.values()].filter((q) => !q.pass).sort((x, y) => x.index - y.index).slice(0, opts.maxOwnError ?? 50).filter((q) => worst.has(q.index));
-        if (failing.length) progress(`computing own error of ${failing.length} failing layer${failing.length === 1 ? '' : 's'}`);
-        for (const [i, o] of await ownErrorStage(reference, candidate, feeds, alignment, seen, store, failing, opts)) own.set(i, o);
-        timings.ownErrorMs += performance.now() - t1;
-      }
-    } finally {
-      store.dispose();
-      feeds.dispose();
-    }
-  }
-
-  const { pairs, firstDivergence, rootCause } = diagnose(densePairs(kept, own), refNodes);
-  const { verdict, summary, error } = decide(pairs, firstDivergence, opts.failOn);
-  const warnings = unappliedWarnings(pairs, opts.perTensor, opts.checks);
+  const { pairs, firstDivergence, rootCause } = diagnose(densePairs(sofar.kept, sofar.own), sofar.refNodes);
+  const decision = decide(pairs, firstDivergence, opts.failOn);
   // The metric pass's own memory (for host arrays) cannot shrink: let it go between comparisons.
   releaseOwnMemory();
-  timings.totalMs = performance.now() - tStart;
-  return {
-    schemaVersion: RESULT_SCHEMA_VERSION,
-    tool: { name: 'tf-parity', version: VERSION },
-    verdict,
-    summary,
-    reference: withWarnings(opts.referenceFacts, reference.warnings),
-    candidate: withWarnings(opts.candidateFacts, candidate.warnings),
-    run: {
-      seed: opts.seed,
-      iterations,
-      backend: tf.getBackend(),
-      fallbackKernels: [...(backendInfo()?.fallbackKernels ?? [])].sort(),
-      tolerance: opts.tolerance,
-      perTensor: opts.perTensor ?? {},
-      checks: (opts.checks ?? []).map(checkToString),
-      ...(warnings.length ? { warnings } : {}),
-      startedAt: started.toISOString(),
-      timings,
-    },
-    inputs: inputFacts,
-    pairs,
-    ...(firstDivergence !== undefined ? { firstDivergence } : {}),
-    ...(rootCause !== undefined ? { rootCause } : {}),
-    unmatched: alignment!.unmatched,
-    alignment: alignment!.pairs,
-    graph: graphFacts(opts.graph, refNodes, pairs, alignment!),
-    ...(error ? { error } : {}),
-  };
+  sofar.timings.totalMs = performance.now() - tStart;
+  return assembleResult({ reference, candidate, opts, iterations, started, timings: sofar.timings, inputFacts: sofar.inputFacts, refNodes: sofar.refNodes, alignment: sofar.alignment!, pairs, firstDivergence, rootCause, decision });
+}
+
+/** What the iterations have found so far. */
+interface SoFar {
+  alignment?: Alignment;
+  /** The reference's activations in run order (first iteration). */
+  refNodes: ActInfo[];
+  inputFacts: InputFacts[];
+  /** Each pair's worst iteration, and the own error measured on that iteration. */
+  kept: Map<number, PairResult>;
+  own: Map<number, OwnOutcome>;
+  timings: Result['run']['timings'];
+}
+
+/** One iteration: bind feeds -> observe -> align (first iteration) -> measure -> own error. */
+async function iterate(reference: Runner, candidate: Runner, opts: CompareOptions, engine: EngineConfig, it: number, iterations: number, sofar: SoFar): Promise<void> {
+  const { timings } = sofar;
+  const progress = opts.onProgress ?? (() => {});
+  const say = (msg: string) => progress(`iteration ${it + 1}/${iterations}: ${msg}`);
+  const ctx = measureContext(reference, candidate, opts, engine.metricsThread);
+  const feeds = bindFeeds(reference, candidate, opts, it);
+  const store = new ActivationStore(engine);
+  try {
+    if (it === 0) sofar.inputFacts = feeds.inputFacts;
+    say('running reference and candidate');
+    const known = sofar.alignment;
+    const seen = await observe(reference, candidate, feeds, store, { ctx, engine, pinned: pinnedNames(reference, candidate, opts), ...(known ? { alignment: known } : {}) });
+    timings.referenceMs += seen.ref.ms;
+    timings.candidateMs += seen.cand.ms;
+    timings.compareMs += seen.inRunMs;
+    const t0 = performance.now();
+    const alignment = (sofar.alignment ??= alignObserved(seen, reference, candidate, opts));
+    if (!known) sofar.refNodes = seen.ref.acts;
+    const measured = await measureAligned(reference, candidate, feeds, alignment, seen, store, ctx, engine, say);
+    timings.referenceMs += measured.rerun.referenceMs;
+    timings.candidateMs += measured.rerun.candidateMs;
+    const worst = keepWorst(sofar.kept, measured.pairs);
+    timings.compareMs += performance.now() - t0 - measured.rerun.referenceMs - measured.rerun.candidateMs;
+    if (opts.ownError === false || !candidate.runSingle) return;
+    const t1 = performance.now();
+    for (const i of worst) sofar.own.delete(i);
+    const failing = [...sofar.kept.values()].filter((q) => !q.pass).sort((x, y) => x.index - y.index).slice(0, opts.maxOwnError ?? 50).filter((q) => worst.has(q.index));
+    if (failing.length) progress(`computing own error of ${failing.length} failing layer${failing.length === 1 ? '' : 's'}`);
+    for (const [i, o] of await ownErrorStage(reference, candidate, feeds, alignment, seen, store, failing, opts)) sofar.own.set(i, o);
+    timings.ownErrorMs += performance.now() - t1;
+  } finally {
+    store.dispose();
+    feeds.dispose();
+  }
 }
 
 /**

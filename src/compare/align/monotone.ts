@@ -96,137 +96,149 @@ export function monotoneAlign(
     const R = refs.slice(Math.max(0, r0), Math.max(0, r1)).filter((r) => !usedRef.has(r.name));
     const C = cands.slice(Math.max(0, c0), Math.max(0, c1)).filter((c) => !usedCand.has(c.name));
     if (!R.length || !C.length) continue;
-    const n = C.length;
-    const m = R.length;
-    // Per activation, once: element counts, data-movement ops, shape classes, sampled values
-    // (the cells below look these up n·m times: no strings built, no maps of objects).
-    const numelC = C.map((c) => numElements(c.shape));
-    const numelR = R.map((r) => numElements(r.shape));
-    const movC = C.map((c) => isMovement(c.type));
-    const movR = R.map((r) => isMovement(r.type));
-    const inC = C.map((c) => candWiring?.fanIn.get(c.name) ?? -1);
-    const inR = R.map((r) => refWiring?.fanIn.get(r.name) ?? -2);
-    const outC = C.map((c) => candWiring?.fanOut.get(c.name) ?? -1);
-    const outR = R.map((r) => refWiring?.fanOut.get(r.name) ?? -2);
-    // Roles, where both runners say; an unknown one (-1 here, -2 there) equals nothing.
-    const roleCode = { affine: 1, activation: 2, pool: 3 } as const;
-    const roleC = C.map((c) => (c.role ? roleCode[c.role] : -1));
-    const roleR = R.map((r) => (r.role ? roleCode[r.role] : -2));
-    const classes = new Map<string, number>();
-    const classOf = (a: ActInfo) => {
-      const k = `${a.shape.join(',')}|${a.layout ?? ''}`;
-      let id = classes.get(k);
-      if (id === undefined) classes.set(k, (id = classes.size));
-      return id;
-    };
-    const clsC = Int32Array.from(C, classOf);
-    const clsR = Int32Array.from(R, classOf);
-    const nCls = classes.size;
-    /** Transforms per (reference class, candidate class). */
-    const transformsFor: (Transform[] | undefined)[] = new Array(nCls * nCls);
-    const refS = R.map((r, j) => samples.refSamples(r, numelR[j]!));
-    const candS = C.map(() => new Map<number, Float32Array | undefined>());
-    /**
-     * Sampled similarity of C[i] and R[j] under t: SampleCache.similarity, from the arrays
-     * above; -1 when the bound of SampleCache.mayMatch rules a strong match out (`bounded`).
-     */
-    const sim = (i: number, j: number, t: Transform, bounded: boolean): number => {
-      const r = R[j]!;
-      const c = C[i]!;
-      if (!(r.data || r.samples) || !(c.data || c.samples)) return 0;
-      const cnt = comparableCount(r, c);
-      if (cnt <= 0) return cnt === 0 ? 1 : 0;
-      const sr = refS[j];
-      const code = permCode(t.perm);
-      const byPerm = candS[i]!;
-      let sc = byPerm.get(code);
-      if (sc === undefined && !byPerm.has(code)) byPerm.set(code, (sc = samples.candSamples(c, r.shape, t, cnt)));
-      if (!sr || !sc || sr.length !== sc.length) return 0;
-      return bounded && !mayBeStrong(sr, sc, samples.sums) ? -1 : similarity(sr, sc);
-    };
-    // score[i][j]: best total aligning C[0..i) with R[0..j)
-    const score = Array.from({ length: n + 1 }, () => new Float64Array(m + 1));
-    const choice = Array.from({ length: n + 1 }, () => new Uint8Array(m + 1)); // 0 skip ref, 1 skip cand, 2 pair
-    // For pair cells: which transform (its index in transformsFor[...]) and its similarity.
-    const cellT = new Uint8Array((n + 1) * (m + 1));
-    const cellSim = new Float64Array((n + 1) * (m + 1));
-    for (let i = 1; i <= n; i++) {
-      const prev = score[i - 1]!;
-      const row = score[i]!;
-      const chRow = choice[i]!;
-      for (let j = 1; j <= m; j++) {
-        let best = row[j - 1]!;
-        let ch = 0;
-        if (prev[j]! > best) {
-          best = prev[j]!;
-          ch = 1;
-        }
-        if (numelC[i - 1] === numelR[j - 1]) {
-          const combo = clsR[j - 1]! * nCls + clsC[i - 1]!;
-          let ts = transformsFor[combo];
-          if (!ts) transformsFor[combo] = ts = candidateTransforms(R[j - 1]!, C[i - 1]!);
-          if (ts.length) {
-            // chooseTransform: the first transform whose values match, else the most plausible.
-            // Only whether a pair matches changes its score here: the similarity of one that
-            // does not is needed only for the pairs the path below takes (NaN until then).
-            let k = 0;
-            let s0 = NaN;
-            for (let q = 0; q < ts.length; q++) {
-              const sq = sim(i - 1, j - 1, ts[q]!, true);
-              if (sq >= STRONG_SIMILARITY) {
-                k = q;
-                s0 = sq;
-                break;
-              }
-            }
-            const t = ts[k]!;
-            const sameRank = R[j - 1]!.shape.length === C[i - 1]!.shape.length;
-            // Small preferences break ties between equal-valued chains (Relu6 -> Transpose ->
-            // Reshape): like pairs with like (data movement with data movement), exact shapes win.
-            const affinity = movR[j - 1] === movC[i - 1] ? SCORE.likeKind : 0;
-            const exact = sameShape(R[j - 1]!.shape, C[i - 1]!.shape) && !t.perm ? SCORE.exactShape : 0;
-            // Past a divergence values match nothing, and a chain of same-shaped layers (a
-            // depthwise conv, a conv, an add, a relu) pairs one layer off throughout unless the
-            // wiring says which is which: an add reads two activations, a relu that feeds a
-            // residual branch has two readers.
-            // Nor does wiring tell a conv with a fused activation from the conv of an unfused one
-            // (both read one value, are read once): their roles do, a conv's PReLU pairing with
-            // the PRelu after the Conv.
-            const wired =
-              s0 >= STRONG_SIMILARITY ? 0 : (inR[j - 1] === inC[i - 1] ? SCORE.sameFanIn : 0) + (outR[j - 1] === outC[i - 1] ? SCORE.sameFanOut : 0) + (roleR[j - 1] === roleC[i - 1] ? SCORE.sameRole : 0);
-            // By shape alone, data movement (a port's layout Transpose) is no match for a
-            // computing layer: such a pair only fills a gap.
-            const mixed = !(s0 >= STRONG_SIMILARITY) && movR[j - 1] !== movC[i - 1];
-            const sc = mixed ? SCORE.movementWithComputation : (s0 >= STRONG_SIMILARITY ? SCORE.valuesMatch + s0 : sameRank && !t.reshape ? SCORE.shapeSameRank : SCORE.shapeReshaped) + affinity + exact + wired;
-            // Later reference nodes win ties: a layer pairs with the last node of an identity chain.
-            const total = prev[j - 1]! + sc + SCORE.laterReference * (j / m);
-            if (total > best) {
-              best = total;
-              ch = 2;
-              cellT[i * (m + 1) + j] = k;
-              cellSim[i * (m + 1) + j] = s0;
+    alignSegment(R, C, samples, add, refWiring, candWiring);
+  }
+}
+
+/** The monotone dynamic programme over one segment between anchors: reference R, candidate C (both unpaired, in run order). */
+function alignSegment(
+  R: ActInfo[],
+  C: ActInfo[],
+  samples: SampleCache,
+  add: (r: ActInfo, c: ActInfo, s: Strategy, conf: number, t?: Transform) => void,
+  refWiring?: Wiring,
+  candWiring?: Wiring,
+): void {
+  const n = C.length;
+  const m = R.length;
+  // Per activation, once: element counts, data-movement ops, shape classes, sampled values
+  // (the cells below look these up n·m times: no strings built, no maps of objects).
+  const numelC = C.map((c) => numElements(c.shape));
+  const numelR = R.map((r) => numElements(r.shape));
+  const movC = C.map((c) => isMovement(c.type));
+  const movR = R.map((r) => isMovement(r.type));
+  const inC = C.map((c) => candWiring?.fanIn.get(c.name) ?? -1);
+  const inR = R.map((r) => refWiring?.fanIn.get(r.name) ?? -2);
+  const outC = C.map((c) => candWiring?.fanOut.get(c.name) ?? -1);
+  const outR = R.map((r) => refWiring?.fanOut.get(r.name) ?? -2);
+  // Roles, where both runners say; an unknown one (-1 here, -2 there) equals nothing.
+  const roleCode = { affine: 1, activation: 2, pool: 3 } as const;
+  const roleC = C.map((c) => (c.role ? roleCode[c.role] : -1));
+  const roleR = R.map((r) => (r.role ? roleCode[r.role] : -2));
+  const classes = new Map<string, number>();
+  const classOf = (a: ActInfo) => {
+    const k = `${a.shape.join(',')}|${a.layout ?? ''}`;
+    let id = classes.get(k);
+    if (id === undefined) classes.set(k, (id = classes.size));
+    return id;
+  };
+  const clsC = Int32Array.from(C, classOf);
+  const clsR = Int32Array.from(R, classOf);
+  const nCls = classes.size;
+  /** Transforms per (reference class, candidate class). */
+  const transformsFor: (Transform[] | undefined)[] = new Array(nCls * nCls);
+  const refS = R.map((r, j) => samples.refSamples(r, numelR[j]!));
+  const candS = C.map(() => new Map<number, Float32Array | undefined>());
+  /**
+   * Sampled similarity of C[i] and R[j] under t: SampleCache.similarity, from the arrays
+   * above; -1 when the bound of SampleCache.mayMatch rules a strong match out (`bounded`).
+   */
+  const sim = (i: number, j: number, t: Transform, bounded: boolean): number => {
+    const r = R[j]!;
+    const c = C[i]!;
+    if (!(r.data || r.samples) || !(c.data || c.samples)) return 0;
+    const cnt = comparableCount(r, c);
+    if (cnt <= 0) return cnt === 0 ? 1 : 0;
+    const sr = refS[j];
+    const code = permCode(t.perm);
+    const byPerm = candS[i]!;
+    let sc = byPerm.get(code);
+    if (sc === undefined && !byPerm.has(code)) byPerm.set(code, (sc = samples.candSamples(c, r.shape, t, cnt)));
+    if (!sr || !sc || sr.length !== sc.length) return 0;
+    return bounded && !mayBeStrong(sr, sc, samples.sums) ? -1 : similarity(sr, sc);
+  };
+  // score[i][j]: best total aligning C[0..i) with R[0..j)
+  const score = Array.from({ length: n + 1 }, () => new Float64Array(m + 1));
+  const choice = Array.from({ length: n + 1 }, () => new Uint8Array(m + 1)); // 0 skip ref, 1 skip cand, 2 pair
+  // For pair cells: which transform (its index in transformsFor[...]) and its similarity.
+  const cellT = new Uint8Array((n + 1) * (m + 1));
+  const cellSim = new Float64Array((n + 1) * (m + 1));
+  for (let i = 1; i <= n; i++) {
+    const prev = score[i - 1]!;
+    const row = score[i]!;
+    const chRow = choice[i]!;
+    for (let j = 1; j <= m; j++) {
+      let best = row[j - 1]!;
+      let ch = 0;
+      if (prev[j]! > best) {
+        best = prev[j]!;
+        ch = 1;
+      }
+      if (numelC[i - 1] === numelR[j - 1]) {
+        const combo = clsR[j - 1]! * nCls + clsC[i - 1]!;
+        let ts = transformsFor[combo];
+        if (!ts) transformsFor[combo] = ts = candidateTransforms(R[j - 1]!, C[i - 1]!);
+        if (ts.length) {
+          // chooseTransform: the first transform whose values match, else the most plausible.
+          // Only whether a pair matches changes its score here: the similarity of one that
+          // does not is needed only for the pairs the path below takes (NaN until then).
+          let k = 0;
+          let s0 = NaN;
+          for (let q = 0; q < ts.length; q++) {
+            const sq = sim(i - 1, j - 1, ts[q]!, true);
+            if (sq >= STRONG_SIMILARITY) {
+              k = q;
+              s0 = sq;
+              break;
             }
           }
+          const t = ts[k]!;
+          const sameRank = R[j - 1]!.shape.length === C[i - 1]!.shape.length;
+          // Small preferences break ties between equal-valued chains (Relu6 -> Transpose ->
+          // Reshape): like pairs with like (data movement with data movement), exact shapes win.
+          const affinity = movR[j - 1] === movC[i - 1] ? SCORE.likeKind : 0;
+          const exact = sameShape(R[j - 1]!.shape, C[i - 1]!.shape) && !t.perm ? SCORE.exactShape : 0;
+          // Past a divergence values match nothing, and a chain of same-shaped layers (a
+          // depthwise conv, a conv, an add, a relu) pairs one layer off throughout unless the
+          // wiring says which is which: an add reads two activations, a relu that feeds a
+          // residual branch has two readers.
+          // Nor does wiring tell a conv with a fused activation from the conv of an unfused one
+          // (both read one value, are read once): their roles do, a conv's PReLU pairing with
+          // the PRelu after the Conv.
+          const wired =
+            s0 >= STRONG_SIMILARITY ? 0 : (inR[j - 1] === inC[i - 1] ? SCORE.sameFanIn : 0) + (outR[j - 1] === outC[i - 1] ? SCORE.sameFanOut : 0) + (roleR[j - 1] === roleC[i - 1] ? SCORE.sameRole : 0);
+          // By shape alone, data movement (a port's layout Transpose) is no match for a
+          // computing layer: such a pair only fills a gap.
+          const mixed = !(s0 >= STRONG_SIMILARITY) && movR[j - 1] !== movC[i - 1];
+          const sc = mixed ? SCORE.movementWithComputation : (s0 >= STRONG_SIMILARITY ? SCORE.valuesMatch + s0 : sameRank && !t.reshape ? SCORE.shapeSameRank : SCORE.shapeReshaped) + affinity + exact + wired;
+          // Later reference nodes win ties: a layer pairs with the last node of an identity chain.
+          const total = prev[j - 1]! + sc + SCORE.laterReference * (j / m);
+          if (total > best) {
+            best = total;
+            ch = 2;
+            cellT[i * (m + 1) + j] = k;
+            cellSim[i * (m + 1) + j] = s0;
+          }
         }
-        row[j] = best;
-        chRow[j] = ch;
       }
+      row[j] = best;
+      chRow[j] = ch;
     }
-    let i = n;
-    let j = m;
-    while (i > 0 && j > 0) {
-      const ch = choice[i]![j]!;
-      if (ch === 2) {
-        const at = i * (m + 1) + j;
-        const t = transformsFor[clsR[j - 1]! * nCls + clsC[i - 1]!]![cellT[at]!]!;
-        let s = cellSim[at]!;
-        if (Number.isNaN(s)) s = sim(i - 1, j - 1, t, false);
-        const strong = s >= STRONG_SIMILARITY;
-        add(R[j - 1]!, C[i - 1]!, strong ? 'numeric' : 'shape', strong ? s : Math.min(SCORE.shapeConfidence, s), t);
-        i--;
-        j--;
-      } else if (ch === 1) i--;
-      else j--;
-    }
+  }
+  let i = n;
+  let j = m;
+  while (i > 0 && j > 0) {
+    const ch = choice[i]![j]!;
+    if (ch === 2) {
+      const at = i * (m + 1) + j;
+      const t = transformsFor[clsR[j - 1]! * nCls + clsC[i - 1]!]![cellT[at]!]!;
+      let s = cellSim[at]!;
+      if (Number.isNaN(s)) s = sim(i - 1, j - 1, t, false);
+      const strong = s >= STRONG_SIMILARITY;
+      add(R[j - 1]!, C[i - 1]!, strong ? 'numeric' : 'shape', strong ? s : Math.min(SCORE.shapeConfidence, s), t);
+      i--;
+      j--;
+    } else if (ch === 1) i--;
+    else j--;
   }
 }

@@ -1,11 +1,68 @@
+import { tf } from '../../backend/tf.js';
+import { backendInfo } from '../../backend/index.js';
 import { stripPort as norm } from '../../core/names.js';
+import type { Runner } from '../../core/runner.js';
+import { VERSION } from '../../version.js';
 import type { Alignment } from '../align/index.js';
 import type { Check } from '../metrics.js';
 import { checkToString } from '../metrics.js';
-import type { GraphNodeFacts, ModelFacts, PairResult, Tolerance } from '../result.js';
+import type { CompareOptions } from '../options.js';
+import type { GraphNodeFacts, InputFacts, ModelFacts, PairResult, Result, Tolerance } from '../result.js';
+import { RESULT_SCHEMA_VERSION } from '../result.js';
+import type { Decision } from './decide.js';
 import type { RefNode } from './diagnose.js';
 
-/** The Result's facts that are neither measured nor decided: the graph view and the warnings. */
+/**
+ * The last stage: the Result, from what the stages found, with the facts that are neither
+ * measured nor decided (the run's settings, the graph view, warnings).
+ */
+export function assembleResult(x: {
+  reference: Runner;
+  candidate: Runner;
+  opts: CompareOptions;
+  iterations: number;
+  started: Date;
+  timings: Result['run']['timings'];
+  inputFacts: InputFacts[];
+  refNodes: readonly RefNode[];
+  alignment: Alignment;
+  pairs: PairResult[];
+  firstDivergence?: number;
+  rootCause?: number;
+  decision: Decision;
+}): Result {
+  const { opts, pairs, firstDivergence, rootCause, alignment } = x;
+  const { verdict, summary, error } = x.decision;
+  const warnings = unappliedWarnings(pairs, opts.perTensor, opts.checks);
+  return {
+    schemaVersion: RESULT_SCHEMA_VERSION,
+    tool: { name: 'tf-parity', version: VERSION },
+    verdict,
+    summary,
+    reference: withWarnings(opts.referenceFacts, x.reference.warnings),
+    candidate: withWarnings(opts.candidateFacts, x.candidate.warnings),
+    run: {
+      seed: opts.seed,
+      iterations: x.iterations,
+      backend: tf.getBackend(),
+      fallbackKernels: [...(backendInfo()?.fallbackKernels ?? [])].sort(),
+      tolerance: opts.tolerance,
+      perTensor: opts.perTensor ?? {},
+      checks: (opts.checks ?? []).map(checkToString),
+      ...(warnings.length ? { warnings } : {}),
+      startedAt: x.started.toISOString(),
+      timings: x.timings,
+    },
+    inputs: x.inputFacts,
+    pairs,
+    ...(firstDivergence !== undefined ? { firstDivergence } : {}),
+    ...(rootCause !== undefined ? { rootCause } : {}),
+    unmatched: alignment.unmatched,
+    alignment: alignment.pairs,
+    graph: graphFacts(opts.graph, x.refNodes, pairs, alignment),
+    ...(error ? { error } : {}),
+  };
+}
 
 /** The reference graph with each node's pair and status. */
 export function graphFacts(graph: readonly { name: string; op: string; inputs: string[] }[] | undefined, refNodes: readonly RefNode[], pairs: readonly PairResult[], alignment: Alignment): GraphNodeFacts[] {
