@@ -26,13 +26,14 @@ const send = (m: WorkerMessage): Promise<void> => new Promise((resolve) => (proc
 
 async function warmUp(backend: string | undefined) {
   // Everything a case needs that does not depend on the case: modules, the backend.
-  const [{ runCompare }, { setupBackend }, reports, cases] = await Promise.all([
+  const [{ runCompare }, { setupBackend }, reports, cases, { preloadRunners }] = await Promise.all([
     import('../src/cli/commands/compare.js'),
     import('../src/cli/common.js'),
     import('../src/report/index.js'),
     import('./case.js'),
+    import('../src/runners/index.js'),
   ]);
-  await setupBackend(backend ? { backend } : {});
+  await Promise.all([setupBackend(backend ? { backend } : {}), preloadRunners()]);
   return { runCompare, reports, cases };
 }
 
