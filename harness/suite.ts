@@ -1,8 +1,7 @@
-import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Result } from '../src/compare/result.js';
 import { FormatError, InputError, ParityError } from '../src/core/errors.js';
 import { writeAtomic } from '../src/report/index.js';
@@ -12,6 +11,9 @@ import { findCases, readCase } from './case.js';
 import type { HistoryEntry, Trend } from './history.js';
 import { appendHistory, readHistory, trendFor } from './history.js';
 import { reviveNonFinite, stringifyFinite } from './json.js';
+import { WorkerPool } from './pool.js';
+import { caseMemoryMb } from './budget.js';
+import { schedule } from './schedule.js';
 import { suiteHtml, suiteJunit } from './suite-report.js';
 
 export type CaseStatus = 'pass' | 'fail' | 'error' | 'interrupted';
@@ -25,6 +27,8 @@ export interface CaseOutcome {
   verdict?: Result['verdict'];
   message: string;
   durationMs: number;
+  /** Of durationMs, the time inside the comparison; the rest is the case's overhead. */
+  compareMs?: number;
   firstDivergence?: string;
   /** Worst output metrics. */
   metrics?: { max_abs: number; mean_abs: number; cosine: number; sqnr: number };
@@ -64,16 +68,67 @@ export interface SuiteOptions {
   timeoutSec?: number;
   /** Called with the process-level abort hook so SIGINT can be wired by the CLI. */
   signal?: AbortSignal;
+  /** Cases run at once, each in its own process (default: the number of cores). */
+  jobs?: number;
+  /**
+   * Memory the running cases may take together (MB; default 80% of the machine's): a case whose
+   * estimate does not fit waits for others to end instead of running out of memory beside them.
+   * One case always runs, whatever its estimate.
+   */
+  memoryBudgetMb?: number;
+  /** Start each case's process before the case (default true); false: a fresh start per case. */
+  warm?: boolean;
 }
 
-/** Parses `2/5` into a 1-based shard. */
-export function parseShard(s: string): { index: number; count: number } {
+/**
+ * Parses `2/5` into a 1-based shard. `auto` reads the index and count from the CI system's
+ * environment (see shardFromEnv); `auto/N` gives the count where the system does not (a
+ * Kubernetes Indexed Job has only its index).
+ */
+export function parseShard(s: string, env: NodeJS.ProcessEnv = process.env): { index: number; count: number } {
+  const auto = /^auto(?:\/(\d+))?$/.exec(s.trim());
+  if (auto) return shardFromEnv(env, auto[1] !== undefined ? Number(auto[1]) : undefined);
   const m = /^(\d+)\/(\d+)$/.exec(s.trim());
-  if (!m) throw new InputError(`--shard expects I/N like 2/5, got '${s}'`);
-  const index = Number(m[1]);
-  const count = Number(m[2]);
-  if (count < 1 || index < 1 || index > count) throw new InputError(`--shard ${s}: I must be between 1 and N`);
+  if (!m) throw new InputError(`--shard expects I/N like 2/5, auto or auto/N, got '${s}'`);
+  return checkShard(Number(m[1]), Number(m[2]), `--shard ${s}`);
+}
+
+function checkShard(index: number, count: number, what: string): { index: number; count: number } {
+  if (!Number.isInteger(index) || !Number.isInteger(count) || count < 1 || index < 1 || index > count) {
+    throw new InputError(`${what}: I must be between 1 and N (shard ${index} of ${count})`);
+  }
   return { index, count };
+}
+
+/**
+ * The CI systems `--shard auto` knows, each as (index variable, its base, count variable):
+ * tf-parity's own pair first (what the README's GitHub Actions job sets from
+ * `strategy.job-index` and `strategy.job-total`, and what any other system can set), then
+ * GitLab's `parallel:`, Buildkite's `parallelism:` and a Kubernetes Indexed Job.
+ */
+export const SHARD_ENVIRONMENTS = [
+  { system: 'tf-parity (GitHub Actions: strategy.job-index/job-total)', index: 'PARITY_SHARD_INDEX', base: 0, count: 'PARITY_SHARD_COUNT' },
+  { system: 'GitLab CI', index: 'CI_NODE_INDEX', base: 1, count: 'CI_NODE_TOTAL' },
+  { system: 'Buildkite', index: 'BUILDKITE_PARALLEL_JOB', base: 0, count: 'BUILDKITE_PARALLEL_JOB_COUNT' },
+  { system: 'Kubernetes Indexed Job', index: 'JOB_COMPLETION_INDEX', base: 0, count: undefined },
+] as const;
+
+/** The shard this job is, from the environment of the CI system running it. */
+export function shardFromEnv(env: NodeJS.ProcessEnv, count?: number): { index: number; count: number } {
+  const int = (name: string): number | undefined => {
+    const v = env[name];
+    if (v === undefined || v === '') return undefined;
+    if (!/^\d+$/.test(v.trim())) throw new InputError(`--shard auto: ${name}='${v}' is not a whole number`);
+    return Number(v);
+  };
+  for (const e of SHARD_ENVIRONMENTS) {
+    const index = int(e.index);
+    if (index === undefined) continue;
+    const n = count ?? (e.count ? int(e.count) : undefined) ?? int('PARITY_SHARD_COUNT');
+    if (n === undefined) throw new InputError(`--shard auto: ${e.index} is set (${e.system}) but no shard count is: give it as --shard auto/N`);
+    return checkShard(index - e.base + 1, n, `--shard auto (${e.index}=${index}, count ${n})`);
+  }
+  throw new InputError(`--shard auto: no shard index in the environment (${SHARD_ENVIRONMENTS.map((e) => e.index).join(', ')}); give --shard I/N`);
 }
 
 /**
@@ -84,13 +139,6 @@ export function inShard(relPath: string, shard: { index: number; count: number }
   if (!shard || shard.count === 1) return true;
   const h = createHash('sha256').update(relPath.split('\\').join('/')).digest();
   return (h.readUInt32BE(0) % shard.count) + 1 === shard.index;
-}
-
-function workerPath(): { path: string; execArgv: string[] } {
-  const here = fileURLToPath(import.meta.url);
-  const ts = here.endsWith('.ts');
-  const path = join(here, '..', ts ? 'worker.ts' : 'worker.js');
-  return { path, execArgv: ts ? ['--import', 'tsx'] : [] };
 }
 
 function worstOutputMetrics(r: Result): CaseOutcome['metrics'] {
@@ -106,60 +154,21 @@ function worstOutputMetrics(r: Result): CaseOutcome['metrics'] {
   };
 }
 
-interface ChildOutcome {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-  timedOut: boolean;
-  interrupted: boolean;
-}
-
-function runChild(file: string, out: string, opts: SuiteOptions, timeoutSec: number): Promise<ChildOutcome> {
-  const w = workerPath();
-  const execArgv = [...w.execArgv, ...(opts.memoryMb ? [`--max-old-space-size=${opts.memoryMb}`] : [])];
-  return new Promise((resolvePromise) => {
-    const child = fork(w.path, [file, out, ...(opts.backend ? [opts.backend] : [])], { execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-    let stderr = '';
-    let timedOut = false;
-    let interrupted = false;
-    child.stderr?.on('data', (c: Buffer) => {
-      stderr = (stderr + c.toString()).slice(-8000);
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutSec * 1000);
-    const onAbort = () => {
-      interrupted = true;
-      child.kill('SIGKILL');
-    };
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-      resolvePromise({ code, signal, stderr, timedOut, interrupted });
-    });
-    child.on('error', (e) => {
-      stderr += String(e);
-    });
-  });
-}
-
 function lastLine(s: string): string {
   const lines = s.trim().split('\n').filter(Boolean);
   const err = lines.find((l) => /^(Error|TypeError|RangeError|FATAL|.*heap out of memory)/.test(l));
   return (err ?? lines[lines.length - 1] ?? '').slice(0, 500);
 }
 
-async function runCase(spec: CaseSpec, root: string, opts: SuiteOptions): Promise<CaseOutcome> {
+async function runCase(spec: CaseSpec, root: string, opts: SuiteOptions, pool: WorkerPool, more: boolean): Promise<CaseOutcome> {
   const rel = relative(root, spec.file) || basename(spec.file);
   const dirName = rel.replace(/\.ya?ml$/i, '').replace(/[^A-Za-z0-9._-]+/g, '_');
   const out = join(opts.out, 'cases', dirName);
   mkdirSync(out, { recursive: true });
   const t0 = performance.now();
-  const res = await runChild(spec.file, out, opts, opts.timeoutSec ?? spec.timeoutSec);
+  const res = await pool.run(spec.file, out, opts.timeoutSec ?? spec.timeoutSec, more);
   const durationMs = performance.now() - t0;
-  const base = { name: spec.name, file: rel, expected: spec.expect, durationMs, reportDir: relative(opts.out, out) };
+  const base = { name: spec.name, file: rel, expected: spec.expect, durationMs, ...(res.compareMs !== undefined ? { compareMs: res.compareMs } : {}), reportDir: relative(opts.out, out) };
   if (res.interrupted) return { ...base, status: 'interrupted', message: 'interrupted (Ctrl-C) while running' };
   if (res.timedOut) return { ...base, status: 'error', message: `timed out after ${opts.timeoutSec ?? spec.timeoutSec} s` };
   const resultFile = join(out, 'result.json');
@@ -207,40 +216,59 @@ export async function runSuite(suitePath: string, opts: SuiteOptions): Promise<S
   mkdirSync(opts.out, { recursive: true });
   const startedAt = new Date().toISOString();
   const runId = `${startedAt}-${process.pid}`;
-  const outcomes: CaseOutcome[] = [];
   const history = opts.history ? readHistory(opts.history) : [];
   const newEntries: HistoryEntry[] = [];
-  let interrupted = false;
-  for (let i = 0; i < selected.length; i++) {
-    const file = selected[i]!;
-    if (opts.signal?.aborted) {
-      interrupted = true;
-      break;
+  // Cases finish in any order; they are reported, and written to the history, in case order.
+  const done: (CaseOutcome | undefined)[] = new Array(selected.length);
+  let reported = 0;
+  const report = (final = false) => {
+    for (; reported < selected.length && (done[reported] || final); reported++) {
+      const o = done[reported];
+      if (!o) continue;
+      progressLine(opts, reported + 1, selected.length, o, o.name);
+      if (opts.history && o.status !== 'interrupted') {
+        // Appended per case, so an interrupted suite still leaves a valid history of what ran.
+        const entry: HistoryEntry = { run: runId, time: new Date().toISOString(), case: o.file, status: o.status, ...(o.verdict ? { verdict: o.verdict } : {}), ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.models ? { models: o.models } : {}) };
+        appendHistory(opts.history, [entry]);
+        newEntries.push(entry);
+      }
     }
-    let spec: CaseSpec;
-    try {
-      spec = readCase(file);
-    } catch (e) {
-      const o: CaseOutcome = { name: basename(file), file: relative(rootDir, file), status: 'error', expected: '?', message: e instanceof ParityError ? e.message : String(e), durationMs: 0 };
-      outcomes.push(o);
-      progressLine(opts, i + 1, selected.length, o, o.name);
-      continue;
-    }
-    progressLine(opts, i, selected.length, undefined, spec.name);
-    const o = await runCase(spec, rootDir, opts);
-    outcomes.push(o);
-    progressLine(opts, i + 1, selected.length, o, spec.name);
-    if (o.status === 'interrupted') {
-      interrupted = true;
-      break;
-    }
-    if (opts.history) {
-      // Appended per case, so an interrupted suite still leaves a valid history of what ran.
-      const entry: HistoryEntry = { run: runId, time: new Date().toISOString(), case: o.file, status: o.status, ...(o.verdict ? { verdict: o.verdict } : {}), ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.models ? { models: o.models } : {}) };
-      appendHistory(opts.history, [entry]);
-      newEntries.push(entry);
-    }
+  };
+  const jobs = Math.max(1, opts.jobs ?? availableParallelism());
+  const budgetMb = opts.memoryBudgetMb ?? Math.floor((totalmem() / 2 ** 20) * 0.8);
+  const pool = new WorkerPool({ ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.memoryMb ? { memoryMb: opts.memoryMb } : {}), warm: opts.warm !== false, ...(opts.signal ? { signal: opts.signal } : {}) });
+  let started = 0;
+  try {
+    await schedule(
+      selected.length,
+      (i) => {
+        const file = selected[i]!;
+        let spec: CaseSpec;
+        try {
+          spec = readCase(file);
+        } catch (e) {
+          done[i] = { name: basename(file), file: relative(rootDir, file), status: 'error', expected: '?', message: e instanceof ParityError ? e.message : String(e), durationMs: 0 };
+          report();
+          return undefined;
+        }
+        return {
+          needMb: caseMemoryMb(spec, opts.memoryMb),
+          run: async () => {
+            if (started++ === 0 || opts.progress === 'bar') progressLine(opts, reported, selected.length, undefined, spec.name);
+            done[i] = await runCase(spec, rootDir, opts, pool, i + 1 < selected.length);
+            report();
+          },
+        };
+      },
+      { jobs, budgetMb, ...(opts.signal ? { signal: opts.signal } : {}) },
+    );
+    // Past an interrupt, what did finish is still reported.
+    report(true);
+  } finally {
+    pool.close();
   }
+  const outcomes = done.filter((o): o is CaseOutcome => o !== undefined);
+  const interrupted = outcomes.some((o) => o.status === 'interrupted') || (opts.signal?.aborted ?? false);
   const counts: Record<CaseStatus, number> = { pass: 0, fail: 0, error: 0, interrupted: 0 };
   for (const o of outcomes) counts[o.status]++;
   const result: SuiteResult = {

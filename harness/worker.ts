@@ -1,37 +1,78 @@
 /**
  * Runs one case in its own process, so a crash, a hang or running out of memory costs that
- * case only. Usage (by the suite runner): worker CASE_FILE OUT_DIR [BACKEND]
- * Writes OUT_DIR/result.json (+ report.html, junit.xml) and exits 0; anything else is an error.
+ * case only. The suite starts it before it has a case for it ("warm"): it loads tf-parity and
+ * initialises the backend, says `ready` over IPC, then receives one case, runs it, writes
+ * OUT_DIR/result.json (+ report.html, junit.xml), reports its timings and exits: 0 done,
+ * 2 the case's own input error (one line on stderr), 3 anything else.
+ *
+ * Usage (by the suite runner, with an IPC channel): worker [BACKEND]
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCompare } from '../src/cli/commands/compare.js';
-import { ParityError } from '../src/core/errors.js';
-import { jsonReport, writeAtomic, writeReports } from '../src/report/index.js';
-import { caseValues, readCase } from './case.js';
+import { performance } from 'node:perf_hooks';
 
-async function main(): Promise<number> {
-  const [file, out, backend] = process.argv.slice(2);
-  if (!file || !out) {
-    process.stderr.write('usage: worker CASE_FILE OUT_DIR [BACKEND]\n');
-    return 2;
-  }
-  mkdirSync(out, { recursive: true });
-  const spec = readCase(file);
+/** What the suite sends a ready worker. */
+export interface CaseMessage {
+  type: 'case';
+  file: string;
+  out: string;
+}
+
+/** What a worker reports, in milliseconds since its process started. */
+export type WorkerMessage = { type: 'ready'; loadedMs: number } | { type: 'done'; startedMs: number; comparedMs: number; writtenMs: number };
+
+/** Sends a message; resolves once it is written, so that exiting after it does not lose it. */
+const send = (m: WorkerMessage): Promise<void> => new Promise((resolve) => (process.send ? process.send(m, undefined, {}, () => resolve()) : resolve()));
+
+async function warmUp(backend: string | undefined) {
+  // Everything a case needs that does not depend on the case: modules, the backend.
+  const [{ runCompare }, { setupBackend }, reports, cases, { preloadRunners }] = await Promise.all([
+    import('../src/cli/commands/compare.js'),
+    import('../src/cli/common.js'),
+    import('../src/report/index.js'),
+    import('./case.js'),
+    import('../src/runners/index.js'),
+  ]);
+  await Promise.all([setupBackend(backend ? { backend } : {}), preloadRunners()]);
+  return { runCompare, reports, cases };
+}
+
+async function runCase(msg: CaseMessage, backend: string | undefined, loaded: Awaited<ReturnType<typeof warmUp>>): Promise<number> {
+  const { runCompare, reports, cases } = loaded;
+  const startedMs = performance.now();
+  mkdirSync(msg.out, { recursive: true });
+  const spec = cases.readCase(msg.file);
   if (spec.simulate === 'crash') throw new Error('simulated crash');
   if (spec.simulate === 'hang') await new Promise(() => setInterval(() => {}, 1000));
   if (spec.simulate === 'oom') {
     const hog: Float64Array[] = [];
     for (;;) hog.push(new Float64Array(32 * 1024 * 1024));
   }
-  const values = caseValues(spec);
+  const values = cases.caseValues(spec);
   if (backend) values.backend = backend;
   const result = await runCompare(spec.original, spec.candidate, values);
-  await writeReports(result, { html: join(out, 'report.html'), junit: join(out, 'junit.xml') });
-  writeAtomic(join(out, 'result.json'), jsonReport(result));
+  const comparedMs = performance.now();
+  await reports.writeReports(result, { html: join(msg.out, 'report.html'), junit: join(msg.out, 'junit.xml') });
+  reports.writeAtomic(join(msg.out, 'result.json'), reports.jsonReport(result));
+  await send({ type: 'done', startedMs, comparedMs, writtenMs: performance.now() });
   return 0;
 }
 
+async function main(): Promise<number> {
+  const backend = process.argv[2];
+  if (!process.send) {
+    process.stderr.write('usage: worker [BACKEND] (started by parity suite, with an IPC channel)\n');
+    return 2;
+  }
+  // The case may arrive while the modules load: keep it.
+  const arrived = new Promise<CaseMessage>((resolve) => process.once('message', (m: CaseMessage) => resolve(m)));
+  const loaded = await warmUp(backend);
+  await send({ type: 'ready', loadedMs: performance.now() });
+  const msg = await arrived;
+  return runCase(msg, backend, loaded);
+}
+
+const { ParityError } = await import('../src/core/errors.js');
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {

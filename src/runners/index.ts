@@ -66,3 +66,15 @@ export async function loadModel(path: string, opts: { signature?: string; output
   }
 }
 
+/**
+ * Loads what every runner loads on first use (tfjs-layers, the HDF5 module, onnxruntime), so a
+ * process started ahead of its work (a suite's warm worker) pays for it before the work comes.
+ * A runner whose module cannot load says so when it is used, not here.
+ */
+export async function preloadRunners(): Promise<void> {
+  await Promise.all([
+    import('./tfl.js'),
+    import('./keras/weights.js').then((m) => m.h5Module()),
+    import('onnxruntime-node'),
+  ].map((p) => p.catch(() => undefined)));
+}

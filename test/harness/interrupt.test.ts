@@ -16,7 +16,7 @@ describe('interrupting a suite', () => {
     writeFileSync(join(d, 'c.yaml'), 'original: models/cnn.pb\ncandidate: models/cnn.onnx\n');
     const hist = join(d, 'h.jsonl');
     const bin = join(import.meta.dirname, '../../bin/parity.js');
-    const child = spawn(process.execPath, [bin, 'suite', d, '--out', join(d, 'out'), '--history', hist, '--progress', 'lines'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, 'suite', d, '--out', join(d, 'out'), '--history', hist, '--progress', 'lines', '--jobs', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     const sawB = new Promise<void>((resolve) => {
       child.stderr.on('data', (c: Buffer) => {

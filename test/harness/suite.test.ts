@@ -46,6 +46,10 @@ describe('suites', () => {
     expect(by['f-missing']!.status).toBe('error');
     expect(by['f-missing']!.message).toMatch(/nope.pb does not exist/);
     expect(r.counts).toEqual({ pass: 2, fail: 1, error: 3, interrupted: 0 });
+    // Two cases ran at once (the default on two cores), reported in case order all the same.
+    expect(r.cases.map((c) => c.name)).toEqual(['a-pass', 'b-fail', 'c-crash', 'd-hang', 'e-onnx', 'f-missing']);
+    expect(by['a-pass']!.compareMs).toBeGreaterThan(0);
+    expect(by['a-pass']!.compareMs).toBeLessThan(by['a-pass']!.durationMs);
     expect(suiteExitCode(r)).toBe(1);
     const junit = readFileSync(join(out, 'junit.xml'), 'utf8');
     expect(junit).toMatch(/tests="6" failures="1" errors="3"/);
@@ -56,9 +60,12 @@ describe('suites', () => {
   it('shards 1/3..3/3 cover every case once and merge into the unsharded result', async () => {
     const d = await makeSuite();
     for (const f of ['c-crash', 'd-hang']) writeFileSync(join(d, `${f}.yaml`), 'original: models/cnn.pb\ncandidate: models/cnn.onnx\n');
-    const whole = await runSuite(d, { out: join(d, 'whole'), progress: 'none' });
+    // One case at a time, each in a fresh process, against shards of three cases at once in warm
+    // processes: the same cases, in the same order, with the same results.
+    const whole = await runSuite(d, { out: join(d, 'whole'), progress: 'none', jobs: 1, warm: false });
     const parts: SuiteResult[] = [];
-    for (let i = 1; i <= 3; i++) parts.push(await runSuite(d, { out: join(d, `shard${i}`), shard: { index: i, count: 3 }, progress: 'none' }));
+    for (let i = 1; i <= 3; i++) parts.push(await runSuite(d, { out: join(d, `shard${i}`), shard: { index: i, count: 3 }, progress: 'none', jobs: 3 }));
+    for (const p of parts) expect(p.cases.map((c) => c.file)).toEqual(p.cases.map((c) => c.file).sort());
     const files = parts.flatMap((p) => p.cases.map((c) => c.file)).sort();
     expect(files).toEqual(whole.cases.map((c) => c.file).sort());
     const merged = mergeSuiteResults([1, 2, 3].map((i) => join(d, `shard${i}`)), join(d, 'merged'));

@@ -12,7 +12,14 @@ OUT/index.html, OUT/junit.xml, OUT/results.json and one report folder per case.
 Exit code: 0 all cases as expected, 1 any fail or error, 2 usage error, 130 interrupted.
 
   --out DIR                  output folder (default reports/suite)
+  --jobs N                   cases run at once, each in its own process (default: the number of cores)
+  --memory-budget-mb N       memory the running cases may take together (default 80% of the machine's);
+                             a case that does not fit waits for others to end
   --shard I/N                run a deterministic I-th of N shards (merge with 'parity merge-reports')
+  --shard auto               the shard from the CI's environment: PARITY_SHARD_INDEX/PARITY_SHARD_COUNT
+                             (0-based; GitHub Actions: strategy.job-index/job-total), GitLab CI_NODE_INDEX/
+                             CI_NODE_TOTAL, Buildkite BUILDKITE_PARALLEL_JOB(_COUNT), Kubernetes
+                             JOB_COMPLETION_INDEX with --shard auto/N
   --history FILE.jsonl       append each case's metrics; flag regressions against past runs
   --history-window N         runs to compare against (default 5)
   --regression-factor F      max_abs worse than F x the median of the window is a regression (default 2)
@@ -20,6 +27,12 @@ Exit code: 0 all cases as expected, 1 any fail or error, 2 usage error, 130 inte
   --memory-mb N              heap limit of each case's process
   --backend NAME             wasm | cpu | tensorflow
   --progress bar|lines|none  default: bar on a terminal, lines otherwise (CI)`;
+
+function positiveInt(v: unknown, name: string): number {
+  const n = intOption(v, name, 1);
+  if (n < 1) throw new InputError(`--${name} must be at least 1, got ${n}`);
+  return n;
+}
 
 export const command: Command = {
   summary: 'run a folder of comparison cases (CI regression suites, nightly runs)',
@@ -29,6 +42,8 @@ export const command: Command = {
       argv,
       {
         out: { type: 'string' },
+        jobs: { type: 'string' },
+        'memory-budget-mb': { type: 'string' },
         shard: { type: 'string' },
         history: { type: 'string' },
         'history-window': { type: 'string' },
@@ -54,6 +69,8 @@ export const command: Command = {
       const result = await runSuite(positionals[0]!, {
         out,
         ...(values.shard ? { shard: parseShard(values.shard as string) } : {}),
+        ...(values.jobs !== undefined ? { jobs: positiveInt(values.jobs, 'jobs') } : {}),
+        ...(values['memory-budget-mb'] !== undefined ? { memoryBudgetMb: positiveInt(values['memory-budget-mb'], 'memory-budget-mb') } : {}),
         ...(values.history ? { history: values.history as string } : {}),
         historyWindow: intOption(values['history-window'], 'history-window', 5),
         regressionFactor: numberOption(values['regression-factor'], 'regression-factor', 2),

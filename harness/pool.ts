@@ -1,0 +1,113 @@
+/**
+ * Worker processes for a suite: one process per case (a crash, a hang or running out of memory
+ * costs that case only), started ahead of the case that will use it ("warm"), so that process
+ * start, module load and backend initialisation overlap the case before it instead of adding to
+ * every case's time.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CaseMessage, WorkerMessage } from './worker.js';
+
+/** How one case's process ended. */
+export interface ChildOutcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  timedOut: boolean;
+  interrupted: boolean;
+  /** Time spent inside the comparison (ms), when the worker got that far. */
+  compareMs?: number;
+}
+
+export interface PoolOptions {
+  backend?: string;
+  /** Heap limit of each case's process (MB). */
+  memoryMb?: number;
+  /** Start the next worker before a case needs it (default true). */
+  warm?: boolean;
+  signal?: AbortSignal;
+}
+
+function workerPath(): { path: string; execArgv: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  const ts = here.endsWith('.ts');
+  return { path: join(here, '..', ts ? 'worker.ts' : 'worker.js'), execArgv: ts ? ['--import', 'tsx'] : [] };
+}
+
+/** One worker process, started before its case is known. */
+class Worker {
+  private readonly child: ChildProcess;
+  private stderr = '';
+  private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private done?: Extract<WorkerMessage, { type: 'done' }>;
+
+  constructor(opts: PoolOptions) {
+    const w = workerPath();
+    const execArgv = [...w.execArgv, ...(opts.memoryMb ? [`--max-old-space-size=${opts.memoryMb}`] : [])];
+    this.child = fork(w.path, opts.backend ? [opts.backend] : [], { execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    this.child.stderr?.on('data', (c: Buffer) => {
+      this.stderr = (this.stderr + c.toString()).slice(-8000);
+    });
+    this.child.on('message', (m: WorkerMessage) => {
+      if (m.type === 'done') this.done = m;
+    });
+    this.child.on('error', (e) => {
+      this.stderr += String(e);
+    });
+    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  /** Gives the worker its case and waits for its process to end (or the timeout, or an abort). */
+  async run(file: string, out: string, timeoutSec: number, signal?: AbortSignal): Promise<ChildOutcome> {
+    let timedOut = false;
+    let interrupted = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.child.kill('SIGKILL');
+    }, timeoutSec * 1000);
+    const onAbort = () => {
+      interrupted = true;
+      this.child.kill('SIGKILL');
+    };
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const msg: CaseMessage = { type: 'case', file, out };
+    // A worker that died while it warmed up has no channel: its exit says why.
+    if (this.child.connected) this.child.send(msg, (e) => e && (this.stderr += String(e)));
+    const { code, signal: sig } = await this.exited;
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+    const compareMs = this.done ? this.done.comparedMs - this.done.startedMs : undefined;
+    return { code, signal: sig, stderr: this.stderr, timedOut, interrupted, ...(compareMs !== undefined ? { compareMs } : {}) };
+  }
+
+  kill(): void {
+    this.child.kill('SIGKILL');
+  }
+}
+
+/** Hands out worker processes, keeping one started ahead when warm. */
+export class WorkerPool {
+  private spare?: Worker;
+  private closed = false;
+
+  constructor(private readonly opts: PoolOptions) {}
+
+  /** Runs one case in a process of its own; `more`: another case will follow. */
+  async run(file: string, out: string, timeoutSec: number, more: boolean): Promise<ChildOutcome> {
+    const worker = this.spare ?? new Worker(this.opts);
+    this.spare = undefined;
+    // The next case's process starts now, while this one runs.
+    if (more && this.opts.warm !== false && !this.closed) this.spare = new Worker(this.opts);
+    return worker.run(file, out, timeoutSec, this.opts.signal);
+  }
+
+  /** Ends the spare; no more are started. */
+  close(): void {
+    this.closed = true;
+    this.spare?.kill();
+    this.spare = undefined;
+  }
+}
