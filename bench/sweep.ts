@@ -53,7 +53,11 @@ export interface SweepCase {
   what: string;
 }
 
-export type Outcome = 'ok' | 'false alarm' | 'missed' | 'root cause right' | 'root cause wrong' | 'no root cause' | 'error';
+/**
+ * 'root cause right (lacks it)': the root cause is the layer after the planted one and names the
+ * planted layer among the reference's computations nothing pairs with (a left-out ReLU).
+ */
+export type Outcome = 'ok' | 'false alarm' | 'missed' | 'root cause right' | 'root cause right (lacks it)' | 'root cause wrong' | 'no root cause' | 'error';
 
 export interface SweepRow extends SweepCase {
   verdict: string;
@@ -62,6 +66,8 @@ export interface SweepRow extends SweepCase {
   firstDivergence: string | null;
   /** Pairs in which a model output takes part (blazeface has four outputs). */
   outputPairs: number;
+  /** Whatever the verdict: the layer-level root cause is the planted layer (or names it as lacking). */
+  plantedNamed: boolean;
   outcome: Outcome;
   ms: number;
   error?: string;
@@ -158,12 +164,14 @@ function outcomeOf(c: SweepCase, r: Result): Omit<SweepRow, keyof SweepCase | 'm
     firstDivergence: fd?.reference ?? null,
     outputPairs: r.pairs.filter((p) => p.isOutput).length,
   };
-  if (r.verdict === 'error') return { ...base, outcome: 'error', error: r.error?.message };
-  if (c.expected === 'equivalent') return { ...base, outcome: r.verdict === 'equivalent' ? 'ok' : 'false alarm' };
-  if (r.verdict !== 'not-equivalent') return { ...base, outcome: 'missed' };
-  if (!rc) return { ...base, outcome: 'no root cause' };
-  const right = c.match === 'node' ? rc.reference === c.planted : rc.reference.split('/')[0] === c.planted;
-  return { ...base, outcome: right ? 'root cause right' : 'root cause wrong' };
+  const is = (name: string) => (c.match === 'node' ? name === c.planted : name.split('/')[0] === c.planted);
+  const lacks = !!rc && !is(rc.reference) && (rc.unpairedBefore ?? []).some(is);
+  const plantedNamed = !!rc && (is(rc.reference) || lacks);
+  if (r.verdict === 'error') return { ...base, plantedNamed, outcome: 'error', error: r.error?.message };
+  if (c.expected === 'equivalent') return { ...base, plantedNamed, outcome: r.verdict === 'equivalent' ? 'ok' : 'false alarm' };
+  if (r.verdict !== 'not-equivalent') return { ...base, plantedNamed, outcome: 'missed' };
+  if (!rc) return { ...base, plantedNamed, outcome: 'no root cause' };
+  return { ...base, plantedNamed, outcome: is(rc.reference) ? 'root cause right' : lacks ? 'root cause right (lacks it)' : 'root cause wrong' };
 }
 
 export async function sweep(cases: SweepCase[], extra: CompareOptions, log: (s: string) => void): Promise<SweepRow[]> {
@@ -175,7 +183,7 @@ export async function sweep(cases: SweepCase[], extra: CompareOptions, log: (s: 
       const r = await compare(c.original, c.candidate, { ...c.options, ...extra });
       row = { ...c, ...outcomeOf(c, r), ms: performance.now() - t0 };
     } catch (e) {
-      row = { ...c, verdict: 'threw', rootCause: null, rootCauseConfidence: null, firstDivergence: null, outputPairs: 0, outcome: 'error', error: e instanceof Error ? e.message : String(e), ms: performance.now() - t0 };
+      row = { ...c, verdict: 'threw', rootCause: null, rootCauseConfidence: null, firstDivergence: null, outputPairs: 0, plantedNamed: false, outcome: 'error', error: e instanceof Error ? e.message : String(e), ms: performance.now() - t0 };
     }
     rows.push(row);
     log(`${row.suite} | ${row.model} | ${row.variant}: ${row.verdict}${row.rootCause ? ` (root cause ${short(row.rootCause)})` : ''} -> ${row.outcome}${row.error ? ` [${row.error}]` : ''}`);
@@ -190,25 +198,25 @@ function short(name: string): string {
 /** The confusion table, by variant and in total, as Markdown. */
 export function confusionTable(rows: SweepRow[]): string {
   const lines = [
-    '| suite | model | variant | expected | verdict | outputs paired | planted | root cause (confidence) | outcome |',
+    '| suite | model | variant | expected | verdict | output pairs | planted | root cause (confidence) | outcome |',
     '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const rc = r.rootCause ? `${short(r.rootCause)}${r.rootCauseConfidence !== null ? ` (${r.rootCauseConfidence.toFixed(2)})` : ''}` : '-';
-    const outcome = r.outcome === 'ok' || r.outcome === 'root cause right' ? r.outcome : `**${r.outcome}**`;
+    const outcome = r.outcome === 'ok' || r.outcome.startsWith('root cause right') ? r.outcome : `**${r.outcome}**${r.outcome === 'missed' && r.plantedNamed ? ' (its root cause names the planted layer)' : ''}`;
     lines.push(`| ${r.suite} | ${r.model} | ${r.variant} | ${r.expected} | ${r.verdict} | ${r.outputPairs} | ${r.planted ? short(r.planted) : '-'} | ${rc} | ${outcome}${r.error ? ` (${r.error.slice(0, 120)})` : ''} |`);
   }
   const n = (rs: SweepRow[], o: Outcome) => rs.filter((r) => r.outcome === o).length;
   lines.push(
     '',
-    '| totals | cases | false alarms | missed faults | root cause right | root cause wrong | no root cause | errors |',
-    '|---|---|---|---|---|---|---|---|',
+    '| totals | cases | false alarms | missed faults | root cause right | of which "lacks it" | root cause wrong | no root cause | planted layer named, any verdict | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const suite of [...new Set(rows.map((r) => r.suite)), 'all']) {
     const rs = suite === 'all' ? rows : rows.filter((r) => r.suite === suite);
     const e = rs.filter((r) => r.expected === 'equivalent');
     const f = rs.filter((r) => r.expected === 'not-equivalent');
-    lines.push(`| ${suite} | ${rs.length} (${e.length} equivalent, ${f.length} faults) | ${n(e, 'false alarm')} / ${e.length} | ${n(f, 'missed')} / ${f.length} | ${n(f, 'root cause right')} / ${f.length} | ${n(f, 'root cause wrong')} | ${n(f, 'no root cause')} | ${n(rs, 'error')} |`);
+    lines.push(`| ${suite} | ${rs.length} (${e.length} equivalent, ${f.length} faults) | ${n(e, 'false alarm')} / ${e.length} | ${n(f, 'missed')} / ${f.length} | ${n(f, 'root cause right') + n(f, 'root cause right (lacks it)')} / ${f.length} | ${n(f, 'root cause right (lacks it)')} | ${n(f, 'root cause wrong')} | ${n(f, 'no root cause')} | ${f.filter((r) => r.plantedNamed).length} / ${f.length} | ${n(rs, 'error')} |`);
   }
   return lines.join('\n');
 }
