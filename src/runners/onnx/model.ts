@@ -126,7 +126,8 @@ export class OnnxModel {
       const users = this.nodes.filter((n) => n.inputs.includes(name)).map((n) => `${n.name} (${n.op})`);
       out.push(
         `${what} '${name}' holds ${int64Values(t)[bad]} at element ${bad}, beyond the int32 range tfjs computes integers in, ` +
-          `and is used by ${users.join(', ') || 'no node'}, not as a Slice start or end (which ONNX clamps to the dimension): comparing this model stops where it is read`,
+          `and is used by ${users.join(', ') || 'no node'}, not as a Slice start or end (which ONNX clamps to the dimension): ` +
+          (what === 'constant' ? 'a comparison of this model stops at it' : 'a comparison stops at the first value computed from it that does not fit int32'),
       );
     };
     for (const i of g.initializer) check(i, i.name, 'initializer');
