@@ -98,6 +98,9 @@ function layerRole(l: Layer): OpRole | undefined {
 }
 
 function typeName(l: Layer): string {
+  // keras-calls.ts: a keras.ops entry or TFOpLambda names its own type.
+  const own = (l as { parityType?: unknown }).parityType;
+  if (typeof own === 'string') return own;
   const c = l.getClassName();
   return c === 'Model' ? 'Functional' : c === PARITY_GRU ? 'GRU' : c;
 }
@@ -346,7 +349,8 @@ export class LayersRunner implements Runner {
   private applyStep(step: Step, ins: tf.Tensor[], inMasks: (tf.Tensor | null)[], prefix: string): tf.Tensor[] {
     // As tfjs' executor: the first input's mask goes to the layer; training is off.
     const kwargs: Record<string, unknown> = {};
-    if (inMasks.some((m) => m !== null)) kwargs.mask = inMasks[0];
+    // MultiHeadAttention (mha.ts) takes the mask of each input.
+    if (inMasks.some((m) => m !== null)) kwargs.mask = (step.layer as { takesInputMasks?: boolean }).takesInputMasks ? inMasks : inMasks[0];
     try {
       const r = tf.tidy(() => step.layer.apply(ins, kwargs) as tf.Tensor | tf.Tensor[]);
       const list = Array.isArray(r) ? r : [r];
