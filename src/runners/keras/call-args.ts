@@ -166,6 +166,8 @@ export function bindArguments(params: readonly Param[], call: Pick<ParsedCall, '
   let i = 0;
   for (const p of params) {
     if (i >= call.args.length) break;
+    // A Keras 3 op's __init__ arguments are in its config; the call's positionals are the rest.
+    if (p.name in config && !ignore.includes(p.name)) continue;
     if (p.variadic) {
       out[p.name] = call.args.slice(i);
       i = call.args.length;

@@ -93,7 +93,9 @@ function analyse(entry: J, kind: Kind): Rewritten {
     if (kind === 'op') {
       const op = findKerasOp(String(entry.module), cls);
       if (!op) throw new Error('not an op tf-parity runs');
-      s = { kind: 'op', op: `${op.module}>${op.className}`, args: bindArguments(op.params, call, configArgs(cfg, OP_CONFIG_IGNORED)), type: cls };
+      // Operation configs may carry a dtype policy; Cast's dtype is its argument.
+      const ignored = OP_CONFIG_IGNORED.filter((k) => !op.params.some((p) => p.name === k));
+      s = { kind: 'op', op: `${op.module}>${op.className}`, args: bindArguments(op.params, call, configArgs(cfg, ignored)), type: cls };
     } else if (kind === 'tf') {
       const fnName = String(cfg.function ?? '');
       const fn = findTfFunction(fnName);
@@ -113,6 +115,9 @@ function analyse(entry: J, kind: Kind): Rewritten {
         call: args,
       };
     }
+    // Python indexing by a tensor (numpy advanced indexing) is not basic slicing: refused up front.
+    const key = 'call' in s ? undefined : (s.args.key ?? s.args.slice_spec);
+    if (key !== undefined && JSON.stringify(key).includes('"$in"')) throw new Error('index by a tensor is not supported (only ints, slices, None and Ellipsis)');
     const j = JSON.stringify(s);
     if (spec && j !== specJson) throw new Error('called several times with different arguments');
     spec = s;
@@ -188,7 +193,7 @@ export function registerKerasCallLayers(): void {
       }
     }
     private what(): string {
-      return `${this.spec.kind === 'op' ? 'keras.ops' : 'tf'} ${this.spec.kind === 'op' ? this.spec.type : this.spec.op}`;
+      return `${this.spec.kind === 'op' ? `keras.ops ${this.spec.type}` : `${this.spec.type} ${this.spec.op}`} '${this.name}'`;
     }
     private apply1(xs: tf.Tensor[]): tf.Tensor {
       const args: Args = {};

@@ -58,7 +58,7 @@ function reduction(className: string, fn: string, tfName: string, prep: (x: tf.T
     fn,
     params: [X, AXIS_NONE, KEEPDIMS, ...extra],
     run: (a, w) => {
-      if ('initial' in a && a.initial !== null) throw new Error(`${w}: initial=${JSON.stringify(a.initial)} is not supported`);
+      for (const k of ['initial', 'dtype']) if (k in a && a[k] !== null) throw new Error(`${w}: ${k}=${JSON.stringify(a[k])} is not supported`);
       return reduce(tfName, prep(t(a, 'x', w)), axesOf(a.axis!), a.keepdims === true, w);
     },
   };
@@ -134,7 +134,7 @@ export const KERAS_OPS: readonly KerasOp[] = [
   reduction('Mean', 'mean', 'Mean', asFloat),
   reduction('Max', 'max', 'Max', boolToInt, [{ name: 'initial', default: null }]),
   reduction('Min', 'min', 'Min', boolToInt, [{ name: 'initial', default: null }]),
-  reduction('Prod', 'prod', 'Prod', boolToInt),
+  reduction('Prod', 'prod', 'Prod', boolToInt, [{ name: 'dtype', default: null }]),
   reduction('Any', 'any', 'Any', toBool),
   reduction('All', 'all', 'All', toBool),
   {

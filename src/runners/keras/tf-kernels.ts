@@ -2,6 +2,7 @@ import { tf } from '../../backend/tf.js';
 import type { Attr, GraphNode } from '../../graph/ir.js';
 import type { OpContext } from '../../interpreter/registry.js';
 import { getKernel } from '../../interpreter/ops/index.js';
+import { errorMessage } from '../../core/errors.js';
 
 /**
  * The interpreter's TensorFlow kernels (src/interpreter/ops), called from Keras layers: one
@@ -36,7 +37,13 @@ export function tfOp(op: string, inputs: tf.Tensor[], attrs: Record<string, Attr
   const info = getKernel(op);
   if (!info || info.async || info.flow) throw new Error(`the interpreter has no synchronous kernel for TF op ${op}`);
   const node: GraphNode = { name, op, inputs: inputs.map((_, i) => `in${i}`), attrs: Object.fromEntries(Object.entries(attrs).map(([k, v]) => [k, attr(v)])) };
-  const r = info.kernel(inputs, node, NO_CONTEXT);
+  let r: ReturnType<typeof info.kernel>;
+  try {
+    r = info.kernel(inputs, node, NO_CONTEXT);
+  } catch (e) {
+    // Kernels name a graph node ("node 'n' (Op): ..."); here the caller's label says what failed.
+    throw new Error(`${name}: ${errorMessage(e).replace(/^node '.*?' \(\w+\): /, '')}`, { cause: e });
+  }
   if (r instanceof Promise) throw new Error(`TF op ${op} has an asynchronous kernel`);
   return Array.isArray(r) ? r : [r];
 }
