@@ -140,6 +140,9 @@ describe('TFOpLambda / SlicingOpLambda in tf.keras 2.x files (against numpy)', (
       check(acts, G.tfkeras.expected);
       expect(acts.get('tf.math.reduce_mean')!.type).toBe('TFOpLambda');
       expect(acts.get('tf.__operators__.getitem')!.type).toBe('SlicingOpLambda');
+      // A shape computed from tf.shape(x)[0] leaves the batch unknown in the built model.
+      const model = (r as unknown as { model: { getLayer(n: string): { outputShape: unknown } } }).model;
+      expect(model.getLayer('tf.reshape_1').outputShape).toEqual([null, 12, 2]);
     } finally {
       r.dispose();
     }

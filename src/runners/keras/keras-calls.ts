@@ -208,13 +208,15 @@ export function registerKerasCallLayers(): void {
       return null as unknown as tf.Tensor;
     }
     /**
-     * The output shape by running the op on zeros: unknown dims as 2, then as 3 (a dim of the
-     * result that changes with them is unknown); where those sizes cannot work, as 1.
+     * The output shape by running the op on stand-in inputs: unknown dims as 2 and the values
+     * 2, then as 3 (a dim of the result that changes with them is unknown; the values follow the
+     * sizes so that a computed size such as tf.shape(x)[0] stays consistent); where those sizes
+     * cannot work, as 1.
      */
     override computeOutputShape(s: Shape | Shape[]): Shape {
       const shapes = Array.isArray(s[0]) ? (s as Shape[]) : [s as Shape];
       const probe = (size: number): number[] =>
-        tf.tidy(() => this.apply1(shapes.map((sh) => tf.zeros(sh.map((d) => d ?? size))))).shape.slice();
+        tf.tidy(() => this.apply1(shapes.map((sh) => tf.fill(sh.map((d) => d ?? size), size)))).shape.slice();
       let first: unknown;
       for (const [a, b] of [[2, 3], [1, 1]] as const) {
         try {

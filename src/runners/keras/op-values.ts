@@ -65,7 +65,14 @@ export function axesOf(v: Value, what = 'axis'): number[] | null {
 
 export function intsOf(v: Value, what: string): number[] {
   if (typeof v === 'number') return [intOf(v, what)];
-  if (Array.isArray(v)) return v.map((x) => intOf(x as Value, what));
+  // A shape may hold computed sizes (tf.shape(x)[0]) beside constants, or be one int tensor.
+  const read = (x: tf.Tensor): number[] => {
+    const vals = Array.from(x.dataSync() as ArrayLike<number>, Number);
+    if (x.rank > 1 || !vals.every(Number.isInteger)) throw new Error(`${what} must hold ints, got a tensor of shape [${x.shape}]`);
+    return vals;
+  };
+  if (isTensor(v)) return read(v);
+  if (Array.isArray(v)) return v.flatMap((x) => (isTensor(x as Value) && (x as tf.Tensor).size === 1 ? read(x as tf.Tensor) : [intOf(x as Value, what)]));
   throw new Error(`${what} must be an int or a list of ints, got ${JSON.stringify(v)}`);
 }
 

@@ -64,6 +64,21 @@ function reduction(className: string, fn: string, tfName: string, prep: (x: tf.T
   };
 }
 
+/** numpy.argmax/argmin: axis None is over the flattened x; keepdims keeps the axis as 1. */
+function argReduction(className: string, fn: string, tfName: string): KerasOp {
+  return {
+    module: 'numpy', className, fn, params: [X, AXIS_NONE, KEEPDIMS],
+    run: (a, w) => {
+      let x = boolToInt(t(a, 'x', w));
+      if (a.axis === null) x = tf.reshape(x, [-1]);
+      const ax = a.axis === null ? 0 : intOf(a.axis!, `${w}: axis`);
+      const y = tfOp1(tfName, [x, tf.scalar(ax, 'int32')], { output_type: { dtype: 'int32' } }, w);
+      if (a.keepdims !== true) return y;
+      return a.axis === null ? tf.reshape(y, t(a, 'x', w).shape.map(() => 1)) : tf.expandDims(y, ax < 0 ? ax + x.rank : ax);
+    },
+  };
+}
+
 const toBool = (x: tf.Tensor) => (x.dtype === 'bool' ? x : tf.notEqual(x, 0));
 const boolToInt = (x: tf.Tensor) => (x.dtype === 'bool' ? tf.cast(x, 'int32') : x);
 
@@ -212,6 +227,45 @@ export const KERAS_OPS: readonly KerasOp[] = [
       const to = /^(float|bfloat|half|double)/.test(d) ? 'float32' : d === 'bool' ? 'bool' : /^u?int/.test(d) ? 'int32' : null;
       if (!to) throw new Error(`${w}: cast to '${d}' is not supported`);
       return tf.cast(t(a, 'x', w), to);
+    },
+  },
+  unaryOp('Expm1', 'expm1', (x, w) => tfOp1('Expm1', [x], {}, w)),
+  unaryOp('Log1p', 'log1p', (x, w) => tfOp1('Log1p', [x], {}, w)),
+  argReduction('Argmax', 'argmax', 'ArgMax'),
+  argReduction('Argmin', 'argmin', 'ArgMin'),
+  {
+    module: 'numpy', className: 'Cumsum', fn: 'cumsum', params: [X, AXIS_NONE, { name: 'dtype', default: null }],
+    run: (a, w) => {
+      if (a.dtype !== null) throw new Error(`${w}: dtype=${JSON.stringify(a.dtype)} is not supported`);
+      let x = boolToInt(t(a, 'x', w));
+      if (a.axis === null) x = tf.reshape(x, [-1]);
+      return tfOp1('Cumsum', [x, tf.scalar(a.axis === null ? 0 : intOf(a.axis!, `${w}: axis`), 'int32')], {}, w);
+    },
+  },
+  {
+    module: 'numpy', className: 'Tile', fn: 'tile', params: [X, { name: 'repeats' }],
+    run: (a, w) => {
+      // numpy.tile: the shorter of x's dims and repeats is padded with leading ones.
+      let x = t(a, 'x', w);
+      let reps = intsOf(a.repeats!, `${w}: repeats`);
+      if (reps.length < x.rank) reps = [...new Array<number>(x.rank - reps.length).fill(1), ...reps];
+      if (reps.length > x.rank) x = tf.reshape(x, [...new Array<number>(reps.length - x.rank).fill(1), ...x.shape]);
+      return tfOp1('Tile', [x, intVector(reps)], {}, w);
+    },
+  },
+  {
+    module: 'numpy', className: 'Take', fn: 'take', params: [X, { name: 'indices' }, AXIS_NONE],
+    run: (a, w) => {
+      // numpy.take: axis None indexes the flattened x; negative indices count from the end.
+      let x = t(a, 'x', w);
+      if (a.axis === null) x = tf.reshape(x, [-1]);
+      const ax = a.axis === null ? 0 : intOf(a.axis!, `${w}: axis`);
+      const d = x.shape[ax < 0 ? ax + x.rank : ax];
+      if (d === undefined) throw new Error(`${w}: axis ${ax} is out of range for rank ${x.rank}`);
+      let idx = tensorOf(a.indices!, `${w}: indices`, 'int32');
+      if (idx.dtype !== 'int32') idx = tf.cast(idx, 'int32');
+      idx = tf.where(tf.less(idx, 0), tf.add(idx, tf.scalar(d, 'int32')), idx);
+      return tfOp1('GatherV2', [x, idx, tf.scalar(ax, 'int32')], {}, w);
     },
   },
   unaryOp('Relu', 'relu', (x, w) => tfOp1('Relu', [x], {}, w), 'nn'),

@@ -142,6 +142,11 @@ export const TF_FUNCTIONS: readonly TfFunction[] = [
     run: (a, w) => tfOp1('ArgMax', [t(a, 'input', w), tf.scalar(a.axis === null ? 0 : intOf(a.axis!, `${w}: axis`), 'int32')], {}, w),
   },
   {
+    name: 'shape',
+    params: [{ name: 'input' }, { name: 'out_type', default: null }, NAME],
+    run: (a, w) => tf.tensor1d(t(a, 'input', w).shape, 'int32'),
+  },
+  {
     name: 'reshape',
     params: [{ name: 'tensor' }, { name: 'shape' }, NAME],
     run: (a, w) => tfOp1('Reshape', [t(a, 'tensor', w), intVector(intsOf(a.shape!, `${w}: shape`))], {}, w),
