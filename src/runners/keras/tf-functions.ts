@@ -33,12 +33,19 @@ function unaryFn(name: string, tfName: string, arg = 'x'): TfFunction {
   return { name, params: [{ name: arg }, NAME], run: (a, w) => tfOp1(tfName, [t(a, arg, w)], {}, w) };
 }
 
-function reduceFn(name: string, tfName: string): TfFunction {
+function reduceFn(name: string, tfName: string, prep: (x: tf.Tensor) => tf.Tensor = (x) => x): TfFunction {
   return {
     name,
     params: [{ name: 'input_tensor' }, { name: 'axis', default: null }, { name: 'keepdims', default: false }, NAME],
-    run: (a, w) => reduce(tfName, t(a, 'input_tensor', w), axesOf(a.axis!), a.keepdims === true, w),
+    run: (a, w) => reduce(tfName, prep(t(a, 'input_tensor', w)), axesOf(a.axis!), a.keepdims === true, w),
   };
+}
+
+/** TF's logical ops take bool tensors; a non-bool stand-in (shape inference) is read as x != 0. */
+const toBool = (x: tf.Tensor) => (x.dtype === 'bool' ? x : tf.notEqual(x, 0));
+
+function logicalFn(name: string, tfName: string): TfFunction {
+  return { name, params: [{ name: 'x' }, { name: 'y' }, NAME], run: (a, w) => tfOp1(tfName, [toBool(tensorOf(a.x!, w, 'bool')), toBool(tensorOf(a.y!, w, 'bool'))], {}, w) };
 }
 
 function transpose(a: Args, w: string): tf.Tensor {
@@ -75,9 +82,9 @@ export const TF_FUNCTIONS: readonly TfFunction[] = [
   binaryFn('math.greater_equal', 'GreaterEqual', false),
   binaryFn('math.less', 'Less', false),
   binaryFn('math.less_equal', 'LessEqual', false),
-  binaryFn('math.logical_and', 'LogicalAnd', false),
-  binaryFn('math.logical_or', 'LogicalOr', false),
-  unaryFn('math.logical_not', 'LogicalNot'),
+  logicalFn('math.logical_and', 'LogicalAnd'),
+  logicalFn('math.logical_or', 'LogicalOr'),
+  { name: 'math.logical_not', params: [{ name: 'x' }, NAME], run: (a, w) => tfOp1('LogicalNot', [toBool(t(a, 'x', w))], {}, w) },
   unaryFn('math.negative', 'Neg'),
   unaryFn('math.abs', 'Abs'),
   unaryFn('math.exp', 'Exp'),
@@ -134,8 +141,8 @@ export const TF_FUNCTIONS: readonly TfFunction[] = [
   reduceFn('math.reduce_max', 'Max'),
   reduceFn('math.reduce_min', 'Min'),
   reduceFn('math.reduce_prod', 'Prod'),
-  reduceFn('math.reduce_any', 'Any'),
-  reduceFn('math.reduce_all', 'All'),
+  reduceFn('math.reduce_any', 'Any', toBool),
+  reduceFn('math.reduce_all', 'All', toBool),
   {
     name: 'math.argmax',
     params: [{ name: 'input' }, { name: 'axis', default: null }, NAME, { name: 'output_type', default: 'int64' }],
