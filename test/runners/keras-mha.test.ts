@@ -12,7 +12,7 @@ import { kerasArchive, writeH5, type H5Entry } from '../fixtures/keras-writer.js
  * writes it (.keras) and as tf.keras 2.x writes it (legacy .h5). Self-attention; cross-attention
  * with a separate key, an attention_mask input, use_causal_mask, value_dim and output_shape;
  * attention over two axes of an image; and the masks of an Embedding(mask_zero) (an explicit
- * NotEqual op in Keras 3, implicit in tf.keras).
+ * NotEqual op in Keras 3, implicit in tf.keras); return_attention_scores (two outputs).
  */
 
 interface T {
@@ -83,7 +83,7 @@ describe('MultiHeadAttention (Keras semantics, against numpy)', () => {
       const r = await loadKerasRunner(format === 'keras3' ? await keras3File('attn') : await legacyFile('attn'));
       try {
         const acts = await activations(r);
-        for (const name of ['mha1', 'mha2', 'mha3', 'mha4', 'emb']) expectClose(acts.get(name), G.expected[name]!, `${format} ${name}`);
+        for (const name of ['mha1', 'mha2', 'mha3', 'mha4', 'emb', 'mha5:0', 'mha5:1']) expectClose(acts.get(name), G.expected[name]!, `${format} ${name}`);
         expect(acts.get('mha1')!.type).toBe('MultiHeadAttention');
         if (format === 'keras3') expectClose(acts.get('not_equal'), G.expected.not_equal!, 'not_equal');
       } finally {
