@@ -105,6 +105,23 @@ describe('keras.ops entries in Keras 3 configs (against numpy)', () => {
     }
   });
 
+  it('activation ops carry the activation role, others none', async () => {
+    const r = await loadKerasRunner(await keras3File('ops-roles'));
+    try {
+      const roles = new Map<string, string | undefined>();
+      const xs = new Map(['x', 'y2', 'tok'].map((k) => [k, tf.tensor(G.inputs[k]!.values, G.inputs[k]!.shape, k === 'tok' ? 'int32' : 'float32')]));
+      for await (const a of r.run(xs) as AsyncIterable<Activation>) {
+        roles.set(a.name, a.role);
+        a.tensor.dispose();
+      }
+      tf.dispose([...xs.values()]);
+      expect([roles.get('relu'), roles.get('sigmoid'), roles.get('silu'), roles.get('gelu')]).toEqual(['activation', 'activation', 'activation', 'activation']);
+      expect([roles.get('mean'), roles.get('add_c'), roles.get('reshape')]).toEqual([undefined, undefined, undefined]);
+    } finally {
+      r.dispose();
+    }
+  });
+
   it('the fixture covers every op in the table', () => {
     const classes = new Set(layersOf(G.keras3.config).map((l) => String(l.class_name)));
     expect(KERAS_OPS.map((o) => o.className).filter((c) => !classes.has(c))).toEqual([]);

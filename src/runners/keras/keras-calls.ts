@@ -1,6 +1,7 @@
 import { tf } from '../../backend/tf.js';
 import { tfl } from '../tfl.js';
 import { errorMessage } from '../../core/errors.js';
+import { opRole, type OpRole } from '../../core/runner.js';
 import { bindArguments, decodeSpec, encodeSpec, parseInboundNode, type Param, type Template } from './call-args.js';
 import { registerMultiHeadAttention, type MhaSpec } from './mha.js';
 import { materialise, type Args } from './op-values.js';
@@ -176,10 +177,16 @@ export function registerKerasCallLayers(): void {
     private readonly run: (a: Args, what: string) => tf.Tensor;
     /** The layer's type as the runner reports it (the Keras class name). */
     readonly parityType: string;
+    /** The role alignment reads (core/runner.ts OpRole), for activation ops. */
+    readonly parityRole: OpRole | undefined;
     constructor(args: J) {
       super(args);
       this.spec = decodeSpec<CallSpec>(String(args.spec));
       this.parityType = this.spec.type;
+      // Activations (Relu, nn.relu, math.sigmoid, ...) carry the role TF's ops of that name have.
+      const last = this.spec.kind === 'op' ? this.spec.op.split('>')[1]! : this.spec.op.split('.').pop()!;
+      const camel = last.replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase()).replace(/^Silu$/, 'Swish');
+      this.parityRole = opRole(camel);
       this.supportsMasking = true;
       if (this.spec.kind === 'op') {
         const [module, cls] = this.spec.op.split('>');

@@ -81,6 +81,7 @@ const ACTIVATION_LAYERS = new Set(['ReLU', 'LeakyReLU', 'PReLU', 'ELU', 'Thresho
  * activation layers are activations. Anything else says nothing.
  */
 function layerRole(l: Layer): OpRole | undefined {
+  if ('parityRole' in l) return (l as { parityRole?: OpRole }).parityRole;
   const c = l.getClassName();
   if (ACTIVATION_LAYERS.has(c)) return 'activation';
   if (/^(Global)?(Max|Average)Pooling[123]D$/.test(c)) return 'pool';
