@@ -3,6 +3,8 @@ import { tfl } from '../tfl.js';
 import { FormatError, UnsupportedError, listing } from '../../core/errors.js';
 import { implementsOption, registerExtraLayers } from './extra-layers.js';
 import { PARITY_GRU, registerResetAfterGru } from './gru.js';
+import { kerasCallProblems, rewriteKerasCall } from './keras-calls.js';
+import { isKerasOpModule } from './ops.js';
 
 /**
  * Keras model configs (Keras 3 `.keras` config.json, Keras 2/3 `.h5` model_config, tfjs
@@ -181,6 +183,12 @@ export function unsupportedLayers(model: unknown, opts: NormaliseOptions = {}): 
     const cls = String(entry.class_name ?? '');
     const name = path + layerName(entry);
     const custom = customObject(entry);
+    // keras.ops entries, TFOpLambda and MultiHeadAttention: keras-calls.ts reads their arguments.
+    const callProblems = custom ? null : kerasCallProblems(entry);
+    if (callProblems) {
+      for (const p of callProblems) add(p, name);
+      return;
+    }
     if (cls === 'Lambda') add('Lambda (its Python code is never run)', name);
     else if (custom) add(`${cls} (custom object '${custom}')`, name);
     else if (!known.has(cls) && cls !== 'Functional') add(cls || '<no class_name>', name);
@@ -257,6 +265,8 @@ function normaliseValue(v: unknown, ctx: { warnings: string[]; keras3: boolean }
 }
 
 function normaliseObject(o: J, ctx: { warnings: string[]; keras3: boolean }): J {
+  const call = rewriteKerasCall(o, ctx.warnings);
+  if (call) return call;
   const out: J = {};
   const isLayer = typeof o.class_name === 'string' && isObj(o.config);
   for (const [k, val] of Object.entries(o)) {
@@ -304,7 +314,8 @@ function sequentialInputShape(out: J, raw: J): void {
 }
 
 function layerTree(entry: J): KerasLayerInfo[] {
-  return modelLayers(entry).map((l) => {
+  // Keras 3 ops are not in `model.layers`: they take no part in the weight paths.
+  return modelLayers(entry).filter((l) => !isKerasOpModule(l.module)).map((l) => {
     const info: KerasLayerInfo = { name: layerName(l), className: String(l.class_name ?? '') };
     if (MODEL_CLASSES.has(info.className)) info.layers = layerTree(l);
     return info;

@@ -81,6 +81,7 @@ const ACTIVATION_LAYERS = new Set(['ReLU', 'LeakyReLU', 'PReLU', 'ELU', 'Thresho
  * activation layers are activations. Anything else says nothing.
  */
 function layerRole(l: Layer): OpRole | undefined {
+  if ('parityRole' in l) return (l as { parityRole?: OpRole }).parityRole;
   const c = l.getClassName();
   if (ACTIVATION_LAYERS.has(c)) return 'activation';
   if (/^(Global)?(Max|Average)Pooling[123]D$/.test(c)) return 'pool';
@@ -98,6 +99,9 @@ function layerRole(l: Layer): OpRole | undefined {
 }
 
 function typeName(l: Layer): string {
+  // keras-calls.ts: a keras.ops entry or TFOpLambda names its own type.
+  const own = (l as { parityType?: unknown }).parityType;
+  if (typeof own === 'string') return own;
   const c = l.getClassName();
   return c === 'Model' ? 'Functional' : c === PARITY_GRU ? 'GRU' : c;
 }
@@ -346,7 +350,8 @@ export class LayersRunner implements Runner {
   private applyStep(step: Step, ins: tf.Tensor[], inMasks: (tf.Tensor | null)[], prefix: string): tf.Tensor[] {
     // As tfjs' executor: the first input's mask goes to the layer; training is off.
     const kwargs: Record<string, unknown> = {};
-    if (inMasks.some((m) => m !== null)) kwargs.mask = inMasks[0];
+    // MultiHeadAttention (mha.ts) takes the mask of each input.
+    if (inMasks.some((m) => m !== null)) kwargs.mask = (step.layer as { takesInputMasks?: boolean }).takesInputMasks ? inMasks : inMasks[0];
     try {
       const r = tf.tidy(() => step.layer.apply(ins, kwargs) as tf.Tensor | tf.Tensor[]);
       const list = Array.isArray(r) ? r : [r];

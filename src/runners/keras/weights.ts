@@ -5,6 +5,7 @@ import { FormatError, LimitError, ParityError, errorMessage } from '../../core/e
 import { checkTensorBudget, shapeToString } from '../../core/tensor.js';
 import { halfToFloat } from '../../formats/tensor-proto.js';
 import type { KerasLayerInfo } from './config.js';
+import { MHA_WEIGHT_CHILDREN } from './mha.js';
 
 /**
  * Keras weights read from HDF5 with h5wasm, entirely in memory (h5wasm's own in-memory file
@@ -290,6 +291,11 @@ function keras3Vars(f: H5File, path: string, className: string, label: string, w
   // Keras walks attributes sorted by name, private ones last; tfjs orders Bidirectional forward first.
   children.sort((a, b) => (a.startsWith('_') ? '~' + a : a).localeCompare(b.startsWith('_') ? '~' + b : b));
   if (className === 'Bidirectional') children = ['forward_layer', 'backward_layer', ...children.filter((c) => c !== 'forward_layer' && c !== 'backward_layer')];
+  // MultiHeadAttention's variables are query, key, value, output (Keras' layer.weights order).
+  if (className === 'MultiHeadAttention') {
+    const at = (c: string) => (MHA_WEIGHT_CHILDREN as readonly string[]).indexOf(c.replace(/^_/, '')) + 1 || 99;
+    children = [...children].sort((a, b) => at(a) - at(b));
+  }
   for (const c of children) {
     if (c === 'layers' && className !== 'Sequential' && className !== 'Functional') continue;
     out.push(...keras3Vars(f, `${path}/${c}`, '', label, want));
