@@ -5,10 +5,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCompare } from '../src/cli/commands/compare.js';
+import { compare } from '../src/api/compare.js';
+import type { BackendName } from '../src/backend/index.js';
 import { ParityError } from '../src/core/errors.js';
 import { jsonReport, writeAtomic, writeReports } from '../src/report/index.js';
-import { caseValues, readCase } from './case.js';
+import { caseOptions, readCase } from './case.js';
 
 async function main(): Promise<number> {
   const [file, out, backend] = process.argv.slice(2);
@@ -24,9 +25,9 @@ async function main(): Promise<number> {
     const hog: Float64Array[] = [];
     for (;;) hog.push(new Float64Array(32 * 1024 * 1024));
   }
-  const values = caseValues(spec);
-  if (backend) values.backend = backend;
-  const result = await runCompare(spec.original, spec.candidate, values);
+  const options = caseOptions(spec);
+  if (backend) options.backend = backend as BackendName;
+  const result = await compare(spec.original, spec.candidate, options);
   await writeReports(result, { html: join(out, 'report.html'), junit: join(out, 'junit.xml') });
   writeAtomic(join(out, 'result.json'), jsonReport(result));
   return 0;
