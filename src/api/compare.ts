@@ -49,9 +49,9 @@ export interface CompareOptions extends InputOptions {
 
 const BACKENDS = ['wasm', 'cpu', 'tensorflow', 'auto'];
 
-function count(v: number | undefined, name: string, def: number, min: number): number {
+function integer(v: number | undefined, name: string, def: number, min?: number): number {
   if (v === undefined) return def;
-  if (!Number.isInteger(v) || v < min) throw new InputError(`${name} expects an integer of at least ${min}, got ${v}`);
+  if (!Number.isInteger(v) || (min !== undefined && v < min)) throw new InputError(`${name} expects an integer${min !== undefined ? ` of at least ${min}` : ''}, got ${v}`);
   return v;
 }
 
@@ -81,9 +81,9 @@ export async function compare(original: string, candidate: string, options: Comp
   if (o.backend !== undefined && !BACKENDS.includes(o.backend)) throw new InputError(`backend expects wasm, cpu or tensorflow, got '${String(o.backend)}'`);
   if (o.failOn !== undefined && o.failOn !== 'outputs' && o.failOn !== 'all') throw new InputError(`failOn expects outputs or all, got '${String(o.failOn)}'`);
   if (o.loopActivations !== undefined && o.loopActivations !== 'all' && o.loopActivations !== 'last') throw new InputError(`loopActivations expects all or last, got '${String(o.loopActivations)}'`);
-  const seed = count(o.seed, 'seed', 0, Number.MIN_SAFE_INTEGER);
-  const iterations = count(o.iterations, 'iterations', 1, 1);
-  const topk = o.topk === undefined ? 0 : count(o.topk, 'topk', 0, 1);
+  const seed = integer(o.seed, 'seed', 0);
+  const iterations = integer(o.iterations, 'iterations', 1, 1);
+  const topk = o.topk === undefined ? 0 : integer(o.topk, 'topk', 0, 1);
   const { tolerance, perTensor } = tolerances(o);
   const checks = (o.checks ?? []).map(parseCheck);
   const map = o.map ? readAlignmentFile(o.map) : undefined;
