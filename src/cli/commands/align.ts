@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { compare } from '../../api/compare.js';
+import { compare } from '../../index.js';
 import { writeAtomic } from '../../report/index.js';
 import { action } from '../command.js';
 import type { CompareFlags } from '../options.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { compare } from '../../api/compare.js';
+import { compare } from '../../index.js';
 import { checkWritable } from '../../core/write.js';
 import { consoleReport } from '../../report/console.js';
 import { writeReports } from '../../report/index.js';
