@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { compare } from '../../src/api/compare.js';
 import { InputError } from '../../src/core/errors.js';
-import { program } from '../../src/cli/main.js';
+import { main, program } from '../../src/cli/main.js';
 import type { CompareFlags } from '../../src/cli/options.js';
 import { compareOptionsOf } from '../../src/cli/options.js';
 
@@ -68,6 +68,43 @@ describe('the API validates its options before it reads a file', () => {
       const e = await compare('missing.pb', 'missing.keras', options).then(() => undefined, (x: unknown) => x);
       expect(e, JSON.stringify(options)).toBeInstanceOf(InputError);
       expect((e as Error).message).toMatch(re);
+    }
+  });
+});
+
+/** The CLI in this process: its exit code and what it wrote. */
+async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+  try {
+    return { code: await main(argv), out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+describe('usage errors: one line, exit 2, before any model is read', () => {
+  it('commander\'s errors (with its "did you mean") and the option parsers\' errors', async () => {
+    const cases: [string[], RegExp][] = [
+      [['compare', 'cnn.pb', 'cnn.pb', 'extra.pb'], /^parity: error: too many arguments for 'compare'\. Expected 2 arguments but got 3\. \(see 'parity compare --help'\)\n$/],
+      // commander's "Did you mean" (on a line of its own) joins the error's one line.
+      [['comapre', 'cnn.pb', 'cnn.pb'], /^parity: error: unknown command 'comapre'; did you mean compare\? \(see 'parity --help'\)\n$/],
+      [['compare', 'cnn.pb', 'cnn.pb', '--atoll', '1e-3'], /^parity: error: unknown option '--atoll'; did you mean --atol\? \(see 'parity compare --help'\)\n$/],
+      [['compare', 'cnn.pb', 'cnn.pb', '--fail-on', 'some'], /^parity: error: option '--fail-on <what>' argument 'some' is invalid\. Allowed choices are outputs, all\. \(see 'parity compare --help'\)\n$/],
+      [['align', 'cnn.pb', 'cnn.pb'], /^parity: error: required option '-o, --output <map\.json>' not specified/],
+      [['compare', 'cnn.pb', 'cnn.pb', '--iterations', '0'], /^parity: error: --iterations expects a positive integer, got '0'\n$/],
+      [['compare', 'cnn.pb', 'cnn.pb', '--seed', '1.5'], /^parity: error: --seed expects an integer, got '1\.5'\n$/],
+      [['compare', 'cnn.pb', 'cnn.pb', '--check', 'cosin>=0.9'], /^parity: error: --check 'cosin>=0\.9': unknown metric 'cosin'/],
+      [[], /^Usage: parity \[options\] \[command\]/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await cli(args);
+      expect(r.code, `${args.join(' ')}: ${r.err}`).toBe(2);
+      expect(r.err, args.join(' ')).toMatch(re);
+      expect(r.out).toBe('');
     }
   });
 });
