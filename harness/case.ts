@@ -2,8 +2,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { FormatError, InputError, errorMessage } from '../src/core/errors.js';
-import type { ParsedValues } from '../src/cli/common.js';
-import { toCliValues } from '../src/cli/api-options.js';
+import type { CompareOptions } from '../src/api/compare.js';
 
 /**
  * A case: one comparison with its expected verdict, described in a small YAML file.
@@ -158,21 +157,18 @@ export function findCases(path: string): string[] {
   return out.sort((a, b) => relative(path, a).localeCompare(relative(path, b)));
 }
 
-/** The compare options of a case, as the CLI would parse them. */
-export function caseValues(c: CaseSpec): ParsedValues {
+/** The options of the programmatic compare() that a case stands for. */
+export function caseOptions(c: CaseSpec): CompareOptions {
   return {
-    ...toCliValues({
-      seed: c.seed,
-      iterations: c.iterations,
-      ...c.tolerance,
-      perTensor: c.perTensor,
-      checks: c.checks,
-      shapes: c.shapes,
-      inputs: c.specs,
-      ...(c.feeds ? { feeds: c.feeds } : {}),
-      ...(c.map ? { map: c.map } : {}),
-      failOn: c.failOn,
-    }),
-    'fail-on': c.failOn,
+    seed: c.seed,
+    iterations: c.iterations,
+    ...c.tolerance,
+    perTensor: c.perTensor,
+    checks: c.checks,
+    shapes: c.shapes,
+    inputs: c.specs,
+    ...(c.feeds ? { feeds: c.feeds } : {}),
+    ...(c.map ? { map: c.map } : {}),
+    failOn: c.failOn,
   };
 }

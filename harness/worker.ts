@@ -10,6 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { BackendName } from '../src/backend/index.js';
 
 /** What the suite sends a ready worker. */
 export interface CaseMessage {
@@ -26,19 +27,19 @@ const send = (m: WorkerMessage): Promise<void> => new Promise((resolve) => (proc
 
 async function warmUp(backend: string | undefined) {
   // Everything a case needs that does not depend on the case: modules, the backend.
-  const [{ runCompare }, { setupBackend }, reports, cases, { preloadRunners }] = await Promise.all([
-    import('../src/cli/commands/compare.js'),
-    import('../src/cli/common.js'),
+  const [{ compare }, { initBackend }, reports, cases, { preloadRunners }] = await Promise.all([
+    import('../src/api/compare.js'),
+    import('../src/backend/index.js'),
     import('../src/report/index.js'),
     import('./case.js'),
     import('../src/runners/index.js'),
   ]);
-  await Promise.all([setupBackend(backend ? { backend } : {}), preloadRunners()]);
-  return { runCompare, reports, cases };
+  await Promise.all([initBackend((backend as BackendName | undefined) ?? 'auto'), preloadRunners()]);
+  return { compare, reports, cases };
 }
 
 async function runCase(msg: CaseMessage, backend: string | undefined, loaded: Awaited<ReturnType<typeof warmUp>>): Promise<number> {
-  const { runCompare, reports, cases } = loaded;
+  const { compare, reports, cases } = loaded;
   const startedMs = performance.now();
   mkdirSync(msg.out, { recursive: true });
   const spec = cases.readCase(msg.file);
@@ -48,9 +49,9 @@ async function runCase(msg: CaseMessage, backend: string | undefined, loaded: Aw
     const hog: Float64Array[] = [];
     for (;;) hog.push(new Float64Array(32 * 1024 * 1024));
   }
-  const values = cases.caseValues(spec);
-  if (backend) values.backend = backend;
-  const result = await runCompare(spec.original, spec.candidate, values);
+  const options = cases.caseOptions(spec);
+  if (backend) options.backend = backend as BackendName;
+  const result = await compare(spec.original, spec.candidate, options);
   const comparedMs = performance.now();
   await reports.writeReports(result, { html: join(msg.out, 'report.html'), junit: join(msg.out, 'junit.xml') });
   reports.writeAtomic(join(msg.out, 'result.json'), reports.jsonReport(result));

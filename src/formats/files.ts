@@ -68,7 +68,7 @@ function checkpointFiles(path: string): string[] {
 /**
  * The shard paths a model.json's manifest names, by the JSON's stat data (device, inode,
  * size, mtime and ctime in ns; only for files at least 2 s old, as the digests in
- * cli/common.ts): a comparison lists them for the digest of both models, and parsing
+ * api/hash.ts): a comparison lists them for the digest of both models, and parsing
  * blazeface's model.json again took about 1 ms each time.
  */
 const manifestPaths = new Map<string, string[]>();

@@ -6,6 +6,7 @@ import { Ajv } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cnnGraph } from '../../cases/gen/cnn.js';
 import { A } from '../../src/graph/attrs.js';
+import { METRICS } from '../../src/compare/metrics.js';
 import { encodeGraphDef, graphToPbtxt } from '../../src/formats/graphdef-writer.js';
 import { readNpzFile } from '../../src/inputs/npz.js';
 import { GraphBuilder, host } from '../../src/graph/builder.js';
@@ -131,6 +132,7 @@ describe('parity CLI', () => {
     expect(r.out).toMatch(/^big: float32\[1,256,256,3\] min 0 max 0\.99\d* first \[/m);
   });
 
+  // About 20 processes, one per case: more than the default minute on a loaded machine.
   it('bad input: one line naming the file or node, exit code 2, no stack trace', () => {
     const pb = readFileSync(join(d, 'cnn.pb'));
     writeFileSync(join(d, 'trunc.pb'), pb.subarray(0, 1000));
@@ -158,10 +160,10 @@ describe('parity CLI', () => {
       [['run', 'missing.pb'], /missing\.pb does not exist/],
       // onnxruntime's own log of the failure (in colour, with C++ source locations) is not printed: one line.
       [['run', 'bad-reshape.onnx', '--input', 'shape=constant(4)', '-q'], /^parity: error: bad-reshape\.onnx: onnxruntime failed to run the model: .*Name:'reshape_it' Status Message: input_shape_size == requested_shape_size was false\. The input tensor cannot be reshaped[^\n]*\n$/],
-      [['compare', 'cnn.pb'], /expected 2 argument/],
-      [['run', 'cnn.pb', '--frobnicate'], /Unknown option '--frobnicate'/],
-      // Node's several-line message on one line, no escaped line breaks in it.
-      [['compare', 'cnn.pb', 'cnn.pb', '--rtol', '-1'], /^parity: error: Option '--rtol' argument is ambiguous\. Did you forget [^\n\\]*\nusage: parity compare/],
+      [['compare', 'cnn.pb'], /^parity: error: missing required argument 'candidate' \(see 'parity compare --help'\)\n$/],
+      [['run', 'cnn.pb', '--frobnicate'], /^parity: error: unknown option '--frobnicate' \(see 'parity run --help'\)\n$/],
+      // A negative value is taken as the option's value, and refused by its parser.
+      [['compare', 'cnn.pb', 'cnn.pb', '--rtol', '-1'], /^parity: error: --rtol expects a non-negative number, got '-1'\n$/],
       [['compare', 'cnn.pb', 'cnn.pb', '--atol', 'logits:'], /--atol 'logits:': expected NAME:VALUE/],
       [['compare', 'cnn.pb', 'cnn.pb', '--rtol', ''], /--rtol expects a non-negative number, got ''/],
       [['compare', 'cnn.pb', 'cnn.pb', '--topk', '0'], /--topk expects a positive integer/],
@@ -176,6 +178,23 @@ describe('parity CLI', () => {
     }
     // A report that cannot be written leaves no temp file beside it.
     expect(readdirSync(d).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  }, 180_000);
+
+  it('help is generated from the option definitions; metric names come from the registry; --version', () => {
+    const top = parity('--help');
+    expect(top.code).toBe(0);
+    for (const c of ['inspect', 'run', 'compare', 'align', 'export-inputs', 'suite', 'merge-reports']) expect(top.out).toMatch(new RegExp(`^  ${c} `, 'm'));
+    const h = parity('compare', '--help');
+    expect(h.code).toBe(0);
+    expect(h.err).toBe('');
+    expect(h.out).toMatch(/^Usage: parity compare \[options\] <original> <candidate>/);
+    for (const flag of ['--atol <x|name:x>', '--check <threshold>', '--iterations <n>', '--no-own-error', '--seed <n>', '--json <file>', '-q, --quiet']) expect(h.out).toContain(flag);
+    // Every metric of the registry, and no other word, after 'metrics:'.
+    const listed = /metrics:\s*([a-z_,\s]+?)\s*\n\s*--/.exec(h.out)![1]!.split(/,\s*/);
+    expect(listed).toEqual(Object.keys(METRICS));
+    const v = parity('--version');
+    expect(v.code).toBe(0);
+    expect(v.out.trim()).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
   });
 
   it("writes a report into folders that do not exist yet (the README's --html reports/cnn.html in a fresh clone)", () => {

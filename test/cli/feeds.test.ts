@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { feedsMaker } from '../../src/cli/common.js';
+import { feedsMaker } from '../../src/api/feeds.js';
 import { MetricsPool } from '../../src/compare/simd/pool.js';
 import { generateFeeds } from '../../src/inputs/generate.js';
 import type { TensorSpec } from '../../src/core/tensor.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { feedsMaker } from '../../src/cli/common.js';
+import { feedsMaker } from '../../src/api/feeds.js';
 import { compareRunners } from '../../src/compare/pipeline.js';
 import type { Runner } from '../../src/core/runner.js';
 import { consoleReport } from '../../src/report/console.js';

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hashCache, hashPath } from '../../src/cli/common.js';
+import { hashCache, hashPath } from '../../src/api/hash.js';
 import { modelFiles } from '../../src/formats/files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'parity-files-'));

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { caseValues, findCases, readCase } from '../../harness/case.js';
+import { caseOptions, findCases, readCase } from '../../harness/case.js';
 import type { SuiteResult } from '../../harness/suite.js';
 import { inShard, mergeSuiteResults, parseShard, writeSuiteReports } from '../../harness/suite.js';
 import { appendHistory, readHistory, trendFor } from '../../harness/history.js';
@@ -21,7 +21,7 @@ describe('case files', () => {
     );
     const c = readCase(f);
     expect(c).toMatchObject({ name: 'a', original: join(d, 'm/orig.pb'), candidate: join(d, 'm/cand.onnx'), expect: 'not-equivalent', seed: 7, iterations: 1, timeoutSec: 30 });
-    expect(caseValues(c)).toMatchObject({ seed: '7', atol: ['0.001'], rtol: ['probs/Softmax:0.01'], shape: ['x:1x8x8x3'], input: ['x=normal(0,1)'], check: ['cosine>=0.99'] });
+    expect(caseOptions(c)).toMatchObject({ seed: 7, atol: 1e-3, perTensor: { 'probs/Softmax': { rtol: 1e-2 } }, shapes: { x: [1, 8, 8, 3] }, inputs: ['x=normal(0,1)'], checks: ['cosine>=0.99'] });
   });
 
   it('rejects bad cases with the file and key named', () => {

@@ -1,48 +1,54 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { feedsMaker } from '../../api/feeds.js';
+import { initBackend } from '../../backend/index.js';
 import { writeFileAtomic } from '../../core/write.js';
-import { InputError } from '../../core/errors.js';
 import { writeNpzFile } from '../../inputs/npz.js';
 import { pythonSnippet } from '../../runners/activations.js';
 import { loadModel } from '../../runners/index.js';
-import type { Command } from '../main.js';
-import { RUN_OPTIONS, RUN_OPTIONS_USAGE, feedsMaker, intOption, parse, setupBackend } from '../common.js';
+import { action } from '../command.js';
+import type { RunFlags } from '../options.js';
+import { inputOptionsOf, runOptions, withOptions } from '../options.js';
 
-const usage = `usage: parity export-inputs ORIGINAL -o FEEDS.npz [--script run_keras.py] [--keras-model MODEL.keras] [options]
+interface Flags extends RunFlags {
+  output: string;
+  script?: string;
+  kerasModel?: string;
+  activationsOut?: string;
+}
 
-Writes the seeded inputs tf-parity feeds ORIGINAL (the same ones 'parity compare' uses for
-the same seed and input options) as .npz, and optionally a short Python script that runs a
-Keras model on them and saves every layer's output as .npz, for 'parity compare ORIGINAL
-activations.npz' against real Keras numerics.
-${RUN_OPTIONS_USAGE}`;
-
-export const command: Command = {
-  summary: 'write the seeded inputs as .npz (+ a Python snippet to dump real Keras activations)',
-  usage,
-  async run(argv) {
-    const { values, positionals } = parse(
-      argv,
-      { ...RUN_OPTIONS, output: { type: 'string', short: 'o' }, script: { type: 'string' }, 'keras-model': { type: 'string' }, 'activations-out': { type: 'string' } },
-      { min: 1, max: 1, usage },
-    );
-    if (!values.output) throw new InputError(`-o FEEDS.npz is required\n${usage}`, { multiline: true });
-    await setupBackend(values);
-    const model = await loadModel(positionals[0]!, { signature: values.signature as string | undefined });
-    try {
-      const seed = intOption(values.seed, 'seed', 0);
-      const { feeds } = feedsMaker(values, model.runner.inputs(), model.graph)(0, seed);
-      writeNpzFile(values.output as string, feeds);
-      process.stdout.write(`wrote ${feeds.size} input(s) (${[...feeds].map(([k, v]) => `${k} ${v.dtype}[${v.shape.join(',')}]`).join(', ')}) to ${values.output}\n`);
-      if (values.script) {
-        const script = pythonSnippet({
-          inputsNpz: values.output as string,
-          modelPath: (values['keras-model'] as string | undefined) ?? 'model.keras',
-          outNpz: (values['activations-out'] as string | undefined) ?? 'activations.npz',
-        });
-        writeFileAtomic(values.script as string, script);
-        process.stdout.write(`wrote ${values.script}: run it with Python + Keras, then 'parity compare ${positionals[0]} ${(values['activations-out'] as string | undefined) ?? 'activations.npz'}'\n`);
+export function register(program: Command): Command {
+  const cmd = program
+    .command('export-inputs')
+    .summary('write the seeded inputs as .npz (+ a Python snippet to dump real Keras activations)')
+    .description(
+      `Writes the seeded inputs tf-parity feeds ORIGINAL (the same ones 'parity compare' uses for the same seed and input options) as .npz, and optionally a short Python script that runs a Keras model on them and saves every layer's output as .npz, for 'parity compare ORIGINAL activations.npz' against real Keras numerics.`,
+    )
+    .argument('<original>', 'the TensorFlow model whose inputs to write');
+  withOptions(cmd, [
+    new Option('-o, --output <feeds.npz>', 'where to write the inputs').makeOptionMandatory(),
+    new Option('--script <run.py>', 'also write a Python script that dumps every layer of a Keras model on these inputs'),
+    new Option('--keras-model <file>', 'the Keras model the script loads (default model.keras)'),
+    new Option('--activations-out <file>', 'where the script saves the activations (default activations.npz)'),
+    ...runOptions(),
+  ]);
+  return cmd.action(
+    action(async (original: string, f: Flags) => {
+      await initBackend(f.backend ?? 'auto');
+      const model = await loadModel(original, { signature: f.signature });
+      try {
+        const { feeds } = feedsMaker(inputOptionsOf(f), model.runner.inputs(), model.graph)(0, f.seed);
+        writeNpzFile(f.output, feeds);
+        process.stdout.write(`wrote ${feeds.size} input(s) (${[...feeds].map(([k, v]) => `${k} ${v.dtype}[${v.shape.join(',')}]`).join(', ')}) to ${f.output}\n`);
+        if (f.script) {
+          const activations = f.activationsOut ?? 'activations.npz';
+          writeFileAtomic(f.script, pythonSnippet({ inputsNpz: f.output, modelPath: f.kerasModel ?? 'model.keras', outNpz: activations }));
+          process.stdout.write(`wrote ${f.script}: run it with Python + Keras, then 'parity compare ${original} ${activations}'\n`);
+        }
+        return 0;
+      } finally {
+        model.runner.dispose();
       }
-      return 0;
-    } finally {
-      model.runner.dispose();
-    }
-  },
-};
+    }),
+  );
+}

@@ -1,82 +1,90 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { feedsMaker } from '../../api/feeds.js';
+import { initBackend } from '../../backend/index.js';
 import { tf } from '../../backend/tf.js';
 import { hostToTf, tfToHost } from '../../backend/convert.js';
 import { InputError } from '../../core/errors.js';
 import type { HostTensor } from '../../core/tensor.js';
 import { writeNpzFile } from '../../inputs/npz.js';
 import { loadModel } from '../../runners/index.js';
-import type { Command } from '../main.js';
-import { RUN_OPTIONS, RUN_OPTIONS_USAGE, feedsMaker, intOption, log, loopActivationsOption, parse, setupBackend } from '../common.js';
+import { action } from '../command.js';
+import type { RunFlags } from '../options.js';
+import { inputOptionsOf, list, progress, runOptions, withOptions } from '../options.js';
 
-const usage = `usage: parity run MODEL [options]
+interface Flags extends RunFlags {
+  saveActivations?: string;
+  record?: string[];
+  outputs?: string[];
+  saveInputs?: string;
+}
 
-Runs MODEL (.pb, .pbtxt, tfjs model.json, checkpoint, SavedModel, or any candidate kind) node by
-node on seeded inputs and prints its outputs.
+export function register(program: Command): Command {
+  const cmd = program
+    .command('run')
+    .summary('run a model on seeded inputs, save every node output as .npz')
+    .description(
+      `Runs MODEL (.pb, .pbtxt, tfjs model.json, checkpoint, SavedModel, or any candidate kind) node by node on seeded inputs and prints its outputs.`,
+    )
+    .argument('<model>', 'any model tf-parity reads');
+  withOptions(cmd, [
+    new Option('--save-activations <file.npz>', "save every node's output (or those in --record) as .npz"),
+    new Option('--record <a,b,c>', 'record only these nodes/tensors (name or name:1)').argParser(list),
+    new Option('--outputs <a,b>', "compute these outputs instead of the model's own").argParser(list),
+    new Option('--save-inputs <file.npz>', 'save the inputs used'),
+    ...runOptions(),
+  ]);
+  return cmd.action(action(run));
+}
 
-  --save-activations FILE.npz  save every node's output (or those in --record) as .npz
-  --record a,b,c               record only these nodes/tensors (name or name:1)
-  --outputs a,b                compute these outputs instead of the model's own
-  --save-inputs FILE.npz       save the inputs used
-${RUN_OPTIONS_USAGE}`;
-
-export const command: Command = {
-  summary: 'run a model on seeded inputs, save every node output as .npz',
-  usage,
-  async run(argv) {
-    const { values, positionals } = parse(
-      argv,
-      { ...RUN_OPTIONS, 'save-activations': { type: 'string' }, record: { type: 'string' }, outputs: { type: 'string' }, 'save-inputs': { type: 'string' } },
-      { min: 1, max: 1, usage },
-    );
-    const path = positionals[0]!;
-    const backend = await setupBackend(values);
-    const seed = intOption(values.seed, 'seed', 0);
-    const outputs = values.outputs ? String(values.outputs).split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-    const loopActivations = loopActivationsOption(values);
-    const model = await loadModel(path, { signature: values.signature as string | undefined, outputs, ...(loopActivations ? { loopActivations } : {}) });
-    const runner = model.runner;
+async function run(path: string, values: Flags): Promise<number> {
+  const backend = (await initBackend(values.backend ?? 'auto')).name;
+  const { seed, outputs, loopActivations } = values;
+  const model = await loadModel(path, { signature: values.signature, outputs, ...(loopActivations ? { loopActivations } : {}) });
+  const runner = model.runner;
+  const log = progress(values);
+  try {
+    const record = values.record;
+    const { feeds } = feedsMaker(inputOptionsOf(values), runner.inputs(), model.graph)(0, seed);
+    if (values.saveInputs) writeNpzFile(values.saveInputs, feeds);
+    const tfFeeds = new Map<string, tf.Tensor>();
+    for (const [k, v] of feeds) tfFeeds.set(k, hostToTf(v, `input '${k}'`));
+    log(`running ${path} (${model.kind}) on ${backend}, seed ${seed}`);
+    const saved = new Map<string, HostTensor>();
+    const outs = new Set(runner.outputs().map((o) => o.replace(/:0$/, '')));
+    const seen = new Set<string>();
+    const t0 = performance.now();
+    let count = 0;
     try {
-      const record = values.record ? String(values.record).split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-      const { feeds } = feedsMaker(values, runner.inputs(), model.graph)(0, seed);
-      if (values['save-inputs']) writeNpzFile(values['save-inputs'] as string, feeds);
-      const tfFeeds = new Map<string, tf.Tensor>();
-      for (const [k, v] of feeds) tfFeeds.set(k, hostToTf(v, `input '${k}'`));
-      log(values, `parity: running ${path} (${model.kind}) on ${backend}, seed ${seed}`);
-      const saved = new Map<string, HostTensor>();
-      const outs = new Set(runner.outputs().map((o) => o.replace(/:0$/, '')));
-      const seen = new Set<string>();
-      const t0 = performance.now();
-      let count = 0;
-      try {
-        // Without --record or --save-activations only the outputs are printed: only they are fetched
-        // (an ONNX model otherwise hands over every intermediate value).
-        for await (const a of runner.run(tfFeeds, { record: record ?? (values['save-activations'] ? 'all' : runner.outputs()) })) {
-          count++;
-          seen.add(a.name);
-          try {
-            if (values['save-activations'] && (!record || record.includes(a.name) || record.includes(a.name + ':0'))) saved.set(a.name, tfToHost(a.tensor));
-            if (outs.has(a.name)) process.stdout.write(outputLine(a.name, a.tensor));
-          } finally {
-            a.tensor.dispose();
-          }
+      // Without --record or --save-activations only the outputs are printed: only they are fetched
+      // (an ONNX model otherwise hands over every intermediate value).
+      for await (const a of runner.run(tfFeeds, { record: record ?? (values.saveActivations ? 'all' : runner.outputs()) })) {
+        count++;
+        seen.add(a.name);
+        try {
+          if (values.saveActivations && (!record || record.includes(a.name) || record.includes(a.name + ':0'))) saved.set(a.name, tfToHost(a.tensor));
+          if (outs.has(a.name)) process.stdout.write(outputLine(a.name, a.tensor));
+        } finally {
+          a.tensor.dispose();
         }
-      } finally {
-        for (const t of tfFeeds.values()) t.dispose();
       }
-      if (record) {
-        const missing = record.filter((r) => !seen.has(r) && !seen.has(r.replace(/:0$/, '')));
-        if (missing.length) throw new InputError(`--record: ${missing.join(', ')} not produced by ${path}`, { file: path });
-      }
-      log(values, `parity: ${count} activations in ${(performance.now() - t0).toFixed(0)} ms`);
-      if (values['save-activations']) {
-        writeNpzFile(values['save-activations'] as string, saved);
-        log(values, `parity: wrote ${saved.size} arrays to ${values['save-activations']}`);
-      }
-      return 0;
     } finally {
-      runner.dispose();
+      for (const t of tfFeeds.values()) t.dispose();
     }
-  },
-};
+    if (record) {
+      const missing = record.filter((r) => !seen.has(r) && !seen.has(r.replace(/:0$/, '')));
+      if (missing.length) throw new InputError(`--record: ${missing.join(', ')} not produced by ${path}`, { file: path });
+    }
+    log(`${count} activations in ${(performance.now() - t0).toFixed(0)} ms`);
+    if (values.saveActivations) {
+      writeNpzFile(values.saveActivations, saved);
+      log(`wrote ${saved.size} arrays to ${values.saveActivations}`);
+    }
+    return 0;
+  } finally {
+    runner.dispose();
+  }
+}
 
 /** One output as the run prints it: dtype, shape, range of its finite values, first elements. */
 export function outputLine(name: string, h: tf.Tensor): string {

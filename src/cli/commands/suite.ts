@@ -1,98 +1,86 @@
 import { join } from 'node:path';
-import { InputError } from '../../core/errors.js';
+import type { Command } from 'commander';
+import { Option } from 'commander';
 import { parseShard, runSuite, suiteExitCode } from '../../../harness/suite.js';
-import type { Command } from '../main.js';
-import { intOption, numberOption, parse } from '../common.js';
+import { action } from '../command.js';
+import { integer, nonNegative, withOptions } from '../options.js';
 
-const usage = `usage: parity suite SUITE_DIR [options]
-
-Runs every case (*.yaml) of SUITE_DIR, each in its own process: a case that crashes, times
-out or runs out of memory is reported as errored and the others still run. Writes
-OUT/index.html, OUT/junit.xml, OUT/results.json and one report folder per case.
-Exit code: 0 all cases as expected, 1 any fail or error, 2 usage error, 130 interrupted.
-
-  --out DIR                  output folder (default reports/suite)
-  --jobs N                   cases run at once, each in its own process (default: the number of cores)
-  --memory-budget-mb N       memory the running cases may take together (default 80% of the machine's);
-                             a case that does not fit waits for others to end
-  --shard I/N                run a deterministic I-th of N shards (merge with 'parity merge-reports')
-  --shard auto               the shard from the CI's environment: PARITY_SHARD_INDEX/PARITY_SHARD_COUNT
-                             (0-based; GitHub Actions: strategy.job-index/job-total), GitLab CI_NODE_INDEX/
-                             CI_NODE_TOTAL, Buildkite BUILDKITE_PARALLEL_JOB(_COUNT), Kubernetes
-                             JOB_COMPLETION_INDEX with --shard auto/N
-  --history FILE.jsonl       append each case's metrics; flag regressions against past runs
-  --history-window N         runs to compare against (default 5)
-  --regression-factor F      max_abs worse than F x the median of the window is a regression (default 2)
-  --timeout SECONDS          per-case timeout for every case (default: the case's, else 600)
-  --memory-mb N              heap limit of each case's process
-  --backend NAME             wasm | cpu | tensorflow
-  --progress bar|lines|none  default: bar on a terminal, lines otherwise (CI)`;
-
-function positiveInt(v: unknown, name: string): number {
-  const n = intOption(v, name, 1);
-  if (n < 1) throw new InputError(`--${name} must be at least 1, got ${n}`);
-  return n;
+interface Flags {
+  out: string;
+  jobs?: number;
+  memoryBudgetMb?: number;
+  shard?: string;
+  history?: string;
+  historyWindow: number;
+  regressionFactor: number;
+  timeout?: number;
+  memoryMb?: number;
+  backend?: string;
+  progress?: 'bar' | 'lines' | 'none';
 }
 
-export const command: Command = {
-  summary: 'run a folder of comparison cases (CI regression suites, nightly runs)',
-  usage,
-  async run(argv) {
-    const { values, positionals } = parse(
-      argv,
-      {
-        out: { type: 'string' },
-        jobs: { type: 'string' },
-        'memory-budget-mb': { type: 'string' },
-        shard: { type: 'string' },
-        history: { type: 'string' },
-        'history-window': { type: 'string' },
-        'regression-factor': { type: 'string' },
-        timeout: { type: 'string' },
-        'memory-mb': { type: 'string' },
-        backend: { type: 'string' },
-        progress: { type: 'string' },
-      },
-      { min: 1, max: 1, usage },
+export function register(program: Command): Command {
+  const cmd = program
+    .command('suite')
+    .summary('run a folder of comparison cases (CI regression suites, nightly runs)')
+    .description(
+      `Runs every case (*.yaml) of SUITE_DIR, each in its own process: a case that crashes, times out or runs out of memory is reported as errored and the others still run. Writes OUT/index.html, OUT/junit.xml, OUT/results.json and one report folder per case.
+
+Exit code: 0 all cases as expected, 1 any fail or error, 2 usage error, 130 interrupted.`,
+    )
+    .argument('<suite-dir>', 'a folder of case files (or one case file)');
+  withOptions(cmd, [
+    new Option('--out <dir>', 'output folder').default(join('reports', 'suite')),
+    new Option('--jobs <n>', 'cases run at once, each in its own process (default: the number of cores)').argParser(integer('jobs', 1)),
+    new Option('--memory-budget-mb <n>', "memory the running cases may take together (default 80% of the machine's); a case that does not fit waits for others to end").argParser(integer('memory-budget-mb', 1)),
+    new Option('--shard <i/n|auto>', "run a deterministic I-th of N shards (merge with 'parity merge-reports'); auto: from the CI's environment (PARITY_SHARD_INDEX/PARITY_SHARD_COUNT from 0, GitLab CI_NODE_INDEX/CI_NODE_TOTAL, Buildkite BUILDKITE_PARALLEL_JOB(_COUNT)); auto/N: a Kubernetes Indexed Job's JOB_COMPLETION_INDEX of N"),
+    new Option('--history <file.jsonl>', "append each case's metrics; flag regressions against past runs"),
+    new Option('--history-window <n>', 'runs to compare against').argParser(integer('history-window', 1)).default(5),
+    new Option('--regression-factor <f>', 'max_abs worse than F x the median of the window is a regression').argParser(nonNegative('regression-factor')).default(2),
+    new Option('--timeout <seconds>', "per-case timeout for every case (default: the case's, else 600)").argParser(nonNegative('timeout')),
+    new Option('--memory-mb <n>', "heap limit of each case's process").argParser(integer('memory-mb', 1)),
+    new Option('--backend <name>', 'backend of the reference interpreter').choices(['wasm', 'cpu', 'tensorflow']),
+    new Option('--progress <how>', 'default: bar on a terminal, lines otherwise (CI)').choices(['bar', 'lines', 'none']),
+  ]);
+  return cmd.action(action(suite));
+}
+
+async function suite(dir: string, f: Flags): Promise<number> {
+  const progress = f.progress ?? (process.stderr.isTTY && !process.env.CI ? 'bar' : 'lines');
+  const controller = new AbortController();
+  const onSig = () => {
+    process.stderr.write('\nparity: interrupted; writing what has been compared so far\n');
+    controller.abort();
+  };
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
+  try {
+    const result = await runSuite(dir, {
+      out: f.out,
+      ...(f.shard ? { shard: parseShard(f.shard) } : {}),
+      ...(f.jobs !== undefined ? { jobs: f.jobs } : {}),
+      ...(f.memoryBudgetMb !== undefined ? { memoryBudgetMb: f.memoryBudgetMb } : {}),
+      ...(f.history ? { history: f.history } : {}),
+      historyWindow: f.historyWindow,
+      regressionFactor: f.regressionFactor,
+      ...(f.timeout !== undefined ? { timeoutSec: f.timeout } : {}),
+      ...(f.memoryMb !== undefined ? { memoryMb: f.memoryMb } : {}),
+      ...(f.backend ? { backend: f.backend } : {}),
+      progress,
+      signal: controller.signal,
+    });
+    const c = result.counts;
+    process.stdout.write(
+      `${result.cases.length} cases: ${c.pass} pass, ${c.fail} fail, ${c.error} error${c.interrupted ? `, ${c.interrupted} interrupted` : ''}; report ${join(f.out, 'index.html')}\n`,
     );
-    const progress = (values.progress as string | undefined) ?? (process.stderr.isTTY && !process.env.CI ? 'bar' : 'lines');
-    if (!['bar', 'lines', 'none'].includes(progress)) throw new InputError(`--progress expects bar, lines or none`);
-    const controller = new AbortController();
-    const onSig = () => {
-      process.stderr.write('\nparity: interrupted; writing what has been compared so far\n');
-      controller.abort();
-    };
-    process.once('SIGINT', onSig);
-    process.once('SIGTERM', onSig);
-    try {
-      const out = (values.out as string | undefined) ?? join('reports', 'suite');
-      const result = await runSuite(positionals[0]!, {
-        out,
-        ...(values.shard ? { shard: parseShard(values.shard as string) } : {}),
-        ...(values.jobs !== undefined ? { jobs: positiveInt(values.jobs, 'jobs') } : {}),
-        ...(values['memory-budget-mb'] !== undefined ? { memoryBudgetMb: positiveInt(values['memory-budget-mb'], 'memory-budget-mb') } : {}),
-        ...(values.history ? { history: values.history as string } : {}),
-        historyWindow: intOption(values['history-window'], 'history-window', 5),
-        regressionFactor: numberOption(values['regression-factor'], 'regression-factor', 2),
-        ...(values.timeout ? { timeoutSec: numberOption(values.timeout, 'timeout', 600) } : {}),
-        ...(values['memory-mb'] ? { memoryMb: intOption(values['memory-mb'], 'memory-mb', 0) } : {}),
-        ...(values.backend ? { backend: values.backend as string } : {}),
-        progress: progress as 'bar' | 'lines' | 'none',
-        signal: controller.signal,
-      });
-      const c = result.counts;
-      process.stdout.write(
-        `${result.cases.length} cases: ${c.pass} pass, ${c.fail} fail, ${c.error} error${c.interrupted ? `, ${c.interrupted} interrupted` : ''}; report ${join(out, 'index.html')}\n`,
-      );
-      for (const t of result.trends ?? []) {
-        const changed = t.changed?.length ? `${t.changed.join(' and ')} changed since the last run` : '';
-        if (t.flag === 'regression' || t.flag === 'improvement') process.stdout.write(`  ${t.flag}: ${t.case}: ${t.reason}${changed ? ` (${changed})` : ''}\n`);
-        else if (changed) process.stdout.write(`  ${t.flag}: ${t.case}: ${changed}\n`);
-      }
-      return suiteExitCode(result);
-    } finally {
-      process.off('SIGINT', onSig);
-      process.off('SIGTERM', onSig);
+    for (const t of result.trends ?? []) {
+      const changed = t.changed?.length ? `${t.changed.join(' and ')} changed since the last run` : '';
+      if (t.flag === 'regression' || t.flag === 'improvement') process.stdout.write(`  ${t.flag}: ${t.case}: ${t.reason}${changed ? ` (${changed})` : ''}\n`);
+      else if (changed) process.stdout.write(`  ${t.flag}: ${t.case}: ${changed}\n`);
     }
-  },
-};
+    return suiteExitCode(result);
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+  }
+}

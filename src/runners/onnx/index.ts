@@ -30,8 +30,23 @@ export interface OnnxRunnerOptions {
 type OrtModule = typeof Ort;
 
 let ortModule: OrtModule | undefined;
-async function loadOrt(): Promise<OrtModule> {
-  ortModule ??= (await import('onnxruntime-node')) as OrtModule;
+/**
+ * onnxruntime-node is an optional peer dependency (its install script downloads CUDA libraries,
+ * which a project that installs tf-parity should not have to allow or skip): loaded when an
+ * ONNX model is first run, with one line naming what to install when it is missing.
+ */
+async function loadOrt(path: string): Promise<OrtModule> {
+  try {
+    ortModule ??= (await import('onnxruntime-node')) as OrtModule;
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /onnxruntime-node/.test(errorMessage(e));
+    throw new ParityError(
+      missing
+        ? `${path}: ONNX models run on onnxruntime-node, which is not installed: run 'npm i onnxruntime-node' (ONNXRUNTIME_NODE_INSTALL=skip skips its CUDA download)`
+        : `${path}: onnxruntime-node could not be loaded: ${errorMessage(e)}`,
+      { file: path, code: 'missing-dependency', cause: e },
+    );
+  }
   return ortModule;
 }
 
@@ -241,7 +256,7 @@ export async function loadOnnxRunner(path: string, opts: OnnxRunnerOptions = {})
       { file: path },
     );
   }
-  const ort = await loadOrt();
+  const ort = await loadOrt(path);
   const level = opts.graphOptimizationLevel ?? 'disabled';
   let session: Ort.InferenceSession;
   try {

@@ -1,0 +1,95 @@
+import type { HostTensor, TensorSpec } from '../core/tensor.js';
+import type { Graph } from '../graph/ir.js';
+import type { InputSpec } from '../inputs/spec.js';
+import { loadInputSpecFile, parseInputArg, parseShapeArg } from '../inputs/spec.js';
+import { generateFeeds, inferIntRanges, loadFeeds, plannedDraws } from '../inputs/generate.js';
+import { arc4State } from '../inputs/kernel/arc4.js';
+import { MetricsPool } from '../compare/simd/pool.js';
+
+/** Where a model's inputs come from: generated from the seed (with these refinements), or a file of feeds. */
+export interface InputOptions {
+  /** Concrete shapes for inputs with unknown dims: `{ x: [1, 224, 224, 3] }`. */
+  shapes?: Record<string, number[]>;
+  /** Per-input distributions: `['x=normal(0,1)', 'ids=int(0,100)']` (the CLI's --input syntax). */
+  inputs?: string[];
+  /** A JSON/YAML file of per-input specs (the CLI's --input-spec). */
+  inputSpec?: string;
+  /** A .npz of feeds to use instead of generated inputs. */
+  feeds?: string;
+}
+
+/** The per-input specs from the spec file, the distributions and the shapes, in that order. */
+export function inputOverrides(o: InputOptions): InputSpec[] {
+  const specs: InputSpec[] = [];
+  if (o.inputSpec) specs.push(...loadInputSpecFile(o.inputSpec));
+  for (const s of o.inputs ?? []) specs.push(parseInputArg(s));
+  for (const [name, dims] of Object.entries(o.shapes ?? {})) specs.push(...parseShapeArg(`${name}:${dims.join('x')}`));
+  // Merge specs for the same input: later flags refine earlier ones.
+  const merged = new Map<string, InputSpec>();
+  for (const s of specs) merged.set(s.name, { ...(merged.get(s.name) ?? {}), ...s });
+  return [...merged.values()];
+}
+
+/**
+ * Inputs with fewer doubles to draw than this are drawn on the main thread when they are
+ * needed: about 0.4 ms of drawing, against a round trip to the metrics thread (which may be
+ * napping) and its spin afterwards beside the models' kernels.
+ */
+const THREAD_DRAWS = 16384;
+
+/** A feeds maker for seeded (or given) inputs of a model. */
+export function feedsMaker(o: InputOptions, specs: TensorSpec[], graph?: Graph) {
+  const overrides = inputOverrides(o);
+  const given = o.feeds;
+  const intRanges = graph ? inferIntRanges(graph) : undefined;
+  /** Doubles being drawn on the metrics thread, by seed and input (see prefetch). */
+  const drawing = new Map<number, Map<string, { take(): Float64Array | null }>>();
+  const make = (_iteration: number, seed: number): { feeds: Map<string, HostTensor>; sources: Record<string, string> } => {
+    if (given) {
+      const feeds = loadFeeds(given, specs);
+      return { feeds, sources: Object.fromEntries([...feeds.keys()].map((k) => [k, `file(${given})`])) };
+    }
+    const jobs = drawing.get(seed);
+    drawing.delete(seed);
+    const feeds = generateFeeds(specs, { seed, overrides, intRanges, ...(jobs ? { drawn: (name: string) => jobs.get(name)?.take() ?? undefined } : {}) });
+    const sources: Record<string, string> = {};
+    for (const s of specs) {
+      const o = overrides.find((x) => x.name === s.name || `${x.name}:0` === s.name);
+      sources[s.name.replace(/:0$/, '')] = describeDist(o, s);
+    }
+    return { feeds, sources };
+  };
+  /**
+   * Starts drawing the seeded inputs of `seed` on the metrics thread (while the candidate
+   * loads, say); make() then takes the doubles it drew, or draws them itself. The same values
+   * either way: the same ARC4 stream from the same state.
+   */
+  const prefetch = (seed: number): void => {
+    const pool = given ? null : MetricsPool.get();
+    if (!pool || drawing.has(seed)) return;
+    const jobs = new Map<string, { take(): Float64Array | null }>();
+    for (const d of plannedDraws(specs, { seed, overrides, intRanges })) {
+      // A small draw is done here sooner than the thread can be asked for it.
+      if (d.draws < THREAD_DRAWS) continue;
+      const job = pool.drawDoubles(arc4State(d.key), d.draws);
+      if (job) jobs.set(d.name, job);
+    }
+    drawing.set(seed, jobs);
+  };
+  return Object.assign(make, { prefetch });
+}
+
+function describeDist(o: InputSpec | undefined, s: TensorSpec): string {
+  const d = o?.dist;
+  if (o?.file) return `file(${o.file})`;
+  if (!d) return s.dtype === 'bool' ? 'bool(0.5)' : s.dtype.startsWith('int') || s.dtype.startsWith('uint') ? 'int(default range)' : 'uniform(-1,1)';
+  switch (d.kind) {
+    case 'uniform': return `uniform(${d.low},${d.high})`;
+    case 'normal': return `normal(${d.mean},${d.std})`;
+    case 'constant': return `constant(${d.value})`;
+    case 'int': return `int(${d.low},${d.high})`;
+    case 'bool': return `bool(${d.p})`;
+    default: return 'given';
+  }
+}
+
