@@ -28,7 +28,9 @@ export async function buildModel(n: NormalisedModel, label: string): Promise<tfl
     return (await tfl.models.modelFromJSON({ modelTopology: n.topology } as unknown as tf.io.ModelJSON)) as tfl.LayersModel;
   } catch (e) {
     if (e instanceof ParityError) throw e;
-    throw new FormatError(`${label}: tfjs-layers could not build the model from its config: ${errorMessage(e)}`, { file: label, cause: e });
+    // tfjs prints a SymbolicTensor it cannot reach as '[object Object]'.
+    const msg = errorMessage(e).replace(/\[object Object\]/g, 'of a layer no input leads to');
+    throw new FormatError(`${label}: tfjs-layers could not build the model from its config: ${msg}`, { file: label, cause: e });
   }
 }
 
