@@ -31,7 +31,8 @@ function kerasActivation(name: string, p: J, keras3: boolean): Fn | null {
   const num = (k: string, d: number) => (typeof p[k] === 'number' ? (p[k] as number) : d);
   switch (name) {
     case 'leaky_relu': {
-      const slope = num('negative_slope', keras3 ? 0.2 : 0.3);
+      // Keras 3's default; tf.keras resolved the name to tf.nn.leaky_relu, whose alpha is 0.2 too.
+      const slope = num('negative_slope', num('alpha', 0.2));
       return (x) => tf.where(tf.greaterEqual(x, 0), x, tf.mul(x, slope));
     }
     case 'relu': {

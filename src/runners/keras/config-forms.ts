@@ -13,6 +13,8 @@ import { FormatError } from '../../core/errors.js';
  *   (functional_from_config's get_tensor subtracts one for a Functional), and links to a nested
  *   Sequential without it everywhere. Links that use node 0 of a nested model are therefore
  *   0-based and move up by one, per model and per kind of link (inbound links, outputs);
+ * - Normalization's `build_config.input_shape` goes into its config (extra-layers.ts reads the
+ *   kept axes' sizes from it when the model leaves them unknown);
  * - links naming a layer the model does not have, or a call it never makes, are refused here
  *   with the layer's name (tfjs would report "Graph disconnected" on an unnamed tensor).
  */
@@ -92,6 +94,10 @@ function repairFunctional(model: J, file: string, path: string): void {
 /** A model entry of any form -> the dict form, repaired in place where it already is one. */
 function repairEntry(entry: J, file: string, path: string): void {
   const cls = String(entry.class_name ?? '');
+  // Normalization over an axis the model leaves unknown: Keras built it with the size there.
+  if (cls === 'Normalization' && isObj(entry.config) && isObj(entry.build_config) && Array.isArray(entry.build_config.input_shape)) {
+    entry.config.build_input_shape = entry.build_config.input_shape;
+  }
   if (!MODELS.has(cls)) return;
   if (cls === 'Sequential' && Array.isArray(entry.config)) entry.config = { name: 'sequential', layers: entry.config };
   if (!isObj(entry.config)) return;

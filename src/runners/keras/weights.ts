@@ -326,7 +326,8 @@ export function loadKeras3Weights(model: tfl.LayersModel, infos: KerasLayerInfo[
     const byClass = n === undefined ? base : `${base}_${n + 1}`;
     return { info, layer: findLayer(model, info.name), byClass: `${container}/${byClass}`, byName: `${container}/${info.name}` };
   });
-  const needed = entries.filter((e) => e.layer && (e.layer.weights.length > 0 || e.info.layers));
+  // A nested model without any weight (augmentation layers) may have no group at all.
+  const needed = entries.filter((e) => e.layer && e.layer.weights.length > 0);
   // Keras writes class-based paths; files written by other tools sometimes use layer names.
   const exists = (p: string) => keras3Group(f, p) !== null;
   const byName = !needed.every((e) => exists(e.byClass)) && needed.length > 0 && needed.every((e) => exists(e.byName));
