@@ -8,7 +8,8 @@ import type { HostTensor, TensorSpec } from '../core/tensor.js';
 import type { Graph } from '../graph/ir.js';
 import type { InputSpec } from '../inputs/spec.js';
 import { loadInputSpecFile, parseInputArg, parseShapeArg } from '../inputs/spec.js';
-import { generateFeeds, inferIntRanges, loadFeeds, plannedDraws } from '../inputs/generate.js';
+import { generateFeeds, inferIntRanges, loadFeeds, plannedDraws, type InputHint } from '../inputs/generate.js';
+import { inferPixelInputs } from '../inputs/preamble.js';
 import { arc4State } from '../inputs/kernel/arc4.js';
 import { MetricsPool } from '../compare/kernel/pool.js';
 import { modelFiles, settled, statKey } from '../formats/files.js';
@@ -97,11 +98,24 @@ export function inputOverrides(values: ParsedValues): InputSpec[] {
  */
 const THREAD_DRAWS = 16384;
 
-/** A feeds maker for seeded (or given) inputs of a model. */
-export function feedsMaker(values: ParsedValues, specs: TensorSpec[], graph?: Graph) {
+/**
+ * A feeds maker for seeded (or given) inputs of a model. Default draws follow what the model's
+ * first operations call for: its graph decides when it has one, else its runner (`hints`, a
+ * Keras model's layers). For a comparison both sides get the original's.
+ */
+export function feedsMaker(values: ParsedValues, specs: TensorSpec[], graph?: Graph, runnerHints?: Map<string, InputHint>) {
   const overrides = inputOverrides(values);
   const given = values.inputs as string | undefined;
   const intRanges = graph ? inferIntRanges(graph) : undefined;
+  const hints = graph ? inferPixelInputs(graph) : runnerHints;
+  if (!given) {
+    for (const s of specs) {
+      const name = s.name.replace(/:0$/, '');
+      const h = hints?.get(name);
+      const o = overrides.find((x) => x.name === s.name || `${x.name}:0` === s.name);
+      if (h && !o?.dist && !o?.file && !intRanges?.has(name)) log(values, `parity: input '${name}' drawn from ${distString(h.dist)} (${h.reason}); give --input '${name}=uniform(-1,1)' for the default`);
+    }
+  }
   /** Doubles being drawn on the metrics thread, by seed and input (see prefetch). */
   const drawing = new Map<number, Map<string, { take(): Float64Array | null }>>();
   const make = (_iteration: number, seed: number): { feeds: Map<string, HostTensor>; sources: Record<string, string> } => {
@@ -111,11 +125,12 @@ export function feedsMaker(values: ParsedValues, specs: TensorSpec[], graph?: Gr
     }
     const jobs = drawing.get(seed);
     drawing.delete(seed);
-    const feeds = generateFeeds(specs, { seed, overrides, intRanges, ...(jobs ? { drawn: (name: string) => jobs.get(name)?.take() ?? undefined } : {}) });
+    const feeds = generateFeeds(specs, { seed, overrides, intRanges, ...(hints ? { hints } : {}), ...(jobs ? { drawn: (name: string) => jobs.get(name)?.take() ?? undefined } : {}) });
     const sources: Record<string, string> = {};
     for (const s of specs) {
       const o = overrides.find((x) => x.name === s.name || `${x.name}:0` === s.name);
-      sources[s.name.replace(/:0$/, '')] = describeDist(o, s);
+      const h = hints?.get(s.name.replace(/:0$/, ''));
+      sources[s.name.replace(/:0$/, '')] = h && !o?.dist && !o?.file && !intRanges?.has(s.name.replace(/:0$/, '')) ? `${distString(h.dist)} (${h.reason})` : describeDist(o, s);
     }
     return { feeds, sources };
   };
@@ -128,7 +143,7 @@ export function feedsMaker(values: ParsedValues, specs: TensorSpec[], graph?: Gr
     const pool = given ? null : MetricsPool.get();
     if (!pool || drawing.has(seed)) return;
     const jobs = new Map<string, { take(): Float64Array | null }>();
-    for (const d of plannedDraws(specs, { seed, overrides, intRanges })) {
+    for (const d of plannedDraws(specs, { seed, overrides, intRanges, ...(hints ? { hints } : {}) })) {
       // A small draw is done here sooner than the thread can be asked for it.
       if (d.draws < THREAD_DRAWS) continue;
       const job = pool.drawDoubles(arc4State(d.key), d.draws);
@@ -143,6 +158,10 @@ function describeDist(o: InputSpec | undefined, s: TensorSpec): string {
   const d = o?.dist;
   if (o?.file) return `file(${o.file})`;
   if (!d) return s.dtype === 'bool' ? 'bool(0.5)' : s.dtype.startsWith('int') || s.dtype.startsWith('uint') ? 'int(default range)' : 'uniform(-1,1)';
+  return distString(d);
+}
+
+function distString(d: NonNullable<InputSpec['dist']>): string {
   switch (d.kind) {
     case 'uniform': return `uniform(${d.low},${d.high})`;
     case 'normal': return `normal(${d.mean},${d.std})`;

@@ -103,7 +103,7 @@ export async function runCompare(original: string, candidatePath: string, values
   const ref = await loadModel(original, { signature: values.signature as string | undefined, ...(loopActivations ? { loopActivations } : {}) });
   try {
     // The seeded inputs are drawn on the metrics thread while the candidate loads.
-    const feeds = feedsMaker(values, ref.runner.inputs(), ref.graph);
+    const feeds = feedsMaker(values, ref.runner.inputs(), ref.graph, ref.runner.inputHints?.());
     feeds.prefetch(seed);
     log(values, `parity: loading ${candidatePath}`);
     const cand = await loadModel(candidatePath, { referenceInputs: ref.runner.inputs().map((s) => s.name), ...(loopActivations ? { loopActivations } : {}) });

@@ -28,7 +28,7 @@ export const command: Command = {
     const model = await loadModel(positionals[0]!, { signature: values.signature as string | undefined });
     try {
       const seed = intOption(values.seed, 'seed', 0);
-      const { feeds } = feedsMaker(values, model.runner.inputs(), model.graph)(0, seed);
+      const { feeds } = feedsMaker(values, model.runner.inputs(), model.graph, model.runner.inputHints?.())(0, seed);
       writeNpzFile(values.output as string, feeds);
       process.stdout.write(`wrote ${feeds.size} input(s) (${[...feeds].map(([k, v]) => `${k} ${v.dtype}[${v.shape.join(',')}]`).join(', ')}) to ${values.output}\n`);
       if (values.script) {

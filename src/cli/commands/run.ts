@@ -36,7 +36,7 @@ export const command: Command = {
     const runner = model.runner;
     try {
       const record = values.record ? String(values.record).split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-      const { feeds } = feedsMaker(values, runner.inputs(), model.graph)(0, seed);
+      const { feeds } = feedsMaker(values, runner.inputs(), model.graph, runner.inputHints?.())(0, seed);
       if (values['save-inputs']) writeNpzFile(values['save-inputs'] as string, feeds);
       const tfFeeds = new Map<string, tf.Tensor>();
       for (const [k, v] of feeds) tfFeeds.set(k, hostToTf(v, `input '${k}'`));
