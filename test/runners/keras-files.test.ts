@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Activation, Runner } from '../../src/core/runner.js';
 import { FormatError } from '../../src/core/errors.js';
 import { loadKerasRunner } from '../../src/runners/keras/index.js';
+import { writeZip } from '../../src/formats/zip.js';
 import { kerasArchive, pseudo, writeH5, type H5Entry } from '../fixtures/keras-writer.js';
 
 /**
@@ -281,6 +282,31 @@ describe('valid files that were refused', () => {
       x.dispose();
       r.dispose();
     }
+  });
+
+  it('Keras 3 sharded weights (model.weights.json + model_0000N.weights.h5), a layer split across two shards', async () => {
+    const cfg = seq('m', [input('x', [null, 2]), layer('Dense', 'dense', { units: 2, activation: 'linear', use_bias: true }), layer('Dense', 'dense_1', { units: 1, activation: 'linear', use_bias: false })]);
+    // As ShardedH5IOStore writes them: a new shard starts inside dense's group; the map names its first shard.
+    const shard0 = await writeH5([{ path: 'layers/dense/vars/0', shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) }], [], ['vars']);
+    const shard1 = await writeH5([{ path: 'layers/dense/vars/1', shape: [2], data: new Float32Array([10, 20]) }, { path: 'layers/dense_1/vars/0', shape: [2, 1], data: new Float32Array([1, -1]) }]);
+    const index = { metadata: { total_size: 28 }, weight_map: { '/vars': 'model_00000.weights.h5', '/layers/dense/vars': 'model_00000.weights.h5', '/layers/dense_1/vars': 'model_00001.weights.h5' } };
+    const enc = new TextEncoder();
+    const f = join(dir, 'sharded.keras');
+    writeFileSync(f, writeZip([['metadata.json', enc.encode('{"keras_version": "3.10.0"}')], ['config.json', enc.encode(JSON.stringify(cfg))], ['model.weights.json', enc.encode(JSON.stringify(index))], ['model_00000.weights.h5', shard0], ['model_00001.weights.h5', shard1]], true));
+    const r = await loadKerasRunner(f);
+    const x = tf.tensor([[1, 1]]);
+    try {
+      const out = await runAll(r, new Map([['x', x]]));
+      // [1, 1] @ [[1, 2], [3, 4]] + [10, 20] = [14, 26]; then 14 - 26
+      expect(Array.from(out.get('dense')!.data)).toEqual([14, 26]);
+      expect(Array.from(out.get('dense_1')!.data)).toEqual([-12]);
+    } finally {
+      x.dispose();
+      r.dispose();
+    }
+    const bad = join(dir, 'sharded-missing.keras');
+    writeFileSync(bad, writeZip([['metadata.json', enc.encode('{"keras_version": "3.10.0"}')], ['config.json', enc.encode(JSON.stringify(cfg))], ['model.weights.json', enc.encode(JSON.stringify(index))], ['model_00000.weights.h5', shard0]], true));
+    await expect(loadKerasRunner(bad)).rejects.toThrow(/sharded-missing\.keras: model\.weights\.json names weight shard\(s\) missing from the archive: model_00001\.weights\.h5/);
   });
 
   it('Normalization on an input of unknown width takes the width from build_config', async () => {

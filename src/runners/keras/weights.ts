@@ -179,7 +179,7 @@ function readHalf(d: Dataset, n: number, littleEndian: boolean): Float32Array {
   return out;
 }
 
-function readDataset(d: Dataset, label: string, path: string, want: 'float32' | 'int32'): FileWeight {
+export function readDataset(d: Dataset, label: string, path: string, want: 'float32' | 'int32'): FileWeight {
   const shape = (d.shape ?? []).map(Number);
   checkTensorBudget(shape, 4, { file: fileOf(label), node: path });
   let v: unknown;
