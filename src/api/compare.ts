@@ -96,7 +96,7 @@ export async function compare(original: string, candidate: string, options: Comp
   const ref = await loadModel(original, { signature: o.signature, ...loop });
   try {
     // The seeded inputs are drawn on the metrics thread while the candidate loads.
-    const feeds = feedsMaker(o, ref.runner.inputs(), ref.graph);
+    const feeds = feedsMaker(o, ref.runner.inputs(), ref.graph, ref.runner.inputHints?.(), progress);
     feeds.prefetch(seed);
     progress(`loading ${candidate}`);
     const cand = await loadModel(candidate, { referenceInputs: ref.runner.inputs().map((s) => s.name), ...loop });

@@ -2,7 +2,8 @@ import type { HostTensor, TensorSpec } from '../core/tensor.js';
 import type { Graph } from '../graph/ir.js';
 import type { InputSpec } from '../inputs/spec.js';
 import { loadInputSpecFile, parseInputArg, parseShapeArg } from '../inputs/spec.js';
-import { generateFeeds, inferIntRanges, loadFeeds, plannedDraws } from '../inputs/generate.js';
+import { generateFeeds, inferIntRanges, loadFeeds, plannedDraws, type InputHint } from '../inputs/generate.js';
+import { inferPixelInputs } from '../inputs/preamble.js';
 import { arc4State } from '../inputs/kernel/arc4.js';
 import { MetricsPool } from '../compare/simd/pool.js';
 
@@ -37,11 +38,31 @@ export function inputOverrides(o: InputOptions): InputSpec[] {
  */
 const THREAD_DRAWS = 16384;
 
-/** A feeds maker for seeded (or given) inputs of a model. */
-export function feedsMaker(o: InputOptions, specs: TensorSpec[], graph?: Graph) {
+/**
+ * A feeds maker for seeded (or given) inputs of a model. Default draws follow what the model's
+ * first operations call for: its graph decides when it has one, else its runner (`runnerHints`,
+ * a Keras model's layers). For a comparison both sides get the original's. `log` hears, once,
+ * each input drawn from a range other than the default, and why.
+ */
+export function feedsMaker(o: InputOptions, specs: TensorSpec[], graph?: Graph, runnerHints?: Map<string, InputHint>, log?: (line: string) => void) {
   const overrides = inputOverrides(o);
   const given = o.feeds;
   const intRanges = graph ? inferIntRanges(graph) : undefined;
+  const hints = graph ? inferPixelInputs(graph) : runnerHints;
+  const overrideOf = (s: TensorSpec) => overrides.find((x) => x.name === s.name || `${x.name}:0` === s.name);
+  /** The hint that decides an input's draw: none when the user, a file or an index range does. */
+  const hintFor = (s: TensorSpec): InputHint | undefined => {
+    const name = s.name.replace(/:0$/, '');
+    const ov = overrideOf(s);
+    return ov?.dist || ov?.file || intRanges?.has(name) ? undefined : hints?.get(name);
+  };
+  if (!given && log) {
+    for (const s of specs) {
+      const h = hintFor(s);
+      const name = s.name.replace(/:0$/, '');
+      if (h) log(`input '${name}' drawn from ${distString(h.dist)} (${h.reason}); give --input '${name}=uniform(-1,1)' for the default`);
+    }
+  }
   /** Doubles being drawn on the metrics thread, by seed and input (see prefetch). */
   const drawing = new Map<number, Map<string, { take(): Float64Array | null }>>();
   const make = (_iteration: number, seed: number): { feeds: Map<string, HostTensor>; sources: Record<string, string> } => {
@@ -51,11 +72,11 @@ export function feedsMaker(o: InputOptions, specs: TensorSpec[], graph?: Graph) 
     }
     const jobs = drawing.get(seed);
     drawing.delete(seed);
-    const feeds = generateFeeds(specs, { seed, overrides, intRanges, ...(jobs ? { drawn: (name: string) => jobs.get(name)?.take() ?? undefined } : {}) });
+    const feeds = generateFeeds(specs, { seed, overrides, intRanges, ...(hints ? { hints } : {}), ...(jobs ? { drawn: (name: string) => jobs.get(name)?.take() ?? undefined } : {}) });
     const sources: Record<string, string> = {};
     for (const s of specs) {
-      const o = overrides.find((x) => x.name === s.name || `${x.name}:0` === s.name);
-      sources[s.name.replace(/:0$/, '')] = describeDist(o, s);
+      const h = hintFor(s);
+      sources[s.name.replace(/:0$/, '')] = h ? `${distString(h.dist)} (${h.reason})` : describeDist(overrideOf(s), s);
     }
     return { feeds, sources };
   };
@@ -68,7 +89,7 @@ export function feedsMaker(o: InputOptions, specs: TensorSpec[], graph?: Graph) 
     const pool = given ? null : MetricsPool.get();
     if (!pool || drawing.has(seed)) return;
     const jobs = new Map<string, { take(): Float64Array | null }>();
-    for (const d of plannedDraws(specs, { seed, overrides, intRanges })) {
+    for (const d of plannedDraws(specs, { seed, overrides, intRanges, ...(hints ? { hints } : {}) })) {
       // A small draw is done here sooner than the thread can be asked for it.
       if (d.draws < THREAD_DRAWS) continue;
       const job = pool.drawDoubles(arc4State(d.key), d.draws);
@@ -83,6 +104,10 @@ function describeDist(o: InputSpec | undefined, s: TensorSpec): string {
   const d = o?.dist;
   if (o?.file) return `file(${o.file})`;
   if (!d) return s.dtype === 'bool' ? 'bool(0.5)' : s.dtype.startsWith('int') || s.dtype.startsWith('uint') ? 'int(default range)' : 'uniform(-1,1)';
+  return distString(d);
+}
+
+function distString(d: NonNullable<InputSpec['dist']>): string {
   switch (d.kind) {
     case 'uniform': return `uniform(${d.low},${d.high})`;
     case 'normal': return `normal(${d.mean},${d.std})`;

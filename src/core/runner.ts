@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { TensorSpec } from './tensor.js';
+import type { InputHint } from '../inputs/generate.js';
 
 /** Memory layout hint for 4-D/5-D activations, so alignment can transpose. */
 export type Layout = 'NHWC' | 'NCHW' | 'NDHWC' | 'NCDHW';
@@ -81,6 +82,11 @@ export interface Runner {
    * the node leaves dead (a TF1 Switch's untaken one) or cannot compute alone is `undefined`.
    */
   runSingle?(name: string, inputs: tf.Tensor[]): Promise<(tf.Tensor | undefined)[]>;
+  /**
+   * Default draws its inputs call for, by input name (token ids for an embedding, pixel values
+   * for a `x / 255` preamble). Optional; a graph's are inferred from the graph instead.
+   */
+  inputHints?(): Map<string, InputHint>;
   /**
    * Files it read besides those its path names by itself (formats/files.ts: a folder's files,
    * a model.json's weight shards, a checkpoint's .index and .data): an ONNX model's external

@@ -29,12 +29,24 @@ export interface IntRange {
   high: number;
 }
 
+/**
+ * A default distribution a model's own first operations call for (token ids for an embedding,
+ * pixel values for a `x / 255` preamble), used when nothing else is given for the input;
+ * `reason` says why, for the run facts and the console.
+ */
+export interface InputHint {
+  dist: Distribution;
+  reason: string;
+}
+
 export interface GenerateOptions {
   seed: number;
   /** Per-input shape/dtype/distribution/file; several entries for one input are merged, later ones win. */
   overrides?: InputSpec[];
   /** Valid index ranges for inputs (from inferIntRanges), used when no distribution is given. */
   intRanges?: Map<string, IntRange>;
+  /** Defaults the model's first operations call for (src/inputs/preamble.ts, a runner's inputHints). */
+  hints?: Map<string, InputHint>;
   /** Doubles of an input's stream drawn already (see plannedDraws); used when there are as many as it takes. */
   drawn?: (name: string) => Float64Array | undefined;
 }
@@ -248,6 +260,13 @@ function mergeOverrides(overrides: InputSpec[]): Map<string, InputSpec> {
   return m;
 }
 
+/** The input's override, with the hint's distribution when none is given and no index range applies. */
+function hinted(name: string, o: InputSpec | undefined, opts: GenerateOptions): InputSpec | undefined {
+  const hint = opts.hints?.get(name);
+  if (!hint || o?.dist || o?.file || opts.intRanges?.has(name)) return o;
+  return { ...(o ?? {}), name, dist: hint.dist };
+}
+
 /** Feeds for every model input, keyed by input name (`x`, not `x:0`). */
 export function generateFeeds(specs: TensorSpec[], opts: GenerateOptions): Map<string, HostTensor> {
   const names = specs.map((s) => normalizeInputName(s.name));
@@ -260,7 +279,7 @@ export function generateFeeds(specs: TensorSpec[], opts: GenerateOptions): Map<s
   const out = new Map<string, HostTensor>();
   for (const s of specs) {
     const name = normalizeInputName(s.name);
-    out.set(name, generateOne(s, opts.seed, overrides.get(name), opts.intRanges?.get(name), opts.drawn?.(name)));
+    out.set(name, generateOne(s, opts.seed, hinted(name, overrides.get(name), opts), opts.intRanges?.get(name), opts.drawn?.(name)));
   }
   return out;
 }
@@ -275,7 +294,7 @@ export function plannedDraws(specs: TensorSpec[], opts: GenerateOptions): { name
   const out: { name: string; key: string; draws: number }[] = [];
   for (const s of specs) {
     const name = normalizeInputName(s.name);
-    const o = overrides.get(name);
+    const o = hinted(name, overrides.get(name), opts);
     if (o?.file) continue;
     try {
       const p = planDraws(s, opts.seed, o, opts.intRanges?.get(name));

@@ -37,7 +37,7 @@ export function register(program: Command): Command {
       await initBackend(f.backend ?? 'auto');
       const model = await loadModel(original, { signature: f.signature });
       try {
-        const { feeds } = feedsMaker(inputOptionsOf(f), model.runner.inputs(), model.graph)(0, f.seed);
+        const { feeds } = feedsMaker(inputOptionsOf(f), model.runner.inputs(), model.graph, model.runner.inputHints?.())(0, f.seed);
         writeNpzFile(f.output, feeds);
         process.stdout.write(`wrote ${feeds.size} input(s) (${[...feeds].map(([k, v]) => `${k} ${v.dtype}[${v.shape.join(',')}]`).join(', ')}) to ${f.output}\n`);
         if (f.script) {

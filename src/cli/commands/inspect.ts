@@ -7,6 +7,7 @@ import { shapeToString } from '../../core/tensor.js';
 import { initBackend } from '../../backend/index.js';
 import { action } from '../command.js';
 import { detectKind, loadModel } from '../../runners/index.js';
+import { UnsupportedError } from '../../core/errors.js';
 
 export function register(program: Command): Command {
   return program
@@ -85,7 +86,18 @@ async function inspect(path: string, values: { variables?: boolean; signature?: 
 /** A candidate model: what its runner says of it (it loads as compare would load it). */
 async function inspectCandidate(path: string, kind: string, json: boolean): Promise<number> {
   await initBackend('auto');
-  const { runner } = await loadModel(path);
+  let loaded: Awaited<ReturnType<typeof loadModel>>;
+  try {
+    loaded = await loadModel(path);
+  } catch (e) {
+    // A Keras model with layers tf-parity cannot run is still described, from its config.
+    if (!(e instanceof UnsupportedError) || (kind !== 'keras' && kind !== 'tfjs-layers')) throw e;
+    const { describeKerasModel, describeLines } = await import('../../runners/keras/describe.js');
+    const d = await describeKerasModel(path);
+    process.stdout.write((json ? JSON.stringify({ kind, ...d }, null, 2) : describeLines(d, kind).join('\n')) + '\n');
+    return 0;
+  }
+  const { runner } = loaded;
   try {
     const facts = { kind, inputs: runner.inputs(), outputs: runner.outputs(), warnings: [...(runner.warnings ?? [])] };
     if (json) {

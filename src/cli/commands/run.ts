@@ -45,7 +45,7 @@ async function run(path: string, values: Flags): Promise<number> {
   const log = progress(values);
   try {
     const record = values.record;
-    const { feeds } = feedsMaker(inputOptionsOf(values), runner.inputs(), model.graph)(0, seed);
+    const { feeds } = feedsMaker(inputOptionsOf(values), runner.inputs(), model.graph, runner.inputHints?.())(0, seed);
     if (values.saveInputs) writeNpzFile(values.saveInputs, feeds);
     const tfFeeds = new Map<string, tf.Tensor>();
     for (const [k, v] of feeds) tfFeeds.set(k, hostToTf(v, `input '${k}'`));

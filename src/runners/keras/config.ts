@@ -5,6 +5,9 @@ import { implementsOption, registerExtraLayers } from './extra-layers.js';
 import { PARITY_GRU, registerResetAfterGru } from './gru.js';
 import { kerasCallProblems, rewriteKerasCall } from './keras-calls.js';
 import { isKerasOpModule } from './ops.js';
+import { resolveActivation } from './activations.js';
+import { registerImageLayers, resizingRefusal } from './image-layers.js';
+import { repairConfigForms } from './config-forms.js';
 
 /**
  * Keras model configs (Keras 3 `.keras` config.json, Keras 2/3 `.h5` model_config, tfjs
@@ -54,19 +57,13 @@ const DROP_KEYS = new Set([
   'optional', 'synchronized', 'ragged', 'input_axes', 'output_axes', 'seed',
 ]);
 
-/** Keras activation names (snake case) that tfjs-layers implements identically. */
-const ACTIVATIONS: Record<string, string> = {
-  elu: 'elu', linear: 'linear', relu: 'relu', relu6: 'relu6', selu: 'selu', sigmoid: 'sigmoid',
-  softmax: 'softmax', log_softmax: 'log_softmax', softplus: 'softplus', softsign: 'softsign',
-  tanh: 'tanh', swish: 'swish', silu: 'swish', mish: 'mish', gelu: 'gelu',
-};
-
 let layerClassCache: Set<string> | undefined;
 
 /** Layer classes registered in tfjs-layers and by extra-layers.ts (the registry also holds initializers, optimizers, ...). */
 export function tfjsLayerClasses(): Set<string> {
   if (!layerClassCache) {
     registerExtraLayers();
+    registerImageLayers();
     const map = tf.serialization.SerializationMap.getMap().classNameMap;
     const Layer = tfl.layers.Layer as unknown as abstract new (...a: never[]) => object;
     layerClassCache = new Set(
@@ -113,25 +110,12 @@ function customObject(entry: J): string | null {
   return null;
 }
 
-/** Activation value (string or Keras 3 serialized function) -> tfjs name, or null when tfjs lacks it. */
-function activationName(v: unknown, keras3: boolean): { name: string | null; label: string } {
-  let name: string;
-  if (typeof v === 'string') name = v;
-  else if (isObj(v) && typeof v.config === 'string' && (v.class_name === 'function' || typeof v.module === 'string') && String(v.module ?? 'keras.activations').startsWith('keras')) name = v.config;
-  else if (isObj(v) && typeof v.class_name === 'string') return { name: null, label: `activation ${v.class_name}` };
-  else return { name: null, label: `activation ${JSON.stringify(v)}` };
-  // Keras 3 redefined hard_sigmoid (slope 1/6); tfjs implements the Keras 2 one (slope 0.2).
-  if (name === 'hard_sigmoid') return keras3 ? { name: null, label: "activation 'hard_sigmoid' (Keras 3 slope 1/6; tfjs has the Keras 2 one)" } : { name: 'hard_sigmoid', label: name };
-  const mapped = ACTIVATIONS[name];
-  return mapped ? { name: mapped, label: name } : { name: null, label: `activation '${name}'` };
-}
-
 /** Options whose value tfjs-layers would ignore silently (so the numbers would differ without notice). */
 function unsupportedOptions(cls: string, cfg: J, keras3: boolean): string[] {
   const out: string[] = [];
   for (const key of ['activation', 'recurrent_activation']) {
     if (key in cfg && cfg[key] !== null && cfg[key] !== undefined) {
-      const a = activationName(cfg[key], keras3);
+      const a = resolveActivation(cfg[key], keras3);
       if (!a.name) out.push(`${cls} with ${a.label}`);
     }
   }
@@ -146,6 +130,8 @@ function unsupportedOptions(cls: string, cfg: J, keras3: boolean): string[] {
   if (cls === 'UpSampling2D' && typeof cfg.interpolation === 'string' && !['nearest', 'bilinear'].includes(cfg.interpolation)) out.push(`UpSampling2D with interpolation='${cfg.interpolation}'`);
   if (cls === 'LayerNormalization' && cfg.rms_scaling === true) out.push('LayerNormalization with rms_scaling=True');
   if (cls === 'InputLayer' && cfg.sparse === true) out.push('InputLayer with sparse=True');
+  const resizing = cls === 'Resizing' ? resizingRefusal(cfg) : null;
+  if (resizing) out.push(resizing);
   return out;
 }
 
@@ -190,6 +176,7 @@ export function unsupportedLayers(model: unknown, opts: NormaliseOptions = {}): 
       return;
     }
     if (cls === 'Lambda') add('Lambda (its Python code is never run)', name);
+    else if (cls === 'TextVectorization') add('TextVectorization (strings are not tokenized here: feed the token ids it would produce with --input, to the layer after it)', name);
     else if (custom) add(`${cls} (custom object '${custom}')`, name);
     else if (!known.has(cls) && cls !== 'Functional') add(cls || '<no class_name>', name);
     else {
@@ -293,7 +280,7 @@ function normaliseLayerConfig(cls: string, cfg: J, ctx: { warnings: string[]; ke
     if (k.endsWith('_initializer')) out[k] = val === null || val === undefined ? val : ZEROS;
     else if (k.endsWith('_regularizer') || k.endsWith('_constraint')) out[k] = null;
     else if (k === 'batch_shape') out.batch_input_shape = val;
-    else if (k === 'activation' || k === 'recurrent_activation') out[k] = val === null ? val : activationName(val, ctx.keras3).name;
+    else if (k === 'activation' || k === 'recurrent_activation') out[k] = val === null ? val : resolveActivation(val, ctx.keras3).name;
     else if (k === 'negative_slope' && cls === 'LeakyReLU') out.alpha = val;
     else if ((k === 'input_layers' || k === 'output_layers') && MODEL_CLASSES.has(cls)) out[k] = endpoints(val);
     else out[k] = normaliseValue(val, ctx, k);
@@ -323,7 +310,8 @@ function layerTree(entry: J): KerasLayerInfo[] {
 }
 
 /** Validates and normalises a model config; refuses unsupported layers all at once. */
-export function normaliseKerasConfig(raw: unknown, file: string, opts: NormaliseOptions = {}): NormalisedModel {
+export function normaliseKerasConfig(given: unknown, file: string, opts: NormaliseOptions = {}): NormalisedModel {
+  const raw = repairConfigForms(given, file);
   if (!isObj(raw) || typeof raw.class_name !== 'string' || !isObj(raw.config)) {
     throw new FormatError(`${file}: the model config is not a Keras model (expected an object with class_name and config)`, { file });
   }

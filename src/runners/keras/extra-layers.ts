@@ -298,6 +298,8 @@ export function registerExtraLayers(): void {
     private readonly axes: number[];
     private readonly given: { mean: unknown; variance: unknown } | null;
     private readonly invert: boolean;
+    /** build_config.input_shape (config-forms.ts moves it into the config). */
+    private readonly buildShape: Shape | null;
     private keep: number[] = [];
     private broadcastShape: number[] = [];
     private constMean: tf.Tensor | null = null;
@@ -314,9 +316,13 @@ export function registerExtraLayers(): void {
       if (hasMean !== hasVar) throw new Error('Normalization: mean and variance must be given together');
       this.given = hasMean ? { mean: args.mean, variance: args.variance } : null;
       this.invert = args.invert === true;
+      const b = args.buildInputShape;
+      this.buildShape = Array.isArray(b) ? (b as Shape) : null;
     }
     override build(s: Shape | Shape[]): void {
-      const shape = oneShape(s);
+      // An axis the model leaves unknown takes its size from the shape Keras built the layer with.
+      const built = this.buildShape;
+      const shape = oneShape(s).map((d, i) => (d === null && built?.length === oneShape(s).length ? built[i] ?? null : d));
       const ndim = shape.length;
       if (this.axes.some((a) => a < -ndim || a >= ndim)) throw new Error(`Normalization axis ${JSON.stringify(this.axes)} does not fit an input of rank ${ndim}`);
       this.keep = [...new Set(this.axes.map((a) => (a < 0 ? a + ndim : a)))].sort((a, b) => a - b);

@@ -8,6 +8,7 @@ import { normaliseKerasConfig, type NormalisedModel, type NormaliseOptions } fro
 import { LayersRunner } from './layers-runner.js';
 import { attrString, attrStrings, checkH5Size, h5Get, h5Keys, isHdf5, loadKeras3Weights, loadLegacyWeights, withH5 } from './weights.js';
 import { Group } from 'h5wasm';
+import { mergeShards, shardNames } from './shards.js';
 
 export { LayersRunner } from './layers-runner.js';
 export { normaliseKerasConfig, unsupportedLayers, type KerasLayerInfo, type NormalisedModel } from './config.js';
@@ -28,7 +29,9 @@ export async function buildModel(n: NormalisedModel, label: string): Promise<tfl
     return (await tfl.models.modelFromJSON({ modelTopology: n.topology } as unknown as tf.io.ModelJSON)) as tfl.LayersModel;
   } catch (e) {
     if (e instanceof ParityError) throw e;
-    throw new FormatError(`${label}: tfjs-layers could not build the model from its config: ${errorMessage(e)}`, { file: label, cause: e });
+    // tfjs prints a SymbolicTensor it cannot reach as '[object Object]'.
+    const msg = errorMessage(e).replace(/\[object Object\]/g, 'of a layer no input leads to');
+    throw new FormatError(`${label}: tfjs-layers could not build the model from its config: ${msg}`, { file: label, cause: e });
   }
 }
 
@@ -50,7 +53,8 @@ async function loadKerasZip(path: string, bytes: Uint8Array): Promise<Runner> {
   const opts: NormaliseOptions = typeof metadata?.keras_version === 'string' ? { kerasVersion: metadata.keras_version } : { kerasVersion: '3' };
   // The architecture is checked first: unsupported layers are the more useful news.
   const n = normaliseKerasConfig(parseJson(cfg, 'config.json', path), path, opts);
-  const weights = entries.get('model.weights.h5');
+  const shards = entries.has('model.weights.h5') ? null : shardNames(entries, path);
+  const weights = entries.get('model.weights.h5') ?? (shards ? await mergeShards(entries, shards, path) : undefined);
   if (!weights) {
     const npz = names.find((k) => /\.npz$/i.test(k));
     if (npz) {
@@ -59,7 +63,7 @@ async function loadKerasZip(path: string, bytes: Uint8Array): Promise<Runner> {
     const other = names.find((k) => /weights/i.test(k));
     throw new FormatError(`${path}: no model.weights.h5 in the archive${other ? ` (found '${other}'; sharded or other weight formats are not read)` : ` (entries: ${names.join(', ')})`}`, { file: path });
   }
-  const label = `${path}[model.weights.h5]`;
+  const label = `${path}[${shards ? shards.join(', ') : 'model.weights.h5'}]`;
   checkH5Size(weights, label);
   const model = await buildModel(n, path);
   const warnings = [...n.warnings];

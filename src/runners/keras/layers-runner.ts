@@ -6,6 +6,8 @@ import { ExecutionError, InputError, errorMessage } from '../../core/errors.js';
 import type { Activation, Feeds, Layout, OpRole, RunOptions, Runner } from '../../core/runner.js';
 import { shapeToString, type TensorSpec } from '../../core/tensor.js';
 import { PARITY_GRU } from './gru.js';
+import { kerasInputHints } from './input-hints.js';
+import type { InputHint } from '../../inputs/generate.js';
 
 /**
  * A Runner over a tfjs-layers model (Keras `.keras`/`.h5`, TensorFlow.js layers models).
@@ -202,6 +204,11 @@ export class LayersRunner implements Runner {
 
   outputs(): string[] {
     return this.outputNames.slice();
+  }
+
+  /** Default draws the first layers ask for (token ids for an Embedding, pixels for Rescaling(1/255)). */
+  inputHints(): Map<string, InputHint> {
+    return kerasInputHints(this.model, this.inputs());
   }
 
   /** Every activation name `run` can yield, in execution order. */

@@ -180,7 +180,7 @@ function readHalf(d: Dataset, n: number, littleEndian: boolean): Float32Array {
   return out;
 }
 
-function readDataset(d: Dataset, label: string, path: string, want: 'float32' | 'int32'): FileWeight {
+export function readDataset(d: Dataset, label: string, path: string, want: 'float32' | 'int32'): FileWeight {
   const shape = (d.shape ?? []).map(Number);
   checkTensorBudget(shape, 4, { file: fileOf(label), node: path });
   let v: unknown;
@@ -275,9 +275,10 @@ function findLayer(model: tfl.LayersModel, name: string): LayerLike | undefined 
 }
 
 /** Variables below a Keras 3 object path, in save order: own `vars`, then sub-objects. */
-function keras3Vars(f: H5File, path: string, className: string, label: string, want: 'float32' | 'int32'): FileWeight[] {
-  const g = h5Get(f, path);
-  if (!(g instanceof Group)) return [];
+function keras3Vars(f: H5File, logical: string, className: string, label: string, want: 'float32' | 'int32'): FileWeight[] {
+  const path = keras3Group(f, logical);
+  const g = path === null ? null : h5Get(f, path);
+  if (!(g instanceof Group) || path === null) return [];
   const out: FileWeight[] = [];
   const vars = h5Get(g, 'vars');
   if (vars instanceof Group) {
@@ -288,6 +289,8 @@ function keras3Vars(f: H5File, path: string, className: string, label: string, w
     }
   }
   let children = h5Keys(g).filter((k) => k !== 'vars');
+  // Saved on Windows (see keras3Group): sub-objects are groups of the root named `<path>\<child>`.
+  if (path.includes('\\')) children.push(...h5Keys(f).filter((k) => k.startsWith(`${path}\\`) && !k.slice(path.length + 1).includes('\\')).map((k) => k.slice(path.length + 1)));
   // Keras walks attributes sorted by name, private ones last; tfjs orders Bidirectional forward first.
   children.sort((a, b) => (a.startsWith('_') ? '~' + a : a).localeCompare(b.startsWith('_') ? '~' + b : b));
   if (className === 'Bidirectional') children = ['forward_layer', 'backward_layer', ...children.filter((c) => c !== 'forward_layer' && c !== 'backward_layer')];
@@ -298,9 +301,20 @@ function keras3Vars(f: H5File, path: string, className: string, label: string, w
   }
   for (const c of children) {
     if (c === 'layers' && className !== 'Sequential' && className !== 'Functional') continue;
-    out.push(...keras3Vars(f, `${path}/${c}`, '', label, want));
+    out.push(...keras3Vars(f, `${logical}/${c}`, '', label, want));
   }
   return out;
+}
+
+/**
+ * The HDF5 group holding Keras 3 object path `logical` (`layers/conv1d`), or null. tf.keras
+ * 2.13-2.15 on Windows joined object paths with the OS separator, so each object's group sits at
+ * the root under one name with backslashes (`layers\\conv1d`, holding `vars`).
+ */
+function keras3Group(f: H5File, logical: string): string | null {
+  if (h5Get(f, logical) instanceof Group) return logical;
+  const windows = logical.replace(/\//g, '\\');
+  return windows !== logical && h5Get(f, windows) instanceof Group ? windows : null;
 }
 
 /**
@@ -308,7 +322,7 @@ function keras3Vars(f: H5File, path: string, className: string, label: string, w
  * order), `prefix` the path of the enclosing model ('' at the top).
  */
 export function loadKeras3Weights(model: tfl.LayersModel, infos: KerasLayerInfo[], f: H5File, label: string, warnings: string[], prefix = '', display = ''): void {
-  const containerName = h5Get(f, `${prefix}layers`) ? 'layers' : h5Get(f, `${prefix}_layer_checkpoint_dependencies`) ? '_layer_checkpoint_dependencies' : 'layers';
+  const containerName = keras3Group(f, `${prefix}layers`) !== null || !keras3Group(f, `${prefix}_layer_checkpoint_dependencies`) ? 'layers' : '_layer_checkpoint_dependencies';
   const container = `${prefix}${containerName}`;
   const counts = new Map<string, number>();
   const entries = infos.map((info) => {
@@ -318,9 +332,10 @@ export function loadKeras3Weights(model: tfl.LayersModel, infos: KerasLayerInfo[
     const byClass = n === undefined ? base : `${base}_${n + 1}`;
     return { info, layer: findLayer(model, info.name), byClass: `${container}/${byClass}`, byName: `${container}/${info.name}` };
   });
-  const needed = entries.filter((e) => e.layer && (e.layer.weights.length > 0 || e.info.layers));
+  // A nested model without any weight (augmentation layers) may have no group at all.
+  const needed = entries.filter((e) => e.layer && e.layer.weights.length > 0);
   // Keras writes class-based paths; files written by other tools sometimes use layer names.
-  const exists = (p: string) => h5Get(f, p) instanceof Group;
+  const exists = (p: string) => keras3Group(f, p) !== null;
   const byName = !needed.every((e) => exists(e.byClass)) && needed.length > 0 && needed.every((e) => exists(e.byName));
   const used = new Set<string>();
   for (const e of needed) {
