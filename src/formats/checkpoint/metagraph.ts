@@ -7,11 +7,13 @@ import { shapeToString } from '../../core/tensor.js';
 import { A } from '../../graph/attrs.js';
 import type { Graph, GraphFunction, GraphNode } from '../../graph/ir.js';
 import { parseInputRef } from '../../graph/ir.js';
+import { cutAtFeeds } from '../../graph/feeds.js';
 import { bodyNode, neededFunctionNodes } from '../../graph/reach.js';
 import { tfType } from '../../proto/index.js';
-import { decodeShape, dtypeFromEnum, graphFromGraphDef, sinkOutputs } from '../tensor-proto.js';
+import { decodeShape, dtypeFromEnum, graphFromGraphDef } from '../tensor-proto.js';
 import type { Bundle } from './bundle.js';
 import { openBundle, parseSliceSpec, resolveCheckpointPrefix } from './bundle.js';
+import { inferenceOutputs, setAsideNote } from './inference-outputs.js';
 
 /**
  * TF1 checkpoints: `<prefix>.meta` (a MetaGraphDef) gives the graph, the bundle the variable
@@ -122,10 +124,17 @@ export function graphFromMetaGraph(
         throw new FormatError(`${file}: signature '${sig.name}' names tensor '${t.name}' (${t.alias}), which is not in the graph${suggest(node, [...byName])}`, { file, node });
       }
     }
-    graph.inputs = sig.inputs.map(({ alias: _a, ...spec }) => spec);
+    // A signature input need not be a Placeholder (a TF1 Estimator export feeds `x`, an
+    // Identity behind ParseExample): the feed cuts the graph there, as TF's Session.run does.
+    const fedInside = sig.inputs.filter((t) => graph.nodes.find((n) => n.name === parseInputRef(t.name).node)?.op !== 'Placeholder' || parseInputRef(t.name).index > 0);
+    const cut = cutAtFeeds(graph, fedInside.map(({ alias: _a, ...spec }) => spec));
+    graph.nodes = cut.nodes;
+    graph.inputs = sig.inputs.map(({ alias, ...spec }) => ({ ...spec, alias }));
     graph.outputs = sig.outputs.map((s) => s.name);
   } else {
-    graph.outputs = inferenceSinks(graph.nodes);
+    const sinks = inferenceOutputs(graph.nodes);
+    graph.outputs = sinks.outputs;
+    if (sinks.setAside.length) (graph.notes ??= []).push(setAsideNote(sinks.setAside));
   }
   const needed = reachable(graph.nodes, graph.outputs);
   if (opts.resolveVariables) opts.resolveVariables(graph, needed);
@@ -146,16 +155,6 @@ function chooseSignature(sigs: SignatureInfo[], wanted: string | undefined, file
     );
   }
   return sigs.find((x) => x.name === 'serving_default') ?? (sigs.length === 1 ? sigs[0] : undefined);
-}
-
-/** Scopes and ops that train, save, restore or initialise: never a model output. */
-const MACHINERY_SCOPE = /^(save(_\d+)?|gradients(_\d+)?|report_uninitialized_variables(_\d+)?)\//;
-const MACHINERY_OP = /^((Resource)?(Sparse)?Apply|Assign|(Resource)?Scatter|IsVariableInitialized$|VarIsInitializedOp$|NoOp$|SaveV2$|RestoreV2$|MergeV2Checkpoints$)/;
-
-/** Sinks of the graph once training/saving/initialising nodes are set aside (a TF1 graph has no declared outputs). */
-export function inferenceSinks(nodes: GraphNode[]): string[] {
-  const kept = nodes.filter((n) => !MACHINERY_SCOPE.test(n.name) && !MACHINERY_OP.test(n.op));
-  return sinkOutputs(kept);
 }
 
 export function reachable(nodes: GraphNode[], targets: string[]): Set<string> {
