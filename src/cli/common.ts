@@ -7,8 +7,8 @@ import { InputError, oneLine } from '../core/errors.js';
 import type { HostTensor, TensorSpec } from '../core/tensor.js';
 import type { Graph } from '../graph/ir.js';
 import type { InputSpec } from '../inputs/spec.js';
-import { loadInputSpecFile, parseInputArg, parseShapeArg } from '../inputs/spec.js';
-import { generateFeeds, inferIntRanges, loadFeeds, plannedDraws } from '../inputs/generate.js';
+import { loadInputSpecFile, normalizeInputName, parseInputArg, parseShapeArg, resolveInputName } from '../inputs/spec.js';
+import { feedShapeWarnings, generateFeeds, inferIntRanges, loadFeeds, plannedDraws } from '../inputs/generate.js';
 import { arc4State } from '../inputs/kernel/arc4.js';
 import { MetricsPool } from '../compare/kernel/pool.js';
 import { modelFiles, settled, statKey } from '../formats/files.js';
@@ -104,17 +104,26 @@ export function feedsMaker(values: ParsedValues, specs: TensorSpec[], graph?: Gr
   const intRanges = graph ? inferIntRanges(graph) : undefined;
   /** Doubles being drawn on the metrics thread, by seed and input (see prefetch). */
   const drawing = new Map<number, Map<string, { take(): Float64Array | null }>>();
+  const warned = new Set<string>();
+  const warn = (feeds: Map<string, HostTensor>) => {
+    for (const w of feedShapeWarnings(specs, feeds)) {
+      if (!warned.has(w)) log(values, `parity: warning: ${w}`);
+      warned.add(w);
+    }
+  };
   const make = (_iteration: number, seed: number): { feeds: Map<string, HostTensor>; sources: Record<string, string> } => {
     if (given) {
       const feeds = loadFeeds(given, specs);
+      warn(feeds);
       return { feeds, sources: Object.fromEntries([...feeds.keys()].map((k) => [k, `file(${given})`])) };
     }
     const jobs = drawing.get(seed);
     drawing.delete(seed);
     const feeds = generateFeeds(specs, { seed, overrides, intRanges, ...(jobs ? { drawn: (name: string) => jobs.get(name)?.take() ?? undefined } : {}) });
+    warn(feeds);
     const sources: Record<string, string> = {};
     for (const s of specs) {
-      const o = overrides.find((x) => x.name === s.name || `${x.name}:0` === s.name);
+      const o = overrides.findLast((x) => resolveInputName(x.name, specs) === normalizeInputName(s.name));
       sources[s.name.replace(/:0$/, '')] = describeDist(o, s);
     }
     return { feeds, sources };
