@@ -107,7 +107,8 @@ export function feedsMaker(values: ParsedValues, specs: TensorSpec[], graph?: Gr
   const warned = new Set<string>();
   const warn = (feeds: Map<string, HostTensor>) => {
     for (const w of feedShapeWarnings(specs, feeds)) {
-      if (!warned.has(w)) log(values, `parity: warning: ${w}`);
+      // Not progress: printed under --quiet too.
+      if (!warned.has(w)) process.stderr.write(`parity: warning: ${w}\n`);
       warned.add(w);
     }
   };

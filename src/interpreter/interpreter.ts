@@ -284,6 +284,11 @@ export class Interpreter implements Runner {
     });
   }
 
+  /** The reader's notes on the graph (default outputs chosen, a checkpoint found beside its state file). */
+  get warnings(): readonly string[] {
+    return this.graph.notes ?? [];
+  }
+
   inputs(): TensorSpec[] {
     const needed = new Set(this.order.map((n) => n.name));
     return this.graph.inputs.filter((s) => needed.has(normaliseTensorName(s.name)));

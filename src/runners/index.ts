@@ -10,7 +10,9 @@ export type ModelKind = 'graph' | 'keras' | 'tfjs-layers' | 'tfjs-graph' | 'onnx
 
 /** Which kind of model a path holds, by extension and, for model.json, by its `format` field. */
 export function detectKind(path: string): ModelKind {
-  if (!existsSync(path)) throw new InputError(`${path} does not exist`, { file: path });
+  // A TF1 checkpoint is named by its prefix (`model.ckpt`), which is no file itself.
+  if (!existsSync(path) && !existsSync(path + '.index') && !existsSync(path + '.meta')) throw new InputError(`${path} does not exist`, { file: path });
+  if (!existsSync(path)) return 'graph';
   const ext = extname(path).toLowerCase();
   if (ext === '.keras' || ext === '.h5' || ext === '.hdf5') return 'keras';
   if (ext === '.onnx') return 'onnx';

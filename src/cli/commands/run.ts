@@ -34,6 +34,7 @@ export const command: Command = {
     const loopActivations = loopActivationsOption(values);
     const model = await loadModel(path, { signature: values.signature as string | undefined, outputs, ...(loopActivations ? { loopActivations } : {}) });
     const runner = model.runner;
+    for (const n of model.graph?.notes ?? []) log(values, `parity: note: ${n}`);
     try {
       const record = values.record ? String(values.record).split(',').map((s) => s.trim()).filter(Boolean) : undefined;
       const { feeds } = feedsMaker(values, runner.inputs(), model.graph)(0, seed);

@@ -12,7 +12,7 @@ import { bodyNode, neededFunctionNodes } from '../../graph/reach.js';
 import { tfType } from '../../proto/index.js';
 import { decodeShape, dtypeFromEnum, graphFromGraphDef } from '../tensor-proto.js';
 import type { Bundle } from './bundle.js';
-import { openBundle, parseSliceSpec, resolveCheckpointPrefix } from './bundle.js';
+import { locateCheckpoint, openBundle, parseSliceSpec } from './bundle.js';
 import { inferenceOutputs, setAsideNote } from './inference-outputs.js';
 
 /**
@@ -26,8 +26,8 @@ type Msg = Record<string, unknown>;
 
 export const VARIABLE_OPS = new Set(['VariableV2', 'Variable', 'VarHandleOp']);
 
-export async function loadCheckpointGraph(path: string): Promise<Graph> {
-  const prefix = resolveCheckpointPrefix(path);
+export async function loadCheckpointGraph(path: string, opts: { describe?: boolean } = {}): Promise<Graph> {
+  const { prefix, note } = locateCheckpoint(path);
   const metaFile = prefix + '.meta';
   if (!existsSync(metaFile)) {
     throw new FormatError(
@@ -37,8 +37,29 @@ export async function loadCheckpointGraph(path: string): Promise<Graph> {
     );
   }
   const mg = decodeMetaGraph(new Uint8Array(readFileSync(metaFile)), metaFile);
-  const bundle = openBundle(prefix);
-  return graphFromMetaGraph(mg, { path: metaFile, format: 'checkpoint' }, bundle, {});
+  // A graph that reads no variable (a tf.cond of constants) runs without an index.
+  const bundle = existsSync(prefix + '.index') ? openBundle(prefix) : null;
+  const graph = graphFromMetaGraph(mg, { path: metaFile, format: 'checkpoint' }, bundle, {
+    ...(opts.describe ? { describe: true } : {}),
+    resolveVariables: (g, needed) => {
+      if (bundle) resolveTf1Variables(g, bundle, needed, { restoreOp: (mg.saver_def as Msg | undefined)?.restore_op_name as string | undefined });
+      else requireNoVariables(g, needed, prefix + '.index');
+    },
+  });
+  if (note) (graph.notes ??= []).unshift(note);
+  return graph;
+}
+
+/** Without a checkpoint, a graph whose outputs read a variable cannot run: an error naming the missing index. */
+export function requireNoVariables(graph: Graph, needed: Set<string>, indexFile: string): void {
+  const used = graph.nodes.filter((v) => VARIABLE_OPS.has(v.op) && needed.has(v.name));
+  if (used.length) {
+    throw new FormatError(
+      `${graph.source.path}: the graph reads ${used.length} variable(s) (${used.slice(0, 5).map((v) => `'${v.name}'`).join(', ')}) but ${indexFile} is missing`,
+      { file: indexFile, node: used[0]!.name },
+    );
+  }
+  resolveFunctionVariables(graph, null, needed, { find: () => undefined, names: () => [] });
 }
 
 export function decodeMetaGraph(bytes: Uint8Array, file: string): Msg {
@@ -100,7 +121,7 @@ export function graphFromMetaGraph(
   mg: Msg,
   source: Graph['source'],
   bundle: Bundle | null,
-  opts: { signature?: string; resolveVariables?: (g: Graph, needed: Set<string>) => void },
+  opts: { signature?: string; resolveVariables?: (g: Graph, needed: Set<string>) => void; describe?: boolean },
 ): Graph {
   const file = source.path;
   const gd = mg.graph_def as Msg | undefined;
@@ -115,8 +136,20 @@ export function graphFromMetaGraph(
       }]),
     );
   }
-  const sig = chooseSignature(sigs, opts.signature, file);
-  if (sig) {
+  let sig: SignatureInfo | undefined;
+  try {
+    sig = chooseSignature(sigs, opts.signature, file);
+  } catch (e) {
+    // Described, not refused: every signature's inputs and outputs; run and compare refuse.
+    if (!opts.describe) throw e;
+    (graph.notes ??= []).push(`${errorMessage(e).replace(`${file}: `, '')}: run and compare need --signature NAME; shown: every signature's inputs and outputs`);
+    sig = undefined;
+  }
+  if (!sig && opts.describe && sigs.length) {
+    const seen = new Set<string>();
+    graph.inputs = sigs.flatMap((s) => s.inputs).filter((t) => !seen.has(t.name) && seen.add(t.name)).map(({ alias, ...spec }) => ({ ...spec, alias }));
+    graph.outputs = [...new Set(sigs.flatMap((s) => s.outputs.map((t) => t.name)))].filter((t) => graph.nodes.some((n) => n.name === parseInputRef(t).node));
+  } else if (sig) {
     const byName = new Set(graph.nodes.map((n) => n.name));
     for (const t of [...sig.inputs, ...sig.outputs]) {
       const node = parseInputRef(t.name).node;
@@ -137,8 +170,14 @@ export function graphFromMetaGraph(
     if (sinks.setAside.length) (graph.notes ??= []).push(setAsideNote(sinks.setAside));
   }
   const needed = reachable(graph.nodes, graph.outputs);
-  if (opts.resolveVariables) opts.resolveVariables(graph, needed);
-  else if (bundle) resolveTf1Variables(graph, bundle, needed, { restoreOp: (mg.saver_def as Msg | undefined)?.restore_op_name as string | undefined });
+  try {
+    if (opts.resolveVariables) opts.resolveVariables(graph, needed);
+    else if (bundle) resolveTf1Variables(graph, bundle, needed, { restoreOp: (mg.saver_def as Msg | undefined)?.restore_op_name as string | undefined });
+  } catch (e) {
+    // Described with its variables unbound (listed among what cannot run); run and compare refuse.
+    if (!opts.describe || !(e instanceof FormatError)) throw e;
+    (graph.notes ??= []).push(`cannot run: ${errorMessage(e)}`);
+  }
   return graph;
 }
 

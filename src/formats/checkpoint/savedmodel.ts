@@ -9,7 +9,7 @@ import { toNum } from '../tensor-proto.js';
 import type { Bundle } from './bundle.js';
 import { openBundle } from './bundle.js';
 import type { SignatureInfo, VariableSource } from './metagraph.js';
-import { VARIABLE_OPS, graphFromMetaGraph, metaGraphSignatures, resolveFunctionVariables, resolveTf1Variables } from './metagraph.js';
+import { VARIABLE_OPS, graphFromMetaGraph, metaGraphSignatures, requireNoVariables, resolveTf1Variables } from './metagraph.js';
 
 /**
  * SavedModels: saved_model.pb(txt) holds MetaGraphDefs (chosen by tag set), variables live in
@@ -40,6 +40,8 @@ const OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH';
 export interface SavedModelOptions {
   signature?: string;
   tags?: string[];
+  /** For `inspect`: a missing signature or missing variables are notes on the graph, not errors. */
+  describe?: boolean;
 }
 
 export function readSavedModel(dir: string): { file: string; sm: Msg } {
@@ -84,19 +86,12 @@ export async function loadSavedModelGraph(dir: string, opts: SavedModelOptions =
   const bundle = existsSync(prefix + '.index') ? openBundle(prefix) : null;
   return graphFromMetaGraph(mg, { path: file, format: 'saved-model' }, bundle, {
     signature: opts.signature ?? 'serving_default',
+    ...(opts.describe ? { describe: true } : {}),
     resolveVariables: (graph, needed) => {
       const vars = graph.nodes.filter((n) => VARIABLE_OPS.has(n.op));
       if (!vars.length && ![...graph.functions.values()].some((f) => f.nodes.some((n) => VARIABLE_OPS.has(n.op)))) return;
       if (!bundle) {
-        const used = vars.filter((v) => needed.has(v.name));
-        if (used.length) {
-          throw new FormatError(
-            `${dir}: the graph reads ${used.length} variable(s) (${used.slice(0, 5).map((v) => `'${v.name}'`).join(', ')}) but ${prefix}.index is missing`,
-            { file: prefix + '.index', node: used[0]!.name },
-          );
-        }
-        // Function bodies that read a variable of their own are refused the same way.
-        resolveFunctionVariables(graph, null, needed, { find: () => undefined, names: () => [] });
+        requireNoVariables(graph, needed, prefix + '.index');
         return;
       }
       const restoreOp = (mg.saver_def as Msg | undefined)?.restore_op_name as string | undefined;
