@@ -102,3 +102,52 @@ function outputDType(n: GraphNode, k: number): DType | undefined {
   }
   return undefined;
 }
+
+/** What a user says about a fed tensor (an InputSpec's fields that matter here). */
+export interface FeedRequest {
+  name: string;
+  dtype?: DType;
+  shape?: number[];
+}
+
+/**
+ * The graph with every requested name that is not one of its inputs (by name or signature key)
+ * but a tensor of the graph fed: `--input 'ParseExample/ParseExampleV2:3=file(x.npy)'` runs
+ * from there. Its dtype is the one given, else what the graph says (graphTensorSpec); its
+ * shape the one given, else `_output_shapes`, else unknown.
+ */
+export function feedRequestedTensors(graph: Graph, requests: FeedRequest[], isInput: (name: string) => boolean): Graph {
+  const fed: TensorSpec[] = [];
+  for (const r of requests) {
+    if (isInput(r.name) || !isGraphTensor(graph, normaliseKey(r.name))) continue;
+    const known = graphTensorSpec(graph, r.name);
+    const dtype = r.dtype ?? known.dtype;
+    if (!dtype) {
+      throw new InputError(`${graph.source.path}: tensor '${r.name}' is fed, but the graph does not say its dtype; give it in --input-spec (dtype: float32)`, { file: graph.source.path, node: r.name });
+    }
+    fed.push({ name: normaliseKey(r.name), dtype, shape: r.shape ?? known.shape });
+  }
+  return cutAtFeeds(graph, fed);
+}
+
+/** Ops that parse serialized tf.Example protos (Estimator and TFX exports take those strings). */
+const EXAMPLE_PARSERS = new Set(['ParseExample', 'ParseExampleV2', 'ParseSingleExample', 'ParseSequenceExample', 'ParseSequenceExampleV2', 'ParseSingleSequenceExample', 'DecodeProtoV2']);
+
+/**
+ * For a model that parses tf.Example strings before the model proper: how to feed past it, as a
+ * line for the error that refuses it. Names the parsed tensors the outputs read (`node:k`), or
+ * '' when no such parser is among `nodes` (node names of the main graph).
+ */
+export function feedPastParsingHint(graph: Graph, nodes: string[]): string {
+  const parsers = graph.nodes.filter((n) => EXAMPLE_PARSERS.has(n.op) && nodes.includes(n.name));
+  if (!parsers.length) return '';
+  const read: string[] = [];
+  for (const n of graph.nodes) for (const r of n.inputs) {
+    if (r.startsWith('^')) continue;
+    const p = parseInputRef(r);
+    const key = tensorKey(p.node, p.index);
+    if (parsers.some((x) => x.name === p.node) && !read.includes(key)) read.push(key);
+  }
+  const example = read.find((k) => /:\d+$/.test(k)) ?? read[0] ?? `${parsers[0]!.name}:0`;
+  return `${parsers.map((p) => `'${p.name}' (${p.op})`).join(', ')} parses serialized tf.Example strings: feed the parsed tensors by name instead, e.g. --input '${example}=file(x.npy)' (tensors read from it: ${read.slice(0, 8).join(', ')}${read.length > 8 ? ', …' : ''})`;
+}

@@ -1,9 +1,12 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { InputError } from '../core/errors.js';
+import { InputError, UnsupportedError } from '../core/errors.js';
 import type { Runner } from '../core/runner.js';
 import { loadGraph } from '../formats/index.js';
+import type { FeedRequest } from '../graph/feeds.js';
+import { feedPastParsingHint, feedRequestedTensors } from '../graph/feeds.js';
 import type { Graph } from '../graph/ir.js';
+import { resolveInputName } from '../inputs/spec.js';
 import { Interpreter } from '../interpreter/interpreter.js';
 
 export type ModelKind = 'graph' | 'keras' | 'tfjs-layers' | 'tfjs-graph' | 'onnx' | 'activations';
@@ -41,7 +44,10 @@ export interface LoadedModel {
 }
 
 /** Loads any supported model as a Runner. Graph kinds run in the reference interpreter. */
-export async function loadModel(path: string, opts: { signature?: string; outputs?: string[]; referenceInputs?: string[]; loopActivations?: 'all' | 'last' } = {}): Promise<LoadedModel> {
+export async function loadModel(
+  path: string,
+  opts: { signature?: string; outputs?: string[]; referenceInputs?: string[]; loopActivations?: 'all' | 'last'; feeds?: FeedRequest[] } = {},
+): Promise<LoadedModel> {
   const kind = detectKind(path);
   switch (kind) {
     case 'keras': {
@@ -61,8 +67,17 @@ export async function loadModel(path: string, opts: { signature?: string; output
       return { runner: await loadActivationsRunner(path, opts.referenceInputs), kind };
     }
     default: {
-      const graph = await loadGraph(path, { signature: opts.signature });
-      const runner = new Interpreter(graph, { ...(opts.outputs ? { outputs: opts.outputs } : {}), ...(opts.loopActivations ? { loopActivations: opts.loopActivations } : {}) });
+      const loaded = await loadGraph(path, { signature: opts.signature });
+      // Tensors the user feeds by name (past a tf.Example parser, say) cut the graph there.
+      const graph = opts.feeds?.length ? feedRequestedTensors(loaded, opts.feeds, (n) => resolveInputName(n, loaded.inputs) !== undefined) : loaded;
+      let runner: Interpreter;
+      try {
+        runner = new Interpreter(graph, { ...(opts.outputs ? { outputs: opts.outputs } : {}), ...(opts.loopActivations ? { loopActivations: opts.loopActivations } : {}) });
+      } catch (e) {
+        const hint = e instanceof UnsupportedError ? feedPastParsingHint(graph, e.items.flatMap((i) => i.nodes)) : '';
+        if (hint) throw new UnsupportedError(`${e instanceof Error ? e.message : String(e)}\n  ${hint}`, (e as UnsupportedError).items, { file: path, multiline: true });
+        throw e;
+      }
       return { runner, kind, graph };
     }
   }

@@ -12,7 +12,7 @@ import { loadModel } from '../../runners/index.js';
 import type { Command } from '../main.js';
 import type { ParsedValues } from '../common.js';
 import { MetricsPool } from '../../compare/kernel/pool.js';
-import { RUN_OPTIONS, RUN_OPTIONS_USAGE, feedsMaker, hashPath, intOption, log, loopActivationsOption, numberOption, parse, setupBackend } from '../common.js';
+import { RUN_OPTIONS, RUN_OPTIONS_USAGE, feedsMaker, inputOverrides, hashPath, intOption, log, loopActivationsOption, numberOption, parse, setupBackend } from '../common.js';
 
 const usage = `usage: parity compare ORIGINAL CANDIDATE [options]
 
@@ -100,7 +100,7 @@ export async function runCompare(original: string, candidatePath: string, values
   const map = values.map ? readAlignmentFile(values.map as string) : undefined;
   log(values, `parity: loading ${original}`);
   const loopActivations = loopActivationsOption(values);
-  const ref = await loadModel(original, { signature: values.signature as string | undefined, ...(loopActivations ? { loopActivations } : {}) });
+  const ref = await loadModel(original, { signature: values.signature as string | undefined, feeds: inputOverrides(values), ...(loopActivations ? { loopActivations } : {}) });
   try {
     // The seeded inputs are drawn on the metrics thread while the candidate loads.
     const feeds = feedsMaker(values, ref.runner.inputs(), ref.graph);

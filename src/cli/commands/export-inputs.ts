@@ -4,7 +4,7 @@ import { writeNpzFile } from '../../inputs/npz.js';
 import { pythonSnippet } from '../../runners/activations.js';
 import { loadModel } from '../../runners/index.js';
 import type { Command } from '../main.js';
-import { RUN_OPTIONS, RUN_OPTIONS_USAGE, feedsMaker, intOption, parse, setupBackend } from '../common.js';
+import { RUN_OPTIONS, RUN_OPTIONS_USAGE, feedsMaker, inputOverrides, intOption, parse, setupBackend } from '../common.js';
 
 const usage = `usage: parity export-inputs ORIGINAL -o FEEDS.npz [--script run_keras.py] [--keras-model MODEL.keras] [options]
 
@@ -25,7 +25,7 @@ export const command: Command = {
     );
     if (!values.output) throw new InputError(`-o FEEDS.npz is required\n${usage}`, { multiline: true });
     await setupBackend(values);
-    const model = await loadModel(positionals[0]!, { signature: values.signature as string | undefined });
+    const model = await loadModel(positionals[0]!, { signature: values.signature as string | undefined, feeds: inputOverrides(values) });
     try {
       const seed = intOption(values.seed, 'seed', 0);
       const { feeds } = feedsMaker(values, model.runner.inputs(), model.graph)(0, seed);

@@ -5,7 +5,7 @@ import type { HostTensor } from '../../core/tensor.js';
 import { writeNpzFile } from '../../inputs/npz.js';
 import { loadModel } from '../../runners/index.js';
 import type { Command } from '../main.js';
-import { RUN_OPTIONS, RUN_OPTIONS_USAGE, feedsMaker, intOption, log, loopActivationsOption, parse, setupBackend } from '../common.js';
+import { RUN_OPTIONS, RUN_OPTIONS_USAGE, feedsMaker, inputOverrides, intOption, log, loopActivationsOption, parse, setupBackend } from '../common.js';
 
 const usage = `usage: parity run MODEL [options]
 
@@ -32,7 +32,7 @@ export const command: Command = {
     const seed = intOption(values.seed, 'seed', 0);
     const outputs = values.outputs ? String(values.outputs).split(',').map((s) => s.trim()).filter(Boolean) : undefined;
     const loopActivations = loopActivationsOption(values);
-    const model = await loadModel(path, { signature: values.signature as string | undefined, outputs, ...(loopActivations ? { loopActivations } : {}) });
+    const model = await loadModel(path, { signature: values.signature as string | undefined, outputs, feeds: inputOverrides(values), ...(loopActivations ? { loopActivations } : {}) });
     const runner = model.runner;
     for (const n of model.graph?.notes ?? []) log(values, `parity: note: ${n}`);
     try {
