@@ -15,9 +15,9 @@ import { sinkOutputs } from '../tensor-proto.js';
  *    the loss through the weights, labels do not); everything downstream of a label goes;
  * 3. what reads neither a Placeholder nor a variable (shape bookkeeping of constants), when anything does.
  *
- * Step 2 leaves the tensors the losses and metrics read as sinks (the logits, the shape
- * bookkeeping of the loss, an argmax). When every sink it exposed hangs from one tensor (the
- * logits), that tensor is the output.
+ * Step 2 leaves the tensors the losses and metrics read (the logits, the shape bookkeeping of
+ * the loss, an argmax) as sinks: the nearest tensor they all depend on (the logits) is the
+ * output in their place.
  */
 export interface InferenceOutputs {
   outputs: string[];
@@ -108,26 +108,29 @@ export function inferenceOutputs(nodes: GraphNode[]): InferenceOutputs {
   const constantOnly: string[] = [];
   if (fedBy.size) for (const n of kept()) if (!fedBy.has(n.name) && n.op !== 'Const') constantOnly.push(n.name);
   let outputs = sinkOutputs(kept()).filter((s) => !fedBy.size || fedBy.has(s));
-  // Sinks only because what read them (a loss, a metric) was set aside: one tensor they all hang from.
+  // What the losses and metrics read (the logits, the loss's shape bookkeeping, an argmax) hangs
+  // from one tensor, the nearest all of it depends on: that is the output, in place of the
+  // sinks that only those readers consumed.
   if (labelDependent.size) {
-    const exposed = outputs.filter((s) => (consumers.get(s) ?? []).some((c) => labelDependent.has(c)));
-    if (exposed.length > 1) {
-      let common: Set<string> | undefined;
-      for (const s of exposed) {
-        const up = upstream(s);
-        common = common ? new Set([...common].filter((x) => up.has(x))) : up;
+    const exposed = nodes.filter((n) => fedBy.has(n.name) && (consumers.get(n.name) ?? []).some((c) => labelDependent.has(c))).map((n) => n.name);
+    let common: Set<string> | undefined;
+    for (const s of exposed) {
+      const up = upstream(s);
+      common = common ? new Set([...common].filter((x) => up.has(x))) : up;
+    }
+    let best: string | undefined;
+    let bestSize = -1;
+    for (const c of common ?? []) {
+      if (!fedBy.has(c) || sources.includes(c)) continue;
+      const size = upstream(c).size;
+      if (size > bestSize) {
+        best = c;
+        bestSize = size;
       }
-      const candidates = [...(common ?? [])].filter((x) => fedBy.has(x) && !sources.includes(x));
-      let best: string | undefined;
-      let bestSize = -1;
-      for (const c of candidates) {
-        const size = upstream(c).size;
-        if (size > bestSize) {
-          best = c;
-          bestSize = size;
-        }
-      }
-      if (best !== undefined) outputs = [...outputs.filter((s) => !exposed.includes(s)), best].sort((a, b) => order(nodes, a) - order(nodes, b));
+    }
+    if (best !== undefined) {
+      const kept = outputs.filter((s) => !exposed.includes(s) && !upstream(best!).has(s));
+      outputs = [...kept, best].sort((a, b) => order(nodes, a) - order(nodes, b));
     }
   }
   const setAside: InferenceOutputs['setAside'] = [];
