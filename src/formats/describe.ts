@@ -2,6 +2,7 @@ import type { TensorSpec } from '../core/tensor.js';
 import { shapeToString } from '../core/tensor.js';
 import type { Graph } from '../graph/ir.js';
 import { parseInputRef } from '../graph/ir.js';
+import { opLabel } from '../graph/tf-op-names.js';
 import type { LoopSummary } from '../interpreter/frames.js';
 import { describeLoops, raiseFrames } from '../interpreter/frames.js';
 import type { UnsupportedOp } from '../interpreter/interpreter.js';
@@ -64,7 +65,7 @@ function inputLine(s: TensorSpec): string {
 }
 
 function opLines(list: UnsupportedOp[]): string[] {
-  return list.map((u) => `  ${u.op}: ${u.nodes.slice(0, 8).join(', ')}${u.nodes.length > 8 ? `, … (${u.nodes.length} nodes)` : ''}`);
+  return list.map((u) => `  ${opLabel(u.op)}: ${u.nodes.slice(0, 8).join(', ')}${u.nodes.length > 8 ? `, … (${u.nodes.length} nodes)` : ''}`);
 }
 
 /** The description as `parity inspect` prints it. */

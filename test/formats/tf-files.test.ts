@@ -410,3 +410,24 @@ describe('7. inspect describes what run refuses', () => {
     await expect(loadGraph(dir, { signature: 'w' })).rejects.toThrow(/variables\.index is missing/);
   });
 });
+
+describe("10. custom ops that are not TensorFlow's are named as such", () => {
+  it("DeePMD's ProdEnvMatA is said to come from a library; TensorFlow's own op without a kernel is not", async () => {
+    const { isTensorFlowOp, TF_OP_COUNT } = await import('../../src/graph/tf-op-names.js');
+    // tf.raw_ops lists about 1,460 public ops; internal ones start with '_'.
+    expect(TF_OP_COUNT).toBeGreaterThan(1400);
+    for (const op of ['Conv2D', 'ParseExampleV2', 'QuantizedConv2D', 'StatefulPartitionedCall', 'TensorListReserve', 'Mfcc', '_FusedConv2D']) expect(isTensorFlowOp(op), op).toBe(true);
+    for (const op of ['ProdEnvMatA', 'Addons>GeluGrad', 'GatherTree', 'FrobnicateV2']) expect(isTensorFlowOp(op), op).toBe(false);
+    const dir = tmp();
+    const g = new GraphBuilder();
+    g.placeholder('coord', 'float32', [1, 6]);
+    g.op('ProdEnvMatA', 'descrpt', ['coord'], { T: f32 });
+    g.op('Mfcc', 'mfcc', ['descrpt', 'coord'], {});
+    writeFileSync(join(dir, 'deepmd.pb'), encodeGraphDef(g.build(['mfcc'])));
+    const err = await loadModel(join(dir, 'deepmd.pb')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect((err as Error).message).toContain('\n  Mfcc: mfcc');
+    expect((err as Error).message).toContain('\n  ProdEnvMatA (not a TensorFlow op: registered by a library the graph was built with): descrpt');
+    expect(formatDescription(await describeModel(join(dir, 'deepmd.pb')))).toContain('  ProdEnvMatA (not a TensorFlow op: registered by a library the graph was built with): descrpt\n');
+  });
+});
