@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { FormatError, errorMessage } from '../core/errors.js';
 import type { TensorSpec } from '../core/tensor.js';
 import { shapeToString } from '../core/tensor.js';
-import type { Graph } from '../graph/ir.js';
+import type { Graph, GraphNode } from '../graph/ir.js';
 import { parseInputRef } from '../graph/ir.js';
 import { opLabel } from '../graph/tf-op-names.js';
 import type { LoopSummary } from '../interpreter/frames.js';
@@ -9,7 +11,10 @@ import type { UnsupportedOp } from '../interpreter/interpreter.js';
 import { findUnsupportedOps } from '../interpreter/interpreter.js';
 import { reachable } from './checkpoint/metagraph.js';
 import type { GraphStats } from './index.js';
-import { graphStats, loadGraph } from './index.js';
+import { detectOriginal, graphStats, loadGraph } from './index.js';
+import { parseTextFormat } from './pbtxt.js';
+import { decodeShape, dtypeFromEnum, sinkOutputs } from './tensor-proto.js';
+import { tfType } from '../proto/index.js';
 
 /**
  * What `parity inspect` says of an original: it describes where run and compare refuse (a
@@ -33,7 +38,17 @@ export interface ModelDescription extends GraphStats {
 }
 
 export async function describeModel(path: string, opts: { signature?: string; tags?: string[] } = {}): Promise<ModelDescription> {
-  const graph = await loadGraph(path, { ...opts, describe: true });
+  let graph: Graph;
+  try {
+    graph = await loadGraph(path, { ...opts, describe: true });
+  } catch (e) {
+    // A GraphDef with values in a dtype tf-parity does not compute in (a quantize_graph output's
+    // quint8 consts): described by its structure alone, with why it cannot run.
+    const structure = e instanceof FormatError && UNSUPPORTED_DTYPE.test(e.message) ? structureOnly(path) : undefined;
+    if (!structure) throw e;
+    graph = structure;
+    (graph.notes ??= []).push(`cannot run: ${errorMessage(e)}`);
+  }
   const stats = graphStats(graph);
   const all = findUnsupportedOps(graph);
   const needed = reachable(graph.nodes, graph.outputs);
@@ -101,4 +116,35 @@ export function formatDescription(d: ModelDescription): string {
   }
   for (const n of d.notes) out.push(`note: ${n}`);
   return out.join('\n') + '\n';
+}
+
+const UNSUPPORTED_DTYPE = /dtype DT_\w+ is not supported/;
+
+/**
+ * A binary or text GraphDef as nodes, ops and edges only (attributes left undecoded), or
+ * undefined for other kinds of original. Inputs are the Placeholders whose dtype tf-parity knows.
+ */
+function structureOnly(path: string): Graph | undefined {
+  const kind = detectOriginal(path);
+  if (kind !== 'pb' && kind !== 'pbtxt') return undefined;
+  const T = tfType('GraphDef');
+  let msg: Record<string, unknown>;
+  try {
+    msg = (kind === 'pb' ? T.decode(readFileSync(path)) : parseTextFormat(readFileSync(path, 'utf8'), T, path)) as unknown as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const raw = (msg.node as Record<string, unknown>[] | undefined) ?? [];
+  const nodes: GraphNode[] = raw.map((n) => ({ name: String(n.name ?? ''), op: String(n.op ?? ''), inputs: ((n.input as string[] | undefined) ?? []).map(String), attrs: {} }));
+  const inputs: TensorSpec[] = [];
+  raw.forEach((n, i) => {
+    if (nodes[i]!.op !== 'Placeholder') return;
+    const attr = (n.attr as Record<string, Record<string, unknown>> | undefined) ?? {};
+    try {
+      inputs.push({ name: nodes[i]!.name, dtype: dtypeFromEnum(attr.dtype?.type ?? 1, {}), shape: attr.shape?.shape ? decodeShape(attr.shape.shape as Record<string, unknown>) : null });
+    } catch {
+      // a dtype tf-parity has no name for: the note says why the graph cannot run
+    }
+  });
+  return { nodes, functions: new Map(), source: { path, format: kind }, inputs, outputs: sinkOutputs(nodes) };
 }

@@ -17,6 +17,7 @@ import { writeBundle } from '../fixtures/bundle-writer.js';
 import { A, GraphBuilder, host } from '../fixtures/graph.js';
 import { metaGraphBytes, trackableObjectGraphBytes, writeSavedModel } from '../fixtures/savedmodel-writer.js';
 import { fn, node } from '../fixtures/savedmodels.js';
+import { tfType } from '../../src/proto/index.js';
 
 /**
  * Issue 22: files shaped like those TensorFlow wrote for other projects (TF Serving's and
@@ -398,6 +399,28 @@ describe('7. inspect describes what run refuses', () => {
     expect(d.notes).toEqual(["no signature 'serving_default'; the model has 'b', 'w': run and compare need --signature NAME; shown: every signature's inputs and outputs"]);
     const out = await runModel(dir, new Map([['w_x', host('float32', [2], [1, 3])]]), { signature: 'w' });
     expect(out.get('out_w')!.values).toEqual([2, 6]);
+  });
+
+  // qint16 (DT_QINT16), which tf-parity does not compute in: quint8 itself is issue 22 item 8's (another branch).
+  it('a quantised graph (qint16 consts): its structure and the ops it cannot run, with why; loading refuses', async () => {
+    const dir = tmp();
+    const T = tfType('GraphDef');
+    const q8 = (name: string) => ({ name, op: 'Const', attr: { dtype: { type: 15 }, value: { tensor: { dtype: 15, tensor_shape: { dim: [{ size: 1 }] }, int_val: [7] } } } });
+    const f = (name: string, v: number) => ({ name, op: 'Const', attr: { dtype: { type: 1 }, value: { tensor: { dtype: 1, tensor_shape: {}, float_val: [v] } } } });
+    const gd = T.fromObject({
+      node: [
+        q8('x_quint8_const'), f('x_min', 0), f('x_max', 1), q8('w_quint8_const'), f('w_min', 0), f('w_max', 1),
+        { name: 'conv', op: 'QuantizedConv2D', input: ['x_quint8_const', 'w_quint8_const', 'x_min', 'x_max', 'w_min', 'w_max'] },
+        { name: 'out', op: 'Dequantize', input: ['conv', 'conv:1', 'conv:2'] },
+      ],
+      versions: { producer: 21 },
+    });
+    writeFileSync(join(dir, 'quant.pb'), T.encode(gd).finish());
+    await expect(loadGraph(join(dir, 'quant.pb'))).rejects.toThrow(/node 'x_quint8_const': dtype DT_QINT16 is not supported/);
+    const d = await describeModel(join(dir, 'quant.pb'));
+    expect(d.outputs).toEqual(['out']);
+    expect(d.unsupported.map((u) => u.op)).toEqual(expect.arrayContaining(['QuantizedConv2D']));
+    expect(d.notes).toEqual([expect.stringMatching(/^cannot run: .*quant\.pb: node 'x_quint8_const': dtype DT_QINT16 is not supported/)]);
   });
 
   it('a SavedModel whose variables are missing: described with a note, refused by run', async () => {
