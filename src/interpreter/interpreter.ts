@@ -236,11 +236,14 @@ export class Interpreter implements Runner {
   private readonly loopActivations: 'all' | 'last';
 
   readonly graph: Graph;
+  /** The reader's notes on the graph (default outputs chosen, a checkpoint found beside its state file). */
+  readonly warnings: readonly string[];
 
   constructor(graphIn: Graph, opts: InterpreterOptions = {}) {
     // TF1 while-loop frames become structured loop nodes first (a no-op for graphs without them).
     const graph = raiseFrames(graphIn);
     this.graph = graph;
+    this.warnings = graph.notes ?? [];
     this.source = graph.source.path;
     this.depth = opts.depth ?? 0;
     this.loopActivations = opts.loopActivations ?? 'all';
@@ -283,11 +286,6 @@ export class Interpreter implements Runner {
       const info = getKernel(node.op) ?? (this.graph.functions.has(node.op) ? FUNCTION_OP : undefined);
       return { node, inputKeys, inputNodes: refs.map((p) => p.node), controls, producedFrom, info, targets: targetsOf.get(node.name) ?? [] };
     });
-  }
-
-  /** The reader's notes on the graph (default outputs chosen, a checkpoint found beside its state file). */
-  get warnings(): readonly string[] {
-    return this.graph.notes ?? [];
   }
 
   inputs(): TensorSpec[] {
