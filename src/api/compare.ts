@@ -8,7 +8,7 @@ import type { Result, Tolerance } from '../compare/result.js';
 import { InputError } from '../core/errors.js';
 import { loadModel } from '../runners/index.js';
 import type { InputOptions } from './feeds.js';
-import { feedsMaker } from './feeds.js';
+import { feedsMaker, inputOverrides } from './feeds.js';
 import { hashPath } from './hash.js';
 
 /** Options of `compare()`: the programmatic API, which the CLI and suite cases call too. */
@@ -93,7 +93,7 @@ export async function compare(original: string, candidate: string, options: Comp
   MetricsPool.get();
   const loop = o.loopActivations ? { loopActivations: o.loopActivations } : {};
   progress(`loading ${original}`);
-  const ref = await loadModel(original, { signature: o.signature, ...loop });
+  const ref = await loadModel(original, { signature: o.signature, feeds: inputOverrides(o), ...loop });
   try {
     // The seeded inputs are drawn on the metrics thread while the candidate loads.
     const feeds = feedsMaker(o, ref.runner.inputs(), ref.graph, ref.runner.inputHints?.(), progress);

@@ -1,8 +1,8 @@
 import type { HostTensor, TensorSpec } from '../core/tensor.js';
 import type { Graph } from '../graph/ir.js';
 import type { InputSpec } from '../inputs/spec.js';
-import { loadInputSpecFile, parseInputArg, parseShapeArg } from '../inputs/spec.js';
-import { generateFeeds, inferIntRanges, loadFeeds, plannedDraws, type InputHint } from '../inputs/generate.js';
+import { loadInputSpecFile, normalizeInputName, parseInputArg, parseShapeArg, resolveInputName } from '../inputs/spec.js';
+import { feedShapeWarnings, generateFeeds, inferIntRanges, loadFeeds, plannedDraws, type InputHint } from '../inputs/generate.js';
 import { inferPixelInputs } from '../inputs/preamble.js';
 import { arc4State } from '../inputs/kernel/arc4.js';
 import { MetricsPool } from '../compare/simd/pool.js';
@@ -49,7 +49,7 @@ export function feedsMaker(o: InputOptions, specs: TensorSpec[], graph?: Graph, 
   const given = o.feeds;
   const intRanges = graph ? inferIntRanges(graph) : undefined;
   const hints = graph ? inferPixelInputs(graph) : runnerHints;
-  const overrideOf = (s: TensorSpec) => overrides.find((x) => x.name === s.name || `${x.name}:0` === s.name);
+  const overrideOf = (s: TensorSpec) => overrides.findLast((x) => resolveInputName(x.name, specs) === normalizeInputName(s.name));
   /** The hint that decides an input's draw: none when the user, a file or an index range does. */
   const hintFor = (s: TensorSpec): InputHint | undefined => {
     const name = s.name.replace(/:0$/, '');
@@ -65,14 +65,25 @@ export function feedsMaker(o: InputOptions, specs: TensorSpec[], graph?: Graph, 
   }
   /** Doubles being drawn on the metrics thread, by seed and input (see prefetch). */
   const drawing = new Map<number, Map<string, { take(): Float64Array | null }>>();
+  const warned = new Set<string>();
+  /** A feed the user gave in another shape than the declared one runs, with a warning (once). */
+  const warn = (feeds: Map<string, HostTensor>) => {
+    for (const w of feedShapeWarnings(specs, feeds)) {
+      // Not progress: printed under --quiet too.
+      if (!warned.has(w)) process.stderr.write(`parity: warning: ${w}\n`);
+      warned.add(w);
+    }
+  };
   const make = (_iteration: number, seed: number): { feeds: Map<string, HostTensor>; sources: Record<string, string> } => {
     if (given) {
       const feeds = loadFeeds(given, specs);
+      warn(feeds);
       return { feeds, sources: Object.fromEntries([...feeds.keys()].map((k) => [k, `file(${given})`])) };
     }
     const jobs = drawing.get(seed);
     drawing.delete(seed);
     const feeds = generateFeeds(specs, { seed, overrides, intRanges, ...(hints ? { hints } : {}), ...(jobs ? { drawn: (name: string) => jobs.get(name)?.take() ?? undefined } : {}) });
+    warn(feeds);
     const sources: Record<string, string> = {};
     for (const s of specs) {
       const h = hintFor(s);

@@ -29,6 +29,11 @@ export interface TensorSpec {
   name: string;
   dtype: DType;
   shape: Shape;
+  /**
+   * The key a SavedModel signature gives this input (`x` for the tensor `serving_default_x`):
+   * TF Serving, saved_model_cli and tfjs-node feed by it; tf-parity accepts either name.
+   */
+  alias?: string;
 }
 
 export function numElements(shape: readonly number[]): number {

@@ -37,7 +37,7 @@ export function detectOriginal(path: string): OriginalKind {
 }
 
 /** Loads an original model as a Graph. */
-export async function loadGraph(path: string, opts: { signature?: string; tags?: string[] } = {}): Promise<Graph> {
+export async function loadGraph(path: string, opts: { signature?: string; tags?: string[]; describe?: boolean } = {}): Promise<Graph> {
   const kind = detectOriginal(path);
   switch (kind) {
     case 'pb':
@@ -49,7 +49,7 @@ export async function loadGraph(path: string, opts: { signature?: string; tags?:
     case 'saved-model':
       return loadSavedModelGraph(statSync(path).isDirectory() ? path : dirname(path), opts);
     case 'checkpoint':
-      return loadCheckpointGraph(path);
+      return loadCheckpointGraph(path, opts.describe ? { describe: true } : {});
   }
 }
 

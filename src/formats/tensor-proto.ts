@@ -344,22 +344,45 @@ export function graphFromGraphDef(gd: Msg, source: Graph['source']): Graph {
     const fn = decodeFunctionDef(f, file);
     functions.set(fn.name, fn);
   }
+  const versions = gd.versions as Msg | undefined;
+  const producer = versions?.producer !== undefined ? toNum(versions.producer) : undefined;
   const inputs = nodes
     .filter((n) => n.op === 'Placeholder')
     .map((n) => ({
       name: n.name,
       dtype: n.attrs.dtype?.type === 'dtype' ? n.attrs.dtype.value : 'float32',
-      shape: n.attrs.shape?.type === 'shape' ? n.attrs.shape.value : null,
+      shape: placeholderShape(n, producer),
     }));
-  const versions = gd.versions as Msg | undefined;
   return {
     nodes,
     functions,
     source,
     inputs,
     outputs: sinkOutputs(nodes),
-    ...(versions?.producer !== undefined ? { producer: toNum(versions.producer) } : {}),
+    ...(producer !== undefined ? { producer } : {}),
   };
+}
+
+/**
+ * The last GraphDef producer version whose Placeholders wrote an empty `shape` attr for "shape
+ * not given": TF's Placeholder shape function reads a rank-0 shape as unknown for graphs up to
+ * this version (`graph_def_version() <= 21`, array_ops.cc; constant_op_test feeds [1, 2] to
+ * such a placeholder of a producer-21 graph), as a scalar from 22 on.
+ */
+export const LEGACY_PLACEHOLDER_SHAPE_PRODUCER = 21;
+
+/**
+ * A Placeholder's shape as TF reads it: its `shape` attr; for graphs written by TF 1.1 and
+ * earlier (producer <= 21) an empty one means unknown, and the shape TF recorded in
+ * `_output_shapes` (when it has a rank) stands in for it. A graph without `versions` (TF reads
+ * producer 0) is read as a current one: tfjs model.json files and hand-written text graphs omit it.
+ */
+export function placeholderShape(n: GraphNode, producer: number | undefined): Shape {
+  const declared = n.attrs.shape?.type === 'shape' ? n.attrs.shape.value : null;
+  if (producer === undefined || producer > LEGACY_PLACEHOLDER_SHAPE_PRODUCER || (declared !== null && declared.length > 0)) return declared;
+  const recorded = n.attrs._output_shapes;
+  const first = recorded?.type === 'list' ? recorded.shapes[0] : undefined;
+  return first && first.length > 0 ? first : null;
 }
 
 /** HostTensor -> TensorProto plain object (for protobufjs fromObject), packed in tensor_content. */

@@ -64,6 +64,12 @@ export interface Graph {
   producer?: number;
   /** Signature name -> (input alias -> tensor name, output alias -> tensor name), when known. */
   signatures?: Record<string, { inputs: Record<string, TensorSpec>; outputs: Record<string, TensorSpec> }>;
+  /**
+   * What the reader decided for the user that they should know (default outputs chosen, a
+   * checkpoint found beside the .meta instead of where its state file points): shown by
+   * `inspect` and `run`, carried as the runner's warnings.
+   */
+  notes?: string[];
   /** Variables resolved from a checkpoint (name -> value), used by VarHandleOp/VariableV2 kernels. */
   variables?: Map<string, HostTensor>;
 }

@@ -12,7 +12,7 @@ import { doubleStream } from './kernel/arc4.js';
 import { readNpyFile } from './npy.js';
 import { readNpzFile } from './npz.js';
 import type { Distribution, InputSpec } from './spec.js';
-import { normalizeInputName } from './spec.js';
+import { inputLabel, normalizeInputName, resolveInputName } from './spec.js';
 
 /**
  * Seeded input generation. Every input draws from its own stream, seeded by
@@ -81,17 +81,13 @@ function describe(d: Distribution): string {
   }
 }
 
-/** Concrete shape of an input: its declared dims, checked against and completed by a given shape. */
-function concreteShape(name: string, declared: Shape, given: number[] | undefined, givenBy: string): number[] {
-  if (given) {
-    if (declared && (declared.length !== given.length || declared.some((d, i) => d >= 0 && d !== given[i]))) {
-      throw new InputError(
-        `input '${name}' is declared ${shapeToString(declared)}${declared.length !== given.length ? ` (rank ${declared.length})` : ''} but ${givenBy} gives ${shapeToString(given)}${declared.length !== given.length ? ` (rank ${given.length})` : ''}`,
-        { node: name },
-      );
-    }
-    return given;
-  }
+/**
+ * Concrete shape of an input: a shape the user gives (kept even when it differs from the
+ * declared one: TF's C API runs such a feed and lets the ops decide; feedShapeWarnings says so),
+ * else the declared dims with a leading unknown (batch) dim as 1.
+ */
+function concreteShape(name: string, declared: Shape, given: number[] | undefined): number[] {
+  if (given) return given;
   if (declared === null) throw new InputError(`input '${name}' has an unknown shape (not even its rank is declared); give it with --shape ${name}:1x...`, { node: name });
   // A leading unknown dim is the batch by convention; 1 is the natural default. Any other unknown dim is the user's to choose.
   if (declared.some((d, i) => d < 0 && i > 0)) {
@@ -158,7 +154,7 @@ export function planDraws(spec: TensorSpec, seed: number, override?: InputSpec, 
   const dtype = override?.dtype ?? spec.dtype;
   if (dtype === 'string') throw new InputError(`input '${name}' is a string tensor and cannot be generated; give its values with --input '${name}=file(values.npy)' or --inputs feeds.npz`, { node: name });
   if (dtype === 'resource' || dtype === 'variant') throw new InputError(`input '${name}' is a ${dtype} handle and cannot be fed`, { node: name });
-  const shape = concreteShape(name, spec.shape, override?.shape, `--shape ${name}:${override?.shape?.join('x') ?? ''}`);
+  const shape = concreteShape(name, spec.shape, override?.shape);
   const perElement = dtype === 'complex64' || dtype === 'complex128' ? 2 : 1;
   checkTensorBudget(shape, 8 * perElement, { node: name });
   const lim = intLimits(dtype);
@@ -245,11 +241,11 @@ export function generateOne(spec: TensorSpec, seed: number, override?: InputSpec
   return { dtype, shape, data };
 }
 
-/** Several specs for one input (file, flags) collapse into one; later fields win. */
-function mergeOverrides(overrides: InputSpec[]): Map<string, InputSpec> {
+/** Several specs for one input (file, flags, by name or signature key) collapse into one; later fields win. */
+function mergeOverrides(overrides: InputSpec[], specs: TensorSpec[]): Map<string, InputSpec> {
   const m = new Map<string, InputSpec>();
   for (const o of overrides) {
-    const name = normalizeInputName(o.name);
+    const name = resolveInputName(o.name, specs) ?? normalizeInputName(o.name);
     const prev = m.get(name);
     const next: InputSpec = { ...prev, ...o, name };
     // A later distribution replaces an earlier file and vice versa.
@@ -270,10 +266,11 @@ function hinted(name: string, o: InputSpec | undefined, opts: GenerateOptions): 
 /** Feeds for every model input, keyed by input name (`x`, not `x:0`). */
 export function generateFeeds(specs: TensorSpec[], opts: GenerateOptions): Map<string, HostTensor> {
   const names = specs.map((s) => normalizeInputName(s.name));
-  const overrides = mergeOverrides(opts.overrides ?? []);
+  const overrides = mergeOverrides(opts.overrides ?? [], specs);
   for (const o of overrides.keys()) {
     if (!names.includes(o)) {
-      throw new InputError(`'${o}' is not an input of the model${suggest(o, names)}; its inputs are: ${names.join(', ') || '(none)'}`, { node: o });
+      const known = [...names, ...specs.flatMap((s) => (s.alias !== undefined ? [s.alias] : []))];
+      throw new InputError(`'${o}' is not an input of the model${suggest(o, known)}; its inputs are: ${specs.map(inputLabel).join(', ') || '(none)'}`, { node: o });
     }
   }
   const out = new Map<string, HostTensor>();
@@ -290,7 +287,7 @@ export function generateFeeds(specs: TensorSpec[], opts: GenerateOptions): Map<s
  * (their error comes from generateFeeds()) or read files are left out.
  */
 export function plannedDraws(specs: TensorSpec[], opts: GenerateOptions): { name: string; key: string; draws: number }[] {
-  const overrides = mergeOverrides(opts.overrides ?? []);
+  const overrides = mergeOverrides(opts.overrides ?? [], specs);
   const out: { name: string; key: string; draws: number }[] = [];
   for (const s of specs) {
     const name = normalizeInputName(s.name);
@@ -354,20 +351,19 @@ function castTo(h: HostTensor, dtype: DType, where: string, ctx: { file: string;
 }
 
 function checkGiven(h: HostTensor, spec: TensorSpec, where: string, ctx: { file: string; node: string }, shapeOverride?: number[]): HostTensor {
-  const declared = spec.shape;
+  // An array whose shape differs from the declared one runs as given (feedShapeWarnings says so).
   const mismatch = (want: number[]) => want.length !== h.shape.length || want.some((d, i) => d >= 0 && d !== h.shape[i]);
-  if (declared && mismatch(declared)) {
-    throw new InputError(`${where}: input '${ctx.node}' is declared ${shapeToString(declared)} but the array is ${shapeToString(h.shape)}`, ctx);
-  }
   if (shapeOverride && mismatch(shapeOverride)) {
     throw new InputError(`${where}: --shape gives ${shapeToString(shapeOverride)} for input '${ctx.node}' but the array is ${shapeToString(h.shape)}`, ctx);
   }
   return castTo(h, spec.dtype, where, ctx);
 }
 
-/** Selects an input's array from an .npz: by name (`x` or `x:0`), or the only array. */
-function pickFromNpz(arrays: Map<string, HostTensor>, name: string, path: string): HostTensor {
+/** Selects an input's array from an .npz: by name (`x` or `x:0`) or signature key, or the only array. */
+function pickFromNpz(arrays: Map<string, HostTensor>, spec: TensorSpec, path: string): HostTensor {
+  const name = normalizeInputName(spec.name);
   for (const [k, v] of arrays) if (normalizeInputName(k) === name) return v;
+  for (const [k, v] of arrays) if (spec.alias !== undefined && normalizeInputName(k) === spec.alias) return v;
   if (arrays.size === 1) return arrays.values().next().value!;
   const keys = [...arrays.keys()];
   throw new InputError(`${path} has no array named '${name}'${suggest(name, keys)}; it holds: ${keys.join(', ') || 'nothing'}`, { file: path, node: name });
@@ -375,7 +371,7 @@ function pickFromNpz(arrays: Map<string, HostTensor>, name: string, path: string
 
 function loadFileInput(spec: TensorSpec, o: InputSpec): HostTensor {
   const path = o.file!;
-  const h = /\.npz$/i.test(path) ? pickFromNpz(readNpzFile(path), spec.name, path) : readNpyFile(path);
+  const h = /\.npz$/i.test(path) ? pickFromNpz(readNpzFile(path), spec, path) : readNpyFile(path);
   return checkGiven(h, spec, path, { file: path, node: spec.name }, o.shape);
 }
 
@@ -395,15 +391,18 @@ export function loadFeeds(path: string, specs: TensorSpec[]): Map<string, HostTe
     arrays = new Map([[names[0]!, readNpyFile(path)]]);
   } else {
     arrays = new Map();
+    const given = new Map<string, string>();
     for (const [k, v] of readNpzFile(path)) {
-      const key = normalizeInputName(k);
-      if (arrays.has(key)) throw new InputError(`${path}: arrays '${key}' and '${key}:0' name the same input`, { file: path, node: key });
+      // Keyed by input name (`x`, `x:0`) or, for a SavedModel, by signature key.
+      const key = resolveInputName(k, specs) ?? normalizeInputName(k);
+      if (arrays.has(key)) throw new InputError(`${path}: arrays '${given.get(key)}' and '${k}' name the same input '${key}'`, { file: path, node: key });
       arrays.set(key, v);
+      given.set(key, k);
     }
   }
   const keys = [...arrays.keys()];
   for (const k of keys) {
-    if (!names.includes(k)) throw new InputError(`${path}: array '${k}' is not an input of the model${suggest(k, names)}; its inputs are: ${names.join(', ')}`, { file: path, node: k });
+    if (!names.includes(k)) throw new InputError(`${path}: array '${k}' is not an input of the model${suggest(k, names)}; its inputs are: ${specs.map(inputLabel).join(', ')}`, { file: path, node: k });
   }
   const out = new Map<string, HostTensor>();
   specs.forEach((s, i) => {
@@ -412,6 +411,24 @@ export function loadFeeds(path: string, specs: TensorSpec[]): Map<string, HostTe
     if (!a) throw new InputError(`${path} has no array for input '${name}'${suggest(name, keys)}; it holds: ${keys.join(', ') || 'nothing'}`, { file: path, node: name });
     out.set(name, checkGiven(a, { ...s, name }, path, { file: path, node: name }));
   });
+  return out;
+}
+
+/**
+ * One line per fed input whose shape differs from the one the model declares. Only a shape the
+ * user gave (an array, --shape) can differ: TF's C API (TF Serving, tfjs-node) runs such a feed
+ * and lets the ops decide (tfjs-node's tests feed [1,2,3] to a signature declared as a scalar),
+ * where Python's signature check refuses it; tf-parity runs it and says so.
+ */
+export function feedShapeWarnings(specs: TensorSpec[], feeds: Map<string, HostTensor>): string[] {
+  const out: string[] = [];
+  for (const s of specs) {
+    const h = feeds.get(normalizeInputName(s.name));
+    const d = s.shape;
+    if (!h || !d) continue;
+    if (d.length === h.shape.length && d.every((x, i) => x < 0 || x === h.shape[i])) continue;
+    out.push(`input '${inputLabel(s)}' is declared ${shapeToString(d)} but is fed ${shapeToString(h.shape)}: running it as fed (as TF's C API does; the ops decide)`);
+  }
   return out;
 }
 

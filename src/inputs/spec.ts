@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { DType } from '../core/dtype.js';
 import { FormatError, InputError, errorMessage } from '../core/errors.js';
+import type { TensorSpec } from '../core/tensor.js';
 
 /** How the values of one input are drawn. `int` is [low, high), high exclusive. */
 export type Distribution =
@@ -20,7 +21,8 @@ export type Distribution =
  * bool: bool(0.5)). `file` (a .npy, or an .npz holding the input by name) replaces generation.
  *
  * Sources: `--shape NAME:1x224x224x3`, `--input 'NAME=normal(0,1)'`, `--input-spec FILE`.
- * `NAME` may be a node (`input`) or a tensor (`input:0`); both mean the same input.
+ * `NAME` may be a node (`input`) or a tensor (`input:0`); both mean the same input. For a
+ * SavedModel it may also be the signature key (`x` for `serving_default_x`): resolveInputName.
  */
 export interface InputSpec {
   name: string;
@@ -33,6 +35,25 @@ export interface InputSpec {
 /** `input:0` -> `input` (a Placeholder has one output); `x:1` stays as it is. */
 export function normalizeInputName(n: string): string {
   return stripPort(n.trim());
+}
+
+/**
+ * The model input a user's name means, as its spec name: the input's own name (`serving_default_x`,
+ * `serving_default_x:0`) or, failing that, its SavedModel signature key (`x`, as TF Serving,
+ * saved_model_cli and tfjs-node name it). Undefined when no input has that name or key.
+ */
+export function resolveInputName(name: string, specs: readonly TensorSpec[]): string | undefined {
+  const n = normalizeInputName(name);
+  const own = specs.find((s) => normalizeInputName(s.name) === n);
+  if (own) return normalizeInputName(own.name);
+  const byKey = specs.find((s) => s.alias !== undefined && s.alias === n);
+  return byKey ? normalizeInputName(byKey.name) : undefined;
+}
+
+/** An input as messages list it: `serving_default_x (signature key x)`. */
+export function inputLabel(s: TensorSpec): string {
+  const name = normalizeInputName(s.name);
+  return s.alias !== undefined && s.alias !== name ? `${name} (signature key ${s.alias})` : name;
 }
 
 const DIST_USAGE = 'uniform(lo,hi), normal(mean,std), constant(v), int(lo,hi), bool(p) or file(path)';

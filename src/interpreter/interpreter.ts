@@ -12,6 +12,7 @@ import { suggest } from '../core/names.js';
 import type { KernelInfo, OpContext } from './registry.js';
 import { functionGraph } from './functions.js';
 import { neededFunctionNodes } from '../graph/reach.js';
+import { opLabel } from '../graph/tf-op-names.js';
 import { LOOP_OP, insideLoopNote, loopSpec, raiseFrames } from './frames.js';
 import { beginTopLevelRun, endTopLevelRun } from './ops/lists.js';
 import { hostToTf } from '../backend/convert.js';
@@ -82,7 +83,7 @@ export function findUnsupportedOps(graphIn: Graph): UnsupportedOp[] {
 export function assertSupported(graph: Graph): void {
   const missing = findUnsupportedOps(graph);
   if (missing.length === 0) return;
-  const lines = missing.map((m) => `${m.op}: ${m.nodes.slice(0, 5).join(', ')}${m.nodes.length > 5 ? `, … (${m.nodes.length} nodes)` : ''}`);
+  const lines = missing.map((m) => `${opLabel(m.op)}: ${m.nodes.slice(0, 5).join(', ')}${m.nodes.length > 5 ? `, … (${m.nodes.length} nodes)` : ''}`);
   // The one multi-line message: a summary line, then one line per op type (as `parity inspect` lists them).
   throw new UnsupportedError(listing(`${graph.source.path}: ${missing.length} op type(s) cannot be executed by tf-parity yet:`, lines), missing, {
     file: graph.source.path,
@@ -235,11 +236,14 @@ export class Interpreter implements Runner {
   private readonly loopActivations: 'all' | 'last';
 
   readonly graph: Graph;
+  /** The reader's notes on the graph (default outputs chosen, a checkpoint found beside its state file). */
+  readonly warnings: readonly string[];
 
   constructor(graphIn: Graph, opts: InterpreterOptions = {}) {
     // TF1 while-loop frames become structured loop nodes first (a no-op for graphs without them).
     const graph = raiseFrames(graphIn);
     this.graph = graph;
+    this.warnings = graph.notes ?? [];
     this.source = graph.source.path;
     this.depth = opts.depth ?? 0;
     this.loopActivations = opts.loopActivations ?? 'all';

@@ -1,16 +1,21 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { InputError } from '../core/errors.js';
+import { InputError, UnsupportedError } from '../core/errors.js';
 import type { Runner } from '../core/runner.js';
 import { loadGraph } from '../formats/index.js';
+import type { FeedRequest } from '../graph/feeds.js';
+import { feedPastParsingHint, feedRequestedTensors } from '../graph/feeds.js';
 import type { Graph } from '../graph/ir.js';
+import { resolveInputName } from '../inputs/spec.js';
 import { Interpreter } from '../interpreter/interpreter.js';
 
 export type ModelKind = 'graph' | 'keras' | 'tfjs-layers' | 'tfjs-graph' | 'onnx' | 'activations';
 
 /** Which kind of model a path holds, by extension and, for model.json, by its `format` field. */
 export function detectKind(path: string): ModelKind {
-  if (!existsSync(path)) throw new InputError(`${path} does not exist`, { file: path });
+  // A TF1 checkpoint is named by its prefix (`model.ckpt`), which is no file itself.
+  if (!existsSync(path) && !existsSync(path + '.index') && !existsSync(path + '.meta')) throw new InputError(`${path} does not exist`, { file: path });
+  if (!existsSync(path)) return 'graph';
   const ext = extname(path).toLowerCase();
   if (ext === '.keras' || ext === '.h5' || ext === '.hdf5') return 'keras';
   if (ext === '.onnx') return 'onnx';
@@ -39,7 +44,10 @@ export interface LoadedModel {
 }
 
 /** Loads any supported model as a Runner. Graph kinds run in the reference interpreter. */
-export async function loadModel(path: string, opts: { signature?: string; outputs?: string[]; referenceInputs?: string[]; loopActivations?: 'all' | 'last' } = {}): Promise<LoadedModel> {
+export async function loadModel(
+  path: string,
+  opts: { signature?: string; outputs?: string[]; referenceInputs?: string[]; loopActivations?: 'all' | 'last'; feeds?: FeedRequest[] } = {},
+): Promise<LoadedModel> {
   const kind = detectKind(path);
   switch (kind) {
     case 'keras': {
@@ -59,8 +67,17 @@ export async function loadModel(path: string, opts: { signature?: string; output
       return { runner: await loadActivationsRunner(path, opts.referenceInputs), kind };
     }
     default: {
-      const graph = await loadGraph(path, { signature: opts.signature });
-      const runner = new Interpreter(graph, { ...(opts.outputs ? { outputs: opts.outputs } : {}), ...(opts.loopActivations ? { loopActivations: opts.loopActivations } : {}) });
+      const loaded = await loadGraph(path, { signature: opts.signature });
+      // Tensors the user feeds by name (past a tf.Example parser, say) cut the graph there.
+      const graph = opts.feeds?.length ? feedRequestedTensors(loaded, opts.feeds, (n) => resolveInputName(n, loaded.inputs) !== undefined) : loaded;
+      let runner: Interpreter;
+      try {
+        runner = new Interpreter(graph, { ...(opts.outputs ? { outputs: opts.outputs } : {}), ...(opts.loopActivations ? { loopActivations: opts.loopActivations } : {}) });
+      } catch (e) {
+        const hint = e instanceof UnsupportedError ? feedPastParsingHint(graph, e.items.flatMap((i) => i.nodes)) : '';
+        if (hint) throw new UnsupportedError(`${e instanceof Error ? e.message : String(e)}\n  ${hint}`, (e as UnsupportedError).items, { file: path, multiline: true });
+        throw e;
+      }
       return { runner, kind, graph };
     }
   }

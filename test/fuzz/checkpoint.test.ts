@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listSignatures, loadCheckpointGraph, loadSavedModelGraph, openBundle } from '../../src/formats/checkpoint/index.js';
+import { describeModel } from '../../src/formats/describe.js';
 import { graphStats } from '../../src/formats/index.js';
 import type { Graph } from '../../src/graph/ir.js';
 import { Interpreter, findUnsupportedOps } from '../../src/interpreter/interpreter.js';
@@ -189,6 +190,8 @@ describe('fuzz: checkpoint readers', () => {
       for (const f of ['variables.index', 'variables.data-00000-of-00001']) writeFileSync(join(work, 'variables', f), readFileSync(join(vars, 'variables', f)));
       writeFileSync(join(work, 'saved_model.pb'), bytes);
       listSignatures(work);
+      // What inspect reads: the same file described where a run would refuse it.
+      await describeModel(work);
       exercise(await loadSavedModelGraph(work));
     });
     expect(outcomes.savedModel.ok).toBeGreaterThan(0);
@@ -200,6 +203,7 @@ describe('fuzz: checkpoint readers', () => {
     const sample = metaGraphBytes(tf1Graph(), { meta_info_def: { tags: ['serve'] }, saver_def: { restore_op_name: 'save/restore_all', version: 2 } });
     outcomes.meta = await fuzzReader('checkpoint-meta', [sample], async (bytes) => {
       writeFileSync(prefix + '.meta', bytes);
+      await describeModel(prefix);
       exercise(await loadCheckpointGraph(prefix));
     });
     expect(outcomes.meta.ok).toBeGreaterThan(0);
@@ -225,9 +229,11 @@ describe('fuzz: checkpoint readers', () => {
       if (k++ % 2 === 0) {
         writeFileSync(join(work, 'saved_model.pb'), SM.encode(SM.fromObject(damage(base, bytes))).finish());
         listSignatures(work);
+        await describeModel(work);
         exercise(await loadSavedModelGraph(work), true);
       } else {
         writeFileSync(metaPrefix + '.meta', MG.encode(MG.fromObject(damage(metaBase, bytes))).finish());
+        await describeModel(metaPrefix);
         exercise(await loadCheckpointGraph(metaPrefix), true);
       }
     });

@@ -6,6 +6,7 @@ import { cnnGraph } from '../../cases/gen/cnn.js';
 import { kerasCnn } from '../../cases/gen/keras-cnn.js';
 import { cnnOnnx } from '../../cases/gen/onnx-cnn.js';
 import { encodeGraphDef, graphToPbtxt } from '../../src/formats/graphdef-writer.js';
+import { describeModel } from '../../src/formats/describe.js';
 import { readGraphDef } from '../../src/formats/graphdef.js';
 import { readGraphDefText } from '../../src/formats/pbtxt.js';
 import { readTfjsGraphModel } from '../../src/formats/tfjs-graph.js';
@@ -28,7 +29,13 @@ const outcomes: Record<string, { ok: number; parityErrors: number }> = {};
 describe('fuzz: model and data readers', () => {
   it('binary GraphDef (.pb)', async () => {
     const samples = [encodeGraphDef(cnnGraph()), encodeGraphDef(cnnGraph(undefined, 'dw1-padding'))];
-    outcomes.pb = await fuzzReader('pb', samples, (b) => readGraphDef(b, 'fuzz.pb'));
+    // What inspect reads too: the same bytes described (structure only when a dtype is not computed in).
+    const pbFile = join(d, 'fuzz.pb');
+    outcomes.pb = await fuzzReader('pb', samples, async (b) => {
+      writeFileSync(pbFile, b);
+      await describeModel(pbFile);
+      return readGraphDef(b, 'fuzz.pb');
+    });
     expect(outcomes.pb.parityErrors).toBeGreaterThan(0);
   }, 120_000);
 

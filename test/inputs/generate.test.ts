@@ -7,7 +7,7 @@ import { InputError } from '../../src/core/errors.js';
 import type { HostTensor, TensorSpec } from '../../src/core/tensor.js';
 import { A } from '../../src/graph/attrs.js';
 import { GraphBuilder, host } from '../../src/graph/builder.js';
-import { generateFeeds, inferIntRanges, loadFeeds, plannedDraws } from '../../src/inputs/generate.js';
+import { feedShapeWarnings, generateFeeds, inferIntRanges, loadFeeds, plannedDraws } from '../../src/inputs/generate.js';
 import { doubleStream } from '../../src/inputs/kernel/arc4.js';
 import { writeNpzFile } from '../../src/inputs/npz.js';
 import type { InputSpec } from '../../src/inputs/spec.js';
@@ -154,9 +154,15 @@ describe('generateFeeds: shapes and names', () => {
     expect(generateFeeds([{ name: 'u', dtype: 'float32', shape: null }], { seed: 0, overrides: [{ name: 'u', shape: [] }] }).get('u')!.shape).toEqual([]);
   });
 
-  it('a given shape that cannot match the declared one names both', () => {
-    expect(() => generateFeeds([{ name: 'img', dtype: 'float32', shape: [1, 4] }], { seed: 0, overrides: [{ name: 'img', shape: [1, 5] }] })).toThrow(/input 'img' is declared \[1,4\] but --shape img:1x5 gives \[1,5\]/);
-    expect(() => generateFeeds([{ name: 'img', dtype: 'float32', shape: [1, -1] }], { seed: 0, overrides: [{ name: 'img', shape: [1, 4, 4] }] })).toThrow(/declared \[1,\?\] \(rank 2\) but .* gives \[1,4,4\] \(rank 3\)/);
+  it('a given shape that differs from the declared one is generated as given, with a warning naming both (TF C API semantics)', () => {
+    const specsImg: TensorSpec[] = [{ name: 'img', dtype: 'float32', shape: [1, 4] }];
+    const f = generateFeeds(specsImg, { seed: 0, overrides: [{ name: 'img', shape: [1, 5] }] });
+    expect(f.get('img')!.shape).toEqual([1, 5]);
+    expect(feedShapeWarnings(specsImg, f)).toEqual(["input 'img' is declared [1,4] but is fed [1,5]: running it as fed (as TF's C API does; the ops decide)"]);
+    const g = generateFeeds([{ name: 'img', dtype: 'float32', shape: [1, -1] }], { seed: 0, overrides: [{ name: 'img', shape: [1, 4, 4] }] });
+    expect(feedShapeWarnings([{ name: 'img', dtype: 'float32', shape: [1, -1] }], g)).toEqual([expect.stringMatching(/declared \[1,\?\] but is fed \[1,4,4\]/)]);
+    // Generated inputs keep following the declared shape: no warning.
+    expect(feedShapeWarnings(specsImg, generateFeeds(specsImg, { seed: 0 }))).toEqual([]);
   });
 
   it('an override for a name that is not an input suggests the closest', () => {
@@ -177,7 +183,11 @@ describe('generateFeeds: shapes and names', () => {
     writeNpzFile(f, [['tokens', { dtype: 'int64', shape: [1, 3], data: BigInt64Array.from([5n, 6n, 7n]) }]]);
     const got = generateFeeds([{ name: 'tokens', dtype: 'int32', shape: [-1, 3] }], { seed: 0, overrides: [{ name: 'tokens', file: f }] });
     expect(got.get('tokens')).toEqual(host('int32', [1, 3], [5, 6, 7]));
-    expect(() => generateFeeds([{ name: 'tokens', dtype: 'int32', shape: [1, 4] }], { seed: 0, overrides: [{ name: 'tokens', file: f }] })).toThrow(/v\.npz: input 'tokens' is declared \[1,4\] but the array is \[1,3\]/);
+    // An array of another shape than declared runs as given; feedShapeWarnings names both shapes.
+    const tok: TensorSpec[] = [{ name: 'tokens', dtype: 'int32', shape: [1, 4] }];
+    const fed = generateFeeds(tok, { seed: 0, overrides: [{ name: 'tokens', file: f }] });
+    expect(fed.get('tokens')!.shape).toEqual([1, 3]);
+    expect(feedShapeWarnings(tok, fed)[0]).toMatch(/input 'tokens' is declared \[1,4\] but is fed \[1,3\]/);
     expect(() => generateFeeds([{ name: 'tokens', dtype: 'int8', shape: [1, 3] }], { seed: 0, overrides: [{ name: 'tokens', file: join(FIX, 'i8_le.npy') }] })).toThrow(InputError);
     const s = generateFeeds([{ name: 's', dtype: 'string', shape: [4] }], { seed: 0, overrides: [{ name: 's', file: join(FIX, 'unicode.npy') }] });
     expect((s.get('s')!.data as Uint8Array[]).map((b) => new TextDecoder().decode(b))).toEqual(['héllo', 'a', '', '日本']);
@@ -191,7 +201,8 @@ describe('loadFeeds', () => {
     const feeds = loadFeeds(join(FIX, 'feeds.npz'), two);
     expect(vals(feeds.get('x'))).toEqual([0, 1, 2, 3]);
     expect(vals(feeds.get('ids'))).toEqual([3, 1]);
-    expect(() => loadFeeds(join(FIX, 'feeds.npz'), [{ ...two[0]!, shape: [1, 5] }, two[1]!])).toThrow(/feeds\.npz: input 'x' is declared \[1,5\] but the array is \[1,4\]/);
+    const wide = [{ ...two[0]!, shape: [1, 5] }, two[1]!];
+    expect(feedShapeWarnings(wide, loadFeeds(join(FIX, 'feeds.npz'), wide))).toEqual([expect.stringMatching(/input 'x' is declared \[1,5\] but is fed \[1,4\]/)]);
     expect(() => loadFeeds(join(FIX, 'feeds.npz'), [two[0]!, { ...two[1]!, dtype: 'bool' }])).toThrow(/feeds\.npz: the model declares bool but the array is int32/);
     expect(() => loadFeeds(join(FIX, 'feeds.npz'), [two[0]!, { name: 'idz', dtype: 'int32', shape: [1, 2] }])).toThrow(/array 'ids' is not an input of the model \(did you mean 'idz'\?\)/);
     expect(() => loadFeeds(join(FIX, 'feeds.npz'), [...two, { name: 'mask', dtype: 'bool', shape: [2] }])).toThrow(/feeds\.npz has no array for input 'mask'/);
@@ -299,5 +310,54 @@ describe('doubles drawn elsewhere (on the metrics thread)', () => {
       { name: 'ok', dtype: 'float32', shape: [2] },
     ];
     expect(plannedDraws(specs, { seed: 1, overrides: [{ name: 'f', file: 'x.npy' }] }).map((d) => d.name)).toEqual(['ok']);
+  });
+});
+
+describe('signature keys name inputs too (TF Serving, saved_model_cli, tfjs-node feed by them)', () => {
+  const sm: TensorSpec[] = [
+    { name: 'serving_default_x', dtype: 'float32', shape: [], alias: 'x' },
+    { name: 'serving_default_y', dtype: 'int32', shape: [], alias: 'y' },
+  ];
+
+  it('--input, --shape and spec entries by key or by placeholder name reach the same input', () => {
+    const byKey = generateFeeds(sm, { seed: 3, overrides: [{ name: 'x', shape: [3], dist: { kind: 'constant', value: 2 } }, { name: 'y:0', shape: [2] }] });
+    expect(byKey.get('serving_default_x')).toEqual(host('float32', [3], [2, 2, 2]));
+    expect(byKey.get('serving_default_y')!.shape).toEqual([2]);
+    const byName = generateFeeds(sm, { seed: 3, overrides: [{ name: 'serving_default_x:0', shape: [3], dist: { kind: 'constant', value: 2 } }, { name: 'serving_default_y', shape: [2] }] });
+    expect(byName).toEqual(byKey);
+    // One input named both ways: merged, the later wins.
+    const both = generateFeeds(sm, { seed: 0, overrides: [{ name: 'x', shape: [2] }, { name: 'serving_default_x', dist: { kind: 'constant', value: 7 } }] });
+    expect(both.get('serving_default_x')).toEqual(host('float32', [2], [7, 7]));
+  });
+
+  it('a name that is neither lists the inputs with their keys', () => {
+    expect(() => generateFeeds(sm, { seed: 0, overrides: [{ name: 'z', shape: [1] }] })).toThrow(
+      /'z' is not an input of the model \(did you mean '[xy]'\?\); its inputs are: serving_default_x \(signature key x\), serving_default_y \(signature key y\)/,
+    );
+  });
+
+  it('a placeholder name wins over another input\'s key', () => {
+    const clash: TensorSpec[] = [{ name: 'x', dtype: 'float32', shape: [1] }, { name: 'serving_default_a', dtype: 'float32', shape: [1], alias: 'x' }];
+    const f = generateFeeds(clash, { seed: 0, overrides: [{ name: 'x', dist: { kind: 'constant', value: 5 } }] });
+    expect(f.get('x')).toEqual(host('float32', [1], [5]));
+    expect(f.get('serving_default_a')!.data[0]).not.toBe(5);
+  });
+
+  it('.npz keys may be signature keys (tfjs-node feeds {x: ..., y: ...}); a file() .npz is searched by key too', () => {
+    const d = mkdtempSync(join(tmpdir(), 'sigkeys-'));
+    const f = join(d, 'feeds.npz');
+    writeNpzFile(f, new Map<string, HostTensor>([['x', host('float32', [3], [1, 2, 3])], ['y', host('int32', [3], [1, 2, 3])]]));
+    const fed = loadFeeds(f, sm);
+    expect(fed.get('serving_default_x')).toEqual(host('float32', [3], [1, 2, 3]));
+    expect(fed.get('serving_default_y')).toEqual(host('int32', [3], [1, 2, 3]));
+    expect(feedShapeWarnings(sm, fed)).toEqual([
+      "input 'serving_default_x (signature key x)' is declared [] but is fed [3]: running it as fed (as TF's C API does; the ops decide)",
+      "input 'serving_default_y (signature key y)' is declared [] but is fed [3]: running it as fed (as TF's C API does; the ops decide)",
+    ]);
+    const g = generateFeeds(sm, { seed: 0, overrides: [{ name: 'x', file: f }, { name: 'serving_default_y', file: f }] });
+    expect(g.get('serving_default_y')).toEqual(host('int32', [3], [1, 2, 3]));
+    const dup = join(d, 'dup.npz');
+    writeNpzFile(dup, new Map<string, HostTensor>([['x', host('float32', [1], [1])], ['serving_default_x:0', host('float32', [1], [1])], ['y', host('int32', [1], [1])]]));
+    expect(() => loadFeeds(dup, sm)).toThrow(/arrays 'x' and 'serving_default_x:0' name the same input 'serving_default_x'/);
   });
 });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { feedsMaker } from '../../api/feeds.js';
+import { feedsMaker, inputOverrides } from '../../api/feeds.js';
 import { initBackend } from '../../backend/index.js';
 import { writeFileAtomic } from '../../core/write.js';
 import { writeNpzFile } from '../../inputs/npz.js';
@@ -35,7 +35,7 @@ export function register(program: Command): Command {
   return cmd.action(
     action(async (original: string, f: Flags) => {
       await initBackend(f.backend ?? 'auto');
-      const model = await loadModel(original, { signature: f.signature });
+      const model = await loadModel(original, { signature: f.signature, feeds: inputOverrides(inputOptionsOf(f)) });
       try {
         const { feeds } = feedsMaker(inputOptionsOf(f), model.runner.inputs(), model.graph, model.runner.inputHints?.())(0, f.seed);
         writeNpzFile(f.output, feeds);

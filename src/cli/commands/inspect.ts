@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
-import { graphStats, loadGraph } from '../../formats/index.js';
-import { findUnsupportedOps } from '../../interpreter/interpreter.js';
-import type { LoopSummary } from '../../interpreter/frames.js';
-import { describeLoops, raiseFrames } from '../../interpreter/frames.js';
+import { describeModel, formatDescription } from '../../formats/describe.js';
 import { shapeToString } from '../../core/tensor.js';
 import { initBackend } from '../../backend/index.js';
 import { action } from '../command.js';
@@ -36,50 +33,8 @@ async function inspect(path: string, values: { variables?: boolean; signature?: 
   }
   const kind = detectKind(path);
   if (kind === 'keras' || kind === 'tfjs-layers' || kind === 'onnx' || kind === 'activations') return inspectCandidate(path, kind, values.json === true);
-  const graph = await loadGraph(path, { signature: values.signature });
-  const stats = graphStats(graph);
-  const unsupported = findUnsupportedOps(graph);
-  // A frame structure that cannot be raised is already listed among the unsupported ops.
-  let loops: LoopSummary[] = [];
-  try {
-    const raised = raiseFrames(graph);
-    loops = describeLoops(raised);
-    // Unused Exits of nested loops are GraphDef sinks, not outputs.
-    stats.outputs = raised.outputs;
-  } catch {
-    // listed among the unsupported ops
-  }
-  if (values.json) {
-    process.stdout.write(JSON.stringify({ ...stats, unsupported, loops, signatures: graph.signatures ?? {} }, null, 2) + '\n');
-    return 0;
-  }
-  const out: string[] = [];
-  out.push(`${path} (${graph.source.format}): ${stats.nodes} nodes, ${stats.parameters.toLocaleString('en-US')} parameters${stats.functions ? `, ${stats.functions} functions` : ''}`);
-  out.push('inputs:');
-  for (const s of stats.inputs) out.push(`  ${s.name}  ${s.dtype}${shapeToString(s.shape)}`);
-  if (!stats.inputs.length) out.push('  (none)');
-  out.push('outputs:');
-  for (const o of stats.outputs) out.push(`  ${o}`);
-  if (graph.signatures && Object.keys(graph.signatures).length) {
-    out.push('signatures:');
-    for (const [name, sig] of Object.entries(graph.signatures)) {
-      out.push(`  ${name}: (${Object.entries(sig.inputs).map(([k, v]) => `${k}: ${v.dtype}${shapeToString(v.shape)}`).join(', ')}) -> (${Object.entries(sig.outputs).map(([k, v]) => `${k}: ${v.dtype}${shapeToString(v.shape)}`).join(', ')})`);
-    }
-  }
-  out.push('ops:');
-  for (const [op, n] of stats.ops) out.push(`  ${String(n).padStart(6)}  ${op}`);
-  if (loops.length) {
-    out.push(`TF1 while loops (${loops.length}):`);
-    for (const l of loops) {
-      const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
-      out.push(`  ${'  '.repeat(l.outerFrames.length)}${l.frame}: ${plural(l.variables, 'loop variable')}, ${plural(l.invariants, 'invariant')}, ${plural(l.exits, 'exit')}`);
-    }
-  }
-  if (unsupported.length) {
-    out.push(`not executable yet (${unsupported.length} op types):`);
-    for (const u of unsupported) out.push(`  ${u.op}: ${u.nodes.slice(0, 8).join(', ')}${u.nodes.length > 8 ? `, … (${u.nodes.length} nodes)` : ''}`);
-  } else out.push('every op is executable');
-  process.stdout.write(out.join('\n') + '\n');
+  const d = await describeModel(path, { signature: values.signature });
+  process.stdout.write(values.json ? JSON.stringify(d, null, 2) + '\n' : formatDescription(d));
   return 0;
 }
 

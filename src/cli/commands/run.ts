@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { feedsMaker } from '../../api/feeds.js';
+import { feedsMaker, inputOverrides } from '../../api/feeds.js';
 import { initBackend } from '../../backend/index.js';
 import { tf } from '../../backend/tf.js';
 import { hostToTf, tfToHost } from '../../backend/convert.js';
@@ -40,9 +40,10 @@ export function register(program: Command): Command {
 async function run(path: string, values: Flags): Promise<number> {
   const backend = (await initBackend(values.backend ?? 'auto')).name;
   const { seed, outputs, loopActivations } = values;
-  const model = await loadModel(path, { signature: values.signature, outputs, ...(loopActivations ? { loopActivations } : {}) });
+  const model = await loadModel(path, { signature: values.signature, outputs, feeds: inputOverrides(inputOptionsOf(values)), ...(loopActivations ? { loopActivations } : {}) });
   const runner = model.runner;
   const log = progress(values);
+  for (const n of model.graph?.notes ?? []) log(`note: ${n}`);
   try {
     const record = values.record;
     const { feeds } = feedsMaker(inputOptionsOf(values), runner.inputs(), model.graph, runner.inputHints?.())(0, seed);

@@ -69,22 +69,51 @@ const HEADER_KEY = '';
 
 /** Turns any of: prefix, .index, .meta, .data-*, a folder with a `checkpoint` file, a SavedModel folder, into the bundle prefix. */
 export function resolveCheckpointPrefix(path: string): string {
+  return locateCheckpoint(path).prefix;
+}
+
+/**
+ * The checkpoint prefix a path names (see resolveCheckpointPrefix), with a note when it is not
+ * where the folder's `checkpoint` state file points: training writes absolute paths of its own
+ * machine, or a prefix that was not copied along; then the one checkpoint beside it (the
+ * folder's only .meta, else its only .index) is read instead, as a user copying the folder means.
+ */
+export function locateCheckpoint(path: string): { prefix: string; note?: string } {
   const stripped = path.replace(/\.(index|meta)$/, '').replace(/\.data-\d{5}-of-\d{5}$/, '');
-  if (stripped !== path) return stripped;
+  if (stripped !== path) return { prefix: stripped };
   if (existsSync(path) && statSync(path).isDirectory()) {
     const stateFile = join(path, 'checkpoint');
-    if (existsSync(stateFile)) return prefixFromStateFile(stateFile, path);
+    if (existsSync(stateFile)) {
+      const named = prefixFromStateFile(stateFile, path);
+      if (existsSync(named + '.index') || existsSync(named + '.meta')) return { prefix: named };
+      const beside = onlyCheckpointIn(path);
+      if (beside) return { prefix: beside, note: `${stateFile} names ${named}, which does not exist; read ${beside} beside it instead` };
+      return { prefix: named };
+    }
     const sm = join(path, 'variables', 'variables');
-    if (existsSync(sm + '.index')) return sm;
+    if (existsSync(sm + '.index')) return { prefix: sm };
     const indexes = readdirSync(path).filter((f) => f.endsWith('.index'));
-    if (indexes.length === 1) return join(path, indexes[0]!.slice(0, -'.index'.length));
-    if (indexes.length === 0) throw new FormatError(`${path}: folder holds no checkpoint (no 'checkpoint' file and no .index file)`, { file: path });
+    if (indexes.length === 1) return { prefix: join(path, indexes[0]!.slice(0, -'.index'.length)) };
+    const metas = readdirSync(path).filter((f) => f.endsWith('.meta'));
+    // A graph that needs no variables may come without any .index.
+    if (indexes.length === 0 && metas.length === 1) return { prefix: join(path, metas[0]!.slice(0, -'.meta'.length)) };
+    if (indexes.length === 0) throw new FormatError(`${path}: folder holds no checkpoint (no 'checkpoint' file and no .index or .meta file)`, { file: path });
     throw new FormatError(
       `${path}: folder holds ${indexes.length} checkpoints (${indexes.slice(0, 5).join(', ')}${indexes.length > 5 ? ', …' : ''}) and no 'checkpoint' file naming the latest; pass one prefix`,
       { file: path },
     );
   }
-  return path;
+  return { prefix: path };
+}
+
+/** The prefix of the one checkpoint in a folder: its only .meta, else its only .index. */
+function onlyCheckpointIn(dir: string): string | undefined {
+  const files = readdirSync(dir);
+  for (const ext of ['.meta', '.index']) {
+    const hits = files.filter((f) => f.endsWith(ext));
+    if (hits.length === 1) return join(dir, hits[0]!.slice(0, -ext.length));
+  }
+  return undefined;
 }
 
 /** Parses the text CheckpointState file TF's Saver writes next to checkpoints. */

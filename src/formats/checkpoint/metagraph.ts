@@ -7,11 +7,13 @@ import { shapeToString } from '../../core/tensor.js';
 import { A } from '../../graph/attrs.js';
 import type { Graph, GraphFunction, GraphNode } from '../../graph/ir.js';
 import { parseInputRef } from '../../graph/ir.js';
+import { cutAtFeeds } from '../../graph/feeds.js';
 import { bodyNode, neededFunctionNodes } from '../../graph/reach.js';
 import { tfType } from '../../proto/index.js';
-import { decodeShape, dtypeFromEnum, graphFromGraphDef, sinkOutputs } from '../tensor-proto.js';
+import { decodeShape, dtypeFromEnum, graphFromGraphDef } from '../tensor-proto.js';
 import type { Bundle } from './bundle.js';
-import { openBundle, parseSliceSpec, resolveCheckpointPrefix } from './bundle.js';
+import { locateCheckpoint, openBundle, parseSliceSpec } from './bundle.js';
+import { inferenceOutputs, setAsideNote } from './inference-outputs.js';
 
 /**
  * TF1 checkpoints: `<prefix>.meta` (a MetaGraphDef) gives the graph, the bundle the variable
@@ -24,8 +26,8 @@ type Msg = Record<string, unknown>;
 
 export const VARIABLE_OPS = new Set(['VariableV2', 'Variable', 'VarHandleOp']);
 
-export async function loadCheckpointGraph(path: string): Promise<Graph> {
-  const prefix = resolveCheckpointPrefix(path);
+export async function loadCheckpointGraph(path: string, opts: { describe?: boolean } = {}): Promise<Graph> {
+  const { prefix, note } = locateCheckpoint(path);
   const metaFile = prefix + '.meta';
   if (!existsSync(metaFile)) {
     throw new FormatError(
@@ -35,8 +37,29 @@ export async function loadCheckpointGraph(path: string): Promise<Graph> {
     );
   }
   const mg = decodeMetaGraph(new Uint8Array(readFileSync(metaFile)), metaFile);
-  const bundle = openBundle(prefix);
-  return graphFromMetaGraph(mg, { path: metaFile, format: 'checkpoint' }, bundle, {});
+  // A graph that reads no variable (a tf.cond of constants) runs without an index.
+  const bundle = existsSync(prefix + '.index') ? openBundle(prefix) : null;
+  const graph = graphFromMetaGraph(mg, { path: metaFile, format: 'checkpoint' }, bundle, {
+    ...(opts.describe ? { describe: true } : {}),
+    resolveVariables: (g, needed) => {
+      if (bundle) resolveTf1Variables(g, bundle, needed, { restoreOp: (mg.saver_def as Msg | undefined)?.restore_op_name as string | undefined });
+      else requireNoVariables(g, needed, prefix + '.index');
+    },
+  });
+  if (note) (graph.notes ??= []).unshift(note);
+  return graph;
+}
+
+/** Without a checkpoint, a graph whose outputs read a variable cannot run: an error naming the missing index. */
+export function requireNoVariables(graph: Graph, needed: Set<string>, indexFile: string): void {
+  const used = graph.nodes.filter((v) => VARIABLE_OPS.has(v.op) && needed.has(v.name));
+  if (used.length) {
+    throw new FormatError(
+      `${graph.source.path}: the graph reads ${used.length} variable(s) (${used.slice(0, 5).map((v) => `'${v.name}'`).join(', ')}) but ${indexFile} is missing`,
+      { file: indexFile, node: used[0]!.name },
+    );
+  }
+  resolveFunctionVariables(graph, null, needed, { find: () => undefined, names: () => [] });
 }
 
 export function decodeMetaGraph(bytes: Uint8Array, file: string): Msg {
@@ -98,7 +121,7 @@ export function graphFromMetaGraph(
   mg: Msg,
   source: Graph['source'],
   bundle: Bundle | null,
-  opts: { signature?: string; resolveVariables?: (g: Graph, needed: Set<string>) => void },
+  opts: { signature?: string; resolveVariables?: (g: Graph, needed: Set<string>) => void; describe?: boolean },
 ): Graph {
   const file = source.path;
   const gd = mg.graph_def as Msg | undefined;
@@ -113,8 +136,20 @@ export function graphFromMetaGraph(
       }]),
     );
   }
-  const sig = chooseSignature(sigs, opts.signature, file);
-  if (sig) {
+  let sig: SignatureInfo | undefined;
+  try {
+    sig = chooseSignature(sigs, opts.signature, file);
+  } catch (e) {
+    // Described, not refused: every signature's inputs and outputs; run and compare refuse.
+    if (!opts.describe) throw e;
+    (graph.notes ??= []).push(`${errorMessage(e).replace(`${file}: `, '')}: run and compare need --signature NAME; shown: every signature's inputs and outputs`);
+    sig = undefined;
+  }
+  if (!sig && opts.describe && sigs.length) {
+    const seen = new Set<string>();
+    graph.inputs = sigs.flatMap((s) => s.inputs).filter((t) => !seen.has(t.name) && seen.add(t.name)).map(({ alias, ...spec }) => ({ ...spec, alias }));
+    graph.outputs = [...new Set(sigs.flatMap((s) => s.outputs.map((t) => t.name)))].filter((t) => graph.nodes.some((n) => n.name === parseInputRef(t).node));
+  } else if (sig) {
     const byName = new Set(graph.nodes.map((n) => n.name));
     for (const t of [...sig.inputs, ...sig.outputs]) {
       const node = parseInputRef(t.name).node;
@@ -122,14 +157,27 @@ export function graphFromMetaGraph(
         throw new FormatError(`${file}: signature '${sig.name}' names tensor '${t.name}' (${t.alias}), which is not in the graph${suggest(node, [...byName])}`, { file, node });
       }
     }
-    graph.inputs = sig.inputs.map(({ alias: _a, ...spec }) => spec);
+    // A signature input need not be a Placeholder (a TF1 Estimator export feeds `x`, an
+    // Identity behind ParseExample): the feed cuts the graph there, as TF's Session.run does.
+    const fedInside = sig.inputs.filter((t) => graph.nodes.find((n) => n.name === parseInputRef(t.name).node)?.op !== 'Placeholder' || parseInputRef(t.name).index > 0);
+    const cut = cutAtFeeds(graph, fedInside.map(({ alias: _a, ...spec }) => spec));
+    graph.nodes = cut.nodes;
+    graph.inputs = sig.inputs.map(({ alias, ...spec }) => ({ ...spec, alias }));
     graph.outputs = sig.outputs.map((s) => s.name);
   } else {
-    graph.outputs = inferenceSinks(graph.nodes);
+    const sinks = inferenceOutputs(graph.nodes);
+    graph.outputs = sinks.outputs;
+    if (sinks.setAside.length) (graph.notes ??= []).push(setAsideNote(sinks.setAside));
   }
   const needed = reachable(graph.nodes, graph.outputs);
-  if (opts.resolveVariables) opts.resolveVariables(graph, needed);
-  else if (bundle) resolveTf1Variables(graph, bundle, needed, { restoreOp: (mg.saver_def as Msg | undefined)?.restore_op_name as string | undefined });
+  try {
+    if (opts.resolveVariables) opts.resolveVariables(graph, needed);
+    else if (bundle) resolveTf1Variables(graph, bundle, needed, { restoreOp: (mg.saver_def as Msg | undefined)?.restore_op_name as string | undefined });
+  } catch (e) {
+    // Described with its variables unbound (listed among what cannot run); run and compare refuse.
+    if (!opts.describe || !(e instanceof FormatError)) throw e;
+    (graph.notes ??= []).push(`cannot run: ${errorMessage(e)}`);
+  }
   return graph;
 }
 
@@ -146,16 +194,6 @@ function chooseSignature(sigs: SignatureInfo[], wanted: string | undefined, file
     );
   }
   return sigs.find((x) => x.name === 'serving_default') ?? (sigs.length === 1 ? sigs[0] : undefined);
-}
-
-/** Scopes and ops that train, save, restore or initialise: never a model output. */
-const MACHINERY_SCOPE = /^(save(_\d+)?|gradients(_\d+)?|report_uninitialized_variables(_\d+)?)\//;
-const MACHINERY_OP = /^((Resource)?(Sparse)?Apply|Assign|(Resource)?Scatter|IsVariableInitialized$|VarIsInitializedOp$|NoOp$|SaveV2$|RestoreV2$|MergeV2Checkpoints$)/;
-
-/** Sinks of the graph once training/saving/initialising nodes are set aside (a TF1 graph has no declared outputs). */
-export function inferenceSinks(nodes: GraphNode[]): string[] {
-  const kept = nodes.filter((n) => !MACHINERY_SCOPE.test(n.name) && !MACHINERY_OP.test(n.op));
-  return sinkOutputs(kept);
 }
 
 export function reachable(nodes: GraphNode[], targets: string[]): Set<string> {

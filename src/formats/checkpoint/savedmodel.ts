@@ -9,7 +9,7 @@ import { toNum } from '../tensor-proto.js';
 import type { Bundle } from './bundle.js';
 import { openBundle } from './bundle.js';
 import type { SignatureInfo, VariableSource } from './metagraph.js';
-import { VARIABLE_OPS, graphFromMetaGraph, metaGraphSignatures, resolveFunctionVariables, resolveTf1Variables } from './metagraph.js';
+import { VARIABLE_OPS, graphFromMetaGraph, metaGraphSignatures, requireNoVariables, resolveTf1Variables } from './metagraph.js';
 
 /**
  * SavedModels: saved_model.pb(txt) holds MetaGraphDefs (chosen by tag set), variables live in
@@ -40,6 +40,8 @@ const OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH';
 export interface SavedModelOptions {
   signature?: string;
   tags?: string[];
+  /** For `inspect`: a missing signature or missing variables are notes on the graph, not errors. */
+  describe?: boolean;
 }
 
 export function readSavedModel(dir: string): { file: string; sm: Msg } {
@@ -84,23 +86,20 @@ export async function loadSavedModelGraph(dir: string, opts: SavedModelOptions =
   const bundle = existsSync(prefix + '.index') ? openBundle(prefix) : null;
   return graphFromMetaGraph(mg, { path: file, format: 'saved-model' }, bundle, {
     signature: opts.signature ?? 'serving_default',
+    ...(opts.describe ? { describe: true } : {}),
     resolveVariables: (graph, needed) => {
       const vars = graph.nodes.filter((n) => VARIABLE_OPS.has(n.op));
       if (!vars.length && ![...graph.functions.values()].some((f) => f.nodes.some((n) => VARIABLE_OPS.has(n.op)))) return;
       if (!bundle) {
-        const used = vars.filter((v) => needed.has(v.name));
-        if (used.length) {
-          throw new FormatError(
-            `${dir}: the graph reads ${used.length} variable(s) (${used.slice(0, 5).map((v) => `'${v.name}'`).join(', ')}) but ${prefix}.index is missing`,
-            { file: prefix + '.index', node: used[0]!.name },
-          );
-        }
-        // Function bodies that read a variable of their own are refused the same way.
-        resolveFunctionVariables(graph, null, needed, { find: () => undefined, names: () => [] });
+        requireNoVariables(graph, needed, prefix + '.index');
         return;
       }
       const restoreOp = (mg.saver_def as Msg | undefined)?.restore_op_name as string | undefined;
       const { byHandle, byVariableName } = objectGraphMapping(graph, mg, bundle);
+      // What TF Serving and the C API do: run the restore op, a call of the traced restore
+      // function on the main graph's handles. Its RestoreV2/AssignVariableOp pairs are exact
+      // where names are not (two tf.Variables both called 'Variable').
+      if (restoreOp) for (const [h, src] of restoreFunctionMapping(graph, restoreOp)) byHandle.set(h, src);
       resolveTf1Variables(graph, bundle, needed, { ...(restoreOp ? { restoreOp } : {}), extra: byHandle, byVariableName });
     },
   });
@@ -203,4 +202,54 @@ export function objectGraphMapping(graph: Graph, mg: Msg, bundle: Bundle): { byH
     if (key !== undefined) out.set(n.name, { key, spec: '' });
   }
   return { byHandle: out, byVariableName: byVarName };
+}
+
+/** A function-body reference (`node:out:2`, `node`, an argument) as node and output position. */
+function bodyRef(ref: string): { node: string; index: number } {
+  const parts = ref.split(':');
+  return { node: parts[0]!, index: parts.length >= 3 ? Number(parts[2]) : parts.length === 2 ? Number(parts[1]) : 0 };
+}
+
+/**
+ * Main-graph VarHandleOp -> checkpoint key, as TF2's restore op restores it: saver_def's
+ * restore_op_name is a call of `__inference__traced_restore_N` whose arguments after the file
+ * prefix are the variables' handles; in its body each AssignVariableOp writes output i of a
+ * RestoreV2 (possibly through Identity) into one handle argument, and that RestoreV2's
+ * tensor_names[i] is the key. Empty when the restore op is not such a call.
+ */
+export function restoreFunctionMapping(graph: Graph, restoreOp: string): Map<string, VariableSource> {
+  const out = new Map<string, VariableSource>();
+  const byName = new Map(graph.nodes.map((n) => [n.name, n]));
+  const call = byName.get(restoreOp.replace(/:\d+$/, ''));
+  const f = call?.attrs.f;
+  const fn = f?.type === 'func' ? graph.functions.get(f.value.name) : call ? graph.functions.get(call.op) : undefined;
+  if (!call || !fn) return out;
+  const body = new Map(fn.nodes.map((n) => [n.name, n]));
+  const argIndex = new Map(fn.inputArgs.map((a, i) => [a.name, i]));
+  const strings = (ref: string | undefined): string[] | undefined => {
+    const v = ref ? body.get(bodyRef(ref).node)?.attrs.value : undefined;
+    if (v?.type !== 'tensor' || v.value.dtype !== 'string') return undefined;
+    return (v.value.data as Uint8Array[]).map((b) => new TextDecoder().decode(b));
+  };
+  const data = call.inputs.filter((r) => !r.startsWith('^'));
+  const handleOf = (ref: string): GraphNode | undefined => {
+    let n = byName.get(parseInputRef(ref).node);
+    for (let hops = 0; n && n.op === 'Identity' && n.inputs[0] && hops < 100; hops++) n = byName.get(parseInputRef(n.inputs[0]).node);
+    return n?.op === 'VarHandleOp' ? n : undefined;
+  };
+  for (const n of fn.nodes) {
+    if (n.op !== 'AssignVariableOp') continue;
+    const [target, value] = n.inputs;
+    const arg = target !== undefined ? argIndex.get(target) : undefined;
+    if (arg === undefined || value === undefined) continue;
+    let src = bodyRef(value);
+    for (let hops = 0; body.get(src.node)?.op === 'Identity' && hops < 100; hops++) src = bodyRef(body.get(src.node)!.inputs[0]!);
+    const restore = body.get(src.node);
+    if (restore?.op !== 'RestoreV2') continue;
+    const key = strings(restore.inputs[1])?.[src.index];
+    const spec = strings(restore.inputs[2])?.[src.index] ?? '';
+    const h = data[arg] !== undefined ? handleOf(data[arg]!) : undefined;
+    if (h && key !== undefined) out.set(h.name, { key, spec });
+  }
+  return out;
 }

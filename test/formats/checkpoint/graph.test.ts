@@ -246,7 +246,7 @@ meta_graphs {
     writeBundle(join(dir, 'variables', 'variables'), [{ name: 'w', tensor: host('float32', [2], [3, -4]) }]);
     // Tags are matched as a set; the only signature stands in for serving_default.
     const g = await loadSavedModelGraph(dir, { tags: ['gpu', 'serve'] });
-    expect(g.inputs).toEqual([{ name: 'x', dtype: 'float32', shape: [-1, 2] }]);
+    expect(g.inputs).toEqual([{ name: 'x', dtype: 'float32', shape: [-1, 2], alias: 'in' }]);
     expect((await run(g, { x: tf.tensor2d([[1, 2]]) }, g.outputs)).get('y')!.values).toEqual([3, -8]);
     await expect(loadSavedModelGraph(dir)).rejects.toThrow(/no MetaGraphDef with tags \[serve\]; the SavedModel has \[train\], \[serve, gpu\]/);
   });
@@ -307,7 +307,7 @@ describe('loadSavedModelGraph (synthetic TF2 SavedModel)', () => {
     const dir = tmp();
     build(dir);
     const g = await loadSavedModelGraph(dir);
-    expect(g.inputs).toEqual([{ name: 'serving_default_x', dtype: 'float32', shape: [-1, 2] }]);
+    expect(g.inputs).toEqual([{ name: 'serving_default_x', dtype: 'float32', shape: [-1, 2], alias: 'x' }]);
     expect(g.outputs).toEqual(['StatefulPartitionedCall']);
     expect(Object.keys(g.signatures!)).toEqual(['serving_default']);
     expect(g.signatures!.serving_default!.outputs.y).toEqual({ name: 'StatefulPartitionedCall', dtype: 'float32', shape: [-1, 2] });
