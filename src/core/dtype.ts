@@ -47,3 +47,41 @@ export function toTfjsDType(d: DType): TfjsDType {
   if (d === 'complex64' || d === 'complex128') return 'complex64';
   return 'float32';
 }
+
+/**
+ * Dtypes whose values tfjs cannot all hold in the type it computes them in (toTfjsDType):
+ * float64 in float32 loses precision, int64/uint32/uint64 past the int32 range do not fit.
+ */
+export function isWideDType(d: DType): boolean {
+  return d === 'float64' || d === 'int64' || d === 'uint32' || d === 'uint64';
+}
+
+/** Integer dtypes narrower than int32: TF's arithmetic on them wraps at their own width. */
+export function isNarrowIntDType(d: DType): boolean {
+  return d === 'int8' || d === 'int16' || d === 'uint8' || d === 'uint16';
+}
+
+/** The range of an integer dtype, as numbers (64-bit bounds are approximate, beyond 2^53). */
+export function intRange(d: DType): { min: number; max: number } {
+  switch (d) {
+    case 'int8': return { min: -128, max: 127 };
+    case 'int16': return { min: -32768, max: 32767 };
+    case 'uint8': return { min: 0, max: 255 };
+    case 'uint16': return { min: 0, max: 65535 };
+    case 'uint32': return { min: 0, max: 4294967295 };
+    case 'int64': return { min: -(2 ** 63), max: 2 ** 63 - 1 };
+    case 'uint64': return { min: 0, max: 2 ** 64 - 1 };
+    default: return { min: -2147483648, max: 2147483647 };
+  }
+}
+
+/** An integer value wrapped to a narrow integer dtype's width, as TF's two's-complement arithmetic does. */
+export function wrapToNarrowInt(v: number, d: DType): number {
+  switch (d) {
+    case 'int8': return (v << 24) >> 24;
+    case 'int16': return (v << 16) >> 16;
+    case 'uint8': return v & 0xff;
+    case 'uint16': return v & 0xffff;
+    default: return v;
+  }
+}

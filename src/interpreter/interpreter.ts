@@ -14,7 +14,8 @@ import { functionGraph } from './functions.js';
 import { neededFunctionNodes } from '../graph/reach.js';
 import { LOOP_OP, insideLoopNote, loopSpec, raiseFrames } from './frames.js';
 import { beginTopLevelRun, endTopLevelRun } from './ops/lists.js';
-import { hostToTf } from '../backend/convert.js';
+import { hostToTf, sameView } from '../backend/convert.js';
+import { NarrowLog, checkNoWrap, settleOutputs } from './dtypes.js';
 import { getKernel } from './registry.js';
 import './ops/index.js';
 
@@ -172,6 +173,8 @@ export interface InterpreterOptions {
    * the final iteration's, without the iteration mark (`loop/body/node`).
    */
   loopActivations?: 'all' | 'last';
+  /** Where nodes computed in a narrower type than TF's are counted (internal: shared with nested interpreters). */
+  narrowLog?: NarrowLog;
 }
 
 /** Keeps only the last iteration of every loop scope and drops the `@iterK` marks. */
@@ -233,6 +236,7 @@ export class Interpreter implements Runner {
   private pending: Activation[] = [];
   private recordInner = true;
   private readonly loopActivations: 'all' | 'last';
+  private readonly narrow: NarrowLog;
 
   readonly graph: Graph;
 
@@ -243,6 +247,7 @@ export class Interpreter implements Runner {
     this.source = graph.source.path;
     this.depth = opts.depth ?? 0;
     this.loopActivations = opts.loopActivations ?? 'all';
+    this.narrow = opts.narrowLog ?? new NarrowLog();
     this.byName = new Map(graph.nodes.map((n) => [n.name, n]));
     this.targets = (opts.outputs ?? graph.outputs).map(normaliseTensorName);
     for (const t of this.targets) {
@@ -293,6 +298,11 @@ export class Interpreter implements Runner {
     return this.targets.slice();
   }
 
+  /** What the last run computed differently from TF: dtypes tfjs computes in a narrower type. */
+  get warnings(): string[] {
+    return this.narrow.warnings();
+  }
+
   /** Nodes in execution order. */
   executionOrder(): readonly GraphNode[] {
     return this.order;
@@ -324,7 +334,10 @@ export class Interpreter implements Runner {
     // What the consumer has not been handed yet, or this run has not placed (live or disposed):
     // disposed in `finally` when the consumer stops the run early (return() at a yield).
     const unplaced = new Set<tf.Tensor>();
-    if (this.depth === 0) beginTopLevelRun();
+    if (this.depth === 0) {
+      beginTopLevelRun();
+      this.narrow.clear();
+    }
     try {
       for (const step of this.plan) {
         const node = step.node;
@@ -372,7 +385,7 @@ export class Interpreter implements Runner {
           if ((recordSet === null && node.op !== 'Const') || recordSet?.has(key) || this.targetSet.has(key)) {
             try {
               const role = roleOf(node);
-              yield { name: key, type: node.op, tensor: share(t), producedFrom, index: index++, outputIndex: i, ...(role ? { role } : {}) };
+              yield { name: key, type: node.op, tensor: sameView(share(t), t), producedFrom, index: index++, outputIndex: i, ...(role ? { role } : {}) };
             } finally {
               if (drop) t.dispose();
             }
@@ -428,7 +441,7 @@ export class Interpreter implements Runner {
    */
   private async execNode(node: GraphNode, feeds: Map<string, tf.Tensor>, live: Map<string, tf.Tensor>, ctx: OpContext, inputKeys?: string[], dead?: Deadness): Promise<(tf.Tensor | undefined)[]> {
     const fed = feeds.get(node.name);
-    if (fed) return [share(fed)];
+    if (fed) return settleOutputs(node, [], [sameView(share(fed), fed)], this.narrow, true);
     if (FEED_OPS.has(node.op) && node.op === 'Placeholder') {
       throw new InputError(
         `${this.source}: input '${node.name}' has no feed (inputs: ${this.graph.inputs.map((s) => `${s.name} ${s.dtype}${shapeToString(s.shape)}`).join(', ')})`,
@@ -437,7 +450,7 @@ export class Interpreter implements Runner {
     }
     if (node.op === 'Const') {
       const cached = this.constCache.get(node.name);
-      if (cached) return [share(cached)];
+      if (cached) return [sameView(share(cached), cached)];
     }
     const info = getKernel(node.op) ?? (this.graph.functions.has(node.op) ? FUNCTION_OP : undefined);
     if (!info) throw new ExecutionError(`${this.source}: node '${node.name}': no kernel for op ${node.op}`, { file: this.source, node: node.name });
@@ -471,12 +484,17 @@ export class Interpreter implements Runner {
         const r = await info.kernel(inputs as tf.Tensor[], node, ctx);
         outs = Array.isArray(r) ? r : [r];
       } else {
-        outs = runWithFallback(() =>
-          tf.tidy(() => {
-            const r = info.kernel(inputs as tf.Tensor[], node, ctx) as tf.Tensor | tf.Tensor[];
-            return Array.isArray(r) ? r : [r];
-          }),
-        );
+        const kernel = (xs: tf.Tensor[]) => {
+          const r = info.kernel(xs, node, ctx) as tf.Tensor | tf.Tensor[];
+          return Array.isArray(r) ? r : [r];
+        };
+        outs = runWithFallback(() => tf.tidy(() => kernel(inputs as tf.Tensor[])));
+        try {
+          checkNoWrap(node, inputs, outs, (xs) => runWithFallback(() => kernel(xs)));
+        } catch (e) {
+          for (const t of outs) t?.dispose();
+          throw e;
+        }
       }
     } catch (e) {
       if (e instanceof ParityError) {
@@ -492,7 +510,9 @@ export class Interpreter implements Runner {
     }
     // A kernel must not hand back an input tensor itself: the interpreter owns both.
     outs = outs.map((t) => (t && inputs.includes(t) ? share(t) : t));
-    if (node.op === 'Const' && outs[0]) this.constCache.set(node.name, share(outs[0]));
+    // What each output is in TF: its dtype, exact values where it has them, narrow integers wrapped.
+    outs = settleOutputs(node, inputs, outs, this.narrow, false);
+    if (node.op === 'Const' && outs[0]) this.constCache.set(node.name, sameView(share(outs[0]), outs[0]));
     return outs;
   }
 
@@ -517,14 +537,14 @@ export class Interpreter implements Runner {
   private async runSubgraph(key: string, make: () => Graph, feeds: Map<string, tf.Tensor>, scope: string): Promise<tf.Tensor[]> {
     let sub = this.subs.get(key);
     if (!sub) {
-      sub = new Interpreter(make(), { depth: this.depth + 1 });
+      sub = new Interpreter(make(), { depth: this.depth + 1, narrowLog: this.narrow });
       this.subs.set(key, sub);
     }
     const wanted = sub.outputs();
     const got = new Map<string, tf.Tensor>();
     try {
       for await (const a of sub.run(feeds, { record: this.recordInner ? 'all' : wanted })) {
-        if (wanted.includes(a.name) && !got.has(a.name)) got.set(a.name, share(a.tensor));
+        if (wanted.includes(a.name) && !got.has(a.name)) got.set(a.name, sameView(share(a.tensor), a.tensor));
         if (this.recordInner) this.pending.push({ ...a, name: `${scope}/${a.name}`, producedFrom: a.producedFrom.map((p) => `${scope}/${p}`) });
         else a.tensor.dispose();
       }
@@ -532,7 +552,7 @@ export class Interpreter implements Runner {
       for (const t of got.values()) t.dispose();
       throw e;
     }
-    const outs = wanted.map((w) => share(got.get(w)!));
+    const outs = wanted.map((w) => sameView(share(got.get(w)!), got.get(w)!));
     for (const t of got.values()) t.dispose();
     return outs;
   }

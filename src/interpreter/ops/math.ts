@@ -2,7 +2,7 @@ import { tf } from '../../backend/tf.js';
 import { attrBool, attrDType } from '../../graph/attrs.js';
 import type { GraphNode } from '../../graph/ir.js';
 import type { DType } from '../../core/dtype.js';
-import { toTfjsDType } from '../../core/dtype.js';
+import { isNarrowIntDType, toTfjsDType, wrapToNarrowInt } from '../../core/dtype.js';
 import { numElements } from '../../core/tensor.js';
 import { roundFloat } from '../../inputs/float.js';
 import { registerOps } from '../registry.js';
@@ -222,17 +222,6 @@ function floatToInt32(v: number): number {
   return Math.trunc(v) | 0;
 }
 
-/** Two's-complement wrap of an int32 value to a narrower integer type. */
-function wrapTo(dst: DType): ((v: number) => number) | undefined {
-  switch (dst) {
-    case 'int8': return (v) => (v << 24) >> 24;
-    case 'uint8': return (v) => v & 0xff;
-    case 'int16': return (v) => (v << 16) >> 16;
-    case 'uint16': return (v) => v & 0xffff;
-    default: return undefined;
-  }
-}
-
 function cast(x: tf.Tensor, node: GraphNode): tf.Tensor {
   const dstT = attrDType(node, 'DstT');
   const dst = toTfjsDType(dstT);
@@ -254,7 +243,7 @@ function cast(x: tf.Tensor, node: GraphNode): tf.Tensor {
     return y;
   }
   // dst int32 (every TF integer type is computed in int32).
-  const wrap = wrapTo(dstT);
+  const wrap = isNarrowIntDType(dstT) ? (v: number) => wrapToNarrowInt(v, dstT) : undefined;
   if (dstT === 'int64' || dstT === 'uint32' || dstT === 'uint64') {
     const unsigned = dstT !== 'int64';
     const lo = unsigned ? 0 : INT32_MIN;
