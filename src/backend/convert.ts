@@ -118,8 +118,7 @@ export function tfToHost(t: tf.Tensor, as?: DType): HostTensor {
   const dtype: DType = as ?? view?.dtype ?? (t.dtype as DType);
   if (view?.exact && view.exact.dtype === dtype) return { dtype, shape, data: view.exact.data };
   if (t.dtype === 'string') {
-    const vals = t.dataSync() as unknown as Uint8Array[];
-    return { dtype: 'string', shape, data: vals.map((v) => (typeof v === 'string' ? new TextEncoder().encode(v) : v)) };
+    return { dtype: 'string', shape, data: stringBytes(t) };
   }
   if (t.dtype === 'complex64') {
     const re = tf.real(t);
@@ -160,4 +159,13 @@ function castHostData(src: Float32Array | Int32Array | Uint8Array, dtype: DType)
 function unsigned(v: number, dtype: DType): number {
   if (v < 0) throw new ExecutionError(`value ${v} cannot be held as ${dtype}`);
   return v;
+}
+
+/**
+ * The bytes of a string tensor's elements, as they are (TF strings are bytes): tfjs'
+ * `dataSync()` would decode them as UTF-8, which mangles any other bytes.
+ */
+export function stringBytes(t: tf.Tensor): Uint8Array[] {
+  const vals = tf.engine().readSync(t.dataId) as unknown as (Uint8Array | string)[];
+  return vals.map((v) => (typeof v === 'string' ? new TextEncoder().encode(v) : v));
 }

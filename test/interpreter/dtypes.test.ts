@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { hostToTf, tfToHost } from '../../src/backend/convert.js';
+import { hostToTf } from '../../src/backend/convert.js';
 import { outputLine } from '../../src/cli/commands/run.js';
 import type { DType } from '../../src/core/dtype.js';
 import type { HostTensor } from '../../src/core/tensor.js';
@@ -10,8 +10,7 @@ import { encodeGraphDef } from '../../src/formats/graphdef-writer.js';
 import { loadGraph } from '../../src/formats/index.js';
 import { generateFeeds } from '../../src/inputs/generate.js';
 import { readNpz, writeNpz } from '../../src/inputs/npz.js';
-import { Interpreter } from '../../src/interpreter/interpreter.js';
-import { A, GraphBuilder, host } from '../fixtures/graph.js';
+import { A, GraphBuilder, host, runHost } from '../fixtures/graph.js';
 
 /**
  * TensorFlow's dtypes kept where tfjs computes in float32/int32: what a run shows and saves is
@@ -20,22 +19,7 @@ import { A, GraphBuilder, host } from '../fixtures/graph.js';
  * or worked out by hand in the comments.
  */
 
-/** Runs `graph` on host feeds (converted as the CLI converts them); every activation as a HostTensor in its TF dtype. */
-async function run(graph: ReturnType<GraphBuilder['build']>, feeds: Record<string, HostTensor> = {}, outputs?: string[]) {
-  const interp = new Interpreter(graph, outputs ? { outputs } : {});
-  const tfFeeds = new Map(Object.entries(feeds).map(([k, v]) => [k, hostToTf(v, `input '${k}'`)]));
-  const res = new Map<string, HostTensor>();
-  try {
-    for await (const a of interp.run(tfFeeds)) {
-      res.set(a.name, tfToHost(a.tensor));
-      a.tensor.dispose();
-    }
-    return { res, warnings: interp.warnings };
-  } finally {
-    for (const t of tfFeeds.values()) t.dispose();
-    interp.dispose();
-  }
-}
+const run = runHost;
 
 const u64 = (shape: number[], v: bigint[]): HostTensor => ({ dtype: 'uint64', shape, data: BigUint64Array.from(v) });
 
