@@ -144,10 +144,11 @@ function castHostData(src: Float32Array | Int32Array | Uint8Array, dtype: DType)
       return src instanceof Float32Array ? src.slice() : Float32Array.from(src);
     case 'float64': return Float64Array.from(src);
     case 'int32': return src instanceof Int32Array ? src.slice() : Int32Array.from(src);
-    case 'int8': return Int8Array.from(src);
-    case 'int16': return Int16Array.from(src);
-    case 'uint8': case 'bool': return Uint8Array.from(src);
-    case 'uint16': return Uint16Array.from(src);
+    case 'int8': case 'qint8': return Int8Array.from(src);
+    case 'int16': case 'qint16': return Int16Array.from(src);
+    case 'uint8': case 'bool': case 'quint8': return Uint8Array.from(src);
+    case 'uint16': case 'quint16': return Uint16Array.from(src);
+    case 'qint32': return src instanceof Int32Array ? src.slice() : Int32Array.from(src);
     case 'uint32': return Uint32Array.from(src, (v) => unsigned(v, dtype));
     case 'int64': return BigInt64Array.from(Array.from(src, (v) => BigInt(Math.trunc(v))));
     case 'uint64': return BigUint64Array.from(Array.from(src, (v) => BigInt(unsigned(Math.trunc(v), dtype))));

@@ -43,6 +43,12 @@ const OUTPUT_DTYPE: Record<string, (i: number) => [attr: string | undefined, def
   TensorListGather: () => ['element_dtype', 'float32'],
   TensorListPopBack: (i) => (i === 1 ? ['element_dtype', 'float32'] : [undefined, 'int32']),
   TensorListLength: () => [undefined, 'int32'],
+  // TF1 quantized ops: the values, then their float range.
+  QuantizedConv2D: (i) => (i === 0 ? ['out_type', 'qint32'] : [undefined, 'float32']),
+  Requantize: (i) => (i === 0 ? ['out_type', 'quint8'] : [undefined, 'float32']),
+  QuantizeV2: (i) => (i === 0 ? ['T', 'quint8'] : [undefined, 'float32']),
+  QuantizedRelu: (i) => (i === 0 ? ['out_type', 'quint8'] : [undefined, 'float32']),
+  QuantizedRelu6: (i) => (i === 0 ? ['out_type', 'quint8'] : [undefined, 'float32']),
 };
 
 /** Attributes naming an output dtype, in the order they are tried. */
