@@ -29,7 +29,7 @@ export const RUN_OPTIONS = {
 export const RUN_OPTIONS_USAGE = `  --seed N                 seed for generated inputs (default 0)
   --shape NAME:1x224x224x3 concrete shape for an input with unknown dims (repeatable)
   --input 'NAME=normal(0,1)' distribution of one input: uniform(lo,hi), normal(mean,std), constant(v),
-                           int(lo,hi), bool(p), file(x.npy) (repeatable)
+                           int(lo,hi), bool(p), file(x.npy), or values as JSON: 'x=["a","b"]' (repeatable)
   --input-spec FILE        JSON/YAML file of per-input specs
   --inputs FEEDS.npz       use these inputs instead of generated ones
   --backend NAME           wasm | cpu | tensorflow (default: tensorflow when @tensorflow/tfjs-node loads, else wasm)
