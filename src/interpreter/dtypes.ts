@@ -64,24 +64,24 @@ export const ARITHMETIC_OPS = new Set([
   'MatMul', 'BatchMatMul', 'BatchMatMulV2', 'BatchMatMulV3', 'Pow', 'UnsortedSegmentSum', 'SegmentSum', 'Bincount', 'ScatterNd', 'TensorScatterAdd',
 ]);
 
-/** Nodes per TF dtype computed in a narrower tfjs type during one run, with the first of them. */
+/**
+ * The nodes computed in a narrower tfjs type than their TF dtype, per dtype, in the order first
+ * met. Kept across runs (a run stopped early, or a loop's later iterations, add nothing new), so
+ * a comparison's reference says it once whichever of its runs came last.
+ */
 export class NarrowLog {
-  private readonly byType = new Map<DType, { count: number; first: string }>();
+  private readonly byType = new Map<DType, Set<string>>();
 
   note(dtype: DType, node: string): void {
-    const e = this.byType.get(dtype);
-    if (e) e.count++;
-    else this.byType.set(dtype, { count: 1, first: node });
-  }
-
-  clear(): void {
-    this.byType.clear();
+    const s = this.byType.get(dtype);
+    if (s) s.add(node);
+    else this.byType.set(dtype, new Set([node]));
   }
 
   /** One warning per narrowed dtype. */
   warnings(): string[] {
-    return [...this.byType].map(([d, { count, first }]) => {
-      const where = `${count} node(s), first '${first}'`;
+    return [...this.byType].map(([d, nodes]) => {
+      const where = `${nodes.size} node(s), first '${nodes.values().next().value}'`;
       if (d === 'float64') return `float64 is computed in float32 (tfjs has no float64) at ${where}: their values carry float32 rounding; float64 inputs and constants that are only moved (Identity, Reshape) keep their exact values`;
       if (isIntDType(d)) return `${d} arithmetic is computed in int32 (tfjs has no ${d}) at ${where}: exact while every value fits in int32, and a value past that range stops the run with an error naming the node`;
       return `${d} is computed in ${toTfjsDType(d)} (tfjs has no ${d}) at ${where}`;

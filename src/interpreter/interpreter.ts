@@ -298,7 +298,7 @@ export class Interpreter implements Runner {
     return this.targets.slice();
   }
 
-  /** What the last run computed differently from TF: dtypes tfjs computes in a narrower type. */
+  /** What its runs computed differently from TF: dtypes tfjs computes in a narrower type (one line each). */
   get warnings(): string[] {
     return this.narrow.warnings();
   }
@@ -334,10 +334,7 @@ export class Interpreter implements Runner {
     // What the consumer has not been handed yet, or this run has not placed (live or disposed):
     // disposed in `finally` when the consumer stops the run early (return() at a yield).
     const unplaced = new Set<tf.Tensor>();
-    if (this.depth === 0) {
-      beginTopLevelRun();
-      this.narrow.clear();
-    }
+    if (this.depth === 0) beginTopLevelRun();
     try {
       for (const step of this.plan) {
         const node = step.node;

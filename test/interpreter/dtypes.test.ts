@@ -10,6 +10,7 @@ import { encodeGraphDef } from '../../src/formats/graphdef-writer.js';
 import { loadGraph } from '../../src/formats/index.js';
 import { generateFeeds } from '../../src/inputs/generate.js';
 import { readNpz, writeNpz } from '../../src/inputs/npz.js';
+import { Interpreter } from '../../src/interpreter/interpreter.js';
 import { A, GraphBuilder, host, runHost } from '../fixtures/graph.js';
 
 /**
@@ -160,6 +161,17 @@ describe('TF dtypes through the interpreter', () => {
     // 0.5^2 * 2 = 0.5; 3^2 * 2 = 18 (exact in float32 too)
     expect(res.get('out')!).toEqual(host('float64', [2], [0.5, 18]));
     expect(warnings).toEqual([expect.stringMatching(/^float64 is computed in float32 \(tfjs has no float64\) at 2 node\(s\), first 'sq'/)]);
+    // Said once whatever the runs: a run stopped after the first node adds nothing, a second full run neither.
+    const interp = new Interpreter(g.build(['out']));
+    const x = hostToTf(host('float64', [2], [0.5, 3]));
+    for (let k = 0; k < 2; k++) for await (const a of interp.run(new Map([['x', x]]))) a.tensor.dispose();
+    for await (const a of interp.run(new Map([['x', x]]))) {
+      a.tensor.dispose();
+      break;
+    }
+    expect(interp.warnings).toEqual(warnings);
+    x.dispose();
+    interp.dispose();
   });
 
   it('an int64 input past int32 is refused naming the input', () => {
