@@ -237,6 +237,10 @@ export class Interpreter implements Runner {
   private recordInner = true;
   private readonly loopActivations: 'all' | 'last';
   private readonly narrow: NarrowLog;
+  /** What its runs computed differently from TF: dtypes tfjs computes in a narrower type (one line each; updated as each run ends). */
+  readonly warnings: string[];
+  /** The same array as `warnings`, which each run updates in place (a wrapper may shadow `warnings`). */
+  private readonly narrowWarnings: string[] = [];
 
   readonly graph: Graph;
 
@@ -248,6 +252,7 @@ export class Interpreter implements Runner {
     this.depth = opts.depth ?? 0;
     this.loopActivations = opts.loopActivations ?? 'all';
     this.narrow = opts.narrowLog ?? new NarrowLog();
+    this.warnings = this.narrowWarnings;
     this.byName = new Map(graph.nodes.map((n) => [n.name, n]));
     this.targets = (opts.outputs ?? graph.outputs).map(normaliseTensorName);
     for (const t of this.targets) {
@@ -298,10 +303,6 @@ export class Interpreter implements Runner {
     return this.targets.slice();
   }
 
-  /** What its runs computed differently from TF: dtypes tfjs computes in a narrower type (one line each). */
-  get warnings(): string[] {
-    return this.narrow.warnings();
-  }
 
   /** Nodes in execution order. */
   executionOrder(): readonly GraphNode[] {
@@ -415,7 +416,10 @@ export class Interpreter implements Runner {
       // A node that failed inside a function or loop body: what the body recorded before it failed.
       for (const a of this.pending) if (!a.tensor.isDisposed) a.tensor.dispose();
       this.pending = [];
-      if (this.depth === 0) endTopLevelRun();
+      if (this.depth === 0) {
+        endTopLevelRun();
+        this.narrowWarnings.splice(0, this.narrowWarnings.length, ...this.narrow.warnings());
+      }
     }
   }
 
