@@ -114,6 +114,7 @@ export function feedsMaker(o: InputOptions, specs: TensorSpec[], graph?: Graph, 
 function describeDist(o: InputSpec | undefined, s: TensorSpec): string {
   const d = o?.dist;
   if (o?.file) return `file(${o.file})`;
+  if (o?.values) return `given ${o.values.dtype}[${o.values.shape.join(',')}]`;
   if (!d) return s.dtype === 'bool' ? 'bool(0.5)' : s.dtype.startsWith('int') || s.dtype.startsWith('uint') ? 'int(default range)' : 'uniform(-1,1)';
   return distString(d);
 }

@@ -1,16 +1,63 @@
 import { tf } from './tf.js';
 import type { DType } from '../core/dtype.js';
-import { toTfjsDType } from '../core/dtype.js';
+import { isWideDType, toTfjsDType } from '../core/dtype.js';
 import { ExecutionError } from '../core/errors.js';
 import type { HostData, HostTensor } from '../core/tensor.js';
+
+/**
+ * What a tfjs tensor stands for in TensorFlow when tfjs holds it in another type: its TF dtype
+ * (int64 held as int32, float64 as float32, int8 as int32), and, when tfjs narrowed its values
+ * (float64, int64, uint32, uint64), the exact values it was made from. A float64 input that is
+ * only moved (Identity, Reshape) keeps its exact values this way, and is saved and shown as the
+ * float64 it is. Kept per tensor object: `hostToTf` sets it, the interpreter sets it on every
+ * output it computes (interpreter/dtypes.ts), `tfToHost` reads it.
+ */
+export interface TfView {
+  dtype: DType;
+  /** The exact values in `dtype`, same shape as the tensor; read-only. */
+  exact?: HostTensor;
+}
+
+const views = new WeakMap<tf.Tensor, TfView>();
+
+/** Records what `t` stands for in TF (nothing when its tfjs dtype says it all). Returns `t`. */
+export function setTfView(t: tf.Tensor, dtype: DType, exact?: HostTensor): tf.Tensor {
+  if (dtype === t.dtype && !exact) views.delete(t);
+  else views.set(t, exact ? { dtype, exact } : { dtype });
+  return t;
+}
+
+/** `t`'s TensorFlow dtype: the one recorded for it, else its tfjs dtype. */
+export function tfDTypeOf(t: tf.Tensor): DType {
+  return views.get(t)?.dtype ?? (t.dtype as DType);
+}
+
+/** The exact values of a tensor tfjs holds narrowed (float64, int64, uint32, uint64), when known. */
+export function exactOf(t: tf.Tensor): HostTensor | undefined {
+  return views.get(t)?.exact;
+}
+
+/** Gives `dst` (a share or reshape of `src`) what `src` stands for in TF. Returns `dst`. */
+export function sameView(dst: tf.Tensor, src: tf.Tensor): tf.Tensor {
+  const v = views.get(src);
+  if (!v) return dst;
+  const exact = v.exact && { ...v.exact, shape: dst.shape.slice() };
+  return setTfView(dst, v.dtype, exact);
+}
 
 /**
  * HostTensor -> tfjs tensor. tfjs computes in float32/int32/bool/string, so float64 and half types
  * become float32 and every integer type becomes int32. 64-bit integers outside the int32 range
  * cannot be represented: they are refused with an error naming `what`, never wrapped silently,
  * except INT64 max/min sentinels (used by StridedSlice ends) which clamp to int32 max/min.
+ * The tensor remembers `h`'s dtype, and for a wide dtype its exact values (TfView).
  */
 export function hostToTf(h: HostTensor, what = 'tensor'): tf.Tensor {
+  const t = hostToTfValues(h, what);
+  return setTfView(t, h.dtype, isWideDType(h.dtype) ? h : undefined);
+}
+
+function hostToTfValues(h: HostTensor, what: string): tf.Tensor {
   const dt = toTfjsDType(h.dtype);
   const shape = h.shape;
   if (h.dtype === 'string') {
@@ -61,12 +108,17 @@ export function hostToTf(h: HostTensor, what = 'tensor'): tf.Tensor {
   return tf.tensor(out, shape, 'int32');
 }
 
-/** tfjs tensor -> HostTensor (synchronous read). The dtype is the tfjs one unless `as` is given. */
+/**
+ * tfjs tensor -> HostTensor (synchronous read), in `as`, else in the TF dtype the tensor stands
+ * for (TfView), else its tfjs dtype. Exact values recorded for it are returned as they are.
+ */
 export function tfToHost(t: tf.Tensor, as?: DType): HostTensor {
   const shape = t.shape.slice();
+  const view = views.get(t);
+  const dtype: DType = as ?? view?.dtype ?? (t.dtype as DType);
+  if (view?.exact && view.exact.dtype === dtype) return { dtype, shape, data: view.exact.data };
   if (t.dtype === 'string') {
-    const vals = t.dataSync() as unknown as Uint8Array[];
-    return { dtype: 'string', shape, data: vals.map((v) => (typeof v === 'string' ? new TextEncoder().encode(v) : v)) };
+    return { dtype: 'string', shape, data: stringBytes(t) };
   }
   if (t.dtype === 'complex64') {
     const re = tf.real(t);
@@ -83,7 +135,6 @@ export function tfToHost(t: tf.Tensor, as?: DType): HostTensor {
     return { dtype: 'complex64', shape, data: d };
   }
   const raw = t.dataSync();
-  const dtype: DType = as ?? (t.dtype as DType);
   return { dtype, shape, data: castHostData(raw as Float32Array | Int32Array | Uint8Array, dtype) };
 }
 
@@ -93,13 +144,29 @@ function castHostData(src: Float32Array | Int32Array | Uint8Array, dtype: DType)
       return src instanceof Float32Array ? src.slice() : Float32Array.from(src);
     case 'float64': return Float64Array.from(src);
     case 'int32': return src instanceof Int32Array ? src.slice() : Int32Array.from(src);
-    case 'int8': return Int8Array.from(src);
-    case 'int16': return Int16Array.from(src);
-    case 'uint8': case 'bool': return Uint8Array.from(src);
-    case 'uint16': return Uint16Array.from(src);
-    case 'uint32': return Uint32Array.from(src);
+    case 'int8': case 'qint8': return Int8Array.from(src);
+    case 'int16': case 'qint16': return Int16Array.from(src);
+    case 'uint8': case 'bool': case 'quint8': return Uint8Array.from(src);
+    case 'uint16': case 'quint16': return Uint16Array.from(src);
+    case 'qint32': return src instanceof Int32Array ? src.slice() : Int32Array.from(src);
+    case 'uint32': return Uint32Array.from(src, (v) => unsigned(v, dtype));
     case 'int64': return BigInt64Array.from(Array.from(src, (v) => BigInt(Math.trunc(v))));
-    case 'uint64': return BigUint64Array.from(Array.from(src, (v) => BigInt(Math.trunc(v))));
+    case 'uint64': return BigUint64Array.from(Array.from(src, (v) => BigInt(unsigned(Math.trunc(v), dtype))));
     default: return Float32Array.from(src);
   }
+}
+
+/** A value read as unsigned: a negative one would wrap silently, so it is an error. */
+function unsigned(v: number, dtype: DType): number {
+  if (v < 0) throw new ExecutionError(`value ${v} cannot be held as ${dtype}`);
+  return v;
+}
+
+/**
+ * The bytes of a string tensor's elements, as they are (TF strings are bytes): tfjs'
+ * `dataSync()` would decode them as UTF-8, which mangles any other bytes.
+ */
+export function stringBytes(t: tf.Tensor): Uint8Array[] {
+  const vals = tf.engine().readSync(t.dataId) as unknown as (Uint8Array | string)[];
+  return vals.map((v) => (typeof v === 'string' ? new TextEncoder().encode(v) : v));
 }

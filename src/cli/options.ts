@@ -70,7 +70,7 @@ export function runOptions(): Option[] {
       for (const s of parseShapeArg(v)) out[s.name] = s.shape ?? [];
       return out;
     }),
-    new Option('--input <name=dist>', 'distribution of one input: uniform(lo,hi), normal(mean,std), constant(v), int(lo,hi), bool(p), file(x.npy) (repeatable)').argParser(repeated(String)),
+    new Option('--input <name=dist>', 'distribution of one input: uniform(lo,hi), normal(mean,std), constant(v), int(lo,hi), bool(p), file(x.npy), or values as JSON: x=["a","b"] (repeatable)').argParser(repeated(String)),
     new Option('--input-spec <file>', 'JSON/YAML file of per-input specs'),
     new Option('--inputs <feeds.npz>', 'use these inputs instead of generated ones'),
     new Option('--backend <name>', 'backend of the reference interpreter (default: tensorflow when @tensorflow/tfjs-node loads, else wasm)').choices(['wasm', 'cpu', 'tensorflow']),

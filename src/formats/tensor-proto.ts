@@ -64,7 +64,7 @@ export function dtypeFromEnum(v: unknown, w: Where): DType {
 
 /** DataType enum values TF has and tf-parity does not compute in, named for messages. */
 const UNSUPPORTED_DTYPES: Record<number, string> = {
-  0: 'DT_INVALID', 11: 'DT_QINT8', 12: 'DT_QUINT8', 13: 'DT_QINT32', 15: 'DT_QINT16', 16: 'DT_QUINT16',
+  0: 'DT_INVALID',
   24: 'DT_FLOAT8_E5M2', 25: 'DT_FLOAT8_E4M3FN', 26: 'DT_FLOAT8_E4M3FNUZ', 27: 'DT_FLOAT8_E4M3B11FNUZ',
   28: 'DT_FLOAT8_E5M2FNUZ', 29: 'DT_INT4', 30: 'DT_UINT4', 31: 'DT_INT2', 32: 'DT_UINT2',
 };
@@ -107,6 +107,11 @@ const TYPED: Partial<Record<DType, { new (b: ArrayBuffer, o: number, n: number):
   bool: Uint8Array as never,
   complex64: Float32Array as never,
   complex128: Float64Array as never,
+  qint8: Int8Array as never,
+  quint8: Uint8Array as never,
+  qint16: Int16Array as never,
+  quint16: Uint16Array as never,
+  qint32: Int32Array as never,
 };
 
 /** A typed view over `bytes` without copying when aligned; one copy otherwise. */
@@ -169,7 +174,8 @@ export function decodeTensorProto(m: Msg, w: Where = {}): HostTensor {
       for (let i = 0; i < n; i++) f[i] = dtype === 'float16' ? halfToFloat(bits[i]! & 0xffff) : bfloat16ToFloat(bits[i]! & 0xffff);
       return { dtype, shape, data: f };
     }
-    case 'int8': case 'int16': case 'int32': case 'uint8': case 'uint16': {
+    case 'int8': case 'int16': case 'int32': case 'uint8': case 'uint16':
+    case 'qint8': case 'quint8': case 'qint16': case 'quint16': case 'qint32': {
       const v = fill(arr<number>('int_val'), n, w, 'int_val');
       const C = TYPED[dtype] as unknown as { from(x: ArrayLike<number>): HostData };
       return { dtype, shape, data: C.from(v) };

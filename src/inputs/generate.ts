@@ -152,7 +152,7 @@ export interface DrawPlan {
 export function planDraws(spec: TensorSpec, seed: number, override?: InputSpec, range?: IntRange): DrawPlan {
   const name = normalizeInputName(spec.name);
   const dtype = override?.dtype ?? spec.dtype;
-  if (dtype === 'string') throw new InputError(`input '${name}' is a string tensor and cannot be generated; give its values with --input '${name}=file(values.npy)' or --inputs feeds.npz`, { node: name });
+  if (dtype === 'string') throw new InputError(`input '${name}' is a string tensor and cannot be generated; give its values with --input '${name}=["text"]', --input '${name}=file(values.npy)' or --inputs feeds.npz`, { node: name });
   if (dtype === 'resource' || dtype === 'variant') throw new InputError(`input '${name}' is a ${dtype} handle and cannot be fed`, { node: name });
   const shape = concreteShape(name, spec.shape, override?.shape);
   const perElement = dtype === 'complex64' || dtype === 'complex128' ? 2 : 1;
@@ -176,6 +176,7 @@ export function generateOne(spec: TensorSpec, seed: number, override?: InputSpec
   const name = normalizeInputName(spec.name);
   const dtype = override?.dtype ?? spec.dtype;
   if (override?.file) return loadFileInput({ ...spec, name, dtype }, override);
+  if (override?.values) return checkGiven(override.values, { ...spec, name, dtype }, `--input '${name}'`, { file: '', node: name }, override.shape);
   const { shape, dist, n, lim, key, draws } = planDraws(spec, seed, override, range);
   // seedrandom's doubles (kernel/arc4.ts makes the same ones faster): one per element is
   // taken at once (or were, on another thread: `drawn`), and the rare extra (a zero rejected
@@ -248,9 +249,9 @@ function mergeOverrides(overrides: InputSpec[], specs: TensorSpec[]): Map<string
     const name = resolveInputName(o.name, specs) ?? normalizeInputName(o.name);
     const prev = m.get(name);
     const next: InputSpec = { ...prev, ...o, name };
-    // A later distribution replaces an earlier file and vice versa.
-    if (o.dist && !o.file) delete next.file;
-    if (o.file && !o.dist) delete next.dist;
+    // A later distribution, file or inline values replace an earlier one.
+    const given = (['dist', 'file', 'values'] as const).filter((k) => o[k] !== undefined);
+    if (given.length) for (const k of ['dist', 'file', 'values'] as const) if (!given.includes(k)) delete next[k];
     m.set(name, next);
   }
   return m;
@@ -292,7 +293,7 @@ export function plannedDraws(specs: TensorSpec[], opts: GenerateOptions): { name
   for (const s of specs) {
     const name = normalizeInputName(s.name);
     const o = hinted(name, overrides.get(name), opts);
-    if (o?.file) continue;
+    if (o?.file || o?.values) continue;
     try {
       const p = planDraws(s, opts.seed, o, opts.intRanges?.get(name));
       if (p.draws > 0) out.push({ name, key: p.key, draws: p.draws });

@@ -338,6 +338,9 @@ const WRITE_DESCR: Partial<Record<DType, { code: string; component: number }>> =
   bool: { code: 'b1', component: 1 }, complex64: { code: 'c8', component: 4 }, complex128: { code: 'c16', component: 8 },
   // numpy has no bfloat16; its values are exact in float32 (read back as float32).
   bfloat16: { code: 'f4', component: 4 },
+  // numpy has no quantized types: their integers, as the plain type TF stores them in.
+  qint8: { code: 'i1', component: 1 }, quint8: { code: 'u1', component: 1 }, qint16: { code: 'i2', component: 2 },
+  quint16: { code: 'u2', component: 2 }, qint32: { code: 'i4', component: 4 },
 };
 
 /**

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { DType } from '../core/dtype.js';
 import { FormatError, InputError, errorMessage } from '../core/errors.js';
-import type { TensorSpec } from '../core/tensor.js';
+import type { HostTensor, TensorSpec } from '../core/tensor.js';
 
 /** How the values of one input are drawn. `int` is [low, high), high exclusive. */
 export type Distribution =
@@ -18,7 +18,8 @@ export type Distribution =
  * What the user says about one model input; every field but `name` is optional and falls back
  * to the model's declaration (dtype, shape) or the default distribution for the dtype
  * (float: uniform(-1,1); integer: int(0,10) or the valid index range inferred from the graph;
- * bool: bool(0.5)). `file` (a .npy, or an .npz holding the input by name) replaces generation.
+ * bool: bool(0.5)). `file` (a .npy, or an .npz holding the input by name) or `values` (given
+ * inline: `--input 'x=["a","b"]'`) replaces generation.
  *
  * Sources: `--shape NAME:1x224x224x3`, `--input 'NAME=normal(0,1)'`, `--input-spec FILE`.
  * `NAME` may be a node (`input`) or a tensor (`input:0`); both mean the same input. For a
@@ -30,6 +31,8 @@ export interface InputSpec {
   shape?: number[];
   dist?: Distribution;
   file?: string;
+  /** Values given inline, as JSON (`["a","b"]`, `[[1,2]]`, `"text"`): converted to the declared dtype like a file's. */
+  values?: HostTensor;
 }
 
 /** `input:0` -> `input` (a Placeholder has one output); `x:1` stays as it is. */
@@ -56,7 +59,45 @@ export function inputLabel(s: TensorSpec): string {
   return s.alias !== undefined && s.alias !== name ? `${name} (signature key ${s.alias})` : name;
 }
 
-const DIST_USAGE = 'uniform(lo,hi), normal(mean,std), constant(v), int(lo,hi), bool(p) or file(path)';
+const DIST_USAGE = 'uniform(lo,hi), normal(mean,std), constant(v), int(lo,hi), bool(p), file(path) or values as JSON (["a","b"], [[1,2]])';
+
+/**
+ * Values written as JSON: a (nested) array or a single string, all strings (a string tensor,
+ * UTF-8), all booleans, or all numbers (int64 when every one is an integer, else float64; the
+ * declared dtype is reached as a file's values are). Nested arrays must be rectangular.
+ */
+export function parseValues(text: string, what: string): HostTensor {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`${what}: values are not valid JSON: ${errorMessage(e)}`);
+  }
+  const shape: number[] = [];
+  for (let x = v; Array.isArray(x); x = x[0]) shape.push(x.length);
+  const flat: unknown[] = [];
+  const walk = (x: unknown, depth: number): void => {
+    if (depth === shape.length) {
+      if (Array.isArray(x)) throw new InputError(`${what}: the nested arrays are not rectangular`);
+      flat.push(x);
+      return;
+    }
+    if (!Array.isArray(x) || x.length !== shape[depth]) throw new InputError(`${what}: the nested arrays are not rectangular (shape [${shape.join(',')}])`);
+    for (const y of x) walk(y, depth + 1);
+  };
+  walk(v, 0);
+  if (flat.every((x) => typeof x === 'string')) {
+    const enc = new TextEncoder();
+    return { dtype: 'string', shape, data: flat.map((x) => enc.encode(x as string)) };
+  }
+  if (flat.every((x) => typeof x === 'boolean')) return { dtype: 'bool', shape, data: Uint8Array.from(flat.map((x) => (x ? 1 : 0))) };
+  if (flat.every((x) => typeof x === 'number')) {
+    const nums = flat as number[];
+    if (nums.every((x) => Number.isSafeInteger(x))) return { dtype: 'int64', shape, data: BigInt64Array.from(nums.map((x) => BigInt(x))) };
+    return { dtype: 'float64', shape, data: Float64Array.from(nums) };
+  }
+  throw new InputError(`${what}: values must be all strings, all booleans or all numbers`);
+}
 
 function num(s: string, what: string, arg: string): number {
   const t = s.trim();
@@ -91,8 +132,9 @@ function checkDist(d: Distribution, what: string): Distribution {
  * `normal(0,1)`, `uniform(-1,1)`, `constant(0.5)` (or a bare number), `int(0,1000)`, `bool(0.5)`,
  * `file(x.npy)`. `what` prefixes error messages.
  */
-export function parseDistribution(s: string, what: string): { dist?: Distribution; file?: string } {
+export function parseDistribution(s: string, what: string): { dist?: Distribution; file?: string; values?: HostTensor } {
   const t = s.trim();
+  if (t.startsWith('[') || t.startsWith('"')) return { values: parseValues(t, what) };
   if (t !== '' && Number.isFinite(Number(t))) return { dist: { kind: 'constant', value: Number(t) } };
   const m = /^([a-zA-Z_]+)\s*\((.*)\)$/s.exec(t);
   if (!m) throw new InputError(`${what}: expected ${DIST_USAGE}, got '${s}'`);
@@ -232,13 +274,14 @@ export function loadInputSpecFile(path: string): InputSpec[] {
     }
     if (o.dist !== undefined) {
       if (typeof o.dist === 'string' || typeof o.dist === 'number') {
-        let parsed: { dist?: Distribution; file?: string };
+        let parsed: { dist?: Distribution; file?: string; values?: HostTensor };
         try {
           parsed = parseDistribution(String(o.dist), where);
         } catch (e) {
           throw new FormatError(errorMessage(e), { file: path, node: name });
         }
         if (parsed.dist) spec.dist = parsed.dist;
+        if (parsed.values) spec.values = parsed.values;
         if (parsed.file) spec.file = resolve(dirname(path), parsed.file);
       } else if (o.dist && typeof o.dist === 'object' && !Array.isArray(o.dist)) {
         spec.dist = distFromObject(o.dist as Record<string, unknown>, where, path);

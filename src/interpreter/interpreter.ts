@@ -15,7 +15,8 @@ import { neededFunctionNodes } from '../graph/reach.js';
 import { opLabel } from '../graph/tf-op-names.js';
 import { LOOP_OP, insideLoopNote, loopSpec, raiseFrames } from './frames.js';
 import { beginTopLevelRun, endTopLevelRun } from './ops/lists.js';
-import { hostToTf } from '../backend/convert.js';
+import { hostToTf, sameView } from '../backend/convert.js';
+import { NarrowLog, checkNoWrap, settleOutputs } from './dtypes.js';
 import { getKernel } from './registry.js';
 import './ops/index.js';
 
@@ -173,6 +174,8 @@ export interface InterpreterOptions {
    * the final iteration's, without the iteration mark (`loop/body/node`).
    */
   loopActivations?: 'all' | 'last';
+  /** Where nodes computed in a narrower type than TF's are counted (internal: shared with nested interpreters). */
+  narrowLog?: NarrowLog;
 }
 
 /** Keeps only the last iteration of every loop scope and drops the `@iterK` marks. */
@@ -234,19 +237,30 @@ export class Interpreter implements Runner {
   private pending: Activation[] = [];
   private recordInner = true;
   private readonly loopActivations: 'all' | 'last';
+  private readonly narrow: NarrowLog;
+  /**
+   * The reader's notes on the graph (default outputs chosen, a checkpoint found beside its state
+   * file), then what its runs computed differently from TF: dtypes tfjs computes in a narrower
+   * type (one line each; updated as each run ends).
+   */
+  readonly warnings: string[];
+  /** The same array as `warnings`, which each run updates in place (a wrapper may shadow `warnings`). */
+  private readonly narrowWarnings: string[] = [];
 
   readonly graph: Graph;
-  /** The reader's notes on the graph (default outputs chosen, a checkpoint found beside its state file). */
-  readonly warnings: readonly string[];
+  private readonly notes: readonly string[];
 
   constructor(graphIn: Graph, opts: InterpreterOptions = {}) {
     // TF1 while-loop frames become structured loop nodes first (a no-op for graphs without them).
     const graph = raiseFrames(graphIn);
     this.graph = graph;
-    this.warnings = graph.notes ?? [];
+    this.notes = graph.notes ?? [];
     this.source = graph.source.path;
     this.depth = opts.depth ?? 0;
     this.loopActivations = opts.loopActivations ?? 'all';
+    this.narrow = opts.narrowLog ?? new NarrowLog();
+    this.narrowWarnings.push(...this.notes);
+    this.warnings = this.narrowWarnings;
     this.byName = new Map(graph.nodes.map((n) => [n.name, n]));
     this.targets = (opts.outputs ?? graph.outputs).map(normaliseTensorName);
     for (const t of this.targets) {
@@ -296,6 +310,7 @@ export class Interpreter implements Runner {
   outputs(): string[] {
     return this.targets.slice();
   }
+
 
   /** Nodes in execution order. */
   executionOrder(): readonly GraphNode[] {
@@ -376,7 +391,7 @@ export class Interpreter implements Runner {
           if ((recordSet === null && node.op !== 'Const') || recordSet?.has(key) || this.targetSet.has(key)) {
             try {
               const role = roleOf(node);
-              yield { name: key, type: node.op, tensor: share(t), producedFrom, index: index++, outputIndex: i, ...(role ? { role } : {}) };
+              yield { name: key, type: node.op, tensor: sameView(share(t), t), producedFrom, index: index++, outputIndex: i, ...(role ? { role } : {}) };
             } finally {
               if (drop) t.dispose();
             }
@@ -409,7 +424,10 @@ export class Interpreter implements Runner {
       // A node that failed inside a function or loop body: what the body recorded before it failed.
       for (const a of this.pending) if (!a.tensor.isDisposed) a.tensor.dispose();
       this.pending = [];
-      if (this.depth === 0) endTopLevelRun();
+      if (this.depth === 0) {
+        endTopLevelRun();
+        this.narrowWarnings.splice(0, this.narrowWarnings.length, ...this.notes, ...this.narrow.warnings());
+      }
     }
   }
 
@@ -432,7 +450,7 @@ export class Interpreter implements Runner {
    */
   private async execNode(node: GraphNode, feeds: Map<string, tf.Tensor>, live: Map<string, tf.Tensor>, ctx: OpContext, inputKeys?: string[], dead?: Deadness): Promise<(tf.Tensor | undefined)[]> {
     const fed = feeds.get(node.name);
-    if (fed) return [share(fed)];
+    if (fed) return settleOutputs(node, [], [sameView(share(fed), fed)], this.narrow, true);
     if (FEED_OPS.has(node.op) && node.op === 'Placeholder') {
       throw new InputError(
         `${this.source}: input '${node.name}' has no feed (inputs: ${this.graph.inputs.map((s) => `${s.name} ${s.dtype}${shapeToString(s.shape)}`).join(', ')})`,
@@ -441,7 +459,7 @@ export class Interpreter implements Runner {
     }
     if (node.op === 'Const') {
       const cached = this.constCache.get(node.name);
-      if (cached) return [share(cached)];
+      if (cached) return [sameView(share(cached), cached)];
     }
     const info = getKernel(node.op) ?? (this.graph.functions.has(node.op) ? FUNCTION_OP : undefined);
     if (!info) throw new ExecutionError(`${this.source}: node '${node.name}': no kernel for op ${node.op}`, { file: this.source, node: node.name });
@@ -475,12 +493,17 @@ export class Interpreter implements Runner {
         const r = await info.kernel(inputs as tf.Tensor[], node, ctx);
         outs = Array.isArray(r) ? r : [r];
       } else {
-        outs = runWithFallback(() =>
-          tf.tidy(() => {
-            const r = info.kernel(inputs as tf.Tensor[], node, ctx) as tf.Tensor | tf.Tensor[];
-            return Array.isArray(r) ? r : [r];
-          }),
-        );
+        const kernel = (xs: tf.Tensor[]) => {
+          const r = info.kernel(xs, node, ctx) as tf.Tensor | tf.Tensor[];
+          return Array.isArray(r) ? r : [r];
+        };
+        outs = runWithFallback(() => tf.tidy(() => kernel(inputs as tf.Tensor[])));
+        try {
+          checkNoWrap(node, inputs, outs, (xs) => runWithFallback(() => kernel(xs)));
+        } catch (e) {
+          for (const t of outs) t?.dispose();
+          throw e;
+        }
       }
     } catch (e) {
       if (e instanceof ParityError) {
@@ -496,7 +519,9 @@ export class Interpreter implements Runner {
     }
     // A kernel must not hand back an input tensor itself: the interpreter owns both.
     outs = outs.map((t) => (t && inputs.includes(t) ? share(t) : t));
-    if (node.op === 'Const' && outs[0]) this.constCache.set(node.name, share(outs[0]));
+    // What each output is in TF: its dtype, exact values where it has them, narrow integers wrapped.
+    outs = settleOutputs(node, inputs, outs, this.narrow, false);
+    if (node.op === 'Const' && outs[0]) this.constCache.set(node.name, sameView(share(outs[0]), outs[0]));
     return outs;
   }
 
@@ -521,14 +546,14 @@ export class Interpreter implements Runner {
   private async runSubgraph(key: string, make: () => Graph, feeds: Map<string, tf.Tensor>, scope: string): Promise<tf.Tensor[]> {
     let sub = this.subs.get(key);
     if (!sub) {
-      sub = new Interpreter(make(), { depth: this.depth + 1 });
+      sub = new Interpreter(make(), { depth: this.depth + 1, narrowLog: this.narrow });
       this.subs.set(key, sub);
     }
     const wanted = sub.outputs();
     const got = new Map<string, tf.Tensor>();
     try {
       for await (const a of sub.run(feeds, { record: this.recordInner ? 'all' : wanted })) {
-        if (wanted.includes(a.name) && !got.has(a.name)) got.set(a.name, share(a.tensor));
+        if (wanted.includes(a.name) && !got.has(a.name)) got.set(a.name, sameView(share(a.tensor), a.tensor));
         if (this.recordInner) this.pending.push({ ...a, name: `${scope}/${a.name}`, producedFrom: a.producedFrom.map((p) => `${scope}/${p}`) });
         else a.tensor.dispose();
       }
@@ -536,7 +561,7 @@ export class Interpreter implements Runner {
       for (const t of got.values()) t.dispose();
       throw e;
     }
-    const outs = wanted.map((w) => share(got.get(w)!));
+    const outs = wanted.map((w) => sameView(share(got.get(w)!), got.get(w)!));
     for (const t of got.values()) t.dispose();
     return outs;
   }

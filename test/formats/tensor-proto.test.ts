@@ -141,7 +141,10 @@ describe('TensorProto errors name the file and node', () => {
   it('more values than elements, unknown dims, undecodable dtypes, huge shapes', () => {
     expect(() => dec({ dtype: 1, tensor_shape: shp(1), float_val: [1, 2] })).toThrow(/f.pb: node 'c': float_val has 2 values for a tensor of 1 elements/);
     expect(() => dec({ dtype: 1, tensor_shape: shp(-1), float_val: [1] })).toThrow(/unknown dimension/);
-    expect(() => dec({ dtype: 11, tensor_shape: shp(1), int_val: [1] })).toThrow(/f.pb: node 'c': dtype DT_QINT8 is not supported/);
+    expect(() => dec({ dtype: 29, tensor_shape: shp(1), int_val: [1] })).toThrow(/f.pb: node 'c': dtype DT_INT4 is not supported/);
+    // TF1's quantized types are integers in int_val (or tensor_content), as their storage type.
+    expect(dec({ dtype: 12, tensor_shape: shp(2), int_val: [7, 255] })).toEqual({ dtype: 'quint8', shape: [2], data: Uint8Array.from([7, 255]) });
+    expect(dec({ dtype: 13, tensor_shape: shp(1), tensor_content: Uint8Array.from([0xff, 0xff, 0xff, 0xff]) })).toEqual({ dtype: 'qint32', shape: [1], data: Int32Array.from([-1]) });
     expect(() => dec({ dtype: 20, tensor_shape: shp(1) })).toThrow(/resource tensors cannot be decoded/);
     expect(() => dec({ dtype: 1, tensor_shape: shp(1000000, 1000000), float_val: [1] })).toThrow(LimitError);
     expect(() => dec({ dtype: 7, tensor_shape: shp(1000000, 1000000), string_val: [bytes(1)] })).toThrow(LimitError);

@@ -64,7 +64,7 @@ async function run(path: string, values: Flags): Promise<number> {
         seen.add(a.name);
         try {
           if (values.saveActivations && (!record || record.includes(a.name) || record.includes(a.name + ':0'))) saved.set(a.name, tfToHost(a.tensor));
-          if (outs.has(a.name)) process.stdout.write(outputLine(a.name, a.tensor));
+          if (outs.has(a.name)) process.stdout.write(outputLine(a.name, tfToHost(a.tensor)));
         } finally {
           a.tensor.dispose();
         }
@@ -77,6 +77,7 @@ async function run(path: string, values: Flags): Promise<number> {
       if (missing.length) throw new InputError(`--record: ${missing.join(', ')} not produced by ${path}`, { file: path });
     }
     log(`${count} activations in ${(performance.now() - t0).toFixed(0)} ms`);
+    for (const w of runner.warnings ?? []) process.stderr.write(`parity: warning: ${w}\n`);
     if (values.saveActivations) {
       writeNpzFile(values.saveActivations, saved);
       log(`wrote ${saved.size} arrays to ${values.saveActivations}`);
@@ -87,11 +88,29 @@ async function run(path: string, values: Flags): Promise<number> {
   }
 }
 
-/** One output as the run prints it: dtype, shape, range of its finite values, first elements. */
-export function outputLine(name: string, h: tf.Tensor): string {
+/**
+ * One output as the run prints it: its TF dtype, shape, range of its finite values, first
+ * elements (strings quoted, 64-bit integers exact).
+ */
+export function outputLine(name: string, h: HostTensor): string {
   const head = `${name}: ${h.dtype}[${h.shape.join(',')}]`;
-  if (h.dtype === 'string') return `${head}\n`;
-  const data = h.dataSync() as ArrayLike<number>;
+  if (h.dtype === 'string') {
+    const s = h.data as Uint8Array[];
+    const first = s.slice(0, 6).map((b) => JSON.stringify(new TextDecoder().decode(b)));
+    return `${head} first [${first.join(', ')}${s.length > 6 ? ', …' : ''}]\n`;
+  }
+  if (h.data instanceof BigInt64Array || h.data instanceof BigUint64Array) {
+    const d = h.data;
+    let min: bigint | undefined;
+    let max: bigint | undefined;
+    for (const v of d) {
+      if (min === undefined || v < min) min = v;
+      if (max === undefined || v > max) max = v;
+    }
+    const first = Array.from(d.subarray(0, 6), String);
+    return `${head} ${d.length ? `min ${min} max ${max}` : 'empty'} first [${first.join(', ')}${d.length > 6 ? ', …' : ''}]\n`;
+  }
+  const data = h.data as ArrayLike<number>;
   // A loop, not Math.min(...data): spreading more than ~120k arguments overflows the stack.
   let min = Infinity;
   let max = -Infinity;

@@ -10,4 +10,5 @@ import './slice.js';
 import './image.js';
 import './control.js';
 import './lists.js';
+import './quantized.js';
 export { getKernel, supportedOps } from '../registry.js';

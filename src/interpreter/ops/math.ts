@@ -2,9 +2,10 @@ import { tf } from '../../backend/tf.js';
 import { attrBool, attrDType } from '../../graph/attrs.js';
 import type { GraphNode } from '../../graph/ir.js';
 import type { DType } from '../../core/dtype.js';
-import { toTfjsDType } from '../../core/dtype.js';
+import { isNarrowIntDType, toTfjsDType, wrapToNarrowInt } from '../../core/dtype.js';
 import { numElements } from '../../core/tensor.js';
 import { roundFloat } from '../../inputs/float.js';
+import { stringBytes } from '../../backend/convert.js';
 import { registerOps } from '../registry.js';
 import { axis, fail, scalarInt } from './helpers.js';
 
@@ -57,36 +58,65 @@ function alloc(dtype: Out, n: number): Int32Array | Float32Array | Uint8Array {
   return dtype === 'int32' ? new Int32Array(n) : dtype === 'float32' ? new Float32Array(n) : new Uint8Array(n);
 }
 
+/**
+ * Calls `f(i, ia, ib)` for every element i of the broadcast result `shape` of two operands of
+ * shapes `a` and `b`, with the flat positions it reads in each (numpy broadcasting).
+ */
+function forEachBroadcast(a: readonly number[], b: readonly number[], shape: readonly number[], f: (i: number, ia: number, ib: number) => void): void {
+  const n = numElements(shape);
+  if (numElements(a) === n && numElements(b) === n) {
+    for (let i = 0; i < n; i++) f(i, i, i);
+    return;
+  }
+  if (n === 0) return;
+  const sa = bstrides(a, shape);
+  const sb = bstrides(b, shape);
+  const r = shape.length;
+  const idx = new Array<number>(r).fill(0);
+  let ia = 0;
+  let ib = 0;
+  for (let i = 0; i < n; i++) {
+    f(i, ia, ib);
+    for (let d = r - 1; d >= 0; d--) {
+      idx[d]!++;
+      ia += sa[d]!;
+      ib += sb[d]!;
+      if (idx[d]! < shape[d]!) break;
+      ia -= sa[d]! * shape[d]!;
+      ib -= sb[d]! * shape[d]!;
+      idx[d] = 0;
+    }
+  }
+}
+
 /** Exact element-wise binary op on the host, with numpy broadcasting. */
 export function hostBinary(a: tf.Tensor, b: tf.Tensor, out: Out, f: (x: number, y: number) => number, node: GraphNode): tf.Tensor {
   const shape = broadcastShape(a.shape, b.shape, node);
-  const n = numElements(shape);
-  const o = alloc(out, n);
+  const o = alloc(out, numElements(shape));
   const av = a.dataSync() as ArrayLike<number>;
   const bv = b.dataSync() as ArrayLike<number>;
-  if (av.length === n && bv.length === n) {
-    for (let i = 0; i < n; i++) o[i] = f(av[i]!, bv[i]!);
-  } else if (n > 0) {
-    const sa = bstrides(a.shape, shape);
-    const sb = bstrides(b.shape, shape);
-    const r = shape.length;
-    const idx = new Array<number>(r).fill(0);
-    let ia = 0;
-    let ib = 0;
-    for (let i = 0; i < n; i++) {
-      o[i] = f(av[ia]!, bv[ib]!);
-      for (let d = r - 1; d >= 0; d--) {
-        idx[d]!++;
-        ia += sa[d]!;
-        ib += sb[d]!;
-        if (idx[d]! < shape[d]!) break;
-        ia -= sa[d]! * shape[d]!;
-        ib -= sb[d]! * shape[d]!;
-        idx[d] = 0;
-      }
-    }
-  }
+  forEachBroadcast(a.shape, b.shape, shape, (i, ia, ib) => {
+    o[i] = f(av[ia]!, bv[ib]!);
+  });
   return tf.tensor(o, shape, out);
+}
+
+/** TF's Add on strings: each pair of elements concatenated, with numpy broadcasting. */
+function stringAdd(a: tf.Tensor, b: tf.Tensor, node: GraphNode): tf.Tensor {
+  if (a.dtype !== 'string' || b.dtype !== 'string') fail(node, `cannot add a ${a.dtype} and a ${b.dtype} tensor`);
+  const shape = broadcastShape(a.shape, b.shape, node);
+  const av = stringBytes(a);
+  const bv = stringBytes(b);
+  const o: Uint8Array[] = new Array<Uint8Array>(numElements(shape));
+  forEachBroadcast(a.shape, b.shape, shape, (i, ia, ib) => {
+    const x = av[ia]!;
+    const y = bv[ib]!;
+    const z = new Uint8Array(x.length + y.length);
+    z.set(x);
+    z.set(y, x.length);
+    o[i] = z;
+  });
+  return tf.tensor(o, shape, 'string');
 }
 
 function hostUnary(x: tf.Tensor, out: Out, f: (v: number) => number): tf.Tensor {
@@ -222,17 +252,6 @@ function floatToInt32(v: number): number {
   return Math.trunc(v) | 0;
 }
 
-/** Two's-complement wrap of an int32 value to a narrower integer type. */
-function wrapTo(dst: DType): ((v: number) => number) | undefined {
-  switch (dst) {
-    case 'int8': return (v) => (v << 24) >> 24;
-    case 'uint8': return (v) => v & 0xff;
-    case 'int16': return (v) => (v << 16) >> 16;
-    case 'uint16': return (v) => v & 0xffff;
-    default: return undefined;
-  }
-}
-
 function cast(x: tf.Tensor, node: GraphNode): tf.Tensor {
   const dstT = attrDType(node, 'DstT');
   const dst = toTfjsDType(dstT);
@@ -254,7 +273,7 @@ function cast(x: tf.Tensor, node: GraphNode): tf.Tensor {
     return y;
   }
   // dst int32 (every TF integer type is computed in int32).
-  const wrap = wrapTo(dstT);
+  const wrap = isNarrowIntDType(dstT) ? (v: number) => wrapToNarrowInt(v, dstT) : undefined;
   if (dstT === 'int64' || dstT === 'uint32' || dstT === 'uint64') {
     const unsigned = dstT !== 'int64';
     const lo = unsigned ? 0 : INT32_MIN;
@@ -312,7 +331,8 @@ function unaryFloat(f: (x: tf.Tensor) => tf.Tensor) {
 }
 
 registerOps({
-  Add: bin((a, b) => tf.add(a, b)),
+  Add: bin((a, b, node) => (a.dtype === 'string' || b.dtype === 'string' ? stringAdd(a, b, node) : tf.add(a, b))),
+  // AddV2 has no string kernel in TF: only Add concatenates strings.
   AddV2: bin((a, b) => tf.add(a, b)),
   AddN: (xs, node) => {
     for (const x of xs) if (x.shape.join() !== xs[0]!.shape.join()) fail(node, `inputs must all have the same shape, found [${xs[0]!.shape}] and [${x.shape}]`);
