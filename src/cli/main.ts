@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   suite: async () => (await import('./commands/suite.js')).command,
   'merge-reports': async () => (await import('./commands/merge-reports.js')).command,
   'export-inputs': async () => (await import('./commands/export-inputs.js')).command,
+  lift: async () => (await import('./commands/lift.js')).command,
 };
 
 export function registerCommandLoader(name: string, load: () => Promise<Command>): void {

@@ -1,0 +1,32 @@
+import { join } from 'node:path';
+import { compare } from '../index.js';
+import type { Result } from '../compare/result.js';
+import { writeReports } from '../report/index.js';
+
+/**
+ * The proof: the original against the lifted model.keras through tf-parity's own compare
+ * (the CLI's `compare --fail-on all`: every paired layer must pass, not only the outputs), over
+ * several seeded input draws, reported as OUT/report.html and OUT/report.json.
+ */
+export interface ProofOptions {
+  shapes?: Record<string, number[]>;
+  signature?: string;
+  /** Number of seeded input draws (seeds 0..n-1). */
+  seeds: number;
+  atol?: number;
+  rtol?: number;
+}
+
+export async function prove(original: string, lifted: string, out: string, opts: ProofOptions): Promise<Result> {
+  const result = await compare(original, lifted, {
+    seed: 0,
+    iterations: opts.seeds,
+    failOn: 'all',
+    ...(opts.shapes ? { shapes: opts.shapes } : {}),
+    ...(opts.signature ? { signature: opts.signature } : {}),
+    ...(opts.atol !== undefined ? { atol: opts.atol } : {}),
+    ...(opts.rtol !== undefined ? { rtol: opts.rtol } : {}),
+  });
+  await writeReports(result, { json: join(out, 'report.json'), html: join(out, 'report.html') });
+  return result;
+}
