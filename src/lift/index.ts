@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { initBackend } from '../backend/index.js';
-import { InputError } from '../core/errors.js';
+import { InputError, UnsupportedError } from '../core/errors.js';
 import type { Result } from '../compare/result.js';
 import { loadGraph } from '../formats/index.js';
 import { parseInputRef } from '../graph/ir.js';
@@ -41,7 +41,13 @@ export interface LiftOptions {
   rtol?: number;
 }
 
-export type LiftStatus = 'proven' | 'not-equivalent' | 'unliftable' | 'written';
+/**
+ * proven: lifted, and compare found it equivalent. not-equivalent: lifted, compare found a
+ * difference (a lift bug; the report shows where). unproven: lifted, but the Keras runner cannot
+ * run what was written (keras.ops entries before the runner learns them), so no proof was made.
+ * unliftable: nothing written. written: --no-proof.
+ */
+export type LiftStatus = 'proven' | 'not-equivalent' | 'unproven' | 'unliftable' | 'written';
 
 export interface LiftResult {
   status: LiftStatus;
@@ -50,6 +56,8 @@ export interface LiftResult {
   unliftable: Unliftable[];
   model?: LiftedModel;
   proof?: Result;
+  /** Why the proof could not run (status 'unproven'). */
+  unproven?: string;
   files: string[];
   counts: { nodes: number; layers: number; ops: number };
 }
@@ -94,13 +102,20 @@ export async function lift(original: string, opts: LiftOptions): Promise<LiftRes
   writeFileSync(files[2]!, pythonSource(model, original));
   if (opts.prove === false) return { status: 'written', exitCode: 0, unliftable: [], model, files, counts };
 
-  const proof = await prove(original, files[0]!, opts.out, {
-    seeds: opts.seeds ?? 3,
-    ...(opts.shapes ? { shapes: opts.shapes } : {}),
-    ...(opts.signature ? { signature: opts.signature } : {}),
-    ...(opts.atol !== undefined ? { atol: opts.atol } : {}),
-    ...(opts.rtol !== undefined ? { rtol: opts.rtol } : {}),
-  });
+  let proof: Result;
+  try {
+    proof = await prove(original, files[0]!, opts.out, {
+      seeds: opts.seeds ?? 3,
+      ...(opts.shapes ? { shapes: opts.shapes } : {}),
+      ...(opts.signature ? { signature: opts.signature } : {}),
+      ...(opts.atol !== undefined ? { atol: opts.atol } : {}),
+      ...(opts.rtol !== undefined ? { rtol: opts.rtol } : {}),
+    });
+  } catch (e) {
+    // The runner refuses what it cannot run (keras.ops entries until it learns them): lifted, not proven.
+    if (e instanceof UnsupportedError) return { status: 'unproven', exitCode: 1, unliftable: [], model, unproven: e.message, files, counts };
+    throw e;
+  }
   files.push(join(opts.out, 'report.html'), join(opts.out, 'report.json'));
   const ok = proof.verdict === 'equivalent';
   return { status: ok ? 'proven' : 'not-equivalent', exitCode: ok ? 0 : 1, unliftable: [], model, proof, files, counts };

@@ -410,12 +410,21 @@ function emitPrelu(r: Recogniser, nodes: string[], x: string, alpha: Float32Arra
 }
 
 /**
- * `relu(x) - a*relu(-x)` (or `relu(x) + (-a)*relu(-x)`): Keras 2's PReLU as TF graphs hold it.
- * Checked at the Sub/Add that ends it; returns false when the wiring is not that pattern.
+ * `relu(x) - a*relu(-x)` (or `relu(x) + (-a)*relu(-x)`): Keras 2's PReLU as TF graphs hold it,
+ * matched at the Sub/Add that ends it when every inner tensor feeds only the pattern.
  */
-function preluPattern(r: Recogniser, n: GraphNode): boolean {
+interface PreluMatch {
+  x: string;
+  alpha: Float32Array;
+  alphaShape: number[];
+  /** Inner nodes, then the anchor. */
+  nodes: string[];
+}
+
+function matchPrelu(r: Recogniser, n: GraphNode): PreluMatch | undefined {
+  if (n.op !== 'Sub' && n.op !== 'Add' && n.op !== 'AddV2') return undefined;
   const ins = r.dataInputs(n);
-  if (ins.length !== 2) return false;
+  if (ins.length !== 2) return undefined;
   const node = (ref: string) => r.byName.get(parseInputRef(ref).node);
   const single = (ref: string) => (r.consumers.get(keyOf(ref)) ?? []).length === 1 && !r.outputKeys.has(keyOf(ref));
   for (const [posRef, negRef] of [[ins[0]!, ins[1]!], [ins[1]!, ins[0]!]] as const) {
@@ -434,13 +443,18 @@ function preluPattern(r: Recogniser, n: GraphNode): boolean {
     const x = r.dataInputs(pos)[0]!;
     if (keyOf(r.dataInputs(neg)[0]!) !== keyOf(x)) continue;
     if (![posRef, negRef, mins[1 - constIdx]!, r.dataInputs(negRelu)[0]!].every(single)) continue;
-    const shape = r.shape(x);
-    if (!shape) continue;
     const a = floats(alpha).map((v) => (n.op === 'Sub' ? v : -v));
-    emitPrelu(r, [pos.name, neg.name, negRelu.name, mul.name, n.name], x, a, alpha.shape, shape, n.name);
-    return true;
+    return { x, alpha: a, alphaShape: alpha.shape, nodes: [pos.name, neg.name, negRelu.name, mul.name, n.name] };
   }
-  return false;
+  return undefined;
+}
+
+function prelu(r: Recogniser, n: GraphNode): boolean {
+  const m = matchPrelu(r, n);
+  const shape = m ? r.shape(m.x) : undefined;
+  if (!m || !shape) return false;
+  emitPrelu(r, [n.name, ...m.nodes.slice(0, -1)], m.x, m.alpha, m.alphaShape, shape, n.name);
+  return true;
 }
 
 /** x*scale (+ offset) and x + offset with per-channel constants -> BatchNormalization that computes exactly that. */
@@ -492,7 +506,7 @@ function constArg(t: HostTensor): CallArg {
 }
 
 function binary(r: Recogniser, n: GraphNode): void {
-  if ((n.op === 'Sub' || n.op === 'AddV2' || n.op === 'Add') && preluPattern(r, n)) return;
+  if (prelu(r, n)) return;
   const [a, b] = r.dataInputs(n);
   const da = r.isDynamic(a!);
   const db = r.isDynamic(b!);
@@ -659,8 +673,11 @@ export function recognise(graph: Graph, facts: GraphFacts, opts: RecogniseOption
   });
   for (const s of facts.inputs) if (s.dtype !== 'float32') r.problem(`input of dtype ${s.dtype} (lifted models take float32 inputs)`, normalizeInputName(s.name));
   const inputNodes = new Set(inputs.map((i) => parseInputRef(i.original).node));
+  // Patterns whose first ops come before their anchor in execution order: their inner ops wait for the anchor.
+  const deferred = new Set<string>();
+  for (const n of order) for (const inner of matchPrelu(r, n)?.nodes.slice(0, -1) ?? []) deferred.add(inner);
   for (const n of order) {
-    if (r.claimed.has(n.name) || inputNodes.has(n.name)) continue;
+    if (r.claimed.has(n.name) || inputNodes.has(n.name) || deferred.has(n.name)) continue;
     if (PASS_THROUGH.has(n.op)) {
       r.alias.set(n.name, r.tensor(r.dataInputs(n)[0]!));
       continue;

@@ -100,21 +100,21 @@ export function folded(): Graph {
 export function merges(): Graph {
   const g = new GraphBuilder();
   const x = g.placeholder('x', 'float32', [1, 4, 4, 2]);
-  const a = g.op('Relu', 'b/a/Relu', [conv(g, 'b/a', x, 1, 2, 2)]);
-  const b = g.op('Tanh', 'b/b/Tanh', [conv(g, 'b/b', x, 3, 2, 2)]);
-  const axis = g.const('b/cat/axis', i32([], [3]));
-  const cat = g.op('ConcatV2', 'b/cat/concat', [a, b, axis], { N: A.int(2) });
-  const add = g.op('AddV2', 'b/add/add', [a, b]);
-  const sub = g.op('Sub', 'b/sub/sub', [add, b]);
-  const mul = g.op('Mul', 'b/mul/mul', [sub, a]);
-  const mx = g.op('Maximum', 'b/max/Maximum', [mul, b]);
-  const mn = g.op('Minimum', 'b/min/Minimum', [mx, a]);
-  const both = g.op('ConcatV2', 'b/cat2/concat', [cat, mn, axis], { N: A.int(2) });
-  const size = g.const('b/up/size', i32([2], [8, 8]));
-  const up = g.op('ResizeNearestNeighbor', 'b/up/resize', [both, size], { align_corners: A.bool(false), half_pixel_centers: A.bool(true) });
-  const outSize = g.const('b/deconv/output_shape', i32([4], [1, 16, 16, 3]));
-  const k = g.const('b/deconv/kernel', f([3, 3, 3, 6], 31, 0.3));
-  const de = g.op('Conv2DBackpropInput', 'b/deconv/conv2d_transpose', [outSize, k, up], { strides: A.ints([1, 2, 2, 1]), padding: A.str('SAME'), data_format: A.str('NHWC') });
+  const a = g.op('Relu', 'model/conv_a/Relu', [conv(g, 'model/conv_a', x, 1, 2, 2)]);
+  const b = g.op('Tanh', 'model/conv_b/Tanh', [conv(g, 'model/conv_b', x, 3, 2, 2)]);
+  const axis = g.const('model/cat/axis', i32([], [3]));
+  const cat = g.op('ConcatV2', 'model/cat/concat', [a, b, axis], { N: A.int(2) });
+  const add = g.op('AddV2', 'model/conv_add/add', [a, b]);
+  const sub = g.op('Sub', 'model/sub/sub', [add, b]);
+  const mul = g.op('Mul', 'model/mul/mul', [sub, a]);
+  const mx = g.op('Maximum', 'model/max/Maximum', [mul, b]);
+  const mn = g.op('Minimum', 'model/min/Minimum', [mx, a]);
+  const both = g.op('ConcatV2', 'model/cat2/concat', [cat, mn, axis], { N: A.int(2) });
+  const size = g.const('model/up/size', i32([2], [8, 8]));
+  const up = g.op('ResizeNearestNeighbor', 'model/up/resize', [both, size], { align_corners: A.bool(false), half_pixel_centers: A.bool(true) });
+  const outSize = g.const('model/deconv/output_shape', i32([4], [1, 16, 16, 3]));
+  const k = g.const('model/deconv/kernel', f([3, 3, 3, 6], 31, 0.3));
+  const de = g.op('Conv2DBackpropInput', 'model/deconv/conv2d_transpose', [outSize, k, up], { strides: A.ints([1, 2, 2, 1]), padding: A.str('SAME'), data_format: A.str('NHWC') });
   return g.build([de], 'merges.pb');
 }
 
