@@ -23,6 +23,8 @@ export interface CompareOptions {
   ownError?: boolean;
   backend?: 'wasm' | 'cpu' | 'tensorflow';
   signature?: string;
+  /** Compare the original only up to these tensors (its other outputs are not computed). */
+  outputs?: string[];
   topk?: number;
 }
 
@@ -53,6 +55,7 @@ export function toCliValues(o: CompareOptions): ParsedValues {
     ...(o.backend ? { backend: o.backend } : {}),
     ...(o.signature ? { signature: o.signature } : {}),
     ...(o.topk ? { topk: String(o.topk) } : {}),
+    ...(o.outputs?.length ? { outputs: o.outputs } : {}),
   };
 }
 

@@ -108,6 +108,7 @@ export async function lift(original: string, opts: LiftOptions): Promise<LiftRes
       seeds: opts.seeds ?? 3,
       ...(opts.shapes ? { shapes: opts.shapes } : {}),
       ...(opts.signature ? { signature: opts.signature } : {}),
+      ...(opts.outputs?.length ? { outputs } : {}),
       ...(opts.atol !== undefined ? { atol: opts.atol } : {}),
       ...(opts.rtol !== undefined ? { rtol: opts.rtol } : {}),
     });

@@ -25,8 +25,9 @@ export interface GraphFacts {
 }
 
 /** Inputs with every dimension known: --shape overrides, an unknown batch dimension becomes 1. */
-export function concreteInputs(graph: Graph, shapes: Record<string, number[]>): TensorSpec[] {
-  return graph.inputs.map((s) => {
+export function concreteInputs(graph: Graph, shapes: Record<string, number[]>, needed?: Set<string>): TensorSpec[] {
+  const used = needed ? graph.inputs.filter((s) => needed.has(parseInputRef(normalizeInputName(s.name)).node)) : graph.inputs;
+  return used.map((s) => {
     const name = normalizeInputName(s.name);
     const given = shapes[name] ?? shapes[s.name];
     if (given) return { ...s, shape: given };
@@ -57,8 +58,8 @@ function dynamicNodes(graph: Graph, needed: Set<string>): Set<string> {
 }
 
 export async function observe(graph: Graph, outputs: string[], shapes: Record<string, number[]>, seed = 0): Promise<GraphFacts> {
-  const inputs = concreteInputs(graph, shapes);
   const needed = neededNodes(graph, outputs);
+  const inputs = concreteInputs(graph, shapes, needed);
   const dynamic = dynamicNodes(graph, needed);
   const interp = new Interpreter(graph, { outputs });
   const feeds = new Map<string, tf.Tensor>();

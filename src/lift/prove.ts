@@ -11,6 +11,8 @@ import { writeReports } from '../report/index.js';
 export interface ProofOptions {
   shapes?: Record<string, number[]>;
   signature?: string;
+  /** The original's tensors the lifted model stops at (--outputs). */
+  outputs?: string[];
   /** Number of seeded input draws (seeds 0..n-1). */
   seeds: number;
   atol?: number;
@@ -24,6 +26,7 @@ export async function prove(original: string, lifted: string, out: string, opts:
     failOn: 'all',
     ...(opts.shapes ? { shapes: opts.shapes } : {}),
     ...(opts.signature ? { signature: opts.signature } : {}),
+    ...(opts.outputs ? { outputs: opts.outputs } : {}),
     ...(opts.atol !== undefined ? { atol: opts.atol } : {}),
     ...(opts.rtol !== undefined ? { rtol: opts.rtol } : {}),
   });

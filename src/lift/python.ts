@@ -14,7 +14,7 @@ export const OP_FUNCTIONS: Record<string, string> = {
   Transpose: 'transpose', Mean: 'mean', Max: 'max', Min: 'min', Sum: 'sum', Prod: 'prod',
 };
 
-const KEYWORDS = new Set('False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield keras layers ops np os'.split(' '));
+const KEYWORDS = new Set('False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield keras layers ops np os max min sum abs all any len list dict map input type id range round filter'.split(' '));
 
 export function pythonLiteral(v: unknown): string {
   if (v === null || v === undefined) return 'None';

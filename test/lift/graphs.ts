@@ -104,7 +104,7 @@ export function merges(): Graph {
   const b = g.op('Tanh', 'model/conv_b/Tanh', [conv(g, 'model/conv_b', x, 3, 2, 2)]);
   const axis = g.const('model/cat/axis', i32([], [3]));
   const cat = g.op('ConcatV2', 'model/cat/concat', [a, b, axis], { N: A.int(2) });
-  const add = g.op('AddV2', 'model/conv_add/add', [a, b]);
+  const add = g.op('AddV2', 'model/add/add', [a, b]);
   const sub = g.op('Sub', 'model/sub/sub', [add, b]);
   const mul = g.op('Mul', 'model/mul/mul', [sub, a]);
   const mx = g.op('Maximum', 'model/max/Maximum', [mul, b]);

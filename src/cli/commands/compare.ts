@@ -100,7 +100,8 @@ export async function runCompare(original: string, candidatePath: string, values
   const map = values.map ? readAlignmentFile(values.map as string) : undefined;
   log(values, `parity: loading ${original}`);
   const loopActivations = loopActivationsOption(values);
-  const ref = await loadModel(original, { signature: values.signature as string | undefined, ...(loopActivations ? { loopActivations } : {}) });
+  const outputs = values.outputs as string[] | undefined;
+  const ref = await loadModel(original, { signature: values.signature as string | undefined, ...(outputs ? { outputs } : {}), ...(loopActivations ? { loopActivations } : {}) });
   try {
     // The seeded inputs are drawn on the metrics thread while the candidate loads.
     const feeds = feedsMaker(values, ref.runner.inputs(), ref.graph);
