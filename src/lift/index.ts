@@ -60,6 +60,8 @@ export interface LiftResult {
   unproven?: string;
   files: string[];
   counts: { nodes: number; layers: number; ops: number };
+  /** Wall time of the lift (read, observe, recognise, write) and of the proof. */
+  timings: { liftMs: number; proofMs: number };
 }
 
 function modelName(original: string, given?: string): string {
@@ -78,6 +80,7 @@ function checkOutputs(graph: { nodes: { name: string }[]; source: { path: string
 }
 
 export async function lift(original: string, opts: LiftOptions): Promise<LiftResult> {
+  const t0 = performance.now();
   await initBackend('auto');
   const graph = await loadGraph(original, opts.signature ? { signature: opts.signature } : {});
   const outputs = (opts.outputs?.length ? opts.outputs : graph.outputs).map(normaliseTensorName);
@@ -86,7 +89,8 @@ export async function lift(original: string, opts: LiftOptions): Promise<LiftRes
   const facts = await observe(graph, outputs, opts.shapes ?? {});
   const { model, unliftable } = recognise(graph, facts, { outputs, name: modelName(original, opts.name) });
   const counts = { nodes: graph.nodes.length, layers: model.layers.filter((l) => l.kind === 'layer').length, ops: model.layers.filter((l) => l.kind === 'op').length };
-  if (unliftable.length) return { status: 'unliftable', exitCode: 2, unliftable, model, files: [], counts };
+  const timings = { liftMs: 0, proofMs: 0 };
+  if (unliftable.length) return { status: 'unliftable', exitCode: 2, unliftable, model, files: [], counts, timings: { ...timings, liftMs: performance.now() - t0 } };
 
   mkdirSync(opts.out, { recursive: true });
   const enc = new TextEncoder();
@@ -100,7 +104,9 @@ export async function lift(original: string, opts: LiftOptions): Promise<LiftRes
   writeFileSync(files[0]!, keras);
   writeFileSync(files[1]!, weights);
   writeFileSync(files[2]!, pythonSource(model, original));
-  if (opts.prove === false) return { status: 'written', exitCode: 0, unliftable: [], model, files, counts };
+  timings.liftMs = performance.now() - t0;
+  if (opts.prove === false) return { status: 'written', exitCode: 0, unliftable: [], model, files, counts, timings };
+  const t1 = performance.now();
 
   let proof: Result;
   try {
@@ -114,12 +120,13 @@ export async function lift(original: string, opts: LiftOptions): Promise<LiftRes
     });
   } catch (e) {
     // The runner refuses what it cannot run (keras.ops entries until it learns them): lifted, not proven.
-    if (e instanceof UnsupportedError) return { status: 'unproven', exitCode: 1, unliftable: [], model, unproven: e.message, files, counts };
+    if (e instanceof UnsupportedError) return { status: 'unproven', exitCode: 1, unliftable: [], model, unproven: e.message, files, counts, timings: { ...timings, proofMs: performance.now() - t1 } };
     throw e;
   }
+  timings.proofMs = performance.now() - t1;
   files.push(join(opts.out, 'report.html'), join(opts.out, 'report.json'));
   const ok = proof.verdict === 'equivalent';
-  return { status: ok ? 'proven' : 'not-equivalent', exitCode: ok ? 0 : 1, unliftable: [], model, proof, files, counts };
+  return { status: ok ? 'proven' : 'not-equivalent', exitCode: ok ? 0 : 1, unliftable: [], model, proof, files, counts, timings };
 }
 
 export type { LiftedModel, LiftedLayer, Unliftable } from './model.js';

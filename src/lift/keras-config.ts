@@ -47,7 +47,7 @@ const DEFAULTS: Record<string, () => J> = {
     beta_constraint: null, gamma_constraint: null, synchronized: false,
   }),
   Activation: () => ({ activation: 'linear' }),
-  ReLU: () => ({ max_value: null, negative_slope: 0, threshold: 0 }),
+  ReLU: () => ({ max_value: null, negative_slope: 0.0, threshold: 0.0 }),
   LeakyReLU: () => ({ negative_slope: 0.3 }),
   Softmax: () => ({ axis: -1 }),
   PReLU: () => ({ alpha_initializer: init('Zeros'), alpha_regularizer: null, alpha_constraint: null, shared_axes: null }),

@@ -50,6 +50,8 @@ class Recogniser {
   readonly layers: LiftedLayer[] = [];
   readonly problems = new Map<string, string[]>();
   readonly names = new NameSet();
+  /** Per emitted layer: the name it asks for, and the node it is named after. */
+  readonly naming: { base: string; node: string }[] = [];
   readonly outputKeys: Set<string>;
 
   constructor(readonly graph: Graph, readonly facts: GraphFacts, readonly order: readonly GraphNode[], outputs: string[]) {
@@ -104,19 +106,15 @@ class Recogniser {
     return c.length === 1 && !this.claimed.has(c[0]!.name) ? c[0] : undefined;
   }
 
-  /** The scope's name; when a layer already has it, the scope and the op's own name (`dense_softmax`). */
-  nameFor(node: string): string {
-    const scope = scopeName(node);
-    if (!this.names.has(scope)) return scope;
-    const own = node.split('/').pop()!.replace(/[^A-Za-z0-9_]/g, '_').toLowerCase();
-    return own && own !== scope ? `${scope}_${own}` : scope;
-  }
-
   /** Emits a layer standing for the TF tensor `outKey`; `nodes[0]` names it. */
   emit(l: Omit<LiftedLayer, 'name' | 'output' | 'shape' | 'module' | 'kind'> & { kind?: 'layer' | 'op'; module?: string; name?: string }, outKey: string): string {
-    const name = this.names.take(l.name ?? this.nameFor(l.nodes[0]!));
+    // Named after the node whose output the layer is (a fused Conv2D+BiasAdd+Relu after the Relu's scope); made unique at the end.
+    const outNode = parseInputRef(outKey).node;
+    const nameNode = l.nodes.includes(outNode) ? outNode : l.nodes[0]!;
+    const name = l.name ?? scopeName(nameNode);
+    this.naming.push({ base: name, node: nameNode });
     const shape = this.shape(outKey);
-    const out = `${outKey}#${name}`;
+    const out = `${outKey}#${this.layers.length}`;
     this.layers.push({
       kind: l.kind ?? 'layer',
       module: l.module ?? 'keras.layers',
@@ -152,10 +150,14 @@ class Recogniser {
   }
 
   /** A following elementwise activation that Keras' `activation=` computes identically. */
-  absorbActivation(key: string): { name: string; node: GraphNode } | undefined {
+  absorbActivation(key: string): { name: string; nodes: GraphNode[] } | undefined {
     const c = this.soleConsumer(key);
     const a = c ? ACTIVATIONS[c.op] : undefined;
-    return c && a ? { name: a, node: c } : undefined;
+    if (!c || !a) return undefined;
+    // relu then clip at 6 (tf.clip_by_value(relu(x), 0, 6), as Keras' relu6 is often exported): relu6.
+    const clip = c.op === 'Relu' ? clipAfterRelu(this, c.name) : undefined;
+    if (clip && clip.hi === 6) return { name: 'relu6', nodes: [c, ...clip.nodes] };
+    return { name: a, nodes: [c] };
   }
 }
 
@@ -241,6 +243,18 @@ function convTail(r: Recogniser, n: GraphNode, key: string, channels: number, fu
     }
     if (act && ACTIVATIONS[act]) activation = ACTIVATIONS[act]!;
     else if (act === 'LeakyRelu') after = { className: 'LeakyReLU', config: { negative_slope: attrFloat(n, 'leakyrelu_alpha', 0.2) }, weights: [], node: n.name };
+    else if (act === 'Prelu') {
+      // _FusedConv2D(x, filter, bias, alpha): PReLU with a per-channel alpha.
+      const alpha = ins[3] ? r.constant(ins[3]) : undefined;
+      const shape = r.shape(n.name);
+      const vec = alpha && shape ? channelVector(alpha, channels) : undefined;
+      if (!vec || !shape) {
+        r.problem(`${n.op} with a fused Prelu whose alpha is not a per-channel constant`, n);
+        return undefined;
+      }
+      const rank = shape.length;
+      after = { className: 'PReLU', config: { shared_axes: Array.from({ length: rank - 2 }, (_, i) => i + 1) }, weights: [{ name: 'alpha', value: f32([...Array(rank - 2).fill(1), channels], vec) }], node: n.name };
+    }
     else if (act) {
       r.problem(`${n.op} with fused activation ${act}`, n);
       return undefined;
@@ -256,8 +270,8 @@ function convTail(r: Recogniser, n: GraphNode, key: string, channels: number, fu
   const a = r.absorbActivation(key);
   if (a) {
     activation = a.name;
-    nodes.push(a.node.name);
-    key = a.node.name;
+    nodes.push(...a.nodes.map((x) => x.name));
+    key = a.nodes[a.nodes.length - 1]!.name;
   }
   return { ...(bias ? { bias } : {}), activation, nodes, key };
 }
@@ -267,7 +281,7 @@ function emitWithTail(r: Recogniser, n: GraphNode, className: string, config: Re
   const out = r.emit({ className, config: { ...config, activation: tail.activation, use_bias: !!tail.bias }, weights, args: [{ kind: 'tensor', tensor: input }], nodes: [n.name, ...tail.nodes] }, tail.key);
   if (tail.after) {
     const base = scopeName(n.name);
-    r.emit({ className: tail.after.className, config: tail.after.config, weights: tail.after.weights, args: [{ kind: 'tensor', tensor: out }], nodes: [tail.after.node], name: `${base}_${tail.after.className.toLowerCase()}` }, tail.key + ':act');
+    r.emit({ className: tail.after.className, config: tail.after.config, weights: tail.after.weights, args: [{ kind: 'tensor', tensor: out }], nodes: [], name: `${base}_${tail.after.className.toLowerCase()}` }, tail.key + ':act');
     r.alias.set(tail.key, r.tensor(tail.key + ':act'));
   }
 }
@@ -386,6 +400,7 @@ function batchNorm(r: Recogniser, n: GraphNode): void {
 function activation(r: Recogniser, n: GraphNode): void {
   const [x, alpha] = r.dataInputs(n);
   const arg: CallArg[] = [{ kind: 'tensor', tensor: r.tensor(x!) }];
+  if (n.op === 'Relu' && reluClip(r, n, x!)) return;
   if (ACTIVATIONS[n.op]) {
     r.emit({ className: 'Activation', config: { activation: ACTIVATIONS[n.op] }, weights: [], args: arg, nodes: [n.name] }, n.name);
   } else if (n.op === 'LeakyRelu') {
@@ -396,6 +411,28 @@ function activation(r: Recogniser, n: GraphNode): void {
     if (!a || !shape) return r.problem('Prelu with a computed alpha', n);
     emitPrelu(r, [n.name], x!, floats(a), a.shape, shape, n.name);
   }
+}
+
+/** After a Relu: min(., hi), then optionally max(., 0) (a no-op after relu): tf.clip_by_value. */
+function clipAfterRelu(r: Recogniser, relu: string): { hi: number; nodes: GraphNode[] } | undefined {
+  const min = r.soleConsumer(relu);
+  if (min?.op !== 'Minimum') return undefined;
+  const hiRef = r.dataInputs(min).find((i) => keyOf(i) !== relu);
+  const hi = hiRef && !r.isDynamic(hiRef) ? scalar(r.constant(hiRef)!) : undefined;
+  if (hi === undefined || hi < 0) return undefined;
+  const max = r.soleConsumer(min.name);
+  const loRef = max?.op === 'Maximum' ? r.dataInputs(max).find((i) => keyOf(i) !== min.name) : undefined;
+  if (max && loRef && !r.isDynamic(loRef) && scalar(r.constant(loRef)!) === 0) return { hi, nodes: [min, max] };
+  return { hi, nodes: [min] };
+}
+
+/** relu(x) then clip at hi -> ReLU(max_value=hi). */
+function reluClip(r: Recogniser, n: GraphNode, x: string): boolean {
+  const clip = clipAfterRelu(r, n.name);
+  if (!clip) return false;
+  const last = clip.nodes[clip.nodes.length - 1]!.name;
+  r.emit({ className: 'ReLU', config: { max_value: clip.hi }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x) }], nodes: [n.name, ...clip.nodes.map((c) => c.name)] }, last);
+  return true;
 }
 
 /** PReLU(alpha) over a tensor of `shape`: alpha shared over every axis but those where it varies. */
@@ -522,6 +559,7 @@ function binary(r: Recogniser, n: GraphNode): void {
   const x = da ? a! : b!;
   const c = r.constant(da ? b! : a!);
   if (!c) return r.problem(`${n.op} with an unknown constant`, n);
+  if ((n.op === 'Maximum' || n.op === 'Minimum') && clip(r, n, x, c)) return;
   // x op c, with c per-channel: BatchNormalization computes x*c, x+c and x-c exactly.
   if (da && ['Mul', 'Add', 'AddV2', 'Sub', 'BiasAdd'].includes(n.op) && affineConstant(r, n, x, c)) return;
   if (!da && ['Mul', 'Add', 'AddV2'].includes(n.op) && affineConstant(r, n, x, c)) return;
@@ -529,6 +567,44 @@ function binary(r: Recogniser, n: GraphNode): void {
   if (!cls) return r.problem(`${n.op} with a constant operand`, n);
   const args: CallArg[] = da ? [{ kind: 'tensor', tensor: r.tensor(x) }, constArg(c)] : [constArg(c), { kind: 'tensor', tensor: r.tensor(x) }];
   emitOp(r, n, 'keras.src.ops.numpy', cls, {}, args);
+}
+
+function scalar(t: HostTensor): number | undefined {
+  return numElements(t.shape) === 1 ? Number((t.data as ArrayLike<number>)[0]) : undefined;
+}
+
+/**
+ * max(x, 0) -> ReLU; min(max(x, 0), hi) and max(min(x, hi), 0) (tf.clip_by_value, Keras' relu6
+ * as tfjs exports it) -> ReLU(max_value=hi): exact, as hi >= 0.
+ */
+function clip(r: Recogniser, n: GraphNode, x: string, c: HostTensor): boolean {
+  const v = scalar(c);
+  if (v === undefined) return false;
+  const next = r.soleConsumer(n.name);
+  const nextIns = next ? r.dataInputs(next) : [];
+  const otherConst = next && nextIns.length === 2 ? nextIns.find((i) => keyOf(i) !== n.name && !r.isDynamic(i)) : undefined;
+  const w = otherConst ? scalar(r.constant(otherConst) ?? { dtype: 'float32', shape: [2], data: new Float32Array(2) }) : undefined;
+  const relu = (maxValue: number | null, nodes: string[], key: string) => {
+    r.emit({ className: 'ReLU', config: { max_value: maxValue, negative_slope: 0, threshold: 0 }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x) }], nodes }, key);
+    return true;
+  };
+  if (n.op === 'Maximum' && v === 0) {
+    if (next?.op === 'Minimum' && w !== undefined && w >= 0) return relu(w, [n.name, next.name], next.name);
+    return relu(null, [n.name], n.name);
+  }
+  if (n.op === 'Minimum' && v >= 0 && next?.op === 'Maximum' && w === 0) return relu(v, [n.name, next!.name], next!.name);
+  return false;
+}
+
+/** AddN of computed tensors -> Add. */
+function addN(r: Recogniser, n: GraphNode): void {
+  const ins = r.dataInputs(n);
+  if (ins.some((i) => !r.isDynamic(i))) return r.problem('AddN with constant terms', n);
+  if (ins.length === 1) {
+    r.alias.set(n.name, r.tensor(ins[0]!));
+    return;
+  }
+  r.emit({ className: 'Add', config: {}, weights: [], args: [{ kind: 'tensors', tensors: ins.map((i) => r.tensor(i)) }], nodes: [n.name] }, n.name);
 }
 
 function pool(r: Recogniser, n: GraphNode): void {
@@ -575,7 +651,12 @@ function pad(r: Recogniser, n: GraphNode): void {
     r.emit({ className: 'ZeroPadding2D', config: { padding: [[v[2], v[3]], [v[4], v[5]]], data_format: 'channels_last' }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name] }, n.name);
     return;
   }
-  r.problem(`${n.op} other than zeros around H and W of an NHWC tensor`, n);
+  const rank = v.length / 2;
+  if (v[0] || v[1] || !value && n.op === 'PadV2') return r.problem(`${n.op} of the batch axis`, n);
+  // keras.ops.pad(x, pad_width, mode='constant', constant_values=c): Pad(pad_width, mode) called on (x, constant_values).
+  const pairs = Array.from({ length: rank }, (_, i) => [v[2 * i]!, v[2 * i + 1]!]);
+  const cv = value ? Number((value.data as ArrayLike<number>)[0]) : 0;
+  r.emit({ kind: 'op', module: 'keras.src.ops.numpy', className: 'Pad', config: { pad_width: pairs, mode: 'constant' }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }, ...(cv !== 0 ? [{ kind: 'value' as const, value: cv }] : [])], nodes: [n.name] }, n.name);
 }
 
 function concat(r: Recogniser, n: GraphNode): void {
@@ -630,6 +711,11 @@ function resize(r: Recogniser, n: GraphNode): void {
     r.emit({ className: 'UpSampling2D', config: { size: [fy, fx], data_format: 'channels_last', interpolation: 'nearest' }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name] }, n.name);
     return;
   }
+  // keras.ops.image.resize is tf.image.resize: half-pixel centres, no corner alignment, no antialiasing.
+  if (n.op === 'ResizeBilinear' && !align && half) {
+    r.emit({ kind: 'op', module: 'keras.src.ops.image', className: 'Resize', config: { size: [oh, ow], interpolation: 'bilinear', antialias: false, crop_to_aspect_ratio: false, pad_to_aspect_ratio: false, fill_mode: 'constant', fill_value: 0.0, data_format: 'channels_last' }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name] }, n.name);
+    return;
+  }
   r.problem(`${n.op} (align_corners=${align}, half_pixel_centers=${half}, ${inShape[1]}x${inShape[2]} -> ${oh}x${ow}): no stock layer computes it exactly`, n);
 }
 
@@ -646,7 +732,7 @@ const HANDLERS: Record<string, Handler> = {
   ...Object.fromEntries(Object.keys(ACTIVATIONS).map((k) => [k, activation])),
   LeakyRelu: activation, Prelu: activation,
   Add: binary, AddV2: binary, Sub: binary, Mul: binary, RealDiv: binary, Maximum: binary, Minimum: binary, BiasAdd: binary,
-  MaxPool: pool, AvgPool: pool,
+  MaxPool: pool, AvgPool: pool, AddN: addN,
   Mean: reduce, Max: reduce, Min: reduce, Sum: reduce, Prod: reduce,
   Pad: pad, PadV2: pad,
   ConcatV2: concat, Concat: concat,
@@ -654,6 +740,26 @@ const HANDLERS: Record<string, Handler> = {
   Transpose: transpose,
   ResizeNearestNeighbor: resize, ResizeBilinear: resize,
 };
+
+/**
+ * Unique names: where several layers come from one scope, the last (the scope's output, what the
+ * original's `model/conv2d_5/...` stands for) keeps the scope's name and the others add their
+ * op's own name (`add_1_addn`), then a number where still taken.
+ */
+function uniqueNames(r: Recogniser): void {
+  const last = new Map<string, number>();
+  r.naming.forEach((n, i) => last.set(n.base, i));
+  const order = [...r.naming.keys()].sort((a, b) => Number(last.get(r.naming[b]!.base) === b) - Number(last.get(r.naming[a]!.base) === a));
+  for (const i of order) {
+    const { base, node } = r.naming[i]!;
+    let want = base;
+    if (last.get(base) !== i || r.names.has(base)) {
+      const own = node.split('/').pop()!.replace(/[^A-Za-z0-9_]/g, '_').toLowerCase();
+      want = own && own !== base && own.length <= 40 ? `${base}_${own}` : base;
+    }
+    r.layers[i]!.name = r.names.take(want);
+  }
+}
 
 export interface RecogniseOptions {
   outputs: string[];
@@ -693,6 +799,7 @@ export function recognise(graph: Graph, facts: GraphFacts, opts: RecogniseOption
       r.problem(`${n.op} (${e instanceof Error ? e.message : String(e)})`, n);
     }
   }
+  uniqueNames(r);
   const outputs = opts.outputs.map((o) => ({ tensor: r.tensor(o), original: keyOf(o) }));
   for (const o of outputs) if (!r.isDynamic(o.original)) r.problem('output that depends on no input', o.original);
   const model: LiftedModel = { name: opts.name, inputs, layers: r.layers, outputs };

@@ -89,13 +89,13 @@ describe('lift: ops where no layer fits (keras.ops entries as Keras serialises t
     // serialization_lib.serialize_keras_object of an Operation that has no public class: module,
     // class name, get_config() = {name, **init args}, registered_name = the class name; functional.py adds name and inbound_nodes.
     expect(layers[1]).toEqual({
-      module: 'keras.src.ops.numpy', class_name: 'Transpose', config: { name: 't', axes: [1, 0, 2] }, registered_name: 'Transpose', name: 't',
+      module: 'keras.src.ops.numpy', class_name: 'Transpose', config: { name: 't_transpose', axes: [1, 0, 2] }, registered_name: 'Transpose', name: 't_transpose',
       inbound_nodes: [{ args: [kt('x', [null, 3, 4])], kwargs: {} }],
     });
     const mul = layers[2]!;
-    expect(mul).toMatchObject({ module: 'keras.src.ops.numpy', class_name: 'Multiply', config: { name: 't_mul' }, registered_name: 'Multiply', name: 't_mul' });
+    expect(mul).toMatchObject({ module: 'keras.src.ops.numpy', class_name: 'Multiply', config: { name: 't' }, registered_name: 'Multiply', name: 't' });
     const args = (mul.inbound_nodes as { args: unknown[] }[])[0]!.args;
-    expect(args[0]).toEqual(kt('t', [null, 2, 4]));
+    expect(args[0]).toEqual(kt('t_transpose', [null, 2, 4]));
     // An ndarray constant: {class_name: '__numpy__', config: {value: nested list, dtype}}.
     const c = args[1] as { class_name: string; config: { value: number[][]; dtype: string } };
     expect(c.class_name).toBe('__numpy__');
