@@ -3,14 +3,28 @@
  * sits in; a node without a scope keeps its own name), made valid (Keras refuses `/` in names) and
  * unique.
  */
-const INNER_SCOPE = /^(batchnorm|clip_by_value|depthwise|separable_conv2d|conv2d_transpose|transpose|Tensordot|ArithmeticOptimizer)(_\d+)?$/;
+const INNER_SCOPE = /^(batchnorm(_\d+)?|clip_by_value|depthwise|separable_conv2d|conv2d_transpose|transpose|Tensordot|ArithmeticOptimizer)$/;
+
+const base = (s: string) => s.replace(/_\d+$/, '');
+
+/** The innermost scope that names a layer: TF's own op scopes (CamelCase) and the scopes TF opens inside a layer are skipped. */
+function layerScope(scopes: string[]): string | undefined {
+  for (let i = scopes.length - 1; i >= 0; i--) {
+    const s = scopes[i]!;
+    if (/^[A-Z]/.test(s)) continue;
+    if (INNER_SCOPE.test(s) && i > 0) {
+      // `separable_conv2d_1/separable_conv2d/`: the layer, then the op scope it opened.
+      if (base(scopes[i - 1]!) === base(s)) return scopes[i - 1];
+      continue;
+    }
+    return s;
+  }
+  return undefined;
+}
 
 export function scopeName(node: string): string {
   const parts = node.split('/').filter(Boolean);
-  const scopes = parts.slice(0, -1);
-  // Scopes TF itself opens inside a layer (FusedBatchNormV3/, batchnorm/, clip_by_value/, ArithmeticOptimizer/) are not the layer's name.
-  const layerScope = [...scopes].reverse().find((s) => !/^[A-Z]/.test(s) && !INNER_SCOPE.test(s));
-  const raw = layerScope ?? (parts.length >= 2 ? parts[parts.length - 2]! : parts[0] ?? 'layer');
+  const raw = layerScope(parts.slice(0, -1)) ?? (parts.length >= 2 ? parts[parts.length - 2]! : parts[0] ?? 'layer');
   const clean = raw.replace(/:\d+$/, '').replace(/[^A-Za-z0-9_.-]/g, '_');
   return clean === '' ? 'layer' : clean;
 }

@@ -110,7 +110,7 @@ class Recogniser {
   emit(l: Omit<LiftedLayer, 'name' | 'output' | 'shape' | 'module' | 'kind'> & { kind?: 'layer' | 'op'; module?: string; name?: string }, outKey: string): string {
     // Named after the node whose output the layer is (a fused Conv2D+BiasAdd+Relu after the Relu's scope); made unique at the end.
     const outNode = parseInputRef(outKey).node;
-    const nameNode = l.nodes.includes(outNode) ? outNode : l.nodes[0]!;
+    const nameNode = l.nodes.includes(outNode) ? outNode : l.nodes[0] ?? outNode;
     const name = l.name ?? scopeName(nameNode);
     this.naming.push({ base: name, node: nameNode });
     const shape = this.shape(outKey);
