@@ -716,7 +716,7 @@ function resize(r: Recogniser, n: GraphNode): void {
     r.emit({ kind: 'op', module: 'keras.src.ops.image', className: 'Resize', config: { size: [oh, ow], interpolation: 'bilinear', antialias: false, crop_to_aspect_ratio: false, pad_to_aspect_ratio: false, fill_mode: 'constant', fill_value: 0.0, data_format: 'channels_last' }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name] }, n.name);
     return;
   }
-  r.problem(`${n.op} (align_corners=${align}, half_pixel_centers=${half}, ${inShape[1]}x${inShape[2]} -> ${oh}x${ow}): no stock layer computes it exactly`, n);
+  r.problem(`${n.op} with align_corners=${align}, half_pixel_centers=${half}${n.op === 'ResizeNearestNeighbor' ? ' or a non-integer factor' : ''} (no stock layer or keras.ops operation computes it exactly)`, n);
 }
 
 function squeeze(r: Recogniser, n: GraphNode): void {
