@@ -70,6 +70,14 @@ function modelName(original: string, given?: string): string {
   return clean === '' || clean === 'model' ? 'lifted' : clean;
 }
 
+/**
+ * What the lift claims: each layer's output equals one tensor of the original. Written as an
+ * alignment map (`parity align` format) so that the proof compares exactly these pairs.
+ */
+export function liftAlignment(m: LiftedModel): { pairs: { reference: string; candidate: string }[] } {
+  return { pairs: m.layers.filter((l) => l.stands).map((l) => ({ reference: l.stands!, candidate: l.name })) };
+}
+
 function checkOutputs(graph: { nodes: { name: string }[]; source: { path: string } }, outputs: string[]): void {
   const names = graph.nodes.map((n) => n.name);
   const known = new Set(names);
@@ -100,10 +108,11 @@ export async function lift(original: string, opts: LiftOptions): Promise<LiftRes
     ['config.json', enc.encode(JSON.stringify(kerasConfig(model)))],
     ['model.weights.h5', weights],
   ], true);
-  const files = [join(opts.out, 'model.keras'), join(opts.out, 'model.weights.h5'), join(opts.out, 'model.py')];
+  const files = [join(opts.out, 'model.keras'), join(opts.out, 'model.weights.h5'), join(opts.out, 'model.py'), join(opts.out, 'alignment.json')];
   writeFileSync(files[0]!, keras);
   writeFileSync(files[1]!, weights);
   writeFileSync(files[2]!, pythonSource(model, original));
+  writeFileSync(files[3]!, JSON.stringify(liftAlignment(model), null, 2) + '\n');
   timings.liftMs = performance.now() - t0;
   if (opts.prove === false) return { status: 'written', exitCode: 0, unliftable: [], model, files, counts, timings };
   const t1 = performance.now();
@@ -111,6 +120,7 @@ export async function lift(original: string, opts: LiftOptions): Promise<LiftRes
   let proof: Result;
   try {
     proof = await prove(original, files[0]!, opts.out, {
+      map: files[3]!,
       seeds: opts.seeds ?? 3,
       ...(opts.shapes ? { shapes: opts.shapes } : {}),
       ...(opts.signature ? { signature: opts.signature } : {}),

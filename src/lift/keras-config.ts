@@ -56,6 +56,7 @@ const DEFAULTS: Record<string, () => J> = {
   GlobalAveragePooling2D: () => ({ data_format: 'channels_last', keepdims: false }),
   GlobalMaxPooling2D: () => ({ data_format: 'channels_last', keepdims: false }),
   ZeroPadding2D: () => ({ padding: [[0, 0], [0, 0]], data_format: 'channels_last' }),
+  ZeroPadding1D: () => ({ padding: [1, 1] }),
   UpSampling2D: () => ({ size: [2, 2], data_format: 'channels_last', interpolation: 'nearest' }),
   Concatenate: () => ({ axis: -1 }),
   Add: () => ({}), Subtract: () => ({}), Multiply: () => ({}), Maximum: () => ({}), Minimum: () => ({}),

@@ -31,6 +31,8 @@ export interface LiftedLayer {
   output: string;
   /** Output shape with the batch dimension as null. */
   shape: (number | null)[];
+  /** The original's tensor this layer's output equals (none for helper layers inside a pattern). */
+  stands?: string;
   /** The TF nodes this layer computes (first is the anchor the name came from). */
   nodes: string[];
 }

@@ -9,6 +9,8 @@ import { writeReports } from '../report/index.js';
  * several seeded input draws, reported as OUT/report.html and OUT/report.json.
  */
 export interface ProofOptions {
+  /** The alignment map of what the lift claims (liftAlignment), in `parity align` format. */
+  map?: string;
   shapes?: Record<string, number[]>;
   signature?: string;
   /** The original's tensors the lifted model stops at (--outputs). */
@@ -24,6 +26,7 @@ export async function prove(original: string, lifted: string, out: string, opts:
     seed: 0,
     iterations: opts.seeds,
     failOn: 'all',
+    ...(opts.map ? { map: opts.map } : {}),
     ...(opts.shapes ? { shapes: opts.shapes } : {}),
     ...(opts.signature ? { signature: opts.signature } : {}),
     ...(opts.outputs ? { outputs: opts.outputs } : {}),

@@ -125,6 +125,7 @@ class Recogniser {
       nodes: l.nodes,
       name,
       output: out,
+      ...(this.facts.shapes.has(outKey) ? { stands: outKey } : {}),
       shape: shape ? [null, ...shape.slice(1)] : [],
     });
     for (const n of l.nodes) this.claimed.add(n);
@@ -283,6 +284,10 @@ function emitWithTail(r: Recogniser, n: GraphNode, className: string, config: Re
     const base = scopeName(n.name);
     r.emit({ className: tail.after.className, config: tail.after.config, weights: tail.after.weights, args: [{ kind: 'tensor', tensor: out }], nodes: [], name: `${base}_${tail.after.className.toLowerCase()}` }, tail.key + ':act');
     r.alias.set(tail.key, r.tensor(tail.key + ':act'));
+    // The fused node's output is the activation's; the convolution before it is a helper.
+    const [conv, act] = r.layers.slice(-2);
+    delete conv!.stands;
+    act!.stands = tail.key;
   }
 }
 
@@ -652,11 +657,33 @@ function pad(r: Recogniser, n: GraphNode): void {
     return;
   }
   const rank = v.length / 2;
-  if (v[0] || v[1] || !value && n.op === 'PadV2') return r.problem(`${n.op} of the batch axis`, n);
+  if (v[0] || v[1]) return r.problem(`${n.op} of the batch axis`, n);
+  const inShape = r.shape(x!);
+  if (zero && inShape && rank >= 3 && v.slice(2, -2).every((p) => p === 0)) return padChannels(r, n, x!, inShape, v[v.length - 2]!, v[v.length - 1]!);
   // keras.ops.pad(x, pad_width, mode='constant', constant_values=c): Pad(pad_width, mode) called on (x, constant_values).
   const pairs = Array.from({ length: rank }, (_, i) => [v[2 * i]!, v[2 * i + 1]!]);
   const cv = value ? Number((value.data as ArrayLike<number>)[0]) : 0;
   r.emit({ kind: 'op', module: 'keras.src.ops.numpy', className: 'Pad', config: { pad_width: pairs, mode: 'constant' }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }, ...(cv !== 0 ? [{ kind: 'value' as const, value: cv }] : [])], nodes: [n.name] }, n.name);
+}
+
+/**
+ * Zeros before/after the channels (blazeface's residual widening): data movement only, as stock
+ * layers: Reshape to (positions, C), Permute to (C, positions), ZeroPadding1D, Permute back, Reshape.
+ */
+function padChannels(r: Recogniser, n: GraphNode, x: string, shape: number[], lo: number, hi: number): void {
+  const spatial = shape.slice(1, -1);
+  const c = shape[shape.length - 1]!;
+  const positions = spatial.reduce((a, b) => a * b, 1);
+  const base = scopeName(n.name);
+  let t = r.tensor(x);
+  const step = (className: string, config: Record<string, unknown>, suffix: string, key: string) => {
+    t = r.emit({ className, config, weights: [], args: [{ kind: 'tensor', tensor: t }], nodes: [], name: `${base}_${suffix}` }, key);
+  };
+  step('Reshape', { target_shape: [positions, c] }, 'rows', `${n.name}:rows`);
+  step('Permute', { dims: [2, 1] }, 'channels_first', `${n.name}:cf`);
+  step('ZeroPadding1D', { padding: [lo, hi] }, 'pad', `${n.name}:pad`);
+  step('Permute', { dims: [2, 1] }, 'channels_last', `${n.name}:cl`);
+  r.emit({ className: 'Reshape', config: { target_shape: [...spatial, c + lo + hi] }, weights: [], args: [{ kind: 'tensor', tensor: t }], nodes: [n.name] }, n.name);
 }
 
 function concat(r: Recogniser, n: GraphNode): void {
