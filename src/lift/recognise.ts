@@ -279,10 +279,12 @@ function convTail(r: Recogniser, n: GraphNode, key: string, channels: number, fu
 
 function emitWithTail(r: Recogniser, n: GraphNode, className: string, config: Record<string, unknown>, kernel: { name: string; value: HostTensor }, input: string, channels: number, tail: NonNullable<ReturnType<typeof convTail>>): void {
   const weights = [kernel, ...(tail.bias ? [{ name: 'bias', value: f32([channels], floats(tail.bias)) }] : [])];
-  const out = r.emit({ className, config: { ...config, activation: tail.activation, use_bias: !!tail.bias }, weights, args: [{ kind: 'tensor', tensor: input }], nodes: [n.name, ...tail.nodes] }, tail.key);
+  // With a fused LeakyRelu/Prelu, the activation layer after the convolution is what the node computes: it gets the scope's name.
+  const base = scopeName(n.name);
+  const own = tail.after ? { name: `${base}_${className.toLowerCase()}` } : {};
+  const out = r.emit({ className, config: { ...config, activation: tail.activation, use_bias: !!tail.bias }, weights, args: [{ kind: 'tensor', tensor: input }], nodes: [n.name, ...tail.nodes], ...own }, tail.key);
   if (tail.after) {
-    const base = scopeName(n.name);
-    r.emit({ className: tail.after.className, config: tail.after.config, weights: tail.after.weights, args: [{ kind: 'tensor', tensor: out }], nodes: [], name: `${base}_${tail.after.className.toLowerCase()}` }, tail.key + ':act');
+    r.emit({ className: tail.after.className, config: tail.after.config, weights: tail.after.weights, args: [{ kind: 'tensor', tensor: out }], nodes: [], name: base }, tail.key + ':act');
     r.alias.set(tail.key, r.tensor(tail.key + ':act'));
     // The fused node's output is the activation's; the convolution before it is a helper.
     const [conv, act] = r.layers.slice(-2);

@@ -139,3 +139,17 @@ export function unliftable(): Graph {
   const e2 = g.op('Erf', 'u/erf_1/Erf', [r]);
   return g.build([e2], 'unliftable.pb');
 }
+
+/** blazeface's residual widening (zeros appended to the channels) and _FusedConv2D with a fused Prelu (facemesh, iris). */
+export function widen(): Graph {
+  const g = new GraphBuilder();
+  const x = g.placeholder('x', 'float32', [1, 4, 4, 2]);
+  const pads = g.const('model/tf_op_layer_Pad/Pad/paddings', i32([4, 2], [0, 0, 0, 0, 0, 0, 1, 2]));
+  const wide = g.op('Pad', 'model/tf_op_layer_Pad/Pad', [x, pads]);
+  const w = g.const('model/conv/kernel', f([3, 3, 2, 5], 51));
+  const b = g.const('model/conv/bias', f([5], 52, 0.1));
+  const alpha = g.const('model/conv/alpha', f([5], 53, 0.3));
+  const c = g.op('_FusedConv2D', 'model/p_re_lu/FusedConv', [x, w, b, alpha], { strides: A.ints([1, 1, 1, 1]), padding: A.str('SAME'), fused_ops: A.list({ strings: ['BiasAdd', 'Prelu'] }), num_args: A.int(2), epsilon: A.float(0) });
+  const sum = g.op('AddV2', 'model/add/add', [c, wide]);
+  return g.build([sum], 'widen.pb');
+}

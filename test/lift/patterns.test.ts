@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { lift } from '../../src/lift/index.js';
-import { cnn, folded, merges, mobile, needsOps, writePb } from './graphs.js';
+import { cnn, folded, merges, mobile, needsOps, widen, writePb } from './graphs.js';
 import { configLayers, outDir, runnerSupportsOps } from './support.js';
 
 type J = Record<string, unknown>;
@@ -54,6 +54,17 @@ const CASES: { name: string; graph: () => ReturnType<typeof cnn>; expect: { name
       { name: 'min', cls: 'Minimum' },
       { name: 'up', cls: 'UpSampling2D', config: { size: [2, 2], interpolation: 'nearest' } },
       { name: 'deconv', cls: 'Conv2DTranspose', config: { filters: 3, strides: [2, 2], padding: 'same' } },
+    ],
+  },
+  {
+    name: 'Pad of zeros on the channels (Reshape, Permute, ZeroPadding1D, Permute, Reshape), _FusedConv2D with a fused Prelu',
+    graph: widen,
+    expect: [
+      { name: 'tf_op_layer_Pad_pad', cls: 'ZeroPadding1D', config: { padding: [1, 2] } },
+      { name: 'tf_op_layer_Pad', cls: 'Reshape', config: { target_shape: [4, 4, 5] } },
+      { name: 'p_re_lu_conv2d', cls: 'Conv2D', config: { activation: 'linear', use_bias: true } },
+      { name: 'p_re_lu', cls: 'PReLU', config: { shared_axes: [1, 2] } },
+      { name: 'add', cls: 'Add' },
     ],
   },
 ];
