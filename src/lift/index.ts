@@ -70,6 +70,24 @@ function modelName(original: string, given?: string): string {
   return clean === '' || clean === 'model' ? 'lifted' : clean;
 }
 
+/** Writes model.keras, model.weights.h5, model.py and alignment.json into `out`; returns their paths in that order. */
+export async function writeLifted(model: LiftedModel, out: string, original: string): Promise<string[]> {
+  mkdirSync(out, { recursive: true });
+  const enc = new TextEncoder();
+  const weights = await kerasWeightsH5(model);
+  const keras = writeZip([
+    ['metadata.json', enc.encode(JSON.stringify(kerasMetadata()))],
+    ['config.json', enc.encode(JSON.stringify(kerasConfig(model)))],
+    ['model.weights.h5', weights],
+  ], true);
+  const files = [join(out, 'model.keras'), join(out, 'model.weights.h5'), join(out, 'model.py'), join(out, 'alignment.json')];
+  writeFileSync(files[0]!, keras);
+  writeFileSync(files[1]!, weights);
+  writeFileSync(files[2]!, pythonSource(model, original));
+  writeFileSync(files[3]!, JSON.stringify(liftAlignment(model), null, 2) + '\n');
+  return files;
+}
+
 /**
  * What the lift claims: each layer's output equals one tensor of the original. Written as an
  * alignment map (`parity align` format) so that the proof compares exactly these pairs.
@@ -100,19 +118,7 @@ export async function lift(original: string, opts: LiftOptions): Promise<LiftRes
   const timings = { liftMs: 0, proofMs: 0 };
   if (unliftable.length) return { status: 'unliftable', exitCode: 2, unliftable, model, files: [], counts, timings: { ...timings, liftMs: performance.now() - t0 } };
 
-  mkdirSync(opts.out, { recursive: true });
-  const enc = new TextEncoder();
-  const weights = await kerasWeightsH5(model);
-  const keras = writeZip([
-    ['metadata.json', enc.encode(JSON.stringify(kerasMetadata()))],
-    ['config.json', enc.encode(JSON.stringify(kerasConfig(model)))],
-    ['model.weights.h5', weights],
-  ], true);
-  const files = [join(opts.out, 'model.keras'), join(opts.out, 'model.weights.h5'), join(opts.out, 'model.py'), join(opts.out, 'alignment.json')];
-  writeFileSync(files[0]!, keras);
-  writeFileSync(files[1]!, weights);
-  writeFileSync(files[2]!, pythonSource(model, original));
-  writeFileSync(files[3]!, JSON.stringify(liftAlignment(model), null, 2) + '\n');
+  const files = await writeLifted(model, opts.out, original);
   timings.liftMs = performance.now() - t0;
   if (opts.prove === false) return { status: 'written', exitCode: 0, unliftable: [], model, files, counts, timings };
   const t1 = performance.now();
