@@ -153,3 +153,13 @@ export function widen(): Graph {
   const sum = g.op('AddV2', 'model/add/add', [c, wide]);
   return g.build([sum], 'widen.pb');
 }
+
+/** A float16 kernel cast to float32 before the convolution (weights stored in half precision). */
+export function halfWeights(): Graph {
+  const g = new GraphBuilder();
+  const x = g.placeholder('x', 'float32', [1, 3, 3, 1]);
+  const k16 = g.const('model/conv/kernel_f16', host('float16', [1, 1, 1, 3], [0.1, 0.2, 0.3]));
+  const k = g.op('Cast', 'model/conv/Cast', [k16], { SrcT: A.dtype('float16'), DstT: A.dtype('float32') });
+  const c = g.op('Conv2D', 'model/conv/Conv2D', [x, k], { strides: A.ints([1, 1, 1, 1]), padding: A.str('VALID'), data_format: A.str('NHWC') });
+  return g.build([c], 'half.pb');
+}

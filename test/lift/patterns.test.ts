@@ -130,3 +130,15 @@ describe('lift: ops where no layer fits (keras.ops entries as Keras serialises t
     expect(res.unproven).toMatch(/Transpose/);
   });
 });
+
+describe('lift: weights as the original computes them', () => {
+  it('a float16 kernel cast to float32 becomes the float32 kernel of the half values (0.1 -> 0.0999755859375)', async () => {
+    const { halfWeights } = await import('./graphs.js');
+    const res = await lift(writePb(halfWeights()), { out: outDir(), seeds: 1 });
+    const conv = res.model!.layers.find((l) => l.className === 'Conv2D')!;
+    // float16 nearest values, by hand: 0.1 = 0x2E66, 0.2 = 0x3266, 0.3 = 0x34CD.
+    expect(Array.from(conv.weights[0]!.value.data as Float32Array)).toEqual([0.0999755859375, 0.199951171875, 0.300048828125]);
+    expect(conv.nodes).toEqual(['model/conv/Conv2D']);
+    expect(res.status, res.proof?.summary).toBe('proven');
+  });
+});
