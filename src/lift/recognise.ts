@@ -550,6 +550,7 @@ function constArg(t: HostTensor): CallArg {
 }
 
 function binary(r: Recogniser, n: GraphNode): void {
+  if (n.op === 'BiasAdd' && !needNhwc(r, n)) return;
   if (prelu(r, n)) return;
   const [a, b] = r.dataInputs(n);
   const da = r.isDynamic(a!);
