@@ -68,7 +68,7 @@ export const command: Command = {
     if (res.proof) process.stdout.write(consoleReport(res.proof, { color: process.stdout.isTTY }));
     if (res.status === 'proven') process.stdout.write('parity: lift proven equivalent\n');
     if (res.status === 'unproven') process.stdout.write(`parity: lifted but NOT proven: the Keras runner cannot run the written model yet:\n${res.unproven}\n`);
-    if (res.status === 'not-equivalent') process.stdout.write(`parity: the lifted model is NOT equivalent (a lift bug): see ${res.files[3]}\n`);
+    if (res.status === 'not-equivalent') process.stdout.write(`parity: the lifted model is NOT equivalent (a lift bug): see ${res.files.find((f) => f.endsWith('.html'))}\n`);
     return res.exitCode;
   },
 };
