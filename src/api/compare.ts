@@ -41,6 +41,8 @@ export interface CompareOptions extends InputOptions {
   backend?: BackendName | 'auto';
   /** SavedModel signature (default serving_default). */
   signature?: string;
+  /** Compare the original only up to these tensors (its other outputs are not computed). */
+  outputs?: string[];
   /** Record every loop iteration ('all', default) or only the last one. */
   loopActivations?: 'all' | 'last';
   /** Called with a line of progress once per stage. */
@@ -93,7 +95,7 @@ export async function compare(original: string, candidate: string, options: Comp
   MetricsPool.get();
   const loop = o.loopActivations ? { loopActivations: o.loopActivations } : {};
   progress(`loading ${original}`);
-  const ref = await loadModel(original, { signature: o.signature, feeds: inputOverrides(o), ...loop });
+  const ref = await loadModel(original, { signature: o.signature, feeds: inputOverrides(o), ...(o.outputs?.length ? { outputs: o.outputs } : {}), ...loop });
   try {
     // The seeded inputs are drawn on the metrics thread while the candidate loads.
     const feeds = feedsMaker(o, ref.runner.inputs(), ref.graph, ref.runner.inputHints?.(), progress);

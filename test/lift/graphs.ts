@@ -1,0 +1,165 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeGraphDef } from '../../src/formats/graphdef-writer.js';
+import { A } from '../../src/graph/attrs.js';
+import { GraphBuilder, host } from '../../src/graph/builder.js';
+import type { Graph } from '../../src/graph/ir.js';
+
+/**
+ * Small TF graphs, one per pattern lift recognises, written as they appear in real exports
+ * (TF scopes `model/<layer>/<Op>`), with deterministic pseudo-random weights.
+ */
+
+export function pseudo(n: number, seed: number, scale = 0.5): number[] {
+  let s = seed * 9301 + 49297;
+  return Array.from({ length: n }, () => {
+    s = (s * 9301 + 49297) % 233280;
+    return (s / 233280 - 0.5) * 2 * scale;
+  });
+}
+
+const f = (shape: number[], seed: number, scale = 0.5) => host('float32', shape, pseudo(shape.reduce((a, b) => a * b, 1), seed, scale));
+const i32 = (shape: number[], v: number[]) => host('int32', shape, v);
+
+export function writePb(g: Graph, name = 'model.pb'): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lift-'));
+  const p = join(dir, name);
+  writeFileSync(p, encodeGraphDef(g));
+  return p;
+}
+
+function conv(g: GraphBuilder, scope: string, x: string, k: number, cin: number, cout: number, opts: { stride?: number; padding?: string } = {}): string {
+  const w = g.const(`${scope}/kernel`, f([k, k, cin, cout], cout * 7 + k));
+  const s = opts.stride ?? 1;
+  return g.op('Conv2D', `${scope}/Conv2D`, [x, w], { strides: A.ints([1, s, s, 1]), padding: A.str(opts.padding ?? 'SAME'), data_format: A.str('NHWC') });
+}
+
+function bias(g: GraphBuilder, scope: string, x: string, c: number): string {
+  const b = g.const(`${scope}/bias`, f([c], c * 3 + 1, 0.2));
+  return g.op('BiasAdd', `${scope}/BiasAdd`, [x, b], { data_format: A.str('NHWC') });
+}
+
+/** Conv2D+BiasAdd+Relu, MaxPool, Conv2D (valid, stride 2)+BiasAdd+Relu6, Reshape(flatten), MatMul+BiasAdd, Softmax. */
+export function cnn(): Graph {
+  const g = new GraphBuilder();
+  const x = g.placeholder('image', 'float32', [-1, 8, 8, 3]);
+  let t = g.op('Relu', 'model/conv2d/Relu', [bias(g, 'model/conv2d', conv(g, 'model/conv2d', x, 3, 3, 4), 4)]);
+  t = g.op('MaxPool', 'model/max_pooling2d/MaxPool', [t], { ksize: A.ints([1, 2, 2, 1]), strides: A.ints([1, 2, 2, 1]), padding: A.str('VALID'), data_format: A.str('NHWC') });
+  t = g.op('Relu6', 'model/conv2d_1/Relu6', [bias(g, 'model/conv2d_1', conv(g, 'model/conv2d_1', t, 3, 4, 6, { stride: 2, padding: 'VALID' }), 6)]);
+  const shape = g.const('model/flatten/Const', i32([2], [-1, 6]));
+  t = g.op('Reshape', 'model/flatten/Reshape', [t, shape]);
+  const w = g.const('model/dense/kernel', f([6, 5], 11));
+  t = g.op('MatMul', 'model/dense/MatMul', [t, w], { transpose_a: A.bool(false), transpose_b: A.bool(false) });
+  t = bias(g, 'model/dense', t, 5);
+  t = g.op('Softmax', 'model/dense/Softmax', [t]);
+  return g.build([t], 'cnn.pb');
+}
+
+/** _FusedConv2D (BiasAdd, Relu), DepthwiseConv2dNative + BiasAdd + Relu, FusedBatchNormV3 (inference), Mean over H,W. */
+export function mobile(): Graph {
+  const g = new GraphBuilder();
+  const x = g.placeholder('input', 'float32', [1, 6, 6, 2]);
+  const w = g.const('net/conv/kernel', f([3, 3, 2, 4], 5));
+  const b = g.const('net/conv/bias', f([4], 6, 0.1));
+  let t = g.op('_FusedConv2D', 'net/conv/Relu', [x, w, b], { strides: A.ints([1, 1, 1, 1]), padding: A.str('SAME'), fused_ops: A.list({ strings: ['BiasAdd', 'Relu'] }), num_args: A.int(1), epsilon: A.float(0) });
+  const dw = g.const('net/dw/depthwise_kernel', f([3, 3, 4, 2], 8));
+  t = g.op('DepthwiseConv2dNative', 'net/dw/depthwise', [t, dw], { strides: A.ints([1, 2, 2, 1]), padding: A.str('SAME'), data_format: A.str('NHWC') });
+  t = g.op('Relu', 'net/dw/Relu', [bias(g, 'net/dw', t, 8)]);
+  const stats = [pseudo(8, 1, 0.5), pseudo(8, 2, 0.2), pseudo(8, 3, 0.3), pseudo(8, 4, 0.4).map((v) => 1 + Math.abs(v))];
+  const [gamma, beta, mean, variance] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((n, i) => g.const(`net/bn/${n}`, host('float32', [8], stats[i]!)));
+  t = g.op('FusedBatchNormV3', 'net/bn/FusedBatchNormV3', [t, gamma!, beta!, mean!, variance!], { epsilon: A.float(0.001), is_training: A.bool(false), data_format: A.str('NHWC') });
+  const axes = g.const('net/pool/axes', i32([2], [1, 2]));
+  t = g.op('Mean', 'net/pool/Mean', [t, axes], { keep_dims: A.bool(false) });
+  return g.build([t], 'mobile.pb');
+}
+
+/** Folded batch norm (Mul by a constant, then Add), the PReLU pattern relu(x) - a*relu(-x), LeakyRelu, Pad, AvgPool. */
+export function folded(): Graph {
+  const g = new GraphBuilder();
+  const x = g.placeholder('x', 'float32', [1, 5, 5, 3]);
+  let t = conv(g, 'm/conv', x, 1, 3, 3);
+  const scale = g.const('m/bn/mul', f([3], 21, 1));
+  const offset = g.const('m/bn/sub', f([3], 22, 0.3));
+  t = g.op('Mul', 'm/bn/mul_1', [t, scale]);
+  t = g.op('AddV2', 'm/bn/add_1', [t, offset]);
+  const pos = g.op('Relu', 'm/prelu/Relu', [t]);
+  const neg = g.op('Neg', 'm/prelu/Neg', [t]);
+  const negRelu = g.op('Relu', 'm/prelu/Relu_1', [neg]);
+  const alpha = g.const('m/prelu/alpha', f([3], 23, 0.3));
+  const scaled = g.op('Mul', 'm/prelu/mul', [alpha, negRelu]);
+  t = g.op('Sub', 'm/prelu/sub', [pos, scaled]);
+  const pads = g.const('m/pad/paddings', i32([4, 2], [0, 0, 1, 2, 2, 1, 0, 0]));
+  t = g.op('Pad', 'm/pad/Pad', [t, pads]);
+  t = g.op('LeakyRelu', 'm/leaky/LeakyRelu', [t], { alpha: A.float(0.1) });
+  t = g.op('AvgPool', 'm/avg/AvgPool', [t], { ksize: A.ints([1, 2, 2, 1]), strides: A.ints([1, 2, 2, 1]), padding: A.str('SAME'), data_format: A.str('NHWC') });
+  return g.build([t], 'folded.pb');
+}
+
+/** Two branches merged: Concat, Add, Sub, Mul, Maximum, Minimum of tensors; nearest-neighbour upsampling x2; Conv2DBackpropInput. */
+export function merges(): Graph {
+  const g = new GraphBuilder();
+  const x = g.placeholder('x', 'float32', [1, 4, 4, 2]);
+  const a = g.op('Relu', 'model/conv_a/Relu', [conv(g, 'model/conv_a', x, 1, 2, 2)]);
+  const b = g.op('Tanh', 'model/conv_b/Tanh', [conv(g, 'model/conv_b', x, 3, 2, 2)]);
+  const axis = g.const('model/cat/axis', i32([], [3]));
+  const cat = g.op('ConcatV2', 'model/cat/concat', [a, b, axis], { N: A.int(2) });
+  const add = g.op('AddV2', 'model/add/add', [a, b]);
+  const sub = g.op('Sub', 'model/sub/sub', [add, b]);
+  const mul = g.op('Mul', 'model/mul/mul', [sub, a]);
+  const mx = g.op('Maximum', 'model/max/Maximum', [mul, b]);
+  const mn = g.op('Minimum', 'model/min/Minimum', [mx, a]);
+  const both = g.op('ConcatV2', 'model/cat2/concat', [cat, mn, axis], { N: A.int(2) });
+  const size = g.const('model/up/size', i32([2], [8, 8]));
+  const up = g.op('ResizeNearestNeighbor', 'model/up/resize', [both, size], { align_corners: A.bool(false), half_pixel_centers: A.bool(true) });
+  const outSize = g.const('model/deconv/output_shape', i32([4], [1, 16, 16, 3]));
+  const k = g.const('model/deconv/kernel', f([3, 3, 3, 6], 31, 0.3));
+  const de = g.op('Conv2DBackpropInput', 'model/deconv/conv2d_transpose', [outSize, k, up], { strides: A.ints([1, 2, 2, 1]), padding: A.str('SAME'), data_format: A.str('NHWC') });
+  return g.build([de], 'merges.pb');
+}
+
+/** A Transpose that moves the batch axis: only keras.ops.transpose expresses it; plus arithmetic with a non-channel constant. */
+export function needsOps(): Graph {
+  const g = new GraphBuilder();
+  const x = g.placeholder('x', 'float32', [2, 3, 4]);
+  const perm = g.const('t/perm', i32([3], [1, 0, 2]));
+  let t = g.op('Transpose', 't/transpose', [x, perm]);
+  const c = g.const('t/c', f([2, 4], 41));
+  t = g.op('Mul', 't/mul', [t, c]);
+  return g.build([t], 'ops.pb');
+}
+
+/** An op lift cannot express (a random op, and a bilinear resize with align_corners). */
+export function unliftable(): Graph {
+  const g = new GraphBuilder();
+  const x = g.placeholder('x', 'float32', [1, 4, 4, 2]);
+  const e = g.op('Erf', 'u/erf/Erf', [x]);
+  const size = g.const('u/up/size', i32([2], [7, 7]));
+  const r = g.op('ResizeBilinear', 'u/up/ResizeBilinear', [e, size], { align_corners: A.bool(true), half_pixel_centers: A.bool(false) });
+  const e2 = g.op('Erf', 'u/erf_1/Erf', [r]);
+  return g.build([e2], 'unliftable.pb');
+}
+
+/** blazeface's residual widening (zeros appended to the channels) and _FusedConv2D with a fused Prelu (facemesh, iris). */
+export function widen(): Graph {
+  const g = new GraphBuilder();
+  const x = g.placeholder('x', 'float32', [1, 4, 4, 2]);
+  const pads = g.const('model/tf_op_layer_Pad/Pad/paddings', i32([4, 2], [0, 0, 0, 0, 0, 0, 1, 2]));
+  const wide = g.op('Pad', 'model/tf_op_layer_Pad/Pad', [x, pads]);
+  const w = g.const('model/conv/kernel', f([3, 3, 2, 5], 51));
+  const b = g.const('model/conv/bias', f([5], 52, 0.1));
+  const alpha = g.const('model/conv/alpha', f([5], 53, 0.3));
+  const c = g.op('_FusedConv2D', 'model/p_re_lu/FusedConv', [x, w, b, alpha], { strides: A.ints([1, 1, 1, 1]), padding: A.str('SAME'), fused_ops: A.list({ strings: ['BiasAdd', 'Prelu'] }), num_args: A.int(2), epsilon: A.float(0) });
+  const sum = g.op('AddV2', 'model/add/add', [c, wide]);
+  return g.build([sum], 'widen.pb');
+}
+
+/** A float16 kernel cast to float32 before the convolution (weights stored in half precision). */
+export function halfWeights(): Graph {
+  const g = new GraphBuilder();
+  const x = g.placeholder('x', 'float32', [1, 3, 3, 1]);
+  const k16 = g.const('model/conv/kernel_f16', host('float16', [1, 1, 1, 3], [0.1, 0.2, 0.3]));
+  const k = g.op('Cast', 'model/conv/Cast', [k16], { SrcT: A.dtype('float16'), DstT: A.dtype('float32') });
+  const c = g.op('Conv2D', 'model/conv/Conv2D', [x, k], { strides: A.ints([1, 1, 1, 1]), padding: A.str('VALID'), data_format: A.str('NHWC') });
+  return g.build([c], 'half.pb');
+}
