@@ -45,7 +45,7 @@ describe('parity lift (command module)', () => {
     expect(await main(['lift', writePb(cnn())])).toBe(2);
     expect(await main(['lift', writePb(cnn()), '-o', outDir(), '--outputs', 'model/dense/Softmaxx'])).toBe(2);
     vi.restoreAllMocks();
-    expect(io.err()).toMatch(/needs an output folder/);
+    expect(io.err()).toMatch(/required option '-o, --out <dir>' not specified/);
     expect(io.err()).toMatch(/--outputs names 'model\/dense\/Softmaxx', which is not a node of the graph/);
   });
 });
