@@ -402,25 +402,25 @@ describe('7. inspect describes what run refuses', () => {
   });
 
   // qint16 (DT_QINT16), which tf-parity does not compute in: quint8 itself is issue 22 item 8's (another branch).
-  it('a quantised graph (qint16 consts): its structure and the ops it cannot run, with why; loading refuses', async () => {
+  it('a graph in a dtype tf-parity cannot compute in (int4 consts): its structure and the ops it cannot run, with why; loading refuses', async () => {
     const dir = tmp();
     const T = tfType('GraphDef');
-    const q8 = (name: string) => ({ name, op: 'Const', attr: { dtype: { type: 15 }, value: { tensor: { dtype: 15, tensor_shape: { dim: [{ size: 1 }] }, int_val: [7] } } } });
+    const q8 = (name: string) => ({ name, op: 'Const', attr: { dtype: { type: 29 }, value: { tensor: { dtype: 29, tensor_shape: { dim: [{ size: 1 }] }, int_val: [7] } } } });
     const f = (name: string, v: number) => ({ name, op: 'Const', attr: { dtype: { type: 1 }, value: { tensor: { dtype: 1, tensor_shape: {}, float_val: [v] } } } });
     const gd = T.fromObject({
       node: [
         q8('x_quint8_const'), f('x_min', 0), f('x_max', 1), q8('w_quint8_const'), f('w_min', 0), f('w_max', 1),
-        { name: 'conv', op: 'QuantizedConv2D', input: ['x_quint8_const', 'w_quint8_const', 'x_min', 'x_max', 'w_min', 'w_max'] },
+        { name: 'conv', op: 'QuantizedMatMul', input: ['x_quint8_const', 'w_quint8_const', 'x_min', 'x_max', 'w_min', 'w_max'] },
         { name: 'out', op: 'Dequantize', input: ['conv', 'conv:1', 'conv:2'] },
       ],
       versions: { producer: 21 },
     });
     writeFileSync(join(dir, 'quant.pb'), T.encode(gd).finish());
-    await expect(loadGraph(join(dir, 'quant.pb'))).rejects.toThrow(/node 'x_quint8_const': dtype DT_QINT16 is not supported/);
+    await expect(loadGraph(join(dir, 'quant.pb'))).rejects.toThrow(/node 'x_quint8_const': dtype DT_INT4 is not supported/);
     const d = await describeModel(join(dir, 'quant.pb'));
     expect(d.outputs).toEqual(['out']);
-    expect(d.unsupported.map((u) => u.op)).toEqual(expect.arrayContaining(['QuantizedConv2D']));
-    expect(d.notes).toEqual([expect.stringMatching(/^cannot run: .*quant\.pb: node 'x_quint8_const': dtype DT_QINT16 is not supported/)]);
+    expect(d.unsupported.map((u) => u.op)).toEqual(expect.arrayContaining(['QuantizedMatMul']));
+    expect(d.notes).toEqual([expect.stringMatching(/^cannot run: .*quant\.pb: node 'x_quint8_const': dtype DT_INT4 is not supported/)]);
   });
 
   it('a SavedModel whose variables are missing: described with a note, refused by run', async () => {
