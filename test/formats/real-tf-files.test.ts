@@ -129,4 +129,15 @@ describe.skipIf(!existsSync(REAL))('real TensorFlow files (../shared/models/tf-r
     const [y] = [...(await run(path, { input_1: x })).out.values()];
     expect(y!.shape).toEqual([2, 1]);
   });
+
+  it('jsim: the tfjs graph models tensorflowjs_converter made of tiny_mnist.h5 are equivalent to it, every layer paired', async () => {
+    const { compare } = await import('../../src/index.js');
+    const dir = join(REAL, 'public/jsim-tfjs-graph-mnist');
+    for (const web of ['web_model', 'web_model2']) {
+      const r = await compare(join(dir, web, 'model.json'), join(dir, 'tiny_mnist.h5'), { failOn: 'all' });
+      expect(r.verdict, web).toBe('equivalent');
+      expect(r.pairs.length, web).toBeGreaterThanOrEqual(10);
+      expect(r.pairs.filter((p) => p.isOutput).length, web).toBe(1);
+    }
+  });
 });
