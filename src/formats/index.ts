@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { readBytes, readHead } from '../core/read.js';
 import { basename, dirname, extname, join } from 'node:path';
 import { InputError } from '../core/errors.js';
 import type { TensorSpec } from '../core/tensor.js';
@@ -31,7 +32,7 @@ export function detectOriginal(path: string): OriginalKind {
   if (ext === '.pbtxt' || ext === '.txt' || ext === '.prototxt') return 'pbtxt';
   if (ext === '.pb') return 'pb';
   // No telling extension: text format starts with a field name or a comment.
-  const head = readFileSync(path).subarray(0, 64).toString('latin1');
+  const head = Buffer.from(readHead(path, 64)).toString('latin1');
   if (/^\s*(#|node\s*[{<:]|versions\s*[{<:]|library\s*[{<:])/.test(head)) return 'pbtxt';
   return 'pb';
 }
@@ -41,7 +42,7 @@ export async function loadGraph(path: string, opts: { signature?: string; tags?:
   const kind = detectOriginal(path);
   switch (kind) {
     case 'pb':
-      return readGraphDef(new Uint8Array(readFileSync(path)), path);
+      return readGraphDef(readBytes(path), path);
     case 'pbtxt':
       return readGraphDefText(readFileSync(path, 'utf8'), path);
     case 'tfjs-graph':

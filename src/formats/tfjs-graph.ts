@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readConcatenated } from '../core/read.js';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { DType } from '../core/dtype.js';
 import { FormatError, ParityError, errorMessage } from '../core/errors.js';
@@ -224,7 +225,7 @@ function readModel(path: string): Graph {
   const dir = dirname(file);
   for (const [gi, g] of groups.entries()) {
     if (g.specs.length === 0) continue;
-    const chunks: Uint8Array[] = [];
+    const shardPaths: string[] = [];
     for (const p of g.paths) {
       const sp = resolve(dir, p);
       const rel = relative(resolve(dir), sp);
@@ -232,18 +233,10 @@ function readModel(path: string): Graph {
       if (!existsSync(sp) || !statSync(sp).isFile()) {
         throw new FormatError(`${file}: weight shard '${p}' of group ${gi} (weights '${g.specs[0]!.name}'${g.specs.length > 1 ? ` ... '${g.specs[g.specs.length - 1]!.name}'` : ''}) is missing; expected at ${sp}`, { file: sp, node: g.specs[0]!.name });
       }
-      chunks.push(new Uint8Array(readFileSync(sp)));
+      shardPaths.push(sp);
     }
-    let buf: Uint8Array;
-    if (chunks.length === 1) buf = chunks[0]!;
-    else {
-      buf = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
-      let o = 0;
-      for (const c of chunks) {
-        buf.set(c, o);
-        o += c.length;
-      }
-    }
+    // Read straight into one buffer: each weight byte is copied once between the file and the views.
+    const buf = readConcatenated(shardPaths);
     const where = () => `shard${g.paths.length > 1 ? 's' : ''} ${g.paths.map((p) => `'${p}'`).join(' + ')}`;
     let off = 0;
     for (const spec of g.specs) {

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { readBytes } from '../../core/read.js';
 import type { DType } from '../../core/dtype.js';
 import { FormatError, errorMessage } from '../../core/errors.js';
 import { suggest } from '../../core/names.js';
@@ -36,7 +37,7 @@ export async function loadCheckpointGraph(path: string, opts: { describe?: boole
       { file: metaFile },
     );
   }
-  const mg = decodeMetaGraph(new Uint8Array(readFileSync(metaFile)), metaFile);
+  const mg = decodeMetaGraph(readBytes(metaFile), metaFile);
   // A graph that reads no variable (a tf.cond of constants) runs without an index.
   const bundle = existsSync(prefix + '.index') ? openBundle(prefix) : null;
   const graph = graphFromMetaGraph(mg, { path: metaFile, format: 'checkpoint' }, bundle, {

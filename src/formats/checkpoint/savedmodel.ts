@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { readBytes } from '../../core/read.js';
 import { join } from 'node:path';
 import { FormatError, errorMessage } from '../../core/errors.js';
 import type { Graph, GraphNode } from '../../graph/ir.js';
@@ -48,7 +49,7 @@ export function readSavedModel(dir: string): { file: string; sm: Msg } {
   const pb = join(dir, 'saved_model.pb');
   const pbtxt = join(dir, 'saved_model.pbtxt');
   if (existsSync(pb)) {
-    const bytes = new Uint8Array(readFileSync(pb));
+    const bytes = readBytes(pb);
     if (bytes.length === 0) throw new FormatError(`${pb}: empty file, not a SavedModel`, { file: pb });
     try {
       return { file: pb, sm: tfType('SavedModel').decode(bytes) as unknown as Msg };
