@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import type { PairResult } from '../../src/compare/result.js';
+import { decide } from '../../src/compare/stages/decide.js';
+import type { RefNode } from '../../src/compare/stages/diagnose.js';
+import { diagnose } from '../../src/compare/stages/diagnose.js';
+import { accountOutputs } from '../../src/compare/stages/outputs.js';
+
+/**
+ * Issue 23, failures 1, 2 and 5, on the pure stages with activations of their shape (a hand
+ * port exported by torch: a Gemm before its Softmax; heads whose outputs the original's
+ * signature lists in another order).
+ */
+const node = (name: string, type: string, index: number, producedFrom: string[], shape: number[], extra: Partial<RefNode> = {}): RefNode => ({ name, type, index, producedFrom, dtype: 'float32', shape, ...extra });
+
+function pair(index: number, reference: string, candidate: string, pass: boolean, extra: Partial<PairResult> = {}): PairResult {
+  return {
+    index, reference, candidate, referenceOp: 'Op', candidateType: 'Layer', strategy: 'numeric', confidence: 1, pass, isOutput: false, upstream: [], failed: pass ? [] : ['allclose'],
+    referenceShape: [1, 4], candidateShape: [1, 4], metrics: { max_abs: pass ? 0 : 1 } as PairResult['metrics'], ...extra,
+  } as PairResult;
+}
+const own = (pass: boolean) => ({ own: { pass, metrics: { max_abs: pass ? 0 : 1 } as PairResult['metrics'] } });
+
+// The reference (a tfjs graph model): conv, a dense head, its softmax, the signature's Identity.
+const REF = [
+  node('x', 'Placeholder', 0, [], [1, 8]),
+  node('conv/Relu', 'Relu', 1, ['x'], [1, 8]),
+  node('head/MatMul', 'MatMul', 2, ['conv/Relu'], [1, 4]),
+  node('head/BiasAdd', 'BiasAdd', 3, ['head/MatMul'], [1, 4]),
+  node('head/Softmax', 'Softmax', 4, ['head/BiasAdd'], [1, 4]),
+  node('Identity', 'Identity', 5, ['head/Softmax'], [1, 4]),
+];
+// The torch export: the Gemm, then its Softmax (the model's output).
+const CAND = [
+  node('x', 'Placeholder', 0, [], [1, 8]),
+  node('/conv/Relu_output_0', 'Relu', 1, ['x'], [1, 8], { role: 'activation' }),
+  node('/head/Gemm_output_0', 'Gemm', 2, ['/conv/Relu_output_0'], [1, 4], { role: 'affine' }),
+  node('probs', 'Softmax', 3, ['/head/Gemm_output_0'], [1, 4]),
+];
+/** The Softmax paired by shape alone, at 0.08, with the Gemm before the candidate's softmax; the signature's Identity with the candidate's output. */
+const pairs = (headPasses: boolean) => [
+  pair(0, 'conv/Relu', '/conv/Relu_output_0', true),
+  pair(1, 'head/Softmax', '/head/Gemm_output_0', false, { strategy: 'shape', confidence: 0.08, referenceOp: 'Softmax', candidateType: 'Gemm', ...own(false) }),
+  pair(2, 'Identity', 'probs', headPasses, { strategy: 'output', confidence: headPasses ? 1 : 0.6, referenceOp: 'Identity', candidateType: 'Softmax', isOutput: true, ...(headPasses ? {} : own(true)) }),
+];
+
+describe('confidence-aware diagnosis (issue 23, failures 2 and 5)', () => {
+  it('a correct port: a Softmax paired by shape at 0.08 with a Gemm is no first divergence, no root cause, no own error, and does not fail --fail-on all', () => {
+    const d = diagnose(pairs(true), REF, CAND);
+    expect(d.firstDivergence).toBeUndefined();
+    expect(d.rootCause).toBeUndefined();
+    const p = d.pairs[1]!;
+    expect(p.unsure?.reason).toMatch(/^paired by shape alone \(confidence 0\.08\), and the reference's Softmax \(activation\) is not the same kind of layer as the candidate's Gemm \(affine\)/);
+    // It hesitated between the Gemm it took and the Softmax after it, both of its size.
+    expect(p.unsure?.candidates).toEqual(['/head/Gemm_output_0', 'probs']);
+    expect(p.ownDiscounted).toMatch(/^the alignment is unsure of the pair: paired by shape alone/);
+    const all = decide(d.pairs, d.firstDivergence, 'all', { outputs: [] });
+    expect(all.verdict).toBe('equivalent');
+    expect(all.why.join('\n')).toMatch(/1 failing pair is not judged: the alignment is unsure of it/);
+    expect(decide(d.pairs, d.firstDivergence, 'outputs').verdict).toBe('equivalent');
+  });
+
+  it("one head's dense weight broken: the root cause is not the false Softmax~Gemm pair, and the dense layer is named", () => {
+    const d = diagnose(pairs(false), REF, CAND);
+    expect(d.rootCause).not.toBe(1);
+    expect(d.firstDivergence).toBe(2);
+    expect(d.rootCause).toBe(2);
+    // What lies between the output and the last sure pair: the dense layer (and the softmax, paired unsurely).
+    expect(d.pairs[2]!.unpairedBefore).toEqual(['head/MatMul', 'head/BiasAdd', 'head/Softmax']);
+    const dec = decide(d.pairs, d.firstDivergence, 'outputs', { outputs: [] });
+    expect(dec.verdict).toBe('not-equivalent');
+    expect(dec.summary).toMatch(/^not equivalent: first divergence at 'Identity'/);
+  });
+
+  it('a shape-only pair between layers of the same kind stays usable, its hesitation stated', () => {
+    const ps = [pair(0, 'conv/Relu', '/conv/Relu_output_0', true), pair(1, 'head/BiasAdd', '/head/Gemm_output_0', false, { strategy: 'shape', confidence: 0.3, referenceOp: 'BiasAdd', candidateType: 'Gemm', ...own(false) })];
+    const d = diagnose(ps, REF, CAND);
+    expect(d.pairs[1]!.unsure).toBeUndefined();
+    expect(d.pairs[1]!.hesitatedWith).toEqual(['probs']);
+    expect(d.firstDivergence).toBe(1);
+    expect(d.rootCause).toBe(1);
+  });
+});
+
+describe('every output is accounted for (issue 23, failure 1)', () => {
+  // Three heads; the original's signature lists them c, a, b; the port's outputs a, b, c (torch's names).
+  const ref = [
+    node('x', 'Placeholder', 0, [], [1, 8]),
+    node('head_a/Softmax', 'Softmax', 1, ['x'], [1, 4]),
+    node('head_b/Softmax', 'Softmax', 2, ['x'], [1, 4]),
+    node('head_c/Softmax', 'Softmax', 3, ['x'], [1, 3]),
+    node('Identity', 'Identity', 4, ['head_c/Softmax'], [1, 3]),
+    node('Identity_1', 'Identity', 5, ['head_a/Softmax'], [1, 4]),
+    node('Identity_2', 'Identity', 6, ['head_b/Softmax'], [1, 4]),
+  ];
+  const cand = [
+    node('x', 'Placeholder', 0, [], [1, 8]),
+    node('output_0', 'Softmax', 1, ['x'], [1, 4]),
+    node('output_1', 'Softmax', 2, ['x'], [1, 4]),
+    node('output_2', 'Softmax', 3, ['x'], [1, 3]),
+  ];
+  // head_b is broken: its values pair with nothing; the other two pair by values.
+  const ps = [
+    pair(0, 'head_a/Softmax', 'output_0', true, { isOutput: true }),
+    pair(1, 'head_c/Softmax', 'output_2', true, { isOutput: true, referenceShape: [1, 3], candidateShape: [1, 3] }),
+  ];
+  const outputs = accountOutputs({ referenceOutputs: ['Identity', 'Identity_1', 'Identity_2'], candidateOutputs: ['output_0', 'output_1', 'output_2'], refNodes: ref, candNodes: cand, pairs: ps });
+
+  it('an output in no pair makes the comparison not equivalent, and says which and why', () => {
+    expect(outputs.filter((o) => o.pair !== undefined).map((o) => `${o.side}:${o.name}`)).toEqual(['reference:Identity', 'reference:Identity_1', 'candidate:output_0', 'candidate:output_2']);
+    const b = outputs.find((o) => o.name === 'Identity_2')!;
+    expect(b.unpaired).toBe("its shape [1,4] fits the candidate's unpaired output 'output_1', but neither names nor values tie it to it (in the order the models list their outputs it would meet the candidate's 'output_2' [1,3], of another shape)");
+    const c = outputs.find((o) => o.name === 'output_1')!;
+    expect(c.unpaired).toMatch(/^its shape \[1,4\] fits the reference's unpaired output 'Identity_2'/);
+    const dec = decide(ps, undefined, 'outputs', { outputs });
+    expect(dec.verdict).toBe('not-equivalent');
+    expect(dec.summary).toBe("not equivalent: 2 outputs in no pair ('Identity_2', 'output_1'); 0 of 2 pairs fail");
+    expect(dec.why[0]).toBe("the reference's output 'Identity_2' [1,4] is in no pair: " + b.unpaired);
+  });
+
+  it('with every output paired, the same pairs are equivalent and say so', () => {
+    const all = [...ps, pair(2, 'head_b/Softmax', 'output_1', true, { isOutput: true })];
+    const acc = accountOutputs({ referenceOutputs: ['Identity', 'Identity_1', 'Identity_2'], candidateOutputs: ['output_0', 'output_1', 'output_2'], refNodes: ref, candNodes: cand, pairs: all });
+    expect(acc.every((o) => o.pair !== undefined)).toBe(true);
+    const dec = decide(all, undefined, 'outputs', { outputs: acc });
+    expect(dec.verdict).toBe('equivalent');
+    expect(dec.why[0]).toBe('every output is paired and within tolerance (3 output pairs for 3 candidate outputs)');
+  });
+});
