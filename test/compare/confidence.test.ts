@@ -1,4 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/index.js';
+import { compare } from '../../src/index.js';
 import type { PairResult } from '../../src/compare/result.js';
 import { decide } from '../../src/compare/stages/decide.js';
 import type { RefNode } from '../../src/compare/stages/diagnose.js';
@@ -125,4 +129,26 @@ describe('every output is accounted for (issue 23, failure 1)', () => {
     expect(dec.verdict).toBe('equivalent');
     expect(dec.why[0]).toBe('every output is paired and within tolerance (3 output pairs for 3 candidate outputs)');
   });
+});
+
+// Real material (skipped where /work/shared is absent): a Keras 3 MLP and its tfjs export, in
+// which Keras renamed dense -> dense_1: the reference's dense_1 scope names the candidate's
+// dense_1, one layer off. Before issue 23 that false pair was a first divergence, and
+// --fail-on all exited 1 on a correct export.
+const MLP = '/work/shared/models/keras-real/k3_mlp_l2_tfjs';
+describe.skipIf(!existsSync(MLP))('a real Keras 3 MLP against its tfjs export (names one off)', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+  it('is equivalent, also with --fail-on all, with no first divergence; the off-by-one pair is stated as unsure', async () => {
+    for (const failOn of ['outputs', 'all'] as const) {
+      const r = await compare(join(MLP, 'tfjs_model_mlp', 'model.json'), join(MLP, 'Digit_Recognition_MLP.keras'), { seed: 1, failOn });
+      expect(r.verdict).toBe('equivalent');
+      expect(r.firstDivergence).toBeUndefined();
+      expect(r.rootCause).toBeUndefined();
+      expect(r.outputs.every((o) => o.pair !== undefined)).toBe(true);
+      const off = r.pairs.find((p) => p.candidate === 'dense_1' && !p.pass);
+      if (off) expect(off.unsure?.candidates).toEqual(['dense_1', 'dense']);
+    }
+  }, 120_000);
 });

@@ -80,11 +80,24 @@ export function diagnose(pairs: readonly PairResult[], refNodes: readonly RefNod
     delete p.hesitatedWith;
     const r = refActByName.get(norm(p.reference));
     const alts = p.strategy === 'shape' || p.strategy === 'numeric' ? hesitation(p, out, candNodes, candByName) : [];
-    // Layers of different kinds are a false pair only when one of the right kind was there to
-    // take (a Softmax paired with the Gemm before the candidate's Softmax); with none (a port
-    // that left a fused activation out) the pair is where the fault is.
-    const rightKindThere = alts.slice(1).some((n) => kindOf(candByName.get(norm(n))) === kindOf(r));
-    const why = unsureWhy(p, r, candByName.get(norm(p.candidate)), rightKindThere);
+    // Layers of different kinds are a false pair only when one of the right kind, of its size,
+    // reads the chosen one (a Softmax paired with the Gemm before the candidate's Softmax); with
+    // none (a port that left a fused activation out) the pair is where the fault is.
+    const rightKindThere = alts.slice(1).some((n) => {
+      const x = candByName.get(norm(n));
+      return kindOf(x) === kindOf(r) && !!x && reads(x, p.candidate, candByName);
+    });
+    let why = unsureWhy(p, r, candByName.get(norm(p.candidate)), rightKindThere);
+    // A failing pair by a name in its TF scope, with an unpaired candidate layer of its size and
+    // kind before it: the names may be one off (Keras renames dense to dense_1 on export).
+    if (!why && !p.pass && p.strategy === 'name' && p.confidence < 1) {
+      const off = hesitation(p, out, candNodes, candByName).slice(1).filter((n) => !pairOfCand.has(norm(n)) && (candByName.get(norm(n))?.index ?? Infinity) < (candByName.get(norm(p.candidate))?.index ?? -1) && kindOf(candByName.get(norm(n))) === kindOf(r));
+      if (off.length) {
+        why = `paired by a name in its scope (confidence ${p.confidence.toFixed(2)}), and the candidate's unpaired ${off.map((n) => `'${n}'`).join(', ')} before it ${off.length === 1 ? 'has' : 'have'} its size and kind: the names may be one layer off`;
+        p.unsure = { reason: why, candidates: [p.candidate, ...off] };
+        continue;
+      }
+    }
     if (why) p.unsure = { reason: why, candidates: alts };
     else if (alts.length > 1 && !p.pass) p.hesitatedWith = alts.slice(1);
   }
@@ -141,6 +154,18 @@ export function diagnose(pairs: readonly PairResult[], refNodes: readonly RefNod
     ...(rootCause !== undefined ? { rootCause } : {}),
     ...(shapesPart ? { shapesPart } : {}),
   };
+}
+
+/** Whether candidate `x` reads `from`, directly or through data movement. */
+function reads(x: CandNode, from: string, candByName: Map<string, CandNode>): boolean {
+  const stack = x.producedFrom.map(norm);
+  for (let k = 0; stack.length && k < 16; k++) {
+    const n = stack.pop()!;
+    if (n === norm(from)) return true;
+    const a = candByName.get(n);
+    if (a && isMovement(a.type)) stack.push(...a.producedFrom.map(norm));
+  }
+  return false;
 }
 
 /** The nearest pairs up the graph from `from` (their indices, sorted), and the unpaired nodes on the way that `note` keeps. */
