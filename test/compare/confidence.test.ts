@@ -85,6 +85,15 @@ describe('confidence-aware diagnosis (issue 23, failures 2 and 5)', () => {
   });
 });
 
+describe('shapes that part under passing outputs (issue 23, failure 3)', () => {
+  it('the verdict follows the outputs, and why says where the shapes part', () => {
+    const shapesPart = { reference: 'pool/MaxPool', referenceOp: 'MaxPool', referenceShape: [1, 7, 7, 6], candidate: '/pool/MaxPool_output_0', candidateType: 'MaxPool', candidateShape: [1, 6, 8, 8], isRootCause: true, text: 'shapes part here: reference `pool/MaxPool` (MaxPool) gives [1,7,7,6], the candidate\'s `/pool/MaxPool_output_0` (MaxPool) gives [1,6,8,8]' };
+    const dec = decide([pair(0, 'conv/Relu', 'c', false), pair(1, 'Identity', 'probs', true, { isOutput: true })], 0, 'outputs', { outputs: [], shapesPart });
+    expect(dec.verdict).toBe('equivalent');
+    expect(dec.why).toContain("the outputs agree on these inputs, yet the shapes part: reference `pool/MaxPool` (MaxPool) gives [1,7,7,6], the candidate's `/pool/MaxPool_output_0` (MaxPool) gives [1,6,8,8]: the conversion computes something else there");
+  });
+});
+
 describe('every output is accounted for (issue 23, failure 1)', () => {
   // Three heads; the original's signature lists them c, a, b; the port's outputs a, b, c (torch's names).
   const ref = [

@@ -57,6 +57,7 @@ export function decide(pairs: readonly PairResult[], firstDivergence: number | u
     const outs = facts.outputs?.filter((o) => o.side === 'candidate').length ?? outputs.length;
     if (outputs.length) why.unshift(`every output is paired and within tolerance (${outputs.length} output pair${outputs.length === 1 ? '' : 's'}${outs ? ` for ${outs} candidate output${outs === 1 ? '' : 's'}` : ''})`);
     else why.unshift(`no output of either model is in a pair, and every compared layer passes`);
+    if (facts.shapesPart) why.push(`the outputs agree on these inputs, yet ${facts.shapesPart.text.replace(/^shapes part here/, 'the shapes part')}: the conversion computes something else there`);
     const inter = failing.filter((p) => !p.isOutput && !p.unsure);
     if (failOn === 'outputs' && outputs.length && inter.length) {
       why.push(`${inter.length} intermediate layer${inter.length === 1 ? '' : 's'} fail${inter.length === 1 ? 's' : ''}, but the outputs agree on these inputs, so the verdict follows them (they may not agree on others; --fail-on all counts every layer)`);
