@@ -146,7 +146,8 @@ export function diagnose(pairs: readonly PairResult[], refNodes: readonly RefNod
   // (a ReLU the conversion left out): its own error was measured without them.
   for (const i of new Set([rootCause, firstDivergence])) {
     const b = i !== undefined ? between.get(i) : undefined;
-    if (b && !out[i!]!.pass) out[i!]!.unpairedBefore = b.slice(0, 8);
+    // Past where the shapes part, what pairs with nothing is computed at other shapes, not lacking.
+    if (b && !out[i!]!.pass && !(shapesPart && b.includes(shapesPart.reference))) out[i!]!.unpairedBefore = b.slice(0, 8);
   }
   return {
     pairs: out,
