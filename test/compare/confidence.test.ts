@@ -85,6 +85,33 @@ describe('confidence-aware diagnosis (issue 23, failures 2 and 5)', () => {
   });
 });
 
+describe('what stays claimable past a slip and through a fused layer', () => {
+  // TF: a conv with its ReLU fused, then a batch norm's Mul; the port: Conv, Relu, Mul.
+  const ref = [node('x', 'Placeholder', 0, [], [1, 8, 8, 4]), node('a/Relu', '_FusedConv2D', 1, ['x'], [1, 8, 8, 4], { role: 'activation' }), node('bn/Mul', 'Mul', 2, ['a/Relu'], [1, 8, 8, 4])];
+  const cand = [
+    node('x', 'Placeholder', 0, [], [1, 4, 8, 8]),
+    node('/c/Conv', 'Conv', 1, ['x'], [1, 4, 8, 8], { role: 'affine' }),
+    node('/Relu', 'Relu', 2, ['/c/Conv'], [1, 4, 8, 8], { role: 'activation' }),
+    node('/Mul', 'Mul', 3, ['/Relu'], [1, 4, 8, 8]),
+  ];
+  it('a conv paired with the Conv before its ReLU, that ReLU with the next layer, all by shape and failing: the conv stays the root cause', () => {
+    const ps = [
+      pair(0, 'a/Relu', '/c/Conv', false, { strategy: 'shape', confidence: 0.3, referenceShape: [1, 8, 8, 4], candidateShape: [1, 4, 8, 8], ...own(false) }),
+      pair(1, 'bn/Mul', '/Relu', false, { strategy: 'shape', confidence: 0.3, referenceShape: [1, 8, 8, 4], candidateShape: [1, 4, 8, 8], ...own(false) }),
+    ];
+    const d = diagnose(ps, ref, cand);
+    expect(d.pairs[0]!.unsure).toBeUndefined();
+    expect(d.firstDivergence).toBe(0);
+    expect(d.rootCause).toBe(0);
+  });
+  it("a fused conv+ReLU paired with the port's Relu: re-running it re-ran the Conv too, which is inside the fused layer: the own error counts", () => {
+    const ps = [pair(0, 'a/Relu', '/Relu', false, { strategy: 'shape', confidence: 0.5, referenceShape: [1, 8, 8, 4], candidateShape: [1, 4, 8, 8], ...own(false) })];
+    const d = diagnose(ps, ref, cand);
+    expect(d.pairs[0]!.ownDiscounted).toBeUndefined();
+    expect(d.rootCause).toBe(0);
+  });
+});
+
 describe('shapes that part under passing outputs (issue 23, failure 3)', () => {
   it('the verdict follows the outputs, and why says where the shapes part', () => {
     const shapesPart = { reference: 'pool/MaxPool', referenceOp: 'MaxPool', referenceShape: [1, 7, 7, 6], candidate: '/pool/MaxPool_output_0', candidateType: 'MaxPool', candidateShape: [1, 6, 8, 8], isRootCause: true, text: 'shapes part here: reference `pool/MaxPool` (MaxPool) gives [1,7,7,6], the candidate\'s `/pool/MaxPool_output_0` (MaxPool) gives [1,6,8,8]' };

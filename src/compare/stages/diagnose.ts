@@ -81,11 +81,17 @@ export function diagnose(pairs: readonly PairResult[], refNodes: readonly RefNod
     const r = refActByName.get(norm(p.reference));
     const alts = p.strategy === 'shape' || p.strategy === 'numeric' ? hesitation(p, out, candNodes, candByName) : [];
     // Layers of different kinds are a false pair only when one of the right kind, of its size,
-    // reads the chosen one (a Softmax paired with the Gemm before the candidate's Softmax); with
-    // none (a port that left a fused activation out) the pair is where the fault is.
+    // reads the chosen one and is free or surely paired elsewhere (a Softmax paired with the
+    // Gemm before the candidate's Softmax); with none (a port that left a fused activation out)
+    // the pair is where the fault is.
     const rightKindThere = alts.slice(1).some((n) => {
       const x = candByName.get(norm(n));
-      return kindOf(x) === kindOf(r) && !!x && reads(x, p.candidate, candByName);
+      if (!x || kindOf(x) !== kindOf(r) || !reads(x, p.candidate, candByName)) return false;
+      // Past a slip by one (a conv paired with the Conv before its ReLU, that ReLU with the next
+      // batch norm, all by shape, all failing) the pair's layer is still where it goes wrong.
+      const xi = pairOfCand.get(norm(n));
+      const xp = xi !== undefined ? out[xi] : undefined;
+      return !xp || xp.pass || xp.strategy !== 'shape';
     });
     let why = unsureWhy(p, r, candByName.get(norm(p.candidate)), rightKindThere);
     // A failing pair by a name in its TF scope, with an unpaired candidate layer of its size and
@@ -106,7 +112,7 @@ export function diagnose(pairs: readonly PairResult[], refNodes: readonly RefNod
   // Own errors that say something of the layer alone.
   for (const p of out) {
     if (!p.own) continue;
-    const why = p.unsure ? `the alignment is unsure of the pair: ${p.unsure.reason}` : ownDiscount(p, refActByName, candByName, pairOfCand);
+    const why = p.unsure ? `the alignment is unsure of the pair: ${p.unsure.reason}` : ownDiscount(p, refActByName, candByName, pairOfCand, pairOfRef);
     if (why) p.ownDiscounted = why;
   }
   // The activations between each pair and its sure upstream pairs that no sure pair holds.
@@ -196,13 +202,22 @@ function walkUp(from: readonly string[], byName: Map<string, RefNode>, pairOf: M
  * different kinds, or re-running it "alone" re-ran unpaired candidate computations before it
  * (a chain of layers, not one).
  */
-function ownDiscount(p: PairResult, refByName: Map<string, RefNode>, candByName: Map<string, CandNode>, pairOfCand: Map<string, number>): string | undefined {
+function ownDiscount(p: PairResult, refByName: Map<string, RefNode>, candByName: Map<string, CandNode>, pairOfCand: Map<string, number>, pairOfRef: Map<string, number>): string | undefined {
   const r = refByName.get(norm(p.reference));
   const c = candByName.get(norm(p.candidate));
   if (!c || !r) return undefined;
-  const { unpaired } = walkUp(c.producedFrom, candByName, pairOfCand, (a) => isPairable(a, 'candidate') && !isMovement(a.type) && !PADDING.test(a.type));
-  if (unpaired.length) return `re-running it on the reference's inputs re-ran unpaired candidate layers before it too (${unpaired.slice(0, 4).join(', ')}${unpaired.length > 4 ? ', ...' : ''}): a chain, not the layer alone`;
-  return undefined;
+  const computes = (a: RefNode, side: 'reference' | 'candidate') => isPairable(a, side) && !isMovement(a.type) && !PADDING.test(a.type);
+  const crossed = walkUp(c.producedFrom, candByName, pairOfCand, (a) => computes(a, 'candidate')).unpaired.map((n) => candByName.get(norm(n))!).filter(Boolean);
+  if (!crossed.length) return undefined;
+  // The same computations on the reference's side: what it crosses unpaired, and what a fused op
+  // holds (TF's conv+bias+ReLU is one node where a port has a Conv and a Relu).
+  const refCrossed = walkUp(r.producedFrom, refByName, pairOfRef, (a) => computes(a, 'reference')).unpaired.map((n) => refByName.get(norm(n))!).filter(Boolean);
+  const room = refCrossed.length + (/^_Fused/.test(r.type) ? 2 : 0);
+  const shapes = [r, ...refCrossed].map((a) => a.shape).filter((x): x is number[] => !!x);
+  const odd = crossed.filter((a) => a.shape && !shapes.some((sh) => fits(sh, a.shape!)));
+  if (crossed.length <= room && !odd.length) return undefined;
+  const list = crossed.slice(0, 4).map((a) => a.name).join(', ') + (crossed.length > 4 ? ', ...' : '');
+  return `re-running it on the reference's inputs re-ran unpaired candidate layers before it too (${list})${odd.length ? ' at shapes the reference does not have there' : ''}: a chain, not the layer alone`;
 }
 
 /**
