@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { compare } from '../../src/index.js';
+import type { ActInfo } from '../../src/compare/align/index.js';
+import { align } from '../../src/compare/align/index.js';
 import type { PairResult } from '../../src/compare/result.js';
 import { decide } from '../../src/compare/stages/decide.js';
 import type { RefNode } from '../../src/compare/stages/diagnose.js';
@@ -187,4 +189,19 @@ describe.skipIf(!existsSync(MLP))('a real Keras 3 MLP against its tfjs export (n
       if (off) expect(off.unsure?.candidates).toEqual(['dense_1', 'dense']);
     }
   }, 120_000);
+});
+
+describe('outputs left unpaired pair by shape, never by order alone (issue 23, failure 1)', () => {
+  const act = (name: string, index: number, shape: number[]): ActInfo => ({ name, type: 'Softmax', shape, dtype: 'float32', index, producedFrom: ['x'] });
+  const refActs = [act('head_a', 0, [1, 4]), act('head_b', 1, [1, 3])];
+  const candActs = [act('out_a', 0, [1, 4]), act('out_b', 1, [1, 3])];
+  it('the signature lists the heads b, a; the port a, b: each pairs with the output of its shape', () => {
+    const a = align(refActs, candActs, { namesOnly: true, referenceOutputs: ['head_b', 'head_a'], candidateOutputs: ['out_a', 'out_b'] });
+    expect(a.pairs.map((p) => `${p.reference}~${p.candidate}:${p.strategy}`).sort()).toEqual(['head_a~out_a:output', 'head_b~out_b:output']);
+  });
+  it('two outputs of one shape that names do not tell apart stay unpaired (the order does not decide)', () => {
+    const two = [act('p', 0, [1, 4]), act('q', 1, [1, 4])];
+    const a = align(two, [act('u', 0, [1, 4]), act('v', 1, [1, 4])], { namesOnly: true, referenceOutputs: ['p', 'q'], candidateOutputs: ['u', 'v'] });
+    expect(a.pairs).toEqual([]);
+  });
 });
