@@ -8,6 +8,8 @@ import { A } from '../../src/graph/attrs.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { compare } from '../../src/index.js';
 import { consoleReport } from '../../src/report/console.js';
+import { junitReport } from '../../src/report/junit.js';
+import { markdownReport } from '../../src/report/markdown.js';
 
 /**
  * Which pairs are outputs: a reference from a training graph (a checkpoint's .meta) ends in its
@@ -93,6 +95,9 @@ describe('outputs of either model', () => {
     const text = consoleReport(r, { color: false });
     expect(text).toContain('no output of either model is in a pair: every pair decides the verdict');
     expect(text).toContain("UNPAIRED: the candidate's output 'extra' [2] float32: no reference output has its shape [2]");
+    // The Markdown and JUnit reports say it too (JUnit: a failing test case per output in no pair).
+    expect(markdownReport(r)).toContain("- UNPAIRED: the candidate's output 'extra' [2] float32: no reference output has its shape [2]");
+    expect(junitReport(r)).toMatch(/<testcase [^>]*name="unpaired candidate output extra"[^>]*>\s*<failure message="in no pair: no reference output has its shape \[2\]/);
     // With an output in a pair, the console does not say it.
     const paired = await compare(join(dir, 'train.pb'), join(dir, 'serve.pb'), { seed: 3, ownError: false });
     expect(consoleReport(paired, { color: false })).not.toContain('no output of either model');
