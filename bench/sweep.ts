@@ -194,7 +194,9 @@ function failureShapeCases(): SweepCase[] {
 }
 
 function outcomeOf(c: SweepCase, r: Result): Omit<SweepRow, keyof SweepCase | 'ms'> {
-  const rc = r.rootCause !== undefined ? r.pairs[r.rootCause] : undefined;
+  // Where the shapes part, when that is the root cause (issue 23: no pair before it fails for sure).
+  const sp = r.shapesPart?.isRootCause ? r.shapesPart : undefined;
+  const rc = sp ? { reference: sp.reference, confidence: 1, unpairedBefore: undefined as string[] | undefined } : r.rootCause !== undefined ? r.pairs[r.rootCause] : undefined;
   const fd = r.firstDivergence !== undefined ? r.pairs[r.firstDivergence] : undefined;
   const base = {
     verdict: r.verdict,

@@ -13,6 +13,7 @@ import { assembleResult } from './stages/assemble.js';
 import { bindFeeds } from './stages/bind.js';
 import { decide } from './stages/decide.js';
 import { diagnose } from './stages/diagnose.js';
+import { accountOutputs } from './stages/outputs.js';
 import type { MeasureContext } from './stages/measure-pair.js';
 import { worse } from './stages/measure-pair.js';
 import { measureAligned } from './stages/measure.js';
@@ -39,16 +40,17 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
   if (opts.perTensor && Object.keys(opts.perTensor).length === 0) opts = { ...opts, perTensor: undefined };
   // Starts the metrics thread now, so it is up by the time the first pairs arrive.
   if (engine.metricsThread) MetricsPool.get();
-  const sofar: SoFar = { kept: new Map(), own: new Map(), refNodes: [], inputFacts: [], timings: { referenceMs: 0, candidateMs: 0, compareMs: 0, ownErrorMs: 0, totalMs: 0 } };
+  const sofar: SoFar = { kept: new Map(), own: new Map(), refNodes: [], candNodes: [], inputFacts: [], timings: { referenceMs: 0, candidateMs: 0, compareMs: 0, ownErrorMs: 0, totalMs: 0 } };
   const iterations = Math.max(1, opts.iterations);
   for (let it = 0; it < iterations; it++) await iterate(reference, candidate, opts, engine, it, iterations, sofar);
 
-  const { pairs, firstDivergence, rootCause } = diagnose(densePairs(sofar.kept, sofar.own), sofar.refNodes);
-  const decision = decide(pairs, firstDivergence, opts.failOn);
+  const { pairs, firstDivergence, rootCause, shapesPart } = diagnose(densePairs(sofar.kept, sofar.own), sofar.refNodes, sofar.candNodes);
+  const outputs = accountOutputs({ referenceOutputs: reference.outputs(), candidateOutputs: candidate.outputs(), refNodes: sofar.refNodes, candNodes: sofar.candNodes, pairs });
+  const decision = decide(pairs, firstDivergence, opts.failOn, { outputs, ...(shapesPart ? { shapesPart } : {}), ...(rootCause !== undefined ? { rootCause } : {}) });
   // The metric pass's own memory (for host arrays) cannot shrink: let it go between comparisons.
   releaseOwnMemory();
   sofar.timings.totalMs = performance.now() - tStart;
-  return assembleResult({ reference, candidate, opts, iterations, started, timings: sofar.timings, inputFacts: sofar.inputFacts, refNodes: sofar.refNodes, alignment: sofar.alignment!, pairs, firstDivergence, rootCause, decision });
+  return assembleResult({ reference, candidate, opts, iterations, started, timings: sofar.timings, inputFacts: sofar.inputFacts, refNodes: sofar.refNodes, alignment: sofar.alignment!, pairs, firstDivergence, rootCause, shapesPart, outputs, decision });
 }
 
 /** What the iterations have found so far. */
@@ -56,6 +58,8 @@ interface SoFar {
   alignment?: Alignment;
   /** The reference's activations in run order (first iteration). */
   refNodes: ActInfo[];
+  /** The candidate's activations in run order (first iteration). */
+  candNodes: ActInfo[];
   inputFacts: InputFacts[];
   /** Each pair's worst iteration, and the own error measured on that iteration. */
   kept: Map<number, PairResult>;
@@ -81,7 +85,10 @@ async function iterate(reference: Runner, candidate: Runner, opts: CompareOption
     timings.compareMs += seen.inRunMs;
     const t0 = performance.now();
     const alignment = (sofar.alignment ??= alignObserved(seen, reference, candidate, opts));
-    if (!known) sofar.refNodes = seen.ref.acts;
+    if (!known) {
+      sofar.refNodes = seen.ref.acts;
+      sofar.candNodes = seen.cand.acts;
+    }
     const measured = await measureAligned(reference, candidate, feeds, alignment, seen, store, ctx, engine, say);
     timings.referenceMs += measured.rerun.referenceMs;
     timings.candidateMs += measured.rerun.candidateMs;

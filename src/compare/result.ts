@@ -71,10 +71,53 @@ export interface PairResult {
    * ReLU out), in execution order. Its own error was measured without them.
    */
   unpairedBefore?: string[];
+  /**
+   * Set when the alignment is unsure of this pair (found by shape alone, or by values at a low
+   * similarity): it is never a first divergence or root cause, its own error is not claimed,
+   * and with failOn 'all' it does not decide the verdict. Says why, and the candidate layers the
+   * alignment hesitated between (the chosen one first).
+   */
+  unsure?: { reason: string; candidates: string[] };
+  /** On a failing pair found by shape alone: the other candidate layers of its size the alignment could have chosen. */
+  hesitatedWith?: string[];
+  /** Why the own error, computed, says nothing of this layer alone (another computation, a chain re-run). */
+  ownDiscounted?: string;
   referenceStats: ValueStats;
   candidateStats: ValueStats;
   histogram: ErrorHistogram;
   worst: { index: number[]; reference: number; candidate: number; abs: number }[];
+}
+
+/** One model output of either side: paired (its pair) or not (why, and whether the verdict counts it). */
+export interface OutputAccount {
+  side: 'reference' | 'candidate';
+  name: string;
+  shape: number[];
+  dtype: string;
+  /** Its pair's index, when it is in one. */
+  pair?: number;
+  /** Why it is in no pair, in words (shape, dtype, order). */
+  unpaired?: string;
+  /** An unpaired output that does not make the verdict NOT EQUIVALENT (a loss the reference computes past the paired output). */
+  excused?: boolean;
+}
+
+/**
+ * Where the shapes of the two models part: the first reference layer whose output shape no
+ * candidate activation has (under any layout), nor its readers', and the candidate layer in its
+ * place (the first computing layer past their last pair in common, of the same kind).
+ */
+export interface ShapesPart {
+  reference: string;
+  referenceOp: string;
+  referenceShape: number[];
+  candidate?: string;
+  candidateType?: string;
+  candidateShape?: number[];
+  /** The root cause: no pair before it fails for sure. */
+  isRootCause: boolean;
+  /** In words: "shapes part here: reference `…` gives [..], the candidate's `…` gives [..] (…)". */
+  text: string;
 }
 
 export interface GraphNodeFacts {
@@ -111,8 +154,16 @@ export interface Result {
   pairs: PairResult[];
   /** Pair index of the first divergence: earliest failing pair whose upstream pairs pass. */
   firstDivergence?: number;
-  /** Pair index of the root cause: the first failing pair whose own error also fails. */
+  /**
+   * Pair index of the root cause: the first failing pair whose own error also fails. Absent when
+   * the shapes part before any pair fails for sure (shapesPart.isRootCause).
+   */
   rootCause?: number;
+  /** Why the verdict is what it is, in words, one reason a line. */
+  why: string[];
+  /** Every model output of either side, paired or why not. */
+  outputs: OutputAccount[];
+  shapesPart?: ShapesPart;
   unmatched: { reference: string[]; candidate: string[] };
   alignment: AlignedPair[];
   /** The reference graph for the graph view (nodes in execution order). */

@@ -21,6 +21,26 @@ export function unpairedLine(r: Result, p: PairResult): string | undefined {
   return `between its inputs and it the reference computes ${list}, which no candidate layer pairs with: if the conversion lacks ${p.unpairedBefore.length > 1 ? 'them' : 'it'}, that is the fault`;
 }
 
+/** How sure the alignment is of a pair, in words (shown where it is unsure or paired by shape alone). */
+export function sureness(p: PairResult): string | undefined {
+  if (p.unsure) return `the alignment is unsure of this pair: ${p.unsure.reason}${p.unsure.candidates.length > 1 ? `; it hesitated between ${p.unsure.candidates.map((c) => `'${c}'`).join(', ')}` : ''}`;
+  if (p.hesitatedWith?.length) return `paired by shape alone (confidence ${p.confidence.toFixed(2)}): the candidate's ${p.hesitatedWith.map((c) => `'${c}'`).join(', ')} ${p.hesitatedWith.length === 1 ? 'has' : 'have'} its size too`;
+  return undefined;
+}
+
+/** The own error line: measured and claimed, measured but not the layer's alone, or not computed. */
+export function ownLine(p: PairResult): string | undefined {
+  if (p.own && p.ownDiscounted) return `own error not claimed (max_abs ${num(p.own.metrics.max_abs)} re-run alone): ${p.ownDiscounted}`;
+  if (p.own) return `own error (layer re-run on the reference's inputs): max_abs ${num(p.own.metrics.max_abs)} -> ${p.own.pass ? 'passes: error inherited' : 'fails: error is its own'}`;
+  if (p.ownSkipped) return `own error not computed: ${p.ownSkipped}`;
+  return undefined;
+}
+
+/** The outputs in no pair, one line each, when the verdict counts them. */
+export function unpairedOutputLines(r: Result): string[] {
+  return (r.outputs ?? []).filter((o) => o.unpaired).map((o) => `${o.excused ? 'not counted' : 'UNPAIRED'}: the ${o.side}'s output '${o.name}' [${o.shape}] ${o.dtype}: ${o.unpaired}`);
+}
+
 export function num(x: number | undefined): string {
   if (x === undefined) return '-';
   if (Number.isNaN(x)) return 'NaN';
@@ -35,7 +55,8 @@ function pairLine(p: PairResult): string {
   return (
     `#${p.index} ${p.reference} (${p.referenceOp}) ~ ${p.candidate} (${p.candidateType}) ` +
     `max_abs ${num(m.max_abs)} max_rel ${num(m.max_rel)} cosine ${m.cosine.toFixed(6)} allclose ${(m.allclose * 100).toFixed(2)}%` +
-    (p.own ? ` | own max_abs ${num(p.own.metrics.max_abs)} (${p.own.pass ? 'pass' : 'FAIL'})` : '')
+    (p.own ? ` | own max_abs ${num(p.own.metrics.max_abs)} (${p.ownDiscounted ? 'not its own alone' : p.own.pass ? 'pass' : 'FAIL'})` : '') +
+    (p.unsure ? ` [unsure: ${p.strategy}, confidence ${p.confidence.toFixed(2)}]` : '')
   );
 }
 
@@ -61,6 +82,18 @@ export function consoleReport(r: Result, opts: { worst?: number; color?: boolean
     for (const w of facts.warnings ?? []) lines.push(`  ${c('33', `warning (${side}):`)} ${w}`);
   }
   if (r.error) lines.push(`  ${c('33', r.error.message)}`);
+  if (r.why?.length) {
+    lines.push('', c('1', `Why ${r.verdict === 'equivalent' ? 'equivalent' : r.verdict === 'error' ? 'an error' : 'not equivalent'}:`));
+    for (const w of r.why) lines.push(`  - ${w}`);
+  }
+  const unpairedOuts = unpairedOutputLines(r);
+  if (unpairedOuts.length) {
+    lines.push('', c('1', 'Outputs in no pair:'));
+    for (const u of unpairedOuts) lines.push(`  ${c(u.startsWith('UNPAIRED') ? '31' : '33', u)}`);
+  }
+  if (r.shapesPart) {
+    lines.push('', c('1', r.shapesPart.isRootCause ? 'Root cause (where the shapes part; no pair before it fails):' : 'Where the shapes part (past the first divergence):'), `  ${r.shapesPart.text}`);
+  }
   if (r.firstDivergence !== undefined) {
     const p = r.pairs[r.firstDivergence]!;
     // An equivalent verdict with a failing layer: the outputs decide, and they pass.
@@ -70,14 +103,18 @@ export function consoleReport(r: Result, opts: { worst?: number; color?: boolean
       `  max_abs ${num(p.metrics.max_abs)}  max_rel ${num(p.metrics.max_rel)}  mean_abs ${num(p.metrics.mean_abs)}  cosine ${p.metrics.cosine.toFixed(6)}  sqnr ${num(p.metrics.sqnr)} dB`,
     );
     lines.push(`  would pass with ${wouldPass(p.metrics, p.tolerance)}`);
-    if (p.own) lines.push(`  own error (layer re-run on the reference's inputs): max_abs ${num(p.own.metrics.max_abs)} -> ${p.own.pass ? 'passes: error inherited' : 'fails: error is its own'}`);
-    else if (p.ownSkipped) lines.push(`  own error not computed: ${p.ownSkipped}`);
+    const o = ownLine(p);
+    if (o) lines.push(`  ${o}`);
+    const s = sureness(p);
+    if (s) lines.push(`  ${c('33', s)}`);
     const u = unpairedLine(r, p);
     if (u) lines.push(`  ${c('33', u)}`);
   }
   if (r.rootCause !== undefined && r.rootCause !== r.firstDivergence) {
     const p = r.pairs[r.rootCause]!;
     lines.push('', c('1', 'Root cause (first pair whose own error fails):'), `  ${pairLine(p)}`);
+    const s = sureness(p);
+    if (s) lines.push(`  ${c('33', s)}`);
     const u = unpairedLine(r, p);
     if (u) lines.push(`  ${c('33', u)}`);
   }
@@ -85,6 +122,11 @@ export function consoleReport(r: Result, opts: { worst?: number; color?: boolean
     const worst = [...failing].sort((a, b) => b.metrics.max_abs - a.metrics.max_abs).slice(0, opts.worst ?? 10);
     lines.push('', c('1', `Worst ${worst.length} failing pairs:`));
     for (const p of worst) lines.push(`  ${pairLine(p)}`);
+  }
+  const unsure = r.pairs.filter((p) => p.unsure && !p.pass);
+  if (unsure.length) {
+    lines.push('', c('1', `Failing pairs the alignment is unsure of (not judged, not a root cause): ${unsure.length}`));
+    for (const p of unsure.slice(0, opts.worst ?? 10)) lines.push(`  #${p.index} ${p.reference} ~ ${p.candidate}: ${sureness(p)}`);
   }
   const outs = r.pairs.filter((p) => p.isOutput);
   if (outs.length) {

@@ -192,6 +192,7 @@ export function htmlReport(r: Result): string {
 <body>
 <header id="banner" class="${esc(r.verdict)}"><h1 id="verdict"></h1><p id="summary"></p></header>
 <main>
+<section id="why-section"><h2>Why</h2><div id="why"></div></section>
 <section><h2>Run</h2><table id="facts" class="facts"></table></section>
 <section id="divergence-section"><h2>First divergence</h2><div id="divergence"></div></section>
 <section><h2>Graph <small>(reference; colour = error, click a node)</small></h2>
@@ -213,6 +214,7 @@ export function htmlReport(r: Result): string {
 const CSS = `
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d232a;background:#f6f7f9}
 header{padding:14px 24px;color:#fff}header h1{margin:0;font-size:22px}header p{margin:4px 0 0}
+#why li.fail{color:#b3261e}.unsure{color:#8a6100}.shapes-part{font-weight:600}h3{font-size:14px;margin:8px 0 4px}
 header.equivalent{background:#1f7a3a}header.not-equivalent{background:#b3261e}header.error{background:#8a6100}
 main{padding:8px 24px 40px}section{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:10px 14px;margin:12px 0}
 h2{font-size:16px;margin:2px 0 8px}table{border-collapse:collapse;width:100%}td,th{padding:3px 8px;border-bottom:1px solid #eceef1;text-align:left;vertical-align:top}
@@ -285,9 +287,22 @@ facts.forEach(function(f){ var tr = el('tr'); tr.appendChild(el('td', null, f[0]
 
 var div = document.getElementById('divergence');
 if (R.firstDivergence === undefined) { div.appendChild(el('p', null, R.verdict === 'equivalent' ? 'No compared pair fails.' : 'No layer-level divergence found.')); }
-else { var fp = R.pairs[R.firstDivergence]; var p1 = el('p'); p1.appendChild(el('strong', {title: fp.reference}, rn(fp.reference))); p1.appendChild(document.createTextNode(' (' + fp.referenceOp + ')  ~  ')); p1.appendChild(el('strong', {title: fp.candidate}, cn(fp.candidate))); p1.appendChild(document.createTextNode(' (' + fp.candidateType + '): max_abs ' + num(fp.metrics.max_abs) + ', cosine ' + num(fp.metrics.cosine) + (fp.own ? ', own error ' + num(fp.own.metrics.max_abs) + (fp.own.pass ? ' (inherited)' : ' (its own)') : ''))); div.appendChild(p1);
+else { var fp = R.pairs[R.firstDivergence]; var p1 = el('p'); p1.appendChild(el('strong', {title: fp.reference}, rn(fp.reference))); p1.appendChild(document.createTextNode(' (' + fp.referenceOp + ')  ~  ')); p1.appendChild(el('strong', {title: fp.candidate}, cn(fp.candidate))); p1.appendChild(document.createTextNode(' (' + fp.candidateType + '): max_abs ' + num(fp.metrics.max_abs) + ', cosine ' + num(fp.metrics.cosine) + (fp.own ? ', own error ' + num(fp.own.metrics.max_abs) + (fp.ownDiscounted ? ' (not the layer alone)' : fp.own.pass ? ' (inherited)' : ' (its own)') : ''))); div.appendChild(p1);
   if (fp.unpairedBefore) div.appendChild(el('p', null, unpairedText(fp)));
   if (R.rootCause !== undefined && R.rootCause !== R.firstDivergence) { var rc = R.pairs[R.rootCause]; div.appendChild(el('p', null, 'Root cause (first pair whose own error fails): ' + rn(rc.reference) + ' ~ ' + cn(rc.candidate))); if (rc.unpairedBefore) div.appendChild(el('p', null, unpairedText(rc))); } }
+
+// ---- why the verdict is what it is, outputs in no pair, where the shapes part, unsure pairs
+(function(){
+  var w = document.getElementById('why');
+  var ul = el('ul'); (R.why || []).forEach(function(t){ ul.appendChild(el('li', null, t)); }); w.appendChild(ul);
+  var unp = (R.outputs || []).filter(function(o){ return o.unpaired; });
+  if (unp.length) { var uo = el('ul', {'class': 'unpaired-outputs'}); unp.forEach(function(o){ uo.appendChild(el('li', o.excused ? null : {'class': 'fail'}, (o.excused ? 'not counted: ' : 'in no pair: ') + 'the ' + o.side + "'s output " + o.name + ' [' + o.shape.join(',') + '] ' + o.dtype + ': ' + o.unpaired)); }); w.appendChild(el('h3', null, 'Outputs in no pair')); w.appendChild(uo); }
+  if (R.shapesPart) div.insertBefore(el('p', {'class': 'shapes-part'}, (R.shapesPart.isRootCause ? 'Root cause: ' : 'Past the first divergence: ') + R.shapesPart.text), div.firstChild);
+  function sure(p){ return p.unsure ? 'the alignment is unsure of this pair: ' + p.unsure.reason + (p.unsure.candidates.length > 1 ? '; it hesitated between ' + p.unsure.candidates.join(', ') : '') : p.hesitatedWith && p.hesitatedWith.length ? 'paired by shape alone (confidence ' + p.confidence.toFixed(2) + '); also of its size: ' + p.hesitatedWith.join(', ') : null; }
+  [R.firstDivergence, R.rootCause].forEach(function(i, k){ if (i === undefined || (k === 1 && i === R.firstDivergence)) return; var p = R.pairs[i]; var t = sure(p); if (t) div.appendChild(el('p', {'class': 'unsure'}, t)); if (p.ownDiscounted) div.appendChild(el('p', {'class': 'unsure'}, 'own error not claimed: ' + p.ownDiscounted)); });
+  var us = R.pairs.filter(function(p){ return p.unsure && !p.pass; });
+  if (us.length) { w.appendChild(el('h3', null, 'Failing pairs the alignment is unsure of (not judged)')); var ul2 = el('ul'); us.forEach(function(p){ ul2.appendChild(el('li', {'class': 'unsure'}, p.reference + ' ~ ' + p.candidate + ' [' + p.strategy + ', confidence ' + p.confidence.toFixed(2) + ']: ' + sure(p))); }); w.appendChild(ul2); }
+})();
 
 // ---- graph
 var svg = document.getElementById('graph'), vp = document.getElementById('viewport');

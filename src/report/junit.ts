@@ -1,5 +1,5 @@
 import type { PairResult, Result } from '../compare/result.js';
-import { num, wouldPass } from './console.js';
+import { num, sureness, wouldPass } from './console.js';
 
 /** XML text and attribute escaping; also strips characters XML 1.0 cannot carry. */
 export function xml(s: string): string {
@@ -20,7 +20,8 @@ function failureText(p: PairResult): string {
     `failed: ${p.failed.join(', ')}`,
     `max_abs ${num(m.max_abs)} max_rel ${num(m.max_rel)} mean_abs ${num(m.mean_abs)} cosine ${m.cosine} sqnr ${num(m.sqnr)} dB allclose ${(m.allclose * 100).toFixed(3)}%`,
     `tolerance atol ${p.tolerance.atol} rtol ${p.tolerance.rtol}; would pass with ${wouldPass(m, p.tolerance)}`,
-    p.own ? `own error (re-run on reference inputs): max_abs ${num(p.own.metrics.max_abs)} ${p.own.pass ? 'passes (inherited)' : 'fails (own)'}` : '',
+    p.own ? `own error (re-run on reference inputs): max_abs ${num(p.own.metrics.max_abs)} ${p.ownDiscounted ? `not claimed: ${p.ownDiscounted}` : p.own.pass ? 'passes (inherited)' : 'fails (own)'}` : '',
+    sureness(p) ?? '',
     ...p.worst.slice(0, 3).map((w) => `  at [${w.index.join(',')}]: reference ${w.reference} candidate ${w.candidate}`),
   ]
     .filter(Boolean)
@@ -43,7 +44,15 @@ export function junitReport(r: Result, suiteName?: string): string {
   const classname = suiteName ?? `tf-parity.${r.candidate.path}`;
   const cases: string[] = [];
   for (const p of r.pairs.filter((q) => q.isOutput)) cases.push(testcase(p, classname, 'output'));
-  for (const p of r.pairs.filter((q) => !q.isOutput && !q.pass)) cases.push(testcase(p, classname, r.firstDivergence === p.index ? 'first-divergence' : 'layer'));
+  for (const p of r.pairs.filter((q) => !q.isOutput && !q.pass)) cases.push(testcase(p, classname, r.firstDivergence === p.index ? 'first-divergence' : p.unsure ? 'unsure-pair' : 'layer'));
+  // Every model output in no pair is a failing test case (one the verdict excuses is a skipped one), saying why.
+  for (const o of (r.outputs ?? []).filter((q) => q.unpaired)) {
+    const head = `    <testcase classname="${xml(classname)}" name="${xml(`unpaired ${o.side} output ${o.name}`)}" time="0">`;
+    cases.push(o.excused ? `${head}\n      <skipped message="${xml(o.unpaired!)}"/>\n    </testcase>` : `${head}\n      <failure message="${xml(`in no pair: ${o.unpaired}`)}" type="UnpairedOutput">${xml(`the ${o.side}'s output '${o.name}' [${o.shape}] ${o.dtype}: ${o.unpaired}`)}</failure>\n    </testcase>`);
+  }
+  if (r.shapesPart?.isRootCause) {
+    cases.push(`    <testcase classname="${xml(classname)}" name="${xml(`shapes part ${r.shapesPart.reference}`)}" time="0">\n      <failure message="${xml(r.shapesPart.text)}" type="ShapesPart">${xml(r.shapesPart.text)}</failure>\n    </testcase>`);
+  }
   if (r.verdict === 'error') {
     cases.push(
       `    <testcase classname="${xml(classname)}" name="comparison" time="0">\n      <error message="${xml(r.error?.message ?? 'error')}" type="${xml(r.error?.code ?? 'error')}"/>\n    </testcase>`,
@@ -60,6 +69,8 @@ export function junitReport(r: Result, suiteName?: string): string {
     ['seed', String(r.run.seed)],
     ['backend', r.run.backend],
     ...(fd ? [['first_divergence', `${fd.reference} ~ ${fd.candidate}`]] : []),
+    ...(r.shapesPart ? [['shapes_part', r.shapesPart.text]] : []),
+    ...(r.why?.length ? [['why', r.why.join('; ')]] : []),
   ]
     .map(([k, v]) => `      <property name="${xml(k!)}" value="${xml(v!)}"/>`)
     .join('\n');

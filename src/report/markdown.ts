@@ -1,5 +1,5 @@
 import type { Result } from '../compare/result.js';
-import { num, unpairedLine } from './console.js';
+import { num, sureness, unpairedLine, unpairedOutputLines } from './console.js';
 
 /** Markdown cell text: pipes and newlines would break the table; backticks and HTML are neutralised. */
 export function md(s: string): string {
@@ -22,20 +22,35 @@ export function markdownReport(r: Result, opts: { worst?: number } = {}): string
   for (const [side, facts] of [['reference', r.reference], ['candidate', r.candidate]] as const) {
     for (const w of facts.warnings ?? []) lines.push('', `> ⚠️ ${side}: ${md(w)}`);
   }
+  if (r.why?.length) {
+    lines.push('', '**Why:**');
+    for (const w of r.why) lines.push(`- ${md(w)}`);
+  }
+  const unpairedOuts = unpairedOutputLines(r);
+  if (unpairedOuts.length) {
+    lines.push('', '**Outputs in no pair:**');
+    for (const u of unpairedOuts) lines.push(`- ${md(u)}`);
+  }
+  if (r.shapesPart) lines.push('', `**${r.shapesPart.isRootCause ? 'Root cause' : 'Past the first divergence'}:** ${md(r.shapesPart.text)}`);
   if (r.firstDivergence !== undefined) {
     const p = r.pairs[r.firstDivergence]!;
     lines.push('');
     lines.push(
       `**First divergence:** \`${md(p.reference)}\` (${md(p.referenceOp)}) ~ \`${md(p.candidate)}\` (${md(p.candidateType)}): ` +
         `max_abs ${num(p.metrics.max_abs)}, cosine ${p.metrics.cosine.toFixed(6)}` +
-        (p.own ? `; own error ${num(p.own.metrics.max_abs)} (${p.own.pass ? 'inherited' : 'its own'})` : ''),
+        (p.own ? `; own error ${num(p.own.metrics.max_abs)} (${p.ownDiscounted ? 'not the layer alone' : p.own.pass ? 'inherited' : 'its own'})` : '') +
+        ` [${p.strategy}, confidence ${p.confidence.toFixed(2)}]`,
     );
+    const s = sureness(p);
+    if (s) lines.push('', `> ${md(s)}`);
     const u = unpairedLine(r, p);
     if (u) lines.push('', `> ${md(u)}`);
   }
   if (r.rootCause !== undefined && r.rootCause !== r.firstDivergence) {
     const p = r.pairs[r.rootCause]!;
-    lines.push('', `**Root cause:** \`${md(p.reference)}\` ~ \`${md(p.candidate)}\` (own max_abs ${num(p.own?.metrics.max_abs)})`);
+    lines.push('', `**Root cause:** \`${md(p.reference)}\` ~ \`${md(p.candidate)}\` (own max_abs ${num(p.own?.metrics.max_abs)}) [${p.strategy}, confidence ${p.confidence.toFixed(2)}]`);
+    const s = sureness(p);
+    if (s) lines.push('', `> ${md(s)}`);
     const u = unpairedLine(r, p);
     if (u) lines.push('', `> ${md(u)}`);
   }
@@ -44,7 +59,7 @@ export function markdownReport(r: Result, opts: { worst?: number } = {}): string
     lines.push('', '| | reference | candidate | max_abs | max_rel | cosine | allclose |', '|---|---|---|---|---|---|---|');
     for (const p of rows) {
       lines.push(
-        `| ${p.pass ? 'pass' : '**FAIL**'}${p.isOutput ? ' (output)' : ''} | \`${md(p.reference)}\` | \`${md(p.candidate)}\` | ${num(p.metrics.max_abs)} | ${num(p.metrics.max_rel)} | ${p.metrics.cosine.toFixed(6)} | ${(p.metrics.allclose * 100).toFixed(2)}% |`,
+        `| ${p.pass ? 'pass' : '**FAIL**'}${p.isOutput ? ' (output)' : ''}${p.unsure ? ` (unsure: ${p.strategy}, confidence ${p.confidence.toFixed(2)})` : ''} | \`${md(p.reference)}\` | \`${md(p.candidate)}\` | ${num(p.metrics.max_abs)} | ${num(p.metrics.max_rel)} | ${p.metrics.cosine.toFixed(6)} | ${(p.metrics.allclose * 100).toFixed(2)}% |`,
       );
     }
   }

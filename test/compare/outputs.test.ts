@@ -8,6 +8,8 @@ import { A } from '../../src/graph/attrs.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { compare } from '../../src/index.js';
 import { consoleReport } from '../../src/report/console.js';
+import { junitReport } from '../../src/report/junit.js';
+import { markdownReport } from '../../src/report/markdown.js';
 
 /**
  * Which pairs are outputs: a reference from a training graph (a checkpoint's .meta) ends in its
@@ -68,6 +70,8 @@ describe('outputs of either model', () => {
     expect(r.verdict).toBe('equivalent');
     expect(r.summary).toMatch(/1 output\(s\) within tolerance/);
     expect(r.unmatched.reference).toEqual(expect.arrayContaining(['loss']));
+    // The loss is accounted for: one number computed from the paired output, not counted.
+    expect(r.outputs.find((o) => o.name === 'loss')).toMatchObject({ side: 'reference', excused: true, unpaired: expect.stringContaining("computed from the paired output 'pred'") });
     // The console says the failing layer does not decide this verdict.
     expect(consoleReport(r, { color: false })).toContain('First divergence (an intermediate layer; the outputs pass, so the verdict does):\n  reference h (MatMul)');
     // Every layer counts with --fail-on all.
@@ -75,14 +79,25 @@ describe('outputs of either model', () => {
     expect(all.verdict).toBe('not-equivalent');
   });
 
-  it('says so when no output of either model is in a pair, and every pair then decides', async () => {
+  it('says so when no output of either model is in a pair, and an output in no pair is not equivalent (issue 23)', async () => {
     const r = await compare(join(dir, 'train.pb'), join(dir, 'other.pb'), { seed: 3, ownError: false });
     expect(r.pairs.map((p) => `${p.reference}~${p.candidate}`)).toContain('h~h');
     expect(r.pairs.some((p) => p.isOutput)).toBe(false);
     expect(r.unmatched.candidate).toContain('extra');
-    expect(r.verdict).toBe('equivalent');
-    expect(r.summary).toBe(`equivalent: ${r.pairs.length} pairs compared, 0 output(s) within tolerance; no output of either model is in a pair (every pair decides the verdict)`);
-    expect(consoleReport(r, { color: false })).toContain('no output of either model is in a pair: every pair decides the verdict');
+    // Every pair passes, but the candidate's only output, 'extra' [2], pairs with nothing: what it
+    // computes was never compared. Before issue 23 this was EQUIVALENT.
+    expect(r.pairs.every((p) => p.pass)).toBe(true);
+    expect(r.verdict).toBe('not-equivalent');
+    expect(r.summary).toBe(`not equivalent: 2 outputs in no pair ('loss', 'extra'); 0 of ${r.pairs.length} pairs fail; no output of either model is in a pair (every pair decides the verdict)`);
+    expect(r.outputs.find((o) => o.name === 'extra')).toMatchObject({ side: 'candidate', shape: [2], unpaired: expect.stringMatching(/^no reference output has its shape \[2\]/) });
+    // The reference's loss is not the candidate's output 'extra': nothing paired is above it, so it counts too.
+    expect(r.outputs.find((o) => o.name === 'loss')?.excused).toBeUndefined();
+    const text = consoleReport(r, { color: false });
+    expect(text).toContain('no output of either model is in a pair: every pair decides the verdict');
+    expect(text).toContain("UNPAIRED: the candidate's output 'extra' [2] float32: no reference output has its shape [2]");
+    // The Markdown and JUnit reports say it too (JUnit: a failing test case per output in no pair).
+    expect(markdownReport(r)).toContain("- UNPAIRED: the candidate's output 'extra' [2] float32: no reference output has its shape [2]");
+    expect(junitReport(r)).toMatch(/<testcase [^>]*name="unpaired candidate output extra"[^>]*>\s*<failure message="in no pair: no reference output has its shape \[2\]/);
     // With an output in a pair, the console does not say it.
     const paired = await compare(join(dir, 'train.pb'), join(dir, 'serve.pb'), { seed: 3, ownError: false });
     expect(consoleReport(paired, { color: false })).not.toContain('no output of either model');

@@ -3,7 +3,7 @@ import { InputError } from '../../core/errors.js';
 import { monotoneAlign, wiring } from './monotone.js';
 import type { SampleCache as SampleCacheT } from './similarity.js';
 import { SampleCache, chooseTransform } from './similarity.js';
-import { transformFits } from './transforms.js';
+import { candidateTransforms, transformFits } from './transforms.js';
 import type { ActInfo, AlignedPair, Alignment, Strategy, Transform } from './types.js';
 import { isPairable, normaliseName, pairKey } from './types.js';
 import { exactNameMatch } from './early-pairs.js';
@@ -14,7 +14,7 @@ import { exactNameMatch } from './early-pairs.js';
  *  1. a user map file (`map`), 2. names (exact, then Keras layer = last node of its TF scope),
  *  3. numeric: a monotone (topology-consistent) alignment of the remaining activations by
  *     shape and values on the seeded feeds, layout-aware (NCHW vs NHWC, flattened vs not),
- *  4. final outputs paired by position when nothing else paired them.
+ *  4. final outputs paired by shape when nothing else paired them and the shape tells which.
  */
 
 
@@ -24,7 +24,7 @@ export interface AlignOptions {
   decided?: AlignedPair[];
   /** Disable numeric alignment (names and map only). */
   namesOnly?: boolean;
-  /** Final outputs of each side, in order (paired positionally as a last resort). */
+  /** Final outputs of each side (paired by shape as a last resort, when the shape tells which). */
   referenceOutputs?: string[];
   candidateOutputs?: string[];
   /** Samples already gathered (while the models ran: see speculate.ts). */
@@ -104,14 +104,19 @@ export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOption
   // 3. numeric, monotone between the anchors found so far.
   if (!opts.namesOnly) monotoneAlign(refs, cands, usedRef, usedCand, pairs, samples, add, wiring(refActs), wiring(candActs));
 
-  // 4. outputs by position
-  const ro = opts.referenceOutputs ?? [];
-  const co = opts.candidateOutputs ?? [];
-  for (let i = 0; i < Math.min(ro.length, co.length); i++) {
-    const r = refByName.get(normaliseName(ro[i]!));
-    const c = candByName.get(normaliseName(co[i]!));
-    if (!r || !c || usedRef.has(r.name) || usedCand.has(c.name)) continue;
-    if (numElements(r.shape) !== numElements(c.shape)) continue;
+  // 4. outputs by shape: an output still unpaired pairs with the other side's only unpaired
+  // output its shape fits, when that one fits no other (never by order alone: a signature may
+  // list its outputs in another order than the port; stages/outputs.ts says why one stays unpaired).
+  const ro = (opts.referenceOutputs ?? []).map((n) => refByName.get(normaliseName(n))).filter((a): a is ActInfo => !!a && isPairable(a, 'reference'));
+  const co = (opts.candidateOutputs ?? []).map((n) => candByName.get(normaliseName(n))).filter((a): a is ActInfo => !!a && isPairable(a, 'candidate'));
+  /** The shapes fit: the same, a layout permutation, or a reshape across ranks (a flatten). */
+  const fits = (r: ActInfo, c: ActInfo) => candidateTransforms(r, c).some((t) => !t.reshape || r.shape.length !== c.shape.length);
+  for (const r of ro) {
+    if (usedRef.has(r.name)) continue;
+    const cs = co.filter((c) => !usedCand.has(c.name) && fits(r, c));
+    if (cs.length !== 1) continue;
+    const c = cs[0]!;
+    if (ro.filter((r2) => !usedRef.has(r2.name) && fits(r2, c)).length !== 1) continue;
     const bt = bestTransform(r, c);
     add(r, c, 'output', bt ? bt.sim : 0, bt?.t);
   }

@@ -7,7 +7,7 @@ import type { Alignment } from '../align/index.js';
 import type { Check } from '../metrics.js';
 import { checkToString } from '../metrics.js';
 import type { CompareOptions } from '../options.js';
-import type { GraphNodeFacts, InputFacts, ModelFacts, PairResult, Result, Tolerance } from '../result.js';
+import type { GraphNodeFacts, InputFacts, ModelFacts, OutputAccount, PairResult, Result, ShapesPart, Tolerance } from '../result.js';
 import { RESULT_SCHEMA_VERSION } from '../result.js';
 import type { Decision } from './decide.js';
 import type { RefNode } from './diagnose.js';
@@ -29,16 +29,19 @@ export function assembleResult(x: {
   pairs: PairResult[];
   firstDivergence?: number;
   rootCause?: number;
+  shapesPart?: ShapesPart;
+  outputs: OutputAccount[];
   decision: Decision;
 }): Result {
   const { opts, pairs, firstDivergence, rootCause, alignment } = x;
-  const { verdict, summary, error } = x.decision;
+  const { verdict, summary, why, error } = x.decision;
   const warnings = unappliedWarnings(pairs, opts.perTensor, opts.checks);
   return {
     schemaVersion: RESULT_SCHEMA_VERSION,
     tool: { name: 'tf-parity', version: VERSION },
     verdict,
     summary,
+    why,
     reference: withWarnings(opts.referenceFacts, x.reference.warnings),
     candidate: withWarnings(opts.candidateFacts, x.candidate.warnings),
     run: {
@@ -57,6 +60,8 @@ export function assembleResult(x: {
     pairs,
     ...(firstDivergence !== undefined ? { firstDivergence } : {}),
     ...(rootCause !== undefined ? { rootCause } : {}),
+    outputs: x.outputs,
+    ...(x.shapesPart ? { shapesPart: x.shapesPart } : {}),
     unmatched: alignment.unmatched,
     alignment: alignment.pairs,
     graph: graphFacts(opts.graph, x.refNodes, pairs, alignment),
