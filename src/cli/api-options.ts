@@ -19,7 +19,10 @@ export interface CompareOptions {
   /** Alignment map file. */
   map?: string;
   namesOnly?: boolean;
-  failOn?: 'outputs' | 'all';
+  /** What decides the verdict: 'layers' (default), 'outputs' or 'all' (src/compare/stages/decide.ts). */
+  failOn?: 'layers' | 'outputs' | 'all';
+  /** What rtol multiplies: 'tensor' (default, max|ref|) or 'element' (each |ref|, numpy allclose). */
+  errorScale?: 'tensor' | 'element';
   ownError?: boolean;
   backend?: 'wasm' | 'cpu' | 'tensorflow';
   signature?: string;
@@ -49,6 +52,7 @@ export function toCliValues(o: CompareOptions): ParsedValues {
     ...(o.map ? { map: o.map } : {}),
     ...(o.namesOnly ? { 'names-only': true } : {}),
     ...(o.failOn ? { 'fail-on': o.failOn } : {}),
+    ...(o.errorScale ? { 'error-scale': o.errorScale } : {}),
     ...(o.ownError === false ? { 'no-own-error': true } : {}),
     ...(o.backend ? { backend: o.backend } : {}),
     ...(o.signature ? { signature: o.signature } : {}),

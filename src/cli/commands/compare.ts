@@ -29,7 +29,10 @@ Exit code: 0 equivalent, 1 not equivalent, 2 usage or input error.
   --iterations N             run N times with seeds seed..seed+N-1, keep the worst (default 1)
   --map MAP.json             alignment map (from 'parity align', possibly hand-edited)
   --names-only               pair by names and map only, no numeric alignment
-  --fail-on outputs|all      what decides the verdict (default outputs)
+  --fail-on layers|outputs|all  what decides the verdict (default layers: the outputs and the own
+                             error of every layer paired by map, name or values; outputs: the outputs only)
+  --error-scale tensor|element  what rtol multiplies: the tensor's max|ref| (default) or each
+                             element's |ref| (numpy allclose)
   --topk K                   also compute top-K agreement on the outputs
   --nan-differ               a NaN in both at the same place counts as a mismatch
   --no-own-error             skip re-running failing candidate layers on the reference's inputs
@@ -45,6 +48,7 @@ export const COMPARE_OPTIONS = {
   map: { type: 'string' },
   'names-only': { type: 'boolean' },
   'fail-on': { type: 'string' },
+  'error-scale': { type: 'string' },
   topk: { type: 'string' },
   'nan-differ': { type: 'boolean' },
   'no-own-error': { type: 'boolean' },
@@ -95,8 +99,10 @@ export async function runCompare(original: string, candidatePath: string, values
   if (iterations < 1) throw new InputError('--iterations must be at least 1');
   const { tolerance, perTensor } = parseTolerances(values);
   const checks: Check[] = ((values.check as string[] | undefined) ?? []).map(parseCheck);
-  const failOn = (values['fail-on'] as string | undefined) ?? 'outputs';
-  if (failOn !== 'outputs' && failOn !== 'all') throw new InputError(`--fail-on expects outputs or all, got '${failOn}'`);
+  const failOn = (values['fail-on'] as string | undefined) ?? 'layers';
+  if (failOn !== 'layers' && failOn !== 'outputs' && failOn !== 'all') throw new InputError(`--fail-on expects layers, outputs or all, got '${failOn}'`);
+  const errorScale = (values['error-scale'] as string | undefined) ?? 'tensor';
+  if (errorScale !== 'tensor' && errorScale !== 'element') throw new InputError(`--error-scale expects tensor or element, got '${errorScale}'`);
   const map = values.map ? readAlignmentFile(values.map as string) : undefined;
   log(values, `parity: loading ${original}`);
   const loopActivations = loopActivationsOption(values);
@@ -123,6 +129,7 @@ export async function runCompare(original: string, candidatePath: string, values
         topk: topkOption(values.topk),
         ownError: !values['no-own-error'],
         failOn,
+        errorScale,
         feeds,
         referenceFacts: { path: original, kind: ref.kind, sha256: '', bytes: 0 },
         candidateFacts: { path: candidatePath, kind: cand.kind, sha256: '', bytes: 0 },
