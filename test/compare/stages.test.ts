@@ -27,6 +27,7 @@ function pair(index: number, reference: string, pass: boolean, extra: Partial<Pa
 }
 const own = (pass: boolean) => ({ own: { pass, metrics: {} as PairResult['metrics'] } });
 const ownM = (pass: boolean, max_abs: number, cosine: number) => ({ own: { pass, metrics: { max_abs, cosine } as PairResult['metrics'] } });
+const metricsM = (max_abs: number, cosine: number) => ({ metrics: { max_abs, cosine } as PairResult['metrics'] });
 const byName = { strategy: 'name', confidence: 1 } as const;
 const byValues = (confidence: number) => ({ strategy: 'numeric', confidence }) as const;
 
@@ -77,7 +78,7 @@ describe('diagnose (pure)', () => {
 describe('decide (pure)', () => {
   const cases: { what: string; pairs: PairResult[]; first?: number; failOn?: 'layers' | 'outputs' | 'all'; verdict: string; summary: RegExp }[] = [
     { what: 'no pairs: an error', pairs: [], verdict: 'error', summary: /^error: no reference node could be paired/ },
-    { what: 'outputs pass, an intermediate fails: equivalent by default', pairs: [pair(0, 'conv1/Relu', false), pair(1, 'out', true)], verdict: 'equivalent', summary: /^equivalent: 2 pairs compared, 1 output\(s\) within tolerance$/ },
+    { what: 'outputs pass, an intermediate paired by shape fails: equivalent by default', pairs: [pair(0, 'conv1/Relu', false, { strategy: 'shape', confidence: 0.5 }), pair(1, 'out', true)], verdict: 'equivalent', summary: /^equivalent: 2 pairs compared, 1 output\(s\) within tolerance$/ },
     { what: "the same with failOn 'all': not equivalent", pairs: [pair(0, 'conv1/Relu', false), pair(1, 'out', true)], first: 0, failOn: 'all', verdict: 'not-equivalent', summary: /^not equivalent: first divergence at 'conv1\/Relu' \(Op\) ~ 'c_conv1\/Relu' \(Layer\); 1 of 2 pairs fail$/ },
     { what: 'an output fails', pairs: [pair(0, 'conv1/Relu', true), pair(1, 'out', false)], first: 1, verdict: 'not-equivalent', summary: /first divergence at 'out'/ },
     { what: 'no output in a pair: every pair counts, and the summary says so', pairs: [pair(0, 'conv1/Relu', false)], first: 0, verdict: 'not-equivalent', summary: /no output of either model is in a pair/ },
@@ -96,7 +97,7 @@ describe('decide (pure)', () => {
       pairs: [pair(0, 'conv1/Relu', false, { ...byValues(0.995), ...ownM(false, 2, 0.5) }), pair(1, 'bn/add', false, { ...byValues(1), ...ownM(false, 1e-3, 1) }), pair(2, 'out', true, byName)],
       first: 0,
       verdict: 'not-equivalent',
-      summary: /^not equivalent: 'conv1\/Relu' .* computes something different \(its own error max_abs 2, cosine 0\.500000; 1 more layer too\); the outputs agree/,
+      summary: /^not equivalent: 'conv1\/Relu' .* computes something different \(its own error max_abs 2, cosine 0\.500000; 1 more layer paired as surely differs too\); the outputs agree/,
     },
     {
       what: 'the own error fails on a shape-only pair (confidence 0.5): never fails the verdict by itself; the summary says it was not counted',
@@ -106,7 +107,15 @@ describe('decide (pure)', () => {
       summary: /^equivalent: 2 pairs compared, 1 output\(s\) within tolerance; not counted: 'conv1\/Relu' \(Op\) ~ 'c_conv1\/Relu' \(Layer\) has an own error but is paired by shape alone \(confidence 0\.50\)$/,
     },
     { what: 'a numeric pair under the trusted confidence (0.85): not counted', pairs: [pair(0, 'conv1/Relu', false, { ...byValues(0.85), ...ownM(false, 1, 0.9) }), pair(1, 'out', true, byName)], first: 0, verdict: 'equivalent', summary: /not counted: .* paired by numeric \(confidence 0\.85\)$/ },
-    { what: 'a failing layer whose own error passes (inherited) does not fail the verdict', pairs: [pair(0, 'conv1/Relu', false, { ...byName, ...ownM(true, 1e-5, 1) }), pair(1, 'out', true, byName)], first: 0, verdict: 'equivalent', summary: /^equivalent: 2 pairs compared, 1 output\(s\) within tolerance$/ },
+    {
+      what: 'a layer paired by name differs though its own error passes: not equivalent, the difference inherited from before it',
+      pairs: [pair(0, 'conv1/Relu', false, { ...byName, ...metricsM(3.5e-3, 0.9999), ...ownM(true, 1e-5, 1) }), pair(1, 'out', true, byName)],
+      first: 0,
+      verdict: 'not-equivalent',
+      summary: /^not equivalent: 'conv1\/Relu' \(Op\) ~ 'c_conv1\/Relu' \(Layer\) differs \(max_abs 0\.0035, cosine 0\.999900; its own error passes: it inherits the difference from before it\); the outputs agree on these inputs; they may not on others$/,
+    },
+    { what: 'the same without own errors (--no-own-error)', pairs: [pair(0, 'conv1/Relu', false, { ...byName, ...metricsM(0.5, 0.9) }), pair(1, 'out', true, byName)], first: 0, verdict: 'not-equivalent', summary: /differs \(max_abs 0\.5, cosine 0\.900000; its own error was not computed\); the outputs agree/ },
+    { what: "the same with failOn 'outputs': equivalent", pairs: [pair(0, 'conv1/Relu', false, { ...byName, ...metricsM(0.5, 0.9) }), pair(1, 'out', true, byName)], first: 0, failOn: 'outputs', verdict: 'equivalent', summary: /^equivalent: 2 pairs compared, 1 output\(s\) within tolerance$/ },
   ];
   for (const c of cases) {
     it(c.what, () => {
