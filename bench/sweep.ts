@@ -7,7 +7,7 @@
  *
  * Also the small fixtures with the shape of each failure of issue 23 (test/fixtures/handport-failures).
  *
- * Run: npx tsx bench/sweep.ts [--json FILE] [--only MODEL,...] [--corpus DIR] [--options JSON] [--no-faults]
+ * Run: npx tsx bench/sweep.ts [--json FILE] [--pairs FILE] [--only MODEL,...] [--corpus DIR] [--options JSON] [--no-faults]
  *   or: npm run build && node dist/bench/sweep.js
  * The corpus is written to .tmp/handports (gitignored: ~25 MB). When its manifest is missing the
  * sweep runs the generator with Debian's python3 (python3-torch, python3-onnx); without them the
@@ -215,13 +215,14 @@ function outcomeOf(c: SweepCase, r: Result): Omit<SweepRow, keyof SweepCase | 'm
   return { ...base, plantedNamed, outcome: is(rc.reference) ? 'root cause right' : lacks ? 'root cause right (lacks it)' : 'root cause wrong' };
 }
 
-export async function sweep(cases: SweepCase[], extra: CompareOptions, log: (s: string) => void): Promise<SweepRow[]> {
+export async function sweep(cases: SweepCase[], extra: CompareOptions, log: (s: string) => void, onResult?: (c: SweepCase, r: Result) => void): Promise<SweepRow[]> {
   const rows: SweepRow[] = [];
   for (const c of cases) {
     const t0 = performance.now();
     let row: SweepRow;
     try {
       const r = await compare(c.original, c.candidate, { ...c.options, ...extra });
+      onResult?.(c, r);
       row = { ...c, ...outcomeOf(c, r), ms: performance.now() - t0 };
     } catch (e) {
       row = { ...c, verdict: 'threw', rootCause: null, rootCauseConfidence: null, firstDivergence: null, outputPairs: 0, plantedNamed: false, outcome: 'error', error: e instanceof Error ? e.message : String(e), ms: performance.now() - t0 };
@@ -262,9 +263,54 @@ export function confusionTable(rows: SweepRow[]): string {
   return lines.join('\n');
 }
 
+/**
+ * One pair of one case, with what the verdict rule reads (`--pairs FILE`): the error against the
+ * reference's scale (max|ref|, RMS) for the pair and its own error. The verdict's defaults
+ * (README, "How the verdict is decided") were read off these rows.
+ */
+export interface PairRow {
+  model: string;
+  variant: string;
+  expected: SweepCase['expected'];
+  reference: string;
+  strategy: string;
+  confidence: number;
+  isOutput: boolean;
+  pass: boolean;
+  /** max|ref| and the reference's RMS. */
+  refMaxAbs: number;
+  refRms: number;
+  max_abs: number;
+  rmse: number;
+  cosine: number;
+  own?: { max_abs: number; rmse: number; cosine: number; pass: boolean };
+}
+
+function pairRowsOf(c: SweepCase, r: Result): PairRow[] {
+  return r.pairs.map((p) => {
+    const s = p.referenceStats;
+    return {
+      model: c.model,
+      variant: c.variant,
+      expected: c.expected,
+      reference: p.reference,
+      strategy: p.strategy,
+      confidence: p.confidence,
+      isOutput: p.isOutput,
+      pass: p.pass,
+      refMaxAbs: Math.max(Math.abs(s.min), Math.abs(s.max)),
+      refRms: Math.sqrt(s.mean * s.mean + s.std * s.std),
+      max_abs: p.metrics.max_abs,
+      rmse: p.metrics.rmse,
+      cosine: p.metrics.cosine,
+      ...(p.own ? { own: { max_abs: p.own.metrics.max_abs, rmse: p.own.metrics.rmse, cosine: p.own.metrics.cosine, pass: p.own.pass } } : {}),
+    };
+  });
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { json: { type: 'string' }, only: { type: 'string' }, corpus: { type: 'string' }, options: { type: 'string' }, 'no-faults': { type: 'boolean' } },
+    options: { json: { type: 'string' }, pairs: { type: 'string' }, only: { type: 'string' }, corpus: { type: 'string' }, options: { type: 'string' }, 'no-faults': { type: 'boolean' } },
   });
   const log = (s: string) => process.stderr.write(s + '\n');
   const corpus = resolve(values.corpus ?? join(ROOT, '.tmp', 'handports'));
@@ -272,7 +318,9 @@ async function main(): Promise<void> {
   let cases = [...handPortCases(corpus, log), ...failureShapeCases(), ...(values['no-faults'] ? [] : faultInjectionCases())];
   if (only) cases = cases.filter((c) => only.has(c.model));
   const extra = values.options ? (JSON.parse(values.options) as CompareOptions) : {};
-  const rows = await sweep(cases, extra, log);
+  const pairRows: PairRow[] = [];
+  const rows = await sweep(cases, extra, log, values.pairs ? (c, r) => pairRows.push(...pairRowsOf(c, r)) : undefined);
+  if (values.pairs) writeFileSync(values.pairs, JSON.stringify(pairRows));
   process.stdout.write(confusionTable(rows) + '\n');
   if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 1));
 }

@@ -21,7 +21,7 @@ import type { CompareOptions } from '../src/api/compare.js';
  *   per_tensor: { "probs/Softmax": { atol: 1e-5 } }
  *   checks: ["cosine>=0.999"]
  *   map: map.json
- *   fail_on: outputs                 # or all
+ *   fail_on: layers                  # default; or outputs, all (src/compare/stages/decide.ts)
  *   timeout: 120                     # seconds, default 600
  */
 export interface CaseSpec {
@@ -39,7 +39,7 @@ export interface CaseSpec {
   perTensor: Record<string, { atol?: number; rtol?: number }>;
   checks: string[];
   map?: string;
-  failOn: 'outputs' | 'all';
+  failOn: 'layers' | 'outputs' | 'all';
   timeoutSec: number;
   /** Test hook: what the worker does instead of comparing ('crash', 'hang'). Not documented for users. */
   simulate?: 'crash' | 'hang' | 'oom';
@@ -114,8 +114,8 @@ export function readCase(file: string): CaseSpec {
     if (!o.per_tensor || typeof o.per_tensor !== 'object' || Array.isArray(o.per_tensor)) fail(file, `'per_tensor' must map tensor names to tolerances`);
     for (const [k, v] of Object.entries(o.per_tensor as Record<string, unknown>)) perTensor[k] = tol(file, `per_tensor.${k}`, v);
   }
-  const failOn = o.fail_on ?? 'outputs';
-  if (failOn !== 'outputs' && failOn !== 'all') fail(file, `'fail_on' must be outputs or all`);
+  const failOn = o.fail_on ?? 'layers';
+  if (failOn !== 'layers' && failOn !== 'outputs' && failOn !== 'all') fail(file, `'fail_on' must be layers, outputs or all`);
   const simulate = o.simulate;
   if (simulate !== undefined && simulate !== 'crash' && simulate !== 'hang' && simulate !== 'oom') fail(file, `'simulate' must be crash, hang or oom`);
   if (o.name !== undefined && (typeof o.name !== 'string' || !o.name)) fail(file, `'name' must be a non-empty string`);

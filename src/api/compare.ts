@@ -29,8 +29,13 @@ export interface CompareOptions extends InputOptions {
   map?: string;
   /** Pair by names and the map only, no numeric alignment. */
   namesOnly?: boolean;
-  /** What decides the verdict: the final outputs (default) or every compared pair. */
-  failOn?: 'outputs' | 'all';
+  /**
+   * What decides the verdict: 'layers' (default: the outputs and every pair the alignment is sure
+   * of), 'outputs' (the final outputs only) or 'all' (every compared pair); src/compare/stages/decide.ts.
+   */
+  failOn?: 'layers' | 'outputs' | 'all';
+  /** What rtol multiplies: 'tensor' (default, the tensor's max|ref|) or 'element' (each |ref|, numpy allclose). */
+  errorScale?: 'tensor' | 'element';
   /** Re-run failing candidate layers on the reference's inputs to find their own error (default true). */
   ownError?: boolean;
   /** A NaN in both at the same place counts as equal (default true). */
@@ -81,7 +86,8 @@ function tolerances(o: CompareOptions): { tolerance: Tolerance; perTensor: Recor
 export async function compare(original: string, candidate: string, options: CompareOptions = {}): Promise<Result> {
   const o = options;
   if (o.backend !== undefined && !BACKENDS.includes(o.backend)) throw new InputError(`backend expects wasm, cpu or tensorflow, got '${String(o.backend)}'`);
-  if (o.failOn !== undefined && o.failOn !== 'outputs' && o.failOn !== 'all') throw new InputError(`failOn expects outputs or all, got '${String(o.failOn)}'`);
+  if (o.failOn !== undefined && o.failOn !== 'layers' && o.failOn !== 'outputs' && o.failOn !== 'all') throw new InputError(`failOn expects layers, outputs or all, got '${String(o.failOn)}'`);
+  if (o.errorScale !== undefined && o.errorScale !== 'tensor' && o.errorScale !== 'element') throw new InputError(`errorScale expects tensor or element, got '${String(o.errorScale)}'`);
   if (o.loopActivations !== undefined && o.loopActivations !== 'all' && o.loopActivations !== 'last') throw new InputError(`loopActivations expects all or last, got '${String(o.loopActivations)}'`);
   const seed = integer(o.seed, 'seed', 0);
   const iterations = integer(o.iterations, 'iterations', 1, 1);
@@ -117,7 +123,8 @@ export async function compare(original: string, candidate: string, options: Comp
         nanEqual: o.nanEqual !== false,
         topk,
         ownError: o.ownError !== false,
-        failOn: o.failOn ?? 'outputs',
+        failOn: o.failOn ?? 'layers',
+        errorScale: o.errorScale ?? 'tensor',
         feeds,
         referenceFacts: { path: original, kind: ref.kind, sha256: '', bytes: 0 },
         candidateFacts: { path: candidate, kind: cand.kind, sha256: '', bytes: 0 },

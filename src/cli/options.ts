@@ -121,7 +121,8 @@ export interface CompareFlags extends RunFlags {
   iterations: number;
   map?: string;
   namesOnly?: boolean;
-  failOn: 'outputs' | 'all';
+  failOn: 'layers' | 'outputs' | 'all';
+  errorScale: 'tensor' | 'element';
   topk?: number;
   nanDiffer?: boolean;
   ownError: boolean;
@@ -142,7 +143,8 @@ export function compareOptions(): Option[] {
     new Option('--iterations <n>', 'run N times with seeds seed..seed+N-1, keep the worst').argParser(integer('iterations', 1)).default(1),
     new Option('--map <map.json>', "alignment map (from 'parity align', possibly hand-edited)"),
     new Option('--names-only', 'pair by names and the map only, no numeric alignment'),
-    new Option('--fail-on <what>', 'what decides the verdict').choices(['outputs', 'all']).default('outputs'),
+    new Option('--fail-on <what>', 'what decides the verdict: layers (the outputs and every layer paired by map, name or values), outputs (the outputs only), all (every compared pair)').choices(['layers', 'outputs', 'all']).default('layers'),
+    new Option('--error-scale <how>', "what rtol multiplies: the tensor's max|ref| (tensor) or each element's |ref| (element, numpy allclose)").choices(['tensor', 'element']).default('tensor'),
     new Option('--topk <k>', 'also compute top-K agreement on the outputs').argParser(integer('topk', 1)),
     new Option('--nan-differ', 'a NaN in both at the same place counts as a mismatch'),
     new Option('--no-own-error', "skip re-running failing candidate layers on the reference's inputs"),
@@ -170,6 +172,7 @@ export function compareOptionsOf(f: CompareFlags): CompareOptions {
     ...(f.map ? { map: f.map } : {}),
     namesOnly: f.namesOnly === true,
     failOn: f.failOn,
+    errorScale: f.errorScale,
     ...(f.topk !== undefined ? { topk: f.topk } : {}),
     nanEqual: !f.nanDiffer,
     ownError: f.ownError,

@@ -319,6 +319,27 @@ function topIdx(x: ArrayLike<number>, off: number, n: number, k: number): number
   return idx.slice(0, k);
 }
 
+/**
+ * What a pair's rtol multiplies (CompareOptions.errorScale). 'tensor' (the default): the larger of
+ * the element's |ref| and the tensor's scale, max|ref| — a near-zero element of a large-scale
+ * tensor is judged at that scale, not as if it stood alone; since max|ref| >= |ref| everywhere
+ * this is `max_abs <= atol + rtol * max|ref|`. 'element': each element's own |ref|
+ * (`|cand - ref| <= atol + rtol |ref|` everywhere: numpy's allclose, Polygraphy's elemwise).
+ * A pair within tolerance elementwise is within it at its tensor's scale.
+ */
+export type ErrorScale = 'tensor' | 'element';
+
+/** The tensor's scale: the reference's largest |value| (over its finite values). */
+export function referenceScale(ref: Pick<ValueStats, 'min' | 'max'>): number {
+  return Math.max(Math.abs(ref.min), Math.abs(ref.max));
+}
+
+/** Whether a pair's differences are within atol/rtol at the given scale (NaN/Inf mismatches are checks of their own). */
+export function withinTolerance(m: Pick<MetricValues, 'allclose' | 'max_abs'>, ref: Pick<ValueStats, 'min' | 'max'>, tol: { atol: number; rtol: number }, scale: ErrorScale = 'tensor'): boolean {
+  if (scale === 'element') return m.allclose >= 1;
+  return m.max_abs <= tol.atol + tol.rtol * referenceScale(ref);
+}
+
 /** A threshold check like `cosine>=0.999` or `max_abs<=1e-3`. */
 export interface Check {
   metric: string;

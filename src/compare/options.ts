@@ -1,8 +1,8 @@
 import type { HostTensor } from '../core/tensor.js';
 import type { Alignment } from './align/index.js';
 import type { EngineConfig } from './engine.js';
-import type { Check } from './metrics.js';
-import type { ModelFacts, Tolerance } from './result.js';
+import type { Check, ErrorScale } from './metrics.js';
+import type { FailOn, ModelFacts, Tolerance } from './result.js';
 
 /** What a comparison is asked to do (the programmatic API and the CLI build it). */
 export interface CompareOptions {
@@ -20,8 +20,15 @@ export interface CompareOptions {
   ownError?: boolean;
   /** Largest number of failing pairs whose own error is computed. */
   maxOwnError?: number;
-  /** 'outputs' (default): the verdict follows the final outputs; 'all': every compared pair counts. */
-  failOn?: 'outputs' | 'all';
+  /**
+   * What decides the verdict (stages/decide.ts). 'layers' (default): the outputs, and the own
+   * error of every layer the alignment is sure of (a layer that computes something different
+   * fails the comparison even where these inputs do not carry it to the outputs); 'outputs': the
+   * final outputs only; 'all': every compared pair.
+   */
+  failOn?: FailOn;
+  /** What a pair's rtol multiplies: 'tensor' (default, max|ref|) or 'element' (numpy allclose); metrics.ts ErrorScale. */
+  errorScale?: ErrorScale;
   /** Feeds for iteration i (keyed by reference input name) and a description of each input's source. */
   feeds: (iteration: number, seed: number) => { feeds: Map<string, HostTensor>; sources: Record<string, string> };
   referenceFacts: ModelFacts;

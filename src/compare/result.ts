@@ -1,5 +1,5 @@
 import type { AlignedPair, Strategy, Transform } from './align/index.js';
-import type { ErrorHistogram, MetricValues, ValueStats } from './metrics.js';
+import type { ErrorHistogram, ErrorScale, MetricValues, ValueStats } from './metrics.js';
 
 /**
  * The Result of one comparison: everything a report needs. Reports are pure functions of it.
@@ -28,6 +28,9 @@ export interface InputFacts {
   /** Transposition applied to feed the candidate (e.g. NHWC -> NCHW). */
   candidatePerm?: number[];
 }
+
+/** What decides the verdict (CompareOptions.failOn, stages/decide.ts). */
+export type FailOn = 'outputs' | 'layers' | 'all';
 
 export interface Tolerance {
   atol: number;
@@ -145,6 +148,10 @@ export interface Result {
     tolerance: Tolerance;
     perTensor: Record<string, Tolerance>;
     checks: string[];
+    /** What decided the verdict (CompareOptions.failOn). */
+    failOn?: FailOn;
+    /** What each pair's rtol multiplied: 'tensor' (max|ref|) or 'element' (each |ref|). */
+    errorScale?: ErrorScale;
     /** What the options given did not do (a per-tensor tolerance whose name no pair has). */
     warnings?: string[];
     startedAt: string;

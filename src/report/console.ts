@@ -68,7 +68,7 @@ export function consoleReport(r: Result, opts: { worst?: number; color?: boolean
     r.verdict === 'equivalent' ? c('32;1', 'EQUIVALENT') : r.verdict === 'error' ? c('33;1', 'ERROR') : c('31;1', 'NOT EQUIVALENT');
   lines.push(`${verdict}  ${r.reference.path} vs ${r.candidate.path}`);
   lines.push(
-    `  seed ${r.run.seed}, ${r.run.iterations} iteration(s), backend ${r.run.backend}, atol ${r.run.tolerance.atol} rtol ${r.run.tolerance.rtol}` +
+    `  seed ${r.run.seed}, ${r.run.iterations} iteration(s), backend ${r.run.backend}, atol ${r.run.tolerance.atol} rtol ${r.run.tolerance.rtol}${r.run.errorScale === 'element' ? ' (each element)' : r.run.errorScale ? " (at each tensor's scale)" : ''}` +
       (r.run.checks.length ? `, checks ${r.run.checks.join(' ')}` : ''),
   );
   const failing = r.pairs.filter((p) => !p.pass);
@@ -76,6 +76,9 @@ export function consoleReport(r: Result, opts: { worst?: number; color?: boolean
     `  ${r.pairs.length} pairs compared (${r.pairs.filter((p) => p.isOutput).length} outputs), ${failing.length} failing; ` +
       `unmatched: ${r.unmatched.reference.length} reference, ${r.unmatched.candidate.length} candidate`,
   );
+  // Why the verdict is what it is, when the outputs alone do not say it (src/compare/stages/decide.ts).
+  const outputPairs = r.pairs.filter((p) => p.isOutput);
+  if (r.verdict === 'not-equivalent' ? outputPairs.length > 0 && outputPairs.every((p) => p.pass) : r.summary.includes('; not counted: ')) lines.push(`  ${c(r.verdict === 'equivalent' ? '33' : '31', r.summary)}`);
   if (r.pairs.length && !r.pairs.some((p) => p.isOutput)) lines.push(`  ${c('33', 'no output of either model is in a pair: every pair decides the verdict')}`);
   for (const w of r.run.warnings ?? []) lines.push(`  ${c('33', 'warning:')} ${w}`);
   for (const [side, facts] of [['reference', r.reference], ['candidate', r.candidate]] as const) {

@@ -61,12 +61,12 @@ describe('outputs of either model', () => {
   writeFileSync(join(dir, 'serve-bias.pb'), cand(b.map((v, i) => (i === 2 ? v + 0.01 : v))));
 
   it("pairs the candidate's output as an output where the reference's own outputs pair with nothing", async () => {
-    const r = await compare(join(dir, 'train.pb'), join(dir, 'serve.pb'), { seed: 3, ownError: false });
+    const r = await compare(join(dir, 'train.pb'), join(dir, 'serve.pb'), { seed: 3, ownError: false, failOn: 'outputs' });
     const byRef = new Map(r.pairs.map((p) => [p.reference, p]));
     expect(byRef.get('pred')?.isOutput).toBe(true);
     expect(byRef.get('h')?.isOutput).toBe(false);
     expect(byRef.get('h')?.pass).toBe(false);
-    // The verdict follows the output (which passes), not `h`.
+    // With --fail-on outputs the verdict follows the output (which passes), not `h`.
     expect(r.verdict).toBe('equivalent');
     expect(r.summary).toMatch(/1 output\(s\) within tolerance/);
     expect(r.unmatched.reference).toEqual(expect.arrayContaining(['loss']));
@@ -74,6 +74,11 @@ describe('outputs of either model', () => {
     expect(r.outputs.find((o) => o.name === 'loss')).toMatchObject({ side: 'reference', excused: true, unpaired: expect.stringContaining("computed from the paired output 'pred'") });
     // The console says the failing layer does not decide this verdict.
     expect(consoleReport(r, { color: false })).toContain('First divergence (an intermediate layer; the outputs pass, so the verdict does):\n  reference h (MatMul)');
+    // By default (--fail-on layers) `h`, paired by name, computes something different: the
+    // candidate's doubled `h` is compensated after it, which the verdict cannot know.
+    const layers = await compare(join(dir, 'train.pb'), join(dir, 'serve.pb'), { seed: 3, ownError: false });
+    expect(layers.verdict).toBe('not-equivalent');
+    expect(layers.summary).toMatch(/^not equivalent: 'h' \(MatMul\) ~ 'h' \(MatMul\) differs .*its own error was not computed\); the outputs agree on these inputs; they may not on others$/);
     // Every layer counts with --fail-on all.
     const all = await compare(join(dir, 'train.pb'), join(dir, 'serve.pb'), { seed: 3, ownError: false, failOn: 'all' });
     expect(all.verdict).toBe('not-equivalent');

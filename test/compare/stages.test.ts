@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { PLAIN_ENGINE, engineConfigFromEnv } from '../../src/compare/engine.js';
 import type { PairResult } from '../../src/compare/result.js';
-import { decide } from '../../src/compare/stages/decide.js';
+import { computeMetricsScalar, referenceScale, withinTolerance } from '../../src/compare/metrics.js';
+import { decide, trustedPair } from '../../src/compare/stages/decide.js';
+import { failedChecks } from '../../src/compare/stages/measure-pair.js';
 import type { RefNode } from '../../src/compare/stages/diagnose.js';
 import { diagnose } from '../../src/compare/stages/diagnose.js';
 
@@ -24,6 +26,10 @@ function pair(index: number, reference: string, pass: boolean, extra: Partial<Pa
   return { index, reference, candidate: `c_${reference}`, referenceOp: 'Op', candidateType: 'Layer', pass, isOutput: reference === 'out', upstream: [], failed: pass ? [] : ['allclose'], ...extra } as PairResult;
 }
 const own = (pass: boolean) => ({ own: { pass, metrics: {} as PairResult['metrics'] } });
+const ownM = (pass: boolean, max_abs: number, cosine: number) => ({ own: { pass, metrics: { max_abs, cosine } as PairResult['metrics'] } });
+const metricsM = (max_abs: number, cosine: number) => ({ metrics: { max_abs, cosine } as PairResult['metrics'] });
+const byName = { strategy: 'name', confidence: 1 } as const;
+const byValues = (confidence: number) => ({ strategy: 'numeric', confidence }) as const;
 
 describe('diagnose (pure)', () => {
   const cases: { what: string; pairs: PairResult[]; first?: number; root?: number; upstream: number[][]; unpairedBefore?: [number, string[]] }[] = [
@@ -70,12 +76,46 @@ describe('diagnose (pure)', () => {
 });
 
 describe('decide (pure)', () => {
-  const cases: { what: string; pairs: PairResult[]; first?: number; failOn?: 'outputs' | 'all'; verdict: string; summary: RegExp }[] = [
+  const cases: { what: string; pairs: PairResult[]; first?: number; failOn?: 'layers' | 'outputs' | 'all'; verdict: string; summary: RegExp }[] = [
     { what: 'no pairs: an error', pairs: [], verdict: 'error', summary: /^error: no reference node could be paired/ },
-    { what: 'outputs pass, an intermediate fails: equivalent by default', pairs: [pair(0, 'conv1/Relu', false), pair(1, 'out', true)], verdict: 'equivalent', summary: /^equivalent: 2 pairs compared, 1 output\(s\) within tolerance$/ },
+    { what: 'outputs pass, an intermediate paired by shape fails: equivalent by default', pairs: [pair(0, 'conv1/Relu', false, { strategy: 'shape', confidence: 0.5 }), pair(1, 'out', true)], verdict: 'equivalent', summary: /^equivalent: 2 pairs compared, 1 output\(s\) within tolerance$/ },
     { what: "the same with failOn 'all': not equivalent", pairs: [pair(0, 'conv1/Relu', false), pair(1, 'out', true)], first: 0, failOn: 'all', verdict: 'not-equivalent', summary: /^not equivalent: first divergence at 'conv1\/Relu' \(Op\) ~ 'c_conv1\/Relu' \(Layer\); 1 of 2 pairs fail$/ },
     { what: 'an output fails', pairs: [pair(0, 'conv1/Relu', true), pair(1, 'out', false)], first: 1, verdict: 'not-equivalent', summary: /first divergence at 'out'/ },
     { what: 'no output in a pair: every pair counts, and the summary says so', pairs: [pair(0, 'conv1/Relu', false)], first: 0, verdict: 'not-equivalent', summary: /no output of either model is in a pair/ },
+    // A layer that computes something different: its own error fails, the outputs pass.
+    {
+      what: 'outputs pass, a layer paired by name has an own error that fails: not equivalent by default, said in words',
+      pairs: [pair(0, 'conv1/Relu', false, { ...byName, ...ownM(false, 0.38, 0.992) }), pair(1, 'out', true, byName)],
+      first: 0,
+      verdict: 'not-equivalent',
+      summary: /^not equivalent: 'conv1\/Relu' \(Op\) ~ 'c_conv1\/Relu' \(Layer\) computes something different \(its own error max_abs 0\.38, cosine 0\.992000\); the outputs agree on these inputs; they may not on others$/,
+    },
+    { what: "the same with failOn 'outputs' (today's rule): equivalent", pairs: [pair(0, 'conv1/Relu', false, { ...byName, ...ownM(false, 0.38, 0.992) }), pair(1, 'out', true, byName)], first: 0, failOn: 'outputs', verdict: 'equivalent', summary: /^equivalent: 2 pairs compared, 1 output\(s\) within tolerance$/ },
+    { what: "the same with failOn 'all': not equivalent at the first divergence", pairs: [pair(0, 'conv1/Relu', false, { ...byName, ...ownM(false, 0.38, 0.992) }), pair(1, 'out', true, byName)], first: 0, failOn: 'all', verdict: 'not-equivalent', summary: /^not equivalent: first divergence at 'conv1\/Relu'/ },
+    {
+      what: 'two such layers: the first is named, the other counted',
+      pairs: [pair(0, 'conv1/Relu', false, { ...byValues(0.995), ...ownM(false, 2, 0.5) }), pair(1, 'bn/add', false, { ...byValues(1), ...ownM(false, 1e-3, 1) }), pair(2, 'out', true, byName)],
+      first: 0,
+      verdict: 'not-equivalent',
+      summary: /^not equivalent: 'conv1\/Relu' .* computes something different \(its own error max_abs 2, cosine 0\.500000; 1 more layer paired as surely differs too\); the outputs agree/,
+    },
+    {
+      what: 'the own error fails on a shape-only pair (confidence 0.5): never fails the verdict by itself; the summary says it was not counted',
+      pairs: [pair(0, 'conv1/Relu', false, { strategy: 'shape', confidence: 0.5, ...ownM(false, 0.38, 0.992) }), pair(1, 'out', true, byName)],
+      first: 0,
+      verdict: 'equivalent',
+      summary: /^equivalent: 2 pairs compared, 1 output\(s\) within tolerance; not counted: 'conv1\/Relu' \(Op\) ~ 'c_conv1\/Relu' \(Layer\) has an own error but is paired by shape alone \(confidence 0\.50\)$/,
+    },
+    { what: 'a numeric pair under the trusted confidence (0.85): not counted', pairs: [pair(0, 'conv1/Relu', false, { ...byValues(0.85), ...ownM(false, 1, 0.9) }), pair(1, 'out', true, byName)], first: 0, verdict: 'equivalent', summary: /not counted: .* paired by numeric \(confidence 0\.85\)$/ },
+    {
+      what: 'a layer paired by name differs though its own error passes: not equivalent, the difference inherited from before it',
+      pairs: [pair(0, 'conv1/Relu', false, { ...byName, ...metricsM(3.5e-3, 0.9999), ...ownM(true, 1e-5, 1) }), pair(1, 'out', true, byName)],
+      first: 0,
+      verdict: 'not-equivalent',
+      summary: /^not equivalent: 'conv1\/Relu' \(Op\) ~ 'c_conv1\/Relu' \(Layer\) differs \(max_abs 0\.0035, cosine 0\.999900; its own error passes: it inherits the difference from before it\); the outputs agree on these inputs; they may not on others$/,
+    },
+    { what: 'the same without own errors (--no-own-error)', pairs: [pair(0, 'conv1/Relu', false, { ...byName, ...metricsM(0.5, 0.9) }), pair(1, 'out', true, byName)], first: 0, verdict: 'not-equivalent', summary: /differs \(max_abs 0\.5, cosine 0\.900000; its own error was not computed\); the outputs agree/ },
+    { what: "the same with failOn 'outputs': equivalent", pairs: [pair(0, 'conv1/Relu', false, { ...byName, ...metricsM(0.5, 0.9) }), pair(1, 'out', true, byName)], first: 0, failOn: 'outputs', verdict: 'equivalent', summary: /^equivalent: 2 pairs compared, 1 output\(s\) within tolerance$/ },
   ];
   for (const c of cases) {
     it(c.what, () => {
@@ -83,6 +123,46 @@ describe('decide (pure)', () => {
       expect(d.verdict).toBe(c.verdict);
       expect(d.summary).toMatch(c.summary);
       expect(!!d.error).toBe(c.verdict === 'error');
+    });
+  }
+});
+
+describe('which pairs may fail the verdict by their own error (pure)', () => {
+  const cases: [PairResult['strategy'], number, boolean][] = [
+    ['map', 1, true], ['name', 1, true], ['name', 0.9, true], ['numeric', 0.99, true], ['numeric', 0.89, false],
+    ['shape', 0.5, false], ['shape', 1, false], ['output', 1, false],
+  ];
+  for (const [strategy, confidence, trusted] of cases) it(`${strategy} at ${confidence}: ${trusted ? 'counts' : 'does not count'}`, () => expect(trustedPair({ strategy, confidence })).toBe(trusted));
+});
+
+describe('a pair within tolerance at its tensor\'s scale or elementwise (pure, values by hand)', () => {
+  const tol = { atol: 1e-4, rtol: 1e-4 };
+  // ref, cand; whether within tolerance at the tensor's scale (max|ref|) and elementwise.
+  const cases: { what: string; ref: number[]; cand: number[]; tensor: boolean; element: boolean }[] = [
+    // max|ref| 50: bound 1e-4 + 1e-4*50 = 5.1e-3; the element 0.001 alone: 1e-4 + 1e-7 = 1.001e-4 < 3.5e-4.
+    { what: 'a near-zero element of a large-scale tensor off by 3.5e-4 (rounding)', ref: [50, -20, 0.001], cand: [50, -20, 0.00135], tensor: true, element: false },
+    // max|ref| 2: bound 1e-4 + 2e-4 = 3e-4 < 5e-4.
+    { what: 'off by 5e-4 at the largest element of a tensor of scale 2', ref: [1, -2], cand: [1, -2.0005], tensor: false, element: false },
+    // Bound 1e-4 + 4e-4 = 5e-4: 4.9e-4 passes, 5.1e-4 fails, at any element.
+    { what: 'just under the bound (scale 4)', ref: [-4, 0], cand: [-4, 4.9e-4], tensor: true, element: false },
+    { what: 'just over the bound (scale 4)', ref: [-4, 0], cand: [-4, 5.1e-4], tensor: false, element: false },
+    // All zero: the scale is 0, atol alone.
+    { what: 'a zero reference: atol alone (5e-5 passes)', ref: [0, 0], cand: [5e-5, 0], tensor: true, element: true },
+    { what: 'a zero reference: atol alone (2e-4 fails)', ref: [0, 0], cand: [2e-4, 0], tensor: false, element: false },
+    // Elementwise passing implies passing at the scale: 1e-4 + 1e-4*10 = 1.1e-3 >= 1e-3.
+    { what: 'within elementwise: within at the scale', ref: [10, 1], cand: [10.001, 1], tensor: true, element: true },
+  ];
+  for (const c of cases) {
+    it(c.what, () => {
+      const m = computeMetricsScalar(Float64Array.from(c.ref), Float64Array.from(c.cand), tol);
+      expect(referenceScale(m.refStats)).toBe(Math.max(...c.ref.map(Math.abs)));
+      expect(withinTolerance(m, m.refStats, tol, 'tensor')).toBe(c.tensor);
+      expect(withinTolerance(m, m.refStats, tol, 'element')).toBe(c.element);
+      // The default is the tensor's scale; failedChecks names a failure 'allclose' under either.
+      expect(withinTolerance(m, m.refStats, tol)).toBe(c.tensor);
+      const p = { reference: 'r', candidate: 'c' };
+      expect(failedChecks(m, m.refStats, tol, p, {})).toEqual(c.tensor ? [] : ['allclose']);
+      expect(failedChecks(m, m.refStats, tol, p, { errorScale: 'element' })).toEqual(c.element ? [] : ['allclose']);
     });
   }
 });

@@ -52,6 +52,8 @@ export function assembleResult(x: {
       tolerance: opts.tolerance,
       perTensor: opts.perTensor ?? {},
       checks: (opts.checks ?? []).map(checkToString),
+      failOn: opts.failOn ?? 'layers',
+      errorScale: opts.errorScale ?? 'tensor',
       ...(warnings.length ? { warnings } : {}),
       startedAt: x.started.toISOString(),
       timings: x.timings,

@@ -2,7 +2,7 @@ import type { tf } from '../../backend/tf.js';
 import { stripPort as norm } from '../../core/names.js';
 import type { ActInfo, AlignedPair } from '../align/index.js';
 import type { ErrorHistogram, MetricValues, ValueStats } from '../metrics.js';
-import { checkPasses, checkToString, errorHistogram, worstElements } from '../metrics.js';
+import { checkPasses, checkToString, errorHistogram, withinTolerance, worstElements } from '../metrics.js';
 import type { CompareOptions } from '../options.js';
 import type { PairResult, Tolerance } from '../result.js';
 import type { Held, Where } from '../store.js';
@@ -41,10 +41,13 @@ export function toleranceFor(p: { reference: string; candidate: string }, opts: 
   return per[norm(p.reference)] ?? per[norm(p.candidate)] ?? per[p.reference] ?? per[p.candidate] ?? opts.tolerance;
 }
 
-/** Which checks fail for these metric values. allclose (atol/rtol) always applies. */
-export function failedChecks(m: MetricValues, p: { reference: string; candidate: string }, opts: Pick<CompareOptions, 'checks'>): string[] {
+/**
+ * Which checks fail for these metric values. allclose (atol/rtol, at the scale opts.errorScale
+ * says: metrics.ts withinTolerance) always applies; `refStats` are the reference's.
+ */
+export function failedChecks(m: MetricValues, refStats: ValueStats, tol: Tolerance, p: { reference: string; candidate: string }, opts: Pick<CompareOptions, 'checks' | 'errorScale'>): string[] {
   const failed: string[] = [];
-  if (m.allclose < 1) failed.push('allclose');
+  if (!withinTolerance(m, refStats, tol, opts.errorScale)) failed.push('allclose');
   if (m.nan_mismatch > 0) failed.push('nan');
   if (m.inf_mismatch > 0) failed.push('inf');
   for (const c of opts.checks ?? []) {
@@ -87,7 +90,7 @@ export async function measurePair(
     p.transform,
     { ...tol, nanEqual: opts.nanEqual, topk: isOutput ? opts.topk : 0 },
     (mp) => {
-      failed = failedChecks(mp, p, opts);
+      failed = failedChecks(mp, mp.refStats, tol, p, opts);
       const wanted = failed.length > 0 || isOutput;
       partial = wanted && !detail;
       return wanted && detail;

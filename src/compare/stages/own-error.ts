@@ -161,8 +161,8 @@ async function ownErrors(
       if (!o) {
         out.set(pr.index, 'the layer produced no output when re-run alone');
       } else {
-        const { refStats: _r, candStats: _c, ...m } = measure(r, { tensor: o, shape: o.shape }, p.transform, { ...pr.tolerance, nanEqual: opts.nanEqual }, () => false).m;
-        out.set(pr.index, { metrics: m, pass: failedChecks(m, p, opts).length === 0 });
+        const { refStats, candStats: _c, ...m } = measure(r, { tensor: o, shape: o.shape }, p.transform, { ...pr.tolerance, nanEqual: opts.nanEqual }, () => false).m;
+        out.set(pr.index, { metrics: m, pass: failedChecks(m, refStats, pr.tolerance, p, opts).length === 0 });
       }
     } catch (e) {
       out.set(pr.index, e instanceof ParityError ? e.message : `re-running the layer alone failed: ${(e as Error).message}`);
