@@ -169,8 +169,8 @@ describe('parity CLI', () => {
       [['compare', 'cnn.pb', 'cnn.pb', '--atol', 'logits:'], /--atol 'logits:': expected NAME:VALUE/],
       [['compare', 'cnn.pb', 'cnn.pb', '--rtol', ''], /--rtol expects a non-negative number, got ''/],
       [['compare', 'cnn.pb', 'cnn.pb', '--topk', '0'], /--topk expects a positive integer/],
-      [['compare', 'cnn.pb', 'cnn.pb', '--error-scale', 'rms'], /--error-scale expects tensor or element, got 'rms'/],
-      [['compare', 'cnn.pb', 'cnn.pb', '--fail-on', 'layer'], /--fail-on expects layers, outputs or all, got 'layer'/],
+      [['compare', 'cnn.pb', 'cnn.pb', '--error-scale', 'rms'], /^parity: error: option '--error-scale <how>' argument 'rms' is invalid\. Allowed choices are tensor, element\./],
+      [['compare', 'cnn.pb', 'cnn.pb', '--fail-on', 'layer'], /^parity: error: option '--fail-on <what>' argument 'layer' is invalid\. Allowed choices are layers, outputs, all\./],
       // Before the models run: nothing on stdout, no progress.
       [['compare', 'cnn.pb', 'cnn.pb', '--json', '.'], /^parity: error: \. cannot be written: it is a directory \(give a file name\)\n$/],
     ];

@@ -38,6 +38,7 @@ describe('CLI flags onto the API options', () => {
       inputs: ['x=normal(0,1)', 'ids=int(0,9)'],
       feeds: 'f.npz',
       failOn: 'all',
+      errorScale: 'tensor',
       ownError: false,
       nanEqual: false,
       namesOnly: true,
@@ -48,7 +49,7 @@ describe('CLI flags onto the API options', () => {
 
   it('compare: the defaults are those of the API', () => {
     const { onProgress: _, ...rest } = compareOptionsOf(flags('compare', []));
-    expect(rest).toEqual({ perTensor: {}, checks: [], seed: 0, iterations: 1, failOn: 'outputs', ownError: true, nanEqual: true, namesOnly: false });
+    expect(rest).toEqual({ perTensor: {}, checks: [], seed: 0, iterations: 1, failOn: 'layers', errorScale: 'tensor', ownError: true, nanEqual: true, namesOnly: false });
   });
 });
 
@@ -60,7 +61,8 @@ describe('the API validates its options before it reads a file', () => {
       [{ topk: 0 }, /^topk expects an integer of at least 1, got 0$/],
       [{ atol: -1 }, /^atol expects a non-negative number, got -1$/],
       [{ perTensor: { logits: { rtol: Number.NaN } } }, /^rtol of logits expects a non-negative number, got NaN$/],
-      [{ failOn: 'some' as 'all' }, /^failOn expects outputs or all, got 'some'$/],
+      [{ failOn: 'some' as 'all' }, /^failOn expects layers, outputs or all, got 'some'$/],
+      [{ errorScale: 'rms' as 'tensor' }, /^errorScale expects tensor or element, got 'rms'$/],
       [{ backend: 'gpu' as 'cpu' }, /^backend expects wasm, cpu or tensorflow, got 'gpu'$/],
       [{ checks: ['cosin>=0.9'] }, /unknown metric 'cosin'/],
     ];
@@ -93,7 +95,7 @@ describe('usage errors: one line, exit 2, before any model is read', () => {
       // commander's "Did you mean" (on a line of its own) joins the error's one line.
       [['comapre', 'cnn.pb', 'cnn.pb'], /^parity: error: unknown command 'comapre'; did you mean compare\? \(see 'parity --help'\)\n$/],
       [['compare', 'cnn.pb', 'cnn.pb', '--atoll', '1e-3'], /^parity: error: unknown option '--atoll'; did you mean --atol\? \(see 'parity compare --help'\)\n$/],
-      [['compare', 'cnn.pb', 'cnn.pb', '--fail-on', 'some'], /^parity: error: option '--fail-on <what>' argument 'some' is invalid\. Allowed choices are outputs, all\. \(see 'parity compare --help'\)\n$/],
+      [['compare', 'cnn.pb', 'cnn.pb', '--fail-on', 'some'], /^parity: error: option '--fail-on <what>' argument 'some' is invalid\. Allowed choices are layers, outputs, all\. \(see 'parity compare --help'\)\n$/],
       [['align', 'cnn.pb', 'cnn.pb'], /^parity: error: required option '-o, --output <map\.json>' not specified/],
       [['compare', 'cnn.pb', 'cnn.pb', '--iterations', '0'], /^parity: error: --iterations expects a positive integer, got '0'\n$/],
       [['compare', 'cnn.pb', 'cnn.pb', '--seed', '1.5'], /^parity: error: --seed expects an integer, got '1\.5'\n$/],

@@ -94,7 +94,8 @@ export function decide(pairs: readonly PairResult[], firstDivergence: number | u
     const layers = counted.filter((p) => !p.pass && !p.isOutput);
     if (layers.length) why.push(`${layers.length} compared layer${layers.length === 1 ? '' : 's'} fail${layers.length === 1 ? 's' : ''}${failOn === 'all' ? ' (--fail-on all: every layer counts)' : ' (no output is in a pair: every layer counts)'}`);
   }
-  if (layer) why.push(`${layer}; the outputs agree on these inputs; they may not on others`);
+  // Said only where it decides: when the outputs fail, they say so themselves.
+  if (layer && counted.every((p) => p.pass) && unpairedOutputs.length === 0) why.push(`${layer}; the outputs agree on these inputs; they may not on others`);
   if (facts.shapesPart?.isRootCause && !passes) why.push(facts.shapesPart.text);
   if (passes) {
     const outs = facts.outputs?.filter((o) => o.side === 'candidate').length ?? outputs.length;
