@@ -12,15 +12,56 @@ import type { GraphNodeFacts, Result } from '../compare/result.js';
 const HIDDEN_OPS = new Set(['Const', 'NoOp', 'Identity', 'VarHandleOp', 'ReadVariableOp', 'VariableV2']);
 
 export interface LaidOutGraph {
-  nodes: { name: string; op: string; x: number; y: number; w: number; h: number; status: GraphNodeFacts['status']; pair?: number }[];
+  /** label: the name without the common scope, shortened in the middle when still long (nodeLabel). */
+  nodes: { name: string; label: string; op: string; x: number; y: number; w: number; h: number; status: GraphNodeFacts['status']; pair?: number }[];
   edges: { from: string; to: string; points: [number, number][] }[];
   width: number;
   height: number;
   hidden: number;
 }
 
+/**
+ * The scope most names of a model share (`StatefulPartitionedCall/model_1/`): the longest prefix
+ * ending in '/' that at least 60% of the names (and at least two) start with, or '' when none
+ * (a bare '/' is none).
+ * A report shows it once and the names without it.
+ */
+export function commonScope(names: readonly string[]): string {
+  const count = new Map<string, number>();
+  for (const n of new Set(names)) {
+    for (let i = n.indexOf('/'); i >= 0 && i < n.length - 1; i = n.indexOf('/', i + 1)) {
+      const p = n.slice(0, i + 1);
+      count.set(p, (count.get(p) ?? 0) + 1);
+    }
+  }
+  const need = Math.max(2, Math.ceil(0.6 * new Set(names).size));
+  let best = '';
+  // A bare '/' (ONNX exporters start every name with it) is no scope.
+  for (const [p, c] of count) if (c >= need && p.length > best.length && p !== '/') best = p;
+  return best;
+}
+
+/** A name without the scope (when it has more after it). */
+export function withoutScope(name: string, scope: string): string {
+  return scope && name.startsWith(scope) && name.length > scope.length ? name.slice(scope.length) : name;
+}
+
+/** Longest label drawn in a graph node. */
+const LABEL_MAX = 40;
+
+/**
+ * The label of a graph node: its name without the scope; when still longer than LABEL_MAX, cut in
+ * the middle, so both the layer (its start) and the op (its end) stay readable.
+ */
+export function nodeLabel(name: string, scope: string): string {
+  const s = withoutScope(name, scope);
+  if (s.length <= LABEL_MAX) return s;
+  const head = Math.ceil((LABEL_MAX - 1) / 2);
+  return s.slice(0, head) + '…' + s.slice(s.length - (LABEL_MAX - 1 - head));
+}
+
 /** Layout of the reference graph with plumbing nodes bypassed (edges rewired through them). */
-export function layoutGraph(nodes: GraphNodeFacts[], maxNodes = 4000): LaidOutGraph {
+export function layoutGraph(nodes: GraphNodeFacts[], maxNodes = 4000, scope = commonScope(nodes.map((n) => n.name))): LaidOutGraph {
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const visible = nodes.filter((n) => !HIDDEN_OPS.has(n.op) || n.pair !== undefined).slice(0, maxNodes);
   const vis = new Set(visible.map((n) => n.name));
@@ -35,12 +76,12 @@ export function layoutGraph(nodes: GraphNodeFacts[], maxNodes = 4000): LaidOutGr
     memo.set(name, out);
     return out;
   };
-  if (visible.length > DAGRE_MAX) return layeredLayout(visible, sources, srcName, nodes.length - visible.length);
+  if (visible.length > DAGRE_MAX) return layeredLayout(visible, sources, srcName, nodes.length - visible.length, scope);
   const g = new dagre.graphlib.Graph({ multigraph: false });
   g.setGraph({ rankdir: 'TB', nodesep: 18, ranksep: 34, marginx: 20, marginy: 20 });
   g.setDefaultEdgeLabel(() => ({}));
   for (const n of visible) {
-    const label = n.name.length > 40 ? '…' + n.name.slice(-39) : n.name;
+    const label = nodeLabel(n.name, scope);
     g.setNode(n.name, { width: Math.max(80, Math.min(280, 7 * Math.max(label.length, n.op.length + 2))), height: 34 });
   }
   for (const n of visible) {
@@ -54,7 +95,7 @@ export function layoutGraph(nodes: GraphNodeFacts[], maxNodes = 4000): LaidOutGr
   return {
     nodes: visible.map((n) => {
       const p = g.node(n.name) as { x: number; y: number; width: number; height: number };
-      return { name: n.name, op: n.op, x: p.x, y: p.y, w: p.width, h: p.height, status: n.status, ...(n.pair !== undefined ? { pair: n.pair } : {}) };
+      return { name: n.name, label: nodeLabel(n.name, scope), op: n.op, x: p.x, y: p.y, w: p.width, h: p.height, status: n.status, ...(n.pair !== undefined ? { pair: n.pair } : {}) };
     }),
     edges: g.edges().map((e: { v: string; w: string }) => {
       const pts = ((g.edge(e) as { points?: { x: number; y: number }[] }).points ?? []).map((p) => [Math.round(p.x), Math.round(p.y)] as [number, number]);
@@ -78,6 +119,7 @@ function layeredLayout(
   sources: (name: string) => string[],
   srcName: (ref: string) => string,
   hidden: number,
+  scope: string,
 ): LaidOutGraph {
   const rank = new Map<string, number>();
   const W = 200;
@@ -110,7 +152,7 @@ function layeredLayout(
     }
   }
   return {
-    nodes: visible.map((n) => ({ name: n.name, op: n.op, ...pos.get(n.name)!, w: W, h: H, status: n.status, ...(n.pair !== undefined ? { pair: n.pair } : {}) })),
+    nodes: visible.map((n) => ({ name: n.name, label: nodeLabel(n.name, scope), op: n.op, ...pos.get(n.name)!, w: W, h: H, status: n.status, ...(n.pair !== undefined ? { pair: n.pair } : {}) })),
     edges,
     width: 40 + widest * (W + 20),
     height: 40 + rows.size * (H + 30),
@@ -134,8 +176,12 @@ export function esc(s: string): string {
 }
 
 export function htmlReport(r: Result): string {
-  const layout = layoutGraph(r.graph);
-  const data = { result: r, layout };
+  const scopes = {
+    reference: commonScope([...r.graph.map((n) => n.name), ...r.pairs.map((p) => p.reference)]),
+    candidate: commonScope([...r.pairs.map((p) => p.candidate), ...r.unmatched.candidate]),
+  };
+  const layout = layoutGraph(r.graph, undefined, scopes.reference);
+  const data = { result: r, layout, scopes };
   const title = `tf-parity: ${r.verdict}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -153,7 +199,7 @@ export function htmlReport(r: Result): string {
 <button id="zoom-in" type="button">+</button><button id="zoom-out" type="button">−</button><button id="zoom-fit" type="button">fit</button><button id="zoom-first" type="button">go to first divergence</button></div>
 <div id="graph-wrap"><svg id="graph" xmlns="http://www.w3.org/2000/svg"><g id="viewport"></g></svg><aside id="details"><p class="hint">Click a node or a table row.</p></aside></div>
 </section>
-<section><h2>Error along execution order</h2><svg id="curve" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 900 260" preserveAspectRatio="none"></svg></section>
+<section><h2>Error along execution order <small>(max_abs of each pair, log scale)</small></h2><svg id="curve" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1300 380"></svg></section>
 <section><h2>Pairs</h2><input id="filter" type="search" placeholder="filter by name, op or status"> <label><input id="only-fail" type="checkbox"> failing only</label>
 <table id="pairs" class="pairs"><thead><tr></tr></thead><tbody></tbody></table></section>
 <section><h2>Unmatched</h2><div id="unmatched"></div></section>
@@ -173,15 +219,18 @@ h2{font-size:16px;margin:2px 0 8px}table{border-collapse:collapse;width:100%}td,
 .facts td{white-space:pre-line}.facts td:first-child{color:#5b6570;width:180px}.pairs th{cursor:pointer;user-select:none;background:#f0f2f5;position:sticky;top:0}
 .pairs tr.fail td:first-child{color:#b3261e;font-weight:600}.pairs tr.pass td:first-child{color:#1f7a3a}.pairs tr.selected{background:#fff6d6}
 .pairs tbody tr{cursor:pointer}.num{font-variant-numeric:tabular-nums;white-space:nowrap}
+.pairs{font-size:12.5px}.pairs td,.pairs th{padding:3px 5px}.pairs td.name{overflow-wrap:anywhere;min-width:110px}.scope{color:#5b6570;font-size:12px}
+#curve{width:100%;height:auto;display:block}
 #graph-wrap{display:flex;gap:10px;height:560px}#graph{flex:1;border:1px solid #dde1e6;border-radius:4px;background:#fbfcfd;cursor:grab;height:100%}
-#details{width:380px;overflow:auto;border-left:1px solid #eceef1;padding-left:10px;font-size:13px}#details h3{margin:4px 0;word-break:break-all}
+#details{width:400px;overflow:auto;border-left:1px solid #eceef1;padding-left:10px;font-size:13px}#details h3{margin:4px 0;overflow-wrap:anywhere}
+#details p{overflow-wrap:anywhere}#details table{table-layout:fixed}#details td{white-space:normal;overflow-wrap:anywhere}#details td:first-child{width:112px;color:#5b6570}
 .node rect{stroke:#6b7682;stroke-width:1;rx:4}.node text{font-size:11px;pointer-events:none}.node{cursor:pointer}
 .node.pass rect{fill:#d7f0dd}.node.fail rect{fill:#f8d0cc}.node.unmatched rect{fill:#fff0c2}.node.not-compared rect{fill:#eef0f3}
 .node.first rect{stroke:#b3261e;stroke-width:4}.node.selected rect{stroke:#1a5fb4;stroke-width:3}
 .edge{fill:none;stroke:#9aa3ad;stroke-width:1}
 .legend span{display:inline-block;padding:1px 8px;margin-right:6px;border-radius:3px;border:1px solid #aab}.legend .pass{background:#d7f0dd}.legend .fail{background:#f8d0cc}
 .legend .unmatched{background:#fff0c2}.legend .not-compared{background:#eef0f3}.legend .first{border:3px solid #b3261e}.legend button{margin-left:4px}
-.bar{fill:#5b8def}.hist text,.curve text{font-size:10px;fill:#5b6570}.hint{color:#6b7682}code{font-size:12px;word-break:break-all}
+.bar{fill:#5b8def}.hist text,.curve text{font-size:10px;fill:#5b6570}.curve text.first{fill:#b3261e;font-weight:600}.hint{color:#6b7682}code{font-size:12px;word-break:break-all}
 #filter{width:320px;padding:4px}
 `;
 
@@ -190,7 +239,12 @@ const SCRIPT = String.raw`
 (function(){
 'use strict';
 var D = JSON.parse(document.getElementById('data').textContent);
-var R = D.result, L = D.layout, SVGNS = 'http://www.w3.org/2000/svg';
+var R = D.result, L = D.layout, S = D.scopes, SVGNS = 'http://www.w3.org/2000/svg';
+// Names without the scope most of a model's names share (shown once, in the Run facts).
+function unscoped(name, scope){ return scope && name.indexOf(scope) === 0 && name.length > scope.length ? name.slice(scope.length) : name; }
+function rn(name){ return unscoped(name, S.reference); }
+function cn(name){ return unscoped(name, S.candidate); }
+function cut(s, max){ if (s.length <= max) return s; var h = Math.ceil((max - 1) / 2); return s.slice(0, h) + '…' + s.slice(s.length - (max - 1 - h)); }
 function el(tag, attrs, text){ var e = document.createElement(tag); if (attrs) for (var k in attrs) e.setAttribute(k, attrs[k]); if (text !== undefined) e.textContent = text; return e; }
 function sel(tag, attrs){ var e = document.createElementNS(SVGNS, tag); if (attrs) for (var k in attrs) e.setAttribute(k, attrs[k]); return e; }
 function num(x){ if (typeof x === 'string') return x; if (x === undefined || x === null) return '-'; if (x === 0) return '0'; var a = Math.abs(x); return (a >= 1e4 || a < 1e-2) ? x.toExponential(2) : String(Number(x.toPrecision(4))); }
@@ -219,6 +273,7 @@ var facts = [
   ['Inputs', R.inputs.map(function(i){ return i.name + ' ' + i.dtype + '[' + i.shape.join(',') + '] ' + i.source + (i.candidatePerm ? ' (transposed ' + i.candidatePerm.join(',') + ' for the candidate)' : ''); }).join('; ')],
   ['Timings', 'reference ' + Math.round(R.run.timings.referenceMs) + ' ms, candidate ' + Math.round(R.run.timings.candidateMs) + ' ms, compare ' + Math.round(R.run.timings.compareMs) + ' ms, own error ' + Math.round(R.run.timings.ownErrorMs) + ' ms, total ' + Math.round(R.run.timings.totalMs) + ' ms'],
   ['Tool', R.tool.name + ' ' + R.tool.version + ', started ' + R.run.startedAt],
+  ['Names', (S.reference ? 'reference names below leave out their common scope ' + S.reference : 'reference names in full') + (S.candidate ? '; candidate names leave out ' + S.candidate : '')],
   ['Pairs', R.pairs.length + ' compared, ' + R.pairs.filter(function(p){ return !p.pass; }).length + ' failing; unmatched ' + R.unmatched.reference.length + ' reference / ' + R.unmatched.candidate.length + ' candidate']
 ];
 // What a runner does differently from the model as saved, under that model's rows.
@@ -230,9 +285,9 @@ facts.forEach(function(f){ var tr = el('tr'); tr.appendChild(el('td', null, f[0]
 
 var div = document.getElementById('divergence');
 if (R.firstDivergence === undefined) { div.appendChild(el('p', null, R.verdict === 'equivalent' ? 'No compared pair fails.' : 'No layer-level divergence found.')); }
-else { var fp = R.pairs[R.firstDivergence]; var p1 = el('p'); p1.appendChild(el('strong', null, fp.reference)); p1.appendChild(document.createTextNode(' (' + fp.referenceOp + ')  ~  ')); p1.appendChild(el('strong', null, fp.candidate)); p1.appendChild(document.createTextNode(' (' + fp.candidateType + '): max_abs ' + num(fp.metrics.max_abs) + ', cosine ' + num(fp.metrics.cosine) + (fp.own ? ', own error ' + num(fp.own.metrics.max_abs) + (fp.own.pass ? ' (inherited)' : ' (its own)') : ''))); div.appendChild(p1);
+else { var fp = R.pairs[R.firstDivergence]; var p1 = el('p'); p1.appendChild(el('strong', {title: fp.reference}, rn(fp.reference))); p1.appendChild(document.createTextNode(' (' + fp.referenceOp + ')  ~  ')); p1.appendChild(el('strong', {title: fp.candidate}, cn(fp.candidate))); p1.appendChild(document.createTextNode(' (' + fp.candidateType + '): max_abs ' + num(fp.metrics.max_abs) + ', cosine ' + num(fp.metrics.cosine) + (fp.own ? ', own error ' + num(fp.own.metrics.max_abs) + (fp.own.pass ? ' (inherited)' : ' (its own)') : ''))); div.appendChild(p1);
   if (fp.unpairedBefore) div.appendChild(el('p', null, unpairedText(fp)));
-  if (R.rootCause !== undefined && R.rootCause !== R.firstDivergence) { var rc = R.pairs[R.rootCause]; div.appendChild(el('p', null, 'Root cause (first pair whose own error fails): ' + rc.reference + ' ~ ' + rc.candidate)); if (rc.unpairedBefore) div.appendChild(el('p', null, unpairedText(rc))); } }
+  if (R.rootCause !== undefined && R.rootCause !== R.firstDivergence) { var rc = R.pairs[R.rootCause]; div.appendChild(el('p', null, 'Root cause (first pair whose own error fails): ' + rn(rc.reference) + ' ~ ' + cn(rc.candidate))); if (rc.unpairedBefore) div.appendChild(el('p', null, unpairedText(rc))); } }
 
 // ---- graph
 var svg = document.getElementById('graph'), vp = document.getElementById('viewport');
@@ -242,7 +297,7 @@ L.edges.forEach(function(e){ if (!e.points.length) return; var d = 'M' + e.point
 L.nodes.forEach(function(n){
   var g = sel('g', {'class': 'node ' + n.status + (n.name === firstName ? ' first' : ''), transform: 'translate(' + (n.x - n.w / 2) + ',' + (n.y - n.h / 2) + ')', 'data-name': n.name});
   g.appendChild(sel('rect', {width: n.w, height: n.h}));
-  var t1 = sel('text', {x: 5, y: 13}); t1.textContent = n.name.length > 40 ? '…' + n.name.slice(-39) : n.name; g.appendChild(t1);
+  var t1 = sel('text', {x: 5, y: 13}); t1.textContent = n.label; g.appendChild(t1);
   var t2 = sel('text', {x: 5, y: 27, fill: '#5b6570'}); t2.textContent = n.op; g.appendChild(t2);
   var tip = sel('title'); tip.textContent = n.name + ' (' + n.op + ')'; g.appendChild(tip);
   g.addEventListener('click', function(ev){ ev.stopPropagation(); select(n.name); });
@@ -283,14 +338,15 @@ function select(name){
   if (nodeEls[name]) nodeEls[name].classList.add('selected');
   while (details.firstChild) details.removeChild(details.firstChild);
   var g = graphByName[name];
-  details.appendChild(el('h3', null, name));
+  details.appendChild(el('h3', {title: name}, rn(name)));
+  if (rn(name) !== name) details.appendChild(el('p', {'class': 'scope'}, name));
   details.appendChild(el('p', null, (g ? g.op : '') + ' · ' + (g ? g.status : 'unknown')));
   var pair = g && g.pair !== undefined ? R.pairs[g.pair] : R.pairs.filter(function(p){ return p.reference === name || p.candidate === name; })[0];
-  if (g && g.inputs.length) details.appendChild(el('p', null, 'inputs: ' + g.inputs.join(', ')));
+  if (g && g.inputs.length) details.appendChild(el('p', null, 'inputs: ' + g.inputs.map(rn).join(', ')));
   if (!pair) { details.appendChild(el('p', {'class': 'hint'}, 'Not compared with a candidate layer.')); return; }
   Array.prototype.forEach.call(document.querySelectorAll('#pairs tbody tr'), function(tr){ tr.classList.toggle('selected', tr.getAttribute('data-index') === String(pair.index)); });
   var t = el('table');
-  kv(t, 'candidate', pair.candidate + ' (' + pair.candidateType + ')'); kv(t, 'pairing', pair.strategy + ', confidence ' + num(pair.confidence) + (pair.transform && pair.transform.perm ? ', transpose ' + pair.transform.perm.join(',') : ''));
+  kv(t, 'candidate', cn(pair.candidate) + ' (' + pair.candidateType + ')'); kv(t, 'pairing', pair.strategy + ', confidence ' + num(pair.confidence) + (pair.transform && pair.transform.perm ? ', transpose ' + pair.transform.perm.join(',') : ''));
   kv(t, 'verdict', pair.pass ? 'pass' : 'FAIL: ' + pair.failed.join(', '));
   kv(t, 'shapes', '[' + pair.referenceShape.join(',') + '] vs [' + pair.candidateShape.join(',') + ']');
   ['max_abs', 'max_rel', 'mean_abs', 'rmse', 'cosine', 'sqnr', 'allclose', 'nan_mismatch', 'inf_mismatch', 'topk_agree'].forEach(function(m){ if (pair.metrics[m] !== undefined) kv(t, m, num(pair.metrics[m])); });
@@ -310,15 +366,22 @@ function select(name){
 
 // ---- error curve
 (function(){
-  var c = document.getElementById('curve'), W = 900, H = 260, pad = 40;
+  var c = document.getElementById('curve'), W = 1300, H = 380, pad = 48, bottom = 130;
   if (!R.pairs.length) return;
   var ys = R.pairs.map(function(p){ var v = val(p.metrics.max_abs); return Math.log10(Math.max(v, 1e-12)); });
   var thr = Math.log10(Math.max(R.run.tolerance.atol, 1e-12));
   var lo = Math.min.apply(null, ys.concat([thr])) - 0.5, hi = Math.max.apply(null, ys.concat([thr])) + 0.5;
-  function X(i){ return pad + (W - 2 * pad) * (R.pairs.length === 1 ? 0.5 : i / (R.pairs.length - 1)); }
-  function Y(v){ return H - pad + (pad * 2 - H) * (Math.min(Math.max(v, lo), hi) - lo) / (hi - lo); }
-  for (var e = Math.ceil(lo); e <= hi; e++) { var t = sel('text', {x: 2, y: Y(e) + 3}); t.textContent = '1e' + e; c.appendChild(t); c.appendChild(sel('line', {x1: pad, x2: W - pad, y1: Y(e), y2: Y(e), stroke: '#eceef1'})); }
-  c.appendChild(sel('line', {x1: pad, x2: W - pad, y1: Y(thr), y2: Y(thr), stroke: '#b3261e', 'stroke-dasharray': '5,4'}));
+  var left = 150; // room for the first slanted layer name
+  function X(i){ return left + (W - left - pad) * (R.pairs.length === 1 ? 0.5 : i / (R.pairs.length - 1)); }
+  function Y(v){ return H - bottom + (pad + bottom - H) * (Math.min(Math.max(v, lo), hi) - lo) / (hi - lo); }
+  // The x-axis names the layers (without the common scope), slanted; with many pairs every k-th.
+  var every = Math.max(1, Math.ceil(R.pairs.length / 70));
+  c.appendChild(sel('line', {x1: left, x2: W - pad, y1: H - bottom + 4, y2: H - bottom + 4, stroke: '#9aa3ad'}));
+  R.pairs.forEach(function(p, i){ if (i % every && p.index !== R.firstDivergence) return; var x = X(i), y = H - bottom + 10;
+    var t = sel('text', {x: x, y: y, transform: 'rotate(-40 ' + x + ' ' + y + ')', 'text-anchor': 'end', 'class': 'xlabel' + (p.index === R.firstDivergence ? ' first' : '')}); t.textContent = cut(rn(p.reference), 30);
+    var tt = sel('title'); tt.textContent = p.reference; t.appendChild(tt); c.appendChild(t); });
+  for (var e = Math.ceil(lo); e <= hi; e++) { var t = sel('text', {x: left - 34, y: Y(e) + 3}); t.textContent = '1e' + e; c.appendChild(t); c.appendChild(sel('line', {x1: left, x2: W - pad, y1: Y(e), y2: Y(e), stroke: '#eceef1'})); }
+  c.appendChild(sel('line', {x1: left, x2: W - pad, y1: Y(thr), y2: Y(thr), stroke: '#b3261e', 'stroke-dasharray': '5,4'}));
   var tl = sel('text', {x: W - pad - 60, y: Y(thr) - 4, fill: '#b3261e'}); tl.textContent = 'atol'; c.appendChild(tl);
   c.appendChild(sel('path', {d: 'M' + ys.map(function(y, i){ return X(i) + ',' + Y(y); }).join('L'), fill: 'none', stroke: '#1a5fb4', 'stroke-width': 1.5}));
   R.pairs.forEach(function(p, i){ var dot = sel('circle', {cx: X(i), cy: Y(ys[i]), r: p.index === R.firstDivergence ? 6 : 2.5, fill: p.pass ? '#1f7a3a' : '#b3261e', 'class': p.index === R.firstDivergence ? 'first-mark' : ''});
@@ -327,8 +390,8 @@ function select(name){
 })();
 
 // ---- table
-var cols = [['status', function(p){ return p.pass ? 'pass' : 'FAIL'; }], ['#', function(p){ return p.index; }], ['reference', function(p){ return p.reference; }], ['op', function(p){ return p.referenceOp; }],
-  ['candidate', function(p){ return p.candidate; }], ['layer type', function(p){ return p.candidateType; }], ['shape', function(p){ return '[' + p.referenceShape.join(',') + ']'; }],
+var cols = [['status', function(p){ return p.pass ? 'pass' : 'FAIL'; }], ['#', function(p){ return p.index; }], ['reference', function(p){ return rn(p.reference); }, 'name', function(p){ return p.reference; }], ['op', function(p){ return p.referenceOp; }],
+  ['candidate', function(p){ return cn(p.candidate); }, 'name', function(p){ return p.candidate; }], ['layer type', function(p){ return p.candidateType; }], ['shape', function(p){ return '[' + p.referenceShape.join(',') + ']'; }],
   ['max_abs', function(p){ return val(p.metrics.max_abs); }], ['max_rel', function(p){ return val(p.metrics.max_rel); }], ['cosine', function(p){ return val(p.metrics.cosine); }],
   ['sqnr', function(p){ return val(p.metrics.sqnr); }], ['allclose', function(p){ return p.metrics.allclose; }], ['own max_abs', function(p){ return p.own ? val(p.own.metrics.max_abs) : undefined; }], ['pairing', function(p){ return p.strategy; }]];
 var thead = document.querySelector('#pairs thead tr'), tbody = document.querySelector('#pairs tbody');
@@ -340,7 +403,7 @@ function render(){
   rows.sort(function(a, b){ var x = cols[sortCol][1](a), y = cols[sortCol][1](b); if (x === y) return 0; if (x === undefined) return 1; if (y === undefined) return -1; return (x < y ? -1 : 1) * sortDir; });
   while (tbody.firstChild) tbody.removeChild(tbody.firstChild);
   rows.forEach(function(p){ var tr = el('tr', {'class': p.pass ? 'pass' : 'fail', 'data-index': String(p.index)});
-    cols.forEach(function(c){ var v = c[1](p); tr.appendChild(el('td', typeof v === 'number' ? {'class': 'num'} : null, typeof v === 'number' ? num(v) : v === undefined ? '-' : String(v))); });
+    cols.forEach(function(c){ var v = c[1](p); var a = typeof v === 'number' ? {'class': 'num'} : c[2] ? {'class': c[2], title: c[3](p)} : null; tr.appendChild(el('td', a, typeof v === 'number' ? num(v) : v === undefined ? '-' : String(v))); });
     tr.addEventListener('click', function(){ select(p.reference); center(p.reference); }); tbody.appendChild(tr); });
 }
 document.getElementById('filter').addEventListener('input', render);
@@ -348,7 +411,7 @@ document.getElementById('only-fail').addEventListener('change', render);
 render();
 
 var um = document.getElementById('unmatched');
-[['reference', R.unmatched.reference], ['candidate', R.unmatched.candidate]].forEach(function(u){ var p = el('p'); p.appendChild(el('strong', null, u[0] + ' (' + u[1].length + '): ')); p.appendChild(document.createTextNode(u[1].slice(0, 200).join(', ') + (u[1].length > 200 ? ', …' : ''))); um.appendChild(p); });
+[['reference', R.unmatched.reference.map(rn)], ['candidate', R.unmatched.candidate.map(cn)]].forEach(function(u){ var p = el('p'); p.appendChild(el('strong', null, u[0] + ' (' + u[1].length + '): ')); p.appendChild(document.createTextNode(u[1].slice(0, 200).join(', ') + (u[1].length > 200 ? ', …' : ''))); um.appendChild(p); });
 if (L.hidden) um.appendChild(el('p', {'class': 'hint'}, L.hidden + ' constant/plumbing nodes are hidden in the graph view.'));
 if (firstName) select(firstName);
 })();

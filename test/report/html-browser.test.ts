@@ -1,10 +1,13 @@
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { cnnGraph } from '../../cases/gen/cnn.js';
 import { kerasCnn } from '../../cases/gen/keras-cnn.js';
+import { onnxPortOfGraph } from '../../cases/gen/onnx-port.js';
+import { readTfjsGraphModel } from '../../src/formats/tfjs-graph.js';
 import { encodeGraphDef } from '../../src/formats/graphdef-writer.js';
 import { compare } from '../../src/index.js';
 import { unpairedLine, wouldPass } from '../../src/report/console.js';
@@ -98,6 +101,72 @@ describe.skipIf(!existsSync(CHROMIUM))('HTML report in a browser', () => {
       await browser.close();
     }
   }, 120_000);
+  // A real model with long TF names (emotion of @vladmandic/human, every name under
+  // StatefulPartitionedCall/model_1/) against an NCHW ONNX port with a kernel's H and W swapped.
+  it('a real model with long TF names: the scope shown once, labels keep the distinctive part, the panel wraps, the table fits 1400 px, the chart names layers', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'parity-html-real-'));
+    const model = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/human')), '..', 'models', 'emotion.json');
+    const port = join(d, 'emotion-port.onnx');
+    writeFileSync(port, onnxPortOfGraph(await readTfjsGraphModel(model), 'kernel-hw'));
+    const result = await compare(model, port, { seed: 1, shapes: { input_1: [1, 64, 64, 1] } });
+    expect(result.verdict).toBe('not-equivalent');
+    const SCOPE = 'StatefulPartitionedCall/model_1/';
+    const fd = result.pairs[result.firstDivergence!]!;
+    expect(fd.reference.startsWith(SCOPE)).toBe(true);
+    const file = join(d, 'report.html');
+    writeFileSync(file, htmlReport(result));
+
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(pathToFileURL(file).href);
+      await page.waitForSelector('#graph g.node');
+      // The scope once, in the facts.
+      expect(await page.locator('#facts tr', { hasText: 'Names' }).locator('td').nth(1).textContent()).toContain(SCOPE);
+      // Node labels: the name after the scope (block1_conv2_act/Relu), never cut from the left.
+      const labels = await page.locator('#graph g.node text:nth-of-type(1)').allTextContents();
+      expect(labels).toContain('block1_conv2_act/Relu');
+      expect(labels.filter((l) => l.includes('StatefulPartitionedCall'))).toEqual([]);
+      expect(labels.filter((l) => l.startsWith('…'))).toEqual([]);
+      // The first divergence is selected: its panel names it without the scope, the full name under it,
+      // and nothing in the panel is wider than the panel (it wraps).
+      expect(await page.locator('#details h3').textContent()).toBe(fd.reference.slice(SCOPE.length));
+      expect(await page.locator('#details p.scope').textContent()).toBe(fd.reference);
+      const overflow = await page.evaluate(() => {
+        const det = document.getElementById('details')!;
+        return { scroll: det.scrollWidth, client: det.clientWidth };
+      });
+      expect(overflow.scroll).toBeLessThanOrEqual(overflow.client);
+      expect(await page.locator('#details').textContent()).toContain('would pass with');
+      // The pairs table fits the 1400 px window, its metric columns in view.
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1400);
+      for (const h of ['max_abs', 'cosine', 'own max_abs', 'pairing']) {
+        const box = await page.locator('#pairs th', { hasText: new RegExp(`^${h}$`) }).boundingBox();
+        expect(box, h).not.toBeNull();
+        expect(box!.x + box!.width, h).toBeLessThanOrEqual(1400);
+      }
+      const refCell = page.locator(`#pairs tbody tr[data-index="${fd.index}"] td.name`).first();
+      expect(await refCell.textContent()).toBe(fd.reference.slice(SCOPE.length));
+      expect(await refCell.getAttribute('title')).toBe(fd.reference);
+      // The error chart's x-axis names the layers, the first divergence among them.
+      // Each label's own text (its <title> child holds the full name).
+      const xl = await page.$$eval('#curve text.xlabel', (els) => els.map((e) => e.firstChild!.textContent));
+      expect(xl.length).toBe(result.pairs.length);
+      expect(xl).toContain('block1_conv2_act/Relu');
+      expect(await page.$eval('#curve text.xlabel.first', (e) => e.firstChild!.textContent)).toMatch(/^separable_conv2…/);
+      expect(await page.locator('#curve text.xlabel.first title').textContent()).toBe(fd.reference);
+      expect(await page.locator('#curve text.xlabel.first').count()).toBe(1);
+      mkdirSync(join(import.meta.dirname, '../../reports'), { recursive: true });
+      await page.screenshot({ path: join(import.meta.dirname, '../../reports/report-screenshot-real.png'), fullPage: true });
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
+
 });
 
 describe.runIf(!existsSync(CHROMIUM))('HTML report in a browser (skipped)', () => {

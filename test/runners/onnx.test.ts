@@ -1,6 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
 import seedrandom from 'seedrandom';
@@ -8,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExecutionError, FormatError, InputError, ParityError, UnsupportedError } from '../../src/core/errors.js';
 import type { Activation, Runner } from '../../src/core/runner.js';
 import { loadOnnxRunner, type OnnxRunner } from '../../src/runners/onnx/index.js';
-import { CNN, cnnModel, encodeModel, ELEM, int64Model, nhwcModel, unknownOpModel, withExternalData } from '../fixtures/onnx-writer.js';
+import { OnnxModel } from '../../src/runners/onnx/model.js';
+import { CNN, attr, cnnModel, encodeModel, ELEM, int64Model, int64Tensor, nhwcModel, unknownOpModel, withExternalData } from '../fixtures/onnx-writer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'parity-onnx-'));
 function save(name: string, bytes: Uint8Array): string {
@@ -305,6 +307,28 @@ describe('ONNX runner: bad files and unsupported ops', () => {
   });
 });
 
+/**
+ * 'big' (an int64 constant) reaches a Slice's ends through Concat and Unsqueeze, or feeds an Add
+ * besides: only in the first case is every use of it an index ONNX clamps.
+ */
+function sliceModel(otherUse: 'Slice' | 'Add'): Uint8Array {
+  return encodeModel({
+    nodes: [
+      { op: 'Unsqueeze', name: 'u', inputs: ['big', 'axes'], outputs: ['big1'] },
+      { op: 'Concat', name: 'c', inputs: ['big1', 'big1'], outputs: ['ends'], attrs: [attr.int('axis', 0)] },
+      { op: 'Slice', name: 's', inputs: ['x', 'starts', 'ends'], outputs: ['y'] },
+      ...(otherUse === 'Add' ? [{ op: 'Add', name: 'a', inputs: ['big', 'big'], outputs: ['z'] }] : []),
+    ],
+    initializers: [int64Tensor('big', [], [-1]), int64Tensor('axes', [1], [0]), int64Tensor('starts', [2], [0, 0])],
+    inputs: [{ name: 'x', elem: ELEM.float, shape: [2, 3] }],
+    outputs: [{ name: 'y', elem: ELEM.float, shape: [2, 3] }, ...(otherUse === 'Add' ? [{ name: 'z', elem: ELEM.int64, shape: [] }] : [])],
+  });
+}
+
+function indexValueNames(bytes: Uint8Array): string[] {
+  return [...OnnxModel.decode(bytes, 'slice.onnx').indexValues].sort();
+}
+
 describe('ONNX runner: dtypes, layouts, external data', () => {
   it('int64 inputs are fed from int32 tensors; int64 outputs come back as int32', async () => {
     const m = int64Model(7);
@@ -329,10 +353,40 @@ describe('ONNX runner: dtypes, layouts, external data', () => {
     expect(err.message).toContain(f);
     expect(err.message).toContain("'scaled_ids'");
     expect(err.message).toContain('3000000000');
+    // The hint names what the user can do with compare: no --record (compare has none).
+    expect(err.message).not.toContain('--record');
+    expect(err.message).toContain('parity inspect');
+    // inspect (runner.warnings) names the constant and its use before anything runs.
+    expect(r.warnings).toEqual([expect.stringMatching(/initializer 'scale' holds 3000000000 .*used by scaled \(Mul\)/)]);
     const rows = await collect(r, new Map([['ids', ids]]), ['rows']);
     expect(rows.map((a) => a.name)).toEqual(['rows']);
     ids.dispose();
     r.dispose();
+  });
+
+  it("torch's F.pad export (a Slice end of -2^63+1, clamped to the dimension as ONNX defines it) runs, and gives torch's output", async () => {
+    // test/fixtures/gen/torch_pad.py: F.pad(x, (0, 1, 0, 1)) -> Conv 3x3/2 -> ReLU, exported by torch.onnx (opset 13).
+    const fixture = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'torch-pad');
+    const j = JSON.parse(readFileSync(join(fixture, 'pad.json'), 'utf8')) as { x: number[]; xShape: number[]; y: number[]; yShape: number[] };
+    const r = await loadOnnxRunner(join(fixture, 'pad.onnx'));
+    expect(r.warnings).toEqual([]);
+    const x = tf.tensor(j.x, j.xShape);
+    const got = await collect(r, new Map([['x', x]]));
+    x.dispose();
+    r.dispose();
+    // The constant torch writes for "to the start" reads as the int32 bound; the Slice reverses the rows of
+    // [[0,1],[0,1],[0,0],[0,0]] (torch lists the last dim first) into ONNX's begin/end order.
+    expect(Array.from(got.find((a) => a.name === '/Constant_5_output_0')!.data)).toEqual([-2147483648]);
+    expect(Array.from(got.find((a) => a.name === '/Slice_output_0')!.data)).toEqual([0, 0, 0, 0, 0, 1, 0, 1]);
+    expect(got.find((a) => a.name === '/Pad_output_0')!.shape).toEqual([1, 2, 7, 7]);
+    const y = got.find((a) => a.name === 'y')!;
+    expect(y.shape).toEqual(j.yShape);
+    expect(maxAbsDiff(y.data, j.y)).toBeLessThan(1e-6);
+  });
+
+  it('a value beyond int32 used only as a Slice start or end is an index: every other use stays an error', () => {
+    expect(indexValueNames(sliceModel('Slice'))).toEqual(['big', 'big1', 'ends', 'starts']);
+    expect(indexValueNames(sliceModel('Add'))).toEqual(['big1', 'ends', 'starts']);
   });
 
   it('a model kept NHWC at its edges (tf2onnx style) marks those values NHWC', async () => {

@@ -7,7 +7,7 @@ import { opRole } from '../../core/runner.js';
 import { shapeToString, type TensorSpec } from '../../core/tensor.js';
 import { inferLayouts } from './layout.js';
 import { OnnxModel, type NodeInfo } from './model.js';
-import { ORT_TYPE_OF_ELEM, ortToTf, ortTypeOfTf, tfToOrt, type OrtType } from './tensors.js';
+import { ORT_TYPE_OF_ELEM, ortToTf, ortTypeOfTf, tfToOrt, type OrtType, type Where } from './tensors.js';
 
 /**
  * ONNX candidates, run by onnxruntime-node on the CPU. The model is rewritten so every node
@@ -114,8 +114,13 @@ export class OnnxRunner implements Runner {
     return this.model.outputNames.slice();
   }
 
-  private where(name: string): { file: string; name: string } {
-    return { file: this.source, name };
+  private where(name: string): Where {
+    return { file: this.source, name, ...(this.model.indexValues.has(name) ? { sliceIndex: true } : {}) };
+  }
+
+  /** What may stop a comparison of this model (see OnnxModel.int64Problems); `inspect` prints it. */
+  get warnings(): string[] {
+    return this.model.int64Problems();
   }
 
   private ortFeeds(feeds: Feeds): Record<string, Ort.Tensor> {

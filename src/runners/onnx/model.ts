@@ -19,7 +19,7 @@ interface Long { toString(): string }
 type Int64 = number | Long;
 interface AttributeMsg { name: string; type: number; ints: Int64[]; t?: TensorMsg | null }
 interface StringEntry { key: string; value: string }
-export interface TensorMsg { name: string; dims: Int64[]; data_type: number; raw_data: Uint8Array; external_data: StringEntry[]; data_location: number }
+export interface TensorMsg { name: string; dims: Int64[]; data_type: number; raw_data: Uint8Array; int64_data: Int64[]; external_data: StringEntry[]; data_location: number }
 // `value` is protobufjs's virtual oneof member: which of dim_value / dim_param is set.
 interface DimMsg { dim_value?: Int64 | null; dim_param?: string | null; value?: string }
 interface TypeMsg { tensor_type?: { elem_type: number; shape?: { dim: DimMsg[] } | null } | null }
@@ -62,6 +62,13 @@ export class OnnxModel {
   /** Declared element type of each graph input (ONNX enum). */
   readonly inputElem = new Map<string, number>();
   readonly outputNames: string[];
+  /**
+   * Values used only as Slice starts or ends, directly or through ops that only move integers
+   * (Concat, Unsqueeze, Squeeze, Reshape, Identity, Cast). ONNX clamps those to the sliced
+   * dimension, so a value beyond int32 (torch writes -2^63+1 for "to the start" when it exports
+   * F.pad) means what the int32 bound means, and reads as it.
+   */
+  readonly indexValues: Set<string>;
   /** The files external initializers were read from, in the order first met. */
   readonly externalFiles: string[] = [];
   private readonly producer = new Map<string, NodeInfo>();
@@ -101,6 +108,35 @@ export class OnnxModel {
         return { name: v.name, dtype: DTYPE_OF_ELEM[elem] ?? 'float32', shape };
       });
     this.outputNames = graph.output.map((o) => o.name);
+    this.indexValues = sliceIndexValues(this.nodes, new Set(this.outputNames));
+  }
+
+  /**
+   * Integer constants (Constant nodes, initializers) holding values beyond int32 that are not
+   * Slice starts/ends: tfjs holds integers as int32, so a comparison that reads them stops. One
+   * line each, for `inspect`.
+   */
+  int64Problems(): string[] {
+    const g = this.msg.graph!;
+    const out: string[] = [];
+    const check = (t: TensorMsg, name: string, what: string): void => {
+      if (this.indexValues.has(name) || (t.data_type !== 7 && t.data_type !== 13)) return;
+      const bad = int64Values(t).findIndex((v) => v > 2147483647n || v < -2147483648n);
+      if (bad < 0) return;
+      const users = this.nodes.filter((n) => n.inputs.includes(name)).map((n) => `${n.name} (${n.op})`);
+      out.push(
+        `${what} '${name}' holds ${int64Values(t)[bad]} at element ${bad}, beyond the int32 range tfjs computes integers in, ` +
+          `and is used by ${users.join(', ') || 'no node'}, not as a Slice start or end (which ONNX clamps to the dimension): ` +
+          (what === 'constant' ? 'a comparison of this model stops at it' : 'a comparison stops at the first value computed from it that does not fit int32'),
+      );
+    };
+    for (const i of g.initializer) check(i, i.name, 'initializer');
+    for (const n of g.node) {
+      if (n.op_type !== 'Constant') continue;
+      const t = n.attribute.find((a) => a.name === 'value')?.t;
+      if (t && n.output[0]) check(t, n.output[0], 'constant');
+    }
+    return out;
   }
 
   static decode(bytes: Uint8Array, file: string): OnnxModel {
@@ -195,6 +231,40 @@ export class OnnxModel {
     });
     return T.encode(single).finish();
   }
+}
+
+/** Ops that only move or retype integers: an index stays an index through them. */
+const INDEX_PASS_THROUGH = new Set(['Concat', 'Unsqueeze', 'Squeeze', 'Reshape', 'Identity', 'Cast', 'Flatten']);
+
+/** See OnnxModel.indexValues. Consumers come later in the (topological) node order, so one backward pass decides. */
+function sliceIndexValues(nodes: readonly NodeInfo[], graphOutputs: Set<string>): Set<string> {
+  const uses = new Map<string, { node: NodeInfo; slot: number }[]>();
+  for (const n of nodes) n.inputs.forEach((i, slot) => { if (i) uses.set(i, [...(uses.get(i) ?? []), { node: n, slot }]); });
+  const index = new Set<string>();
+  const isIndexUse = ({ node, slot }: { node: NodeInfo; slot: number }): boolean => {
+    if (node.domain !== '' && node.domain !== 'ai.onnx') return false;
+    if (node.op === 'Slice') return slot === 1 || slot === 2;
+    if (!INDEX_PASS_THROUGH.has(node.op) || (node.op !== 'Concat' && slot !== 0)) return false;
+    return node.outputs.length > 0 && node.outputs.every((o) => index.has(o));
+  };
+  for (let k = nodes.length - 1; k >= 0; k--) {
+    for (const v of nodes[k]!.outputs) {
+      const u = uses.get(v);
+      if (u && u.length > 0 && !graphOutputs.has(v) && u.every(isIndexUse)) index.add(v);
+    }
+  }
+  // Initializers and graph inputs feed no producer; they are indices by their uses alone.
+  for (const [v, u] of uses) if (!index.has(v) && !graphOutputs.has(v) && u.every(isIndexUse)) index.add(v);
+  return index;
+}
+
+/** The integers of an int64/uint64 TensorProto (int64_data or little-endian raw_data). */
+function int64Values(t: TensorMsg): bigint[] {
+  if (t.raw_data && t.raw_data.length >= 8) {
+    const view = new DataView(t.raw_data.buffer, t.raw_data.byteOffset, t.raw_data.byteLength);
+    return Array.from({ length: Math.floor(t.raw_data.length / 8) }, (_, i) => (t.data_type === 13 ? view.getBigUint64(i * 8, true) : view.getBigInt64(i * 8, true)));
+  }
+  return (t.int64_data ?? []).map((v) => BigInt(v.toString()));
 }
 
 /**

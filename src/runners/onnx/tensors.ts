@@ -37,6 +37,11 @@ export interface Where {
   file: string;
   /** Value (tensor) name, for messages. */
   name: string;
+  /**
+   * The value is only used as Slice starts/ends (OnnxModel.indexValues): ONNX clamps those to
+   * the dimension, so 64-bit values beyond int32 read as the int32 bound, which means the same.
+   */
+  sliceIndex?: boolean;
 }
 
 /**
@@ -82,8 +87,9 @@ export function tfToOrt(ort: typeof import('onnxruntime-node'), t: tf.Tensor, ty
 
 /**
  * onnxruntime tensor -> tfjs tensor (float32/int32/bool/string). 64-bit integers must fit in
- * int32, except the INT64 max/min sentinels (Slice ends, "to the end"), which clamp as the
- * reference interpreter clamps them; any other value outside int32 is an error, never wrapped.
+ * int32, except the INT64 max/min sentinels and any value of a Slice index (at.sliceIndex),
+ * which clamp to the int32 bounds: ONNX clamps Slice starts/ends to the dimension, and so does
+ * the reference interpreter. Any other value outside int32 is an error, never wrapped.
  */
 export function ortToTf(t: OrtTensor, at: Where): tf.Tensor {
   const shape = t.dims.map(Number);
@@ -114,10 +120,10 @@ export function ortToTf(t: OrtTensor, at: Where): tf.Tensor {
       for (let i = 0; i < b.length; i++) {
         const v = b[i]!;
         if (v > INT32_MAX) {
-          if (v >= INT64_MAX) out[i] = 2147483647;
+          if (v >= INT64_MAX || at.sliceIndex) out[i] = 2147483647;
           else throw outOfRange(at, v, i);
         } else if (v < INT32_MIN) {
-          if (v <= INT64_MIN) out[i] = -2147483648;
+          if (v <= INT64_MIN || at.sliceIndex) out[i] = -2147483648;
           else throw outOfRange(at, v, i);
         } else out[i] = Number(v);
       }
@@ -132,8 +138,9 @@ export function ortToTf(t: OrtTensor, at: Where): tf.Tensor {
 
 function outOfRange(at: Where, v: bigint, i: number): ExecutionError {
   return new ExecutionError(
-    `${at.file}: value '${at.name}' holds ${v} at element ${i}, outside the int32 range tfjs computes integers in ` +
-      `(record only other values with --record to compare the rest)`,
+    `${at.file}: value '${at.name}' holds ${v} at element ${i}, outside the int32 range tfjs computes integers in, ` +
+      `and is used otherwise than as a Slice start or end (which ONNX clamps to the dimension); ` +
+      `\`parity inspect ${at.file}\` lists such constants`,
     { file: at.file, node: at.name },
   );
 }
