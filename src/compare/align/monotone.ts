@@ -30,8 +30,6 @@ export const SCORE = {
   sameFanIn: 0.02,
   sameFanOut: 0.02,
   sameRole: 0.02,
-  /** Without a value match: both are their layer's last node, or both interior to one (wiring.ts). */
-  sameLayerEnd: 0.02,
   /** Times j/m: later reference nodes win ties (a layer pairs with the last node of an identity chain). */
   laterReference: 1e-6,
   /** A value match this much below the best match either side has in its segment is none. */
@@ -114,6 +112,9 @@ export function alignSegment(
   const roleR = R.map((r) => { const q = roleOf(r, refWiring); return q ? roleCode[q] : -2; });
   // Whether each is interior to its layer (conv2d_1/Conv2D before conv2d_1/BiasAdd): a layer end pairs with a layer end.
   const endC = C.map((c) => !candWiring?.interior.has(normaliseName(c.name)));
+  const opName = (t: string) => (t === 'AddV2' ? 'Add' : t);
+  const opC = C.map((c) => opName(c.type));
+  const opR = R.map((r) => opName(r.type));
   const endR = R.map((r) => !refWiring?.interior.has(normaliseName(r.name)));
   const classes = new Map<string, number>();
   const classOf = (a: ActInfo) => {
@@ -212,7 +213,14 @@ export function alignSegment(
       }
       const at = i * (m + 1) + j;
       const s0 = cellSim[at]!;
-      if (fits[at] && s0 !== -1 && (s0 >= STRONG_SIMILARITY || (!valuesOnly && !strongC[i - 1] && !strongR[j - 1]))) {
+      // By shape alone, a node interior to its layer (a conv's Conv2D before its BiasAdd, a batch
+      // norm's Mul) pairs only with an interior node: with a layer's end it is not the same
+      // computation (TF's fused conv+Relu pairs with the port's Relu, the BN's Add with its
+      // BatchNormalization; not the conv with the Conv, the Mul with the Relu and the Add with the
+      // BatchNormalization, one off).
+      // Unless both are the same op: a port that splits a frozen batch norm into Mul and Add too.
+      const byShape = !valuesOnly && !strongC[i - 1] && !strongR[j - 1] && (endR[j - 1] === endC[i - 1] || opR[j - 1] === opC[i - 1]);
+      if (fits[at] && s0 !== -1 && (s0 >= STRONG_SIMILARITY || byShape)) {
         {
           const t = transformsFor[clsR[j - 1]! * nCls + clsC[i - 1]!]![cellT[at]!]!;
           const sameRank = R[j - 1]!.shape.length === C[i - 1]!.shape.length;
@@ -228,7 +236,7 @@ export function alignSegment(
           // (both read one value, are read once): their roles do, a conv's PReLU pairing with
           // the PRelu after the Conv.
           const wired =
-            s0 >= STRONG_SIMILARITY ? 0 : (inR[j - 1] === inC[i - 1] ? SCORE.sameFanIn : 0) + (outR[j - 1] === outC[i - 1] ? SCORE.sameFanOut : 0) + (roleR[j - 1] === roleC[i - 1] ? SCORE.sameRole : 0) + (endR[j - 1] === endC[i - 1] ? SCORE.sameLayerEnd : 0);
+            s0 >= STRONG_SIMILARITY ? 0 : (inR[j - 1] === inC[i - 1] ? SCORE.sameFanIn : 0) + (outR[j - 1] === outC[i - 1] ? SCORE.sameFanOut : 0) + (roleR[j - 1] === roleC[i - 1] ? SCORE.sameRole : 0);
           // By shape alone, data movement (a port's layout Transpose) is no match for a
           // computing layer: such a pair only fills a gap.
           const mixed = !(s0 >= STRONG_SIMILARITY) && movR[j - 1] !== movC[i - 1];

@@ -22,7 +22,7 @@ export interface Wiring {
   fanOut: Map<string, number>;
   /** Activations read by a later node of their own layer (scope). */
   interior: Set<string>;
-  /** The layer's role for a layer end whose own op has none (a decomposed activation's last Add). */
+  /** The role of an activation whose own op has none: its layer's (a decomposed activation's last Add), affine for multiplies and adds of one activation. */
   layerRole: Map<string, OpRole>;
   /** The recorded float activations each reads (normalised names), and those that read it. */
   inputs: Map<string, string[]>;
@@ -49,10 +49,20 @@ function commonScope(names: string[]): string {
   return common ?? '';
 }
 
+/** Elementwise multiplies and adds (a frozen batch norm's ops). */
+const SCALE_SHIFT = /^(Mul|Add|AddV2|Sub|BiasAdd)$/;
+
+/** Ops that copy a value: with no recorded input, a constant's copy (torch's Identity of an initializer). */
+const CONSTANT_COPY = /^(Identity|Const|Constant)$/;
+
 export function wiring(acts: ActInfo[]): Wiring {
   // Float values only: a shape a graph computes (Shape, Pack) is an initializer in another format.
   const floats = acts.filter((a) => a.dtype === 'float32');
-  const names = new Set(floats.map((a) => normaliseName(a.name)));
+  const all = new Set(floats.map((a) => normaliseName(a.name)));
+  // Nor constants torch re-exports through an Identity (a BatchNormalization's running mean
+  // shared by two): they read no activation and wire nothing together.
+  const source = (a: ActInfo) => CONSTANT_COPY.test(a.type) && !a.producedFrom.some((x) => all.has(normaliseName(x)));
+  const names = new Set(floats.filter((a) => !source(a)).map((a) => normaliseName(a.name)));
   const byName = new Map(acts.map((a) => [normaliseName(a.name), a]));
   const inputs = new Map<string, string[]>();
   const readers = new Map<string, string[]>();
@@ -75,7 +85,11 @@ export function wiring(acts: ActInfo[]): Wiring {
     for (const b of readers.get(n) ?? []) {
       const sb = layerScope(scopeOf(b));
       // conv2d_1/Conv2D read by conv2d_1/BiasAdd; bn/FusedBatchNormV3/Mul read by bn/FusedBatchNormV3.
-      if (sb && (sb === s || s === b)) {
+      // Not a layer's values before its activation (conv2d_1/BiasAdd read by conv2d_1/Relu): a
+      // port computes the conv and its ReLU apart, and that is where its conv ends.
+      const rb = byName.get(b);
+      const activation = rb?.role === 'activation' || /^(Softmax|LogSoftmax)$/.test(rb?.type ?? '');
+      if (sb && (sb === s || s === b) && !activation) {
         interior.add(n);
         break;
       }
@@ -106,6 +120,7 @@ export function wiring(acts: ActInfo[]): Wiring {
       // The nearest interior node of its layer with a role, walking back (p_re_lu/add <- p_re_lu/Relu).
       const stack = [...(inputs.get(n) ?? [])];
       const seen = new Set<string>();
+      let scaleShift = SCALE_SHIFT.test(a.type);
       while (stack.length) {
         const x = stack.shift()!;
         if (seen.has(x) || !interior.has(x)) continue;
@@ -115,9 +130,13 @@ export function wiring(acts: ActInfo[]): Wiring {
           layerRole.set(a.name, role);
           break;
         }
+        if (!SCALE_SHIFT.test(byName.get(x)?.type ?? '')) scaleShift = false;
         stack.push(...(inputs.get(x) ?? []));
       }
-    }
+      // A layer of multiplies and adds by constants that reads one activation (a batch norm frozen
+      // into Mul and Add) is affine; an Add of two activations (a residual) is not.
+      if (!layerRole.has(a.name) && scaleShift && fanIn.get(a.name) === 1) layerRole.set(a.name, 'affine');
+    } else if (!a.role && SCALE_SHIFT.test(a.type) && fanIn.get(a.name) === 1) layerRole.set(a.name, 'affine');
   }
   return { fanIn, fanOut, interior, layerRole, inputs, readers };
 }
