@@ -4,6 +4,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
+import type { ActInfo } from '../../src/compare/align/index.js';
+import { align } from '../../src/compare/align/index.js';
 import type { PairResult, Result } from '../../src/compare/result.js';
 import { compare } from '../../src/index.js';
 import { A } from '../../src/graph/attrs.js';
@@ -56,6 +58,58 @@ describe('past a divergence in a chain, pairs stay one for one (failures 4 and 7
       expect(pairOf(r, 'batch_normalization_2/FusedBatchNormV3')?.candidateType).toBe('BatchNormalization');
     }, 60_000);
   }
+});
+
+describe('a TF conv with its Relu fused, a port Conv then Relu (failure 4)', () => {
+  const act = (name: string, type: string, data: number[], producedFrom: string[], role?: ActInfo['role']): ActInfo => ({
+    name,
+    type,
+    shape: [1, 2, 2, 2],
+    dtype: 'float32',
+    index: 0,
+    producedFrom,
+    data: Float32Array.from(data),
+    ...(role ? { role } : {}),
+  });
+  const v = (k: number) => Array.from({ length: 8 }, (_, i) => Math.sin(i * k + 1));
+  const P = 'StatefulPartitionedCall/sequential_1/';
+  it('past a divergence the fused conv pairs with the Relu and the frozen batch norm Add with the BatchNormalization, one for one', () => {
+    // As liveness exports it: _FusedConv2D (BiasAdd, Relu) named like the activation, the batch
+    // norm frozen into Mul and Add; the port (torch): Conv, Relu, BatchNormalization, which
+    // reads a running mean torch re-exports through an Identity. Past the first pair every
+    // value differs (a divergence); the output is an anchor.
+    const refs = [
+      act(`${P}batch_normalization_1/FusedBatchNormV3`, 'Add', v(40), ['x']),
+      act(`${P}activation_2/Relu`, '_FusedConv2D', v(1), [`${P}batch_normalization_1/FusedBatchNormV3`], 'activation'),
+      act(`${P}batch_normalization_2/FusedBatchNormV3/Mul`, 'Mul', v(2), [`${P}activation_2/Relu`]),
+      act(`${P}batch_normalization_2/FusedBatchNormV3`, 'Add', v(3), [`${P}batch_normalization_2/FusedBatchNormV3/Mul`]),
+      act(`${P}activation_3/Relu`, '_FusedConv2D', v(4), [`${P}batch_normalization_2/FusedBatchNormV3`], 'activation'),
+      act(`${P}batch_normalization_3/FusedBatchNormV3/Mul`, 'Mul', v(5), [`${P}activation_3/Relu`]),
+      act(`${P}batch_normalization_3/FusedBatchNormV3`, 'Add', v(6), [`${P}batch_normalization_3/FusedBatchNormV3/Mul`]),
+      act(`${P}out/Softmax`, 'Softmax', v(30), [`${P}batch_normalization_3/FusedBatchNormV3`]),
+    ];
+    const cands = [
+      act('bns.1.running_mean', 'Identity', v(20), ['bns.0.running_mean']),
+      act('/bns.0/BatchNormalization_output_0', 'BatchNormalization', v(40), ['x'], 'affine'),
+      act('/convs.1/Conv_output_0', 'Conv', v(11), ['/bns.0/BatchNormalization_output_0', 'convs.1.weight'], 'affine'),
+      act('/Relu_1_output_0', 'Relu', v(12), ['/convs.1/Conv_output_0'], 'activation'),
+      act('/bns.1/BatchNormalization_output_0', 'BatchNormalization', v(13), ['/Relu_1_output_0', 'bns.1.weight', 'bns.1.running_mean'], 'affine'),
+      act('/convs.2/Conv_output_0', 'Conv', v(14), ['/bns.1/BatchNormalization_output_0', 'convs.2.weight'], 'affine'),
+      act('/Relu_2_output_0', 'Relu', v(15), ['/convs.2/Conv_output_0'], 'activation'),
+      act('/bns.2/BatchNormalization_output_0', 'BatchNormalization', v(16), ['/Relu_2_output_0', 'bns.2.weight'], 'affine'),
+      act('out', 'Softmax', v(30), ['/bns.2/BatchNormalization_output_0']),
+    ];
+    const a = align(refs, cands);
+    expect(a.pairs.map((p) => [p.reference.replace(P, ''), p.candidate])).toEqual([
+      ['batch_normalization_1/FusedBatchNormV3', '/bns.0/BatchNormalization_output_0'],
+      ['activation_2/Relu', '/Relu_1_output_0'],
+      ['batch_normalization_2/FusedBatchNormV3', '/bns.1/BatchNormalization_output_0'],
+      ['activation_3/Relu', '/Relu_2_output_0'],
+      ['batch_normalization_3/FusedBatchNormV3', '/bns.2/BatchNormalization_output_0'],
+      ['out/Softmax', 'out'],
+    ]);
+    expect(a.unmatched.reference.map((n) => n.replace(P, ''))).toEqual(['batch_normalization_2/FusedBatchNormV3/Mul', 'batch_normalization_3/FusedBatchNormV3/Mul']);
+  });
 });
 
 describe('parallel branches pair by their wiring (failure 6)', () => {
