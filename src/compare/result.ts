@@ -102,7 +102,7 @@ export interface Result {
     tolerance: Tolerance;
     perTensor: Record<string, Tolerance>;
     checks: string[];
-    /** What the options given did not do (a per-tensor tolerance whose name no pair has). */
+    /** What the options given did not do (a per-tensor tolerance whose name no pair has), and what alignment did not trust (names the values contradicted: Alignment.warnings). */
     warnings?: string[];
     startedAt: string;
     timings: { referenceMs: number; candidateMs: number; compareMs: number; ownErrorMs: number; totalMs: number };
