@@ -4,6 +4,7 @@ import { STRONG_SIMILARITY, comparableCount, mayBeStrong, permCode, similarity }
 import { candidateTransforms, sameShape } from './transforms.js';
 import type { ActInfo, AlignedPair, Strategy, Transform } from './types.js';
 import { isMovement, normaliseName } from './types.js';
+import type { Wiring } from './wiring.js';
 
 /**
  * The monotone alignment's scoring weights, in one place. A pair cell scores `valuesMatch +
@@ -31,34 +32,11 @@ export const SCORE = {
   sameRole: 0.02,
   /** Times j/m: later reference nodes win ties (a layer pairs with the last node of an identity chain). */
   laterReference: 1e-6,
+  /** A value match this much below the best match either side has in its segment is none. */
+  matchMargin: 0.002,
   /** Largest confidence a shape-only pair is given. */
   shapeConfidence: 0.5,
 } as const;
-
-/**
- * How many recorded float activations each activation reads (its fan-in: a Conv's weights are
- * not activations, an Add's two operands are) and how many read it (its fan-out), by name. The same
- * layer has the same wiring in any format, fused or not: TF's Conv2D with a fused Relu and
- * ONNX's Conv followed by a Relu both hand one value to every consumer of the Relu.
- */
-export interface Wiring {
-  fanIn: Map<string, number>;
-  fanOut: Map<string, number>;
-}
-
-export function wiring(acts: ActInfo[]): Wiring {
-  // Float values only: a shape a graph computes (Shape, Pack) is an initializer in another format.
-  const names = new Set(acts.filter((a) => a.dtype === 'float32').map((a) => normaliseName(a.name)));
-  const fanIn = new Map<string, number>();
-  const fanOut = new Map<string, number>();
-  for (const a of acts) {
-    const ins = new Set(a.producedFrom.map(normaliseName).filter((n) => names.has(n)));
-    fanIn.set(a.name, ins.size);
-    for (const n of ins) fanOut.set(n, (fanOut.get(n) ?? 0) + 1);
-  }
-  for (const a of acts) fanOut.set(a.name, fanOut.get(normaliseName(a.name)) ?? 0);
-  return { fanIn, fanOut };
-}
 
 /**
  * Dynamic-programming alignment (like sequence alignment) of the unpaired activations,
@@ -77,6 +55,7 @@ export function monotoneAlign(
   add: (r: ActInfo, c: ActInfo, s: Strategy, conf: number, t?: Transform) => void,
   refWiring?: Wiring,
   candWiring?: Wiring,
+  valuesOnly = false,
 ): void {
   const refPos = new Map(refs.map((r, i) => [r.name, i]));
   const candPos = new Map(cands.map((c, i) => [c.name, i]));
@@ -96,18 +75,22 @@ export function monotoneAlign(
     const R = refs.slice(Math.max(0, r0), Math.max(0, r1)).filter((r) => !usedRef.has(r.name));
     const C = cands.slice(Math.max(0, c0), Math.max(0, c1)).filter((c) => !usedCand.has(c.name));
     if (!R.length || !C.length) continue;
-    alignSegment(R, C, samples, add, refWiring, candWiring);
+    alignSegment(R, C, samples, add, refWiring, candWiring, valuesOnly);
   }
 }
 
-/** The monotone dynamic programme over one segment between anchors: reference R, candidate C (both unpaired, in run order). */
-function alignSegment(
+/**
+ * The monotone dynamic programme over one segment between anchors: reference R, candidate C
+ * (both unpaired, in run order). With `valuesOnly`, only pairs whose values match.
+ */
+export function alignSegment(
   R: ActInfo[],
   C: ActInfo[],
   samples: SampleCache,
   add: (r: ActInfo, c: ActInfo, s: Strategy, conf: number, t?: Transform) => void,
   refWiring?: Wiring,
   candWiring?: Wiring,
+  valuesOnly = false,
 ): void {
   const n = C.length;
   const m = R.length;
@@ -122,9 +105,17 @@ function alignSegment(
   const outC = C.map((c) => candWiring?.fanOut.get(c.name) ?? -1);
   const outR = R.map((r) => refWiring?.fanOut.get(r.name) ?? -2);
   // Roles, where both runners say; an unknown one (-1 here, -2 there) equals nothing.
+  // A layer end without a role of its own has its layer's (a decomposed PReLU's last Add).
   const roleCode = { affine: 1, activation: 2, pool: 3 } as const;
-  const roleC = C.map((c) => (c.role ? roleCode[c.role] : -1));
-  const roleR = R.map((r) => (r.role ? roleCode[r.role] : -2));
+  const roleOf = (a: ActInfo, w: Wiring | undefined) => a.role ?? w?.layerRole.get(a.name);
+  const roleC = C.map((c) => { const q = roleOf(c, candWiring); return q ? roleCode[q] : -1; });
+  const roleR = R.map((r) => { const q = roleOf(r, refWiring); return q ? roleCode[q] : -2; });
+  // Whether each is interior to its layer (conv2d_1/Conv2D before conv2d_1/BiasAdd): a layer end pairs with a layer end.
+  const endC = C.map((c) => !candWiring?.interior.has(normaliseName(c.name)));
+  const opName = (t: string) => (t === 'AddV2' ? 'Add' : t);
+  const opC = C.map((c) => opName(c.type));
+  const opR = R.map((r) => opName(r.type));
+  const endR = R.map((r) => !refWiring?.interior.has(normaliseName(r.name)));
   const classes = new Map<string, number>();
   const classOf = (a: ActInfo) => {
     const k = `${a.shape.join(',')}|${a.layout ?? ''}`;
@@ -162,7 +153,53 @@ function alignSegment(
   const choice = Array.from({ length: n + 1 }, () => new Uint8Array(m + 1)); // 0 skip ref, 1 skip cand, 2 pair
   // For pair cells: which transform (its index in transformsFor[...]) and its similarity.
   const cellT = new Uint8Array((n + 1) * (m + 1));
-  const cellSim = new Float64Array((n + 1) * (m + 1));
+  const cellSim = new Float64Array((n + 1) * (m + 1)).fill(NaN);
+  // Which cells can pair at all (shapes fit), and which match by values, before the programme:
+  // an activation whose values match one of the other side's is that one's counterpart, never
+  // another's partner by shape alone (a port's /cls_8/Conv, equal to cls_8/BiasAdd, is not
+  // paired by shape with cls_8/Conv2D before the bias, the head's Transpose taking the BiasAdd).
+  const fits = new Uint8Array((n + 1) * (m + 1));
+  const strongC = new Uint8Array(n);
+  const strongR = new Uint8Array(m);
+  const bestC = new Float64Array(n);
+  const bestR = new Float64Array(m);
+  for (let i = 1; i <= n; i++) {
+    for (let j = 1; j <= m; j++) {
+      if (numelC[i - 1] !== numelR[j - 1]) continue;
+      const combo = clsR[j - 1]! * nCls + clsC[i - 1]!;
+      let ts = transformsFor[combo];
+      if (!ts) transformsFor[combo] = ts = candidateTransforms(R[j - 1]!, C[i - 1]!);
+      if (!ts.length) continue;
+      const at = i * (m + 1) + j;
+      fits[at] = 1;
+      // chooseTransform: the first transform whose values match, else the most plausible.
+      // Only whether a pair matches changes its score here: the similarity of one that
+      // does not is needed only for the pairs the path below takes (NaN until then).
+      for (let q = 0; q < ts.length; q++) {
+        const sq = sim(i - 1, j - 1, ts[q]!, true);
+        if (sq >= STRONG_SIMILARITY) {
+          cellT[at] = q;
+          cellSim[at] = sq;
+          strongC[i - 1] = 1;
+          strongR[j - 1] = 1;
+          bestC[i - 1] = Math.max(bestC[i - 1]!, sq);
+          bestR[j - 1] = Math.max(bestR[j - 1]!, sq);
+          break;
+        }
+      }
+    }
+  }
+  // A value match clearly worse than the best either side has is no match: a port's Conv
+  // (bias included) equals cls/BiasAdd and, with a small bias, cls/Conv2D before it to 0.994; it
+  // is the BiasAdd's counterpart, and the Conv2D pairing with it would push the BiasAdd onto
+  // the head's Transpose after the Conv.
+  for (let i = 1; i <= n; i++) {
+    for (let j = 1; j <= m; j++) {
+      const at = i * (m + 1) + j;
+      const s0 = cellSim[at]!;
+      if (s0 >= STRONG_SIMILARITY && (s0 < bestC[i - 1]! - SCORE.matchMargin || s0 < bestR[j - 1]! - SCORE.matchMargin)) cellSim[at] = -1;
+    }
+  }
   for (let i = 1; i <= n; i++) {
     const prev = score[i - 1]!;
     const row = score[i]!;
@@ -174,25 +211,18 @@ function alignSegment(
         best = prev[j]!;
         ch = 1;
       }
-      if (numelC[i - 1] === numelR[j - 1]) {
-        const combo = clsR[j - 1]! * nCls + clsC[i - 1]!;
-        let ts = transformsFor[combo];
-        if (!ts) transformsFor[combo] = ts = candidateTransforms(R[j - 1]!, C[i - 1]!);
-        if (ts.length) {
-          // chooseTransform: the first transform whose values match, else the most plausible.
-          // Only whether a pair matches changes its score here: the similarity of one that
-          // does not is needed only for the pairs the path below takes (NaN until then).
-          let k = 0;
-          let s0 = NaN;
-          for (let q = 0; q < ts.length; q++) {
-            const sq = sim(i - 1, j - 1, ts[q]!, true);
-            if (sq >= STRONG_SIMILARITY) {
-              k = q;
-              s0 = sq;
-              break;
-            }
-          }
-          const t = ts[k]!;
+      const at = i * (m + 1) + j;
+      const s0 = cellSim[at]!;
+      // By shape alone, a node interior to its layer (a conv's Conv2D before its BiasAdd, a batch
+      // norm's Mul) pairs only with an interior node: with a layer's end it is not the same
+      // computation (TF's fused conv+Relu pairs with the port's Relu, the BN's Add with its
+      // BatchNormalization; not the conv with the Conv, the Mul with the Relu and the Add with the
+      // BatchNormalization, one off).
+      // Unless both are the same op: a port that splits a frozen batch norm into Mul and Add too.
+      const byShape = !valuesOnly && !strongC[i - 1] && !strongR[j - 1] && (endR[j - 1] === endC[i - 1] || opR[j - 1] === opC[i - 1]);
+      if (fits[at] && s0 !== -1 && (s0 >= STRONG_SIMILARITY || byShape)) {
+        {
+          const t = transformsFor[clsR[j - 1]! * nCls + clsC[i - 1]!]![cellT[at]!]!;
           const sameRank = R[j - 1]!.shape.length === C[i - 1]!.shape.length;
           // Small preferences break ties between equal-valued chains (Relu6 -> Transpose ->
           // Reshape): like pairs with like (data movement with data movement), exact shapes win.
@@ -216,8 +246,6 @@ function alignSegment(
           if (total > best) {
             best = total;
             ch = 2;
-            cellT[i * (m + 1) + j] = k;
-            cellSim[i * (m + 1) + j] = s0;
           }
         }
       }

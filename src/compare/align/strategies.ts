@@ -1,6 +1,9 @@
 import { numElements } from '../../core/tensor.js';
 import { InputError } from '../../core/errors.js';
-import { monotoneAlign, wiring } from './monotone.js';
+import { monotoneAlign } from './monotone.js';
+import { wiring } from './wiring.js';
+import { pairBranches } from './branches.js';
+import { distrustWarning, namesContradicted } from './names-vs-values.js';
 import type { SampleCache as SampleCacheT } from './similarity.js';
 import { SampleCache, chooseTransform } from './similarity.js';
 import { candidateTransforms, transformFits } from './transforms.js';
@@ -12,8 +15,10 @@ import { exactNameMatch } from './early-pairs.js';
 /**
  * Pairs reference nodes with candidate layers. Strategies, applied in this order:
  *  1. a user map file (`map`), 2. names (exact, then Keras layer = last node of its TF scope),
+ *     names the values contradict are undone (names-vs-values.ts),
  *  3. numeric: a monotone (topology-consistent) alignment of the remaining activations by
  *     shape and values on the seeded feeds, layout-aware (NCHW vs NHWC, flattened vs not),
+ *     then parallel branches left out of it, by the pairs they read (branches.ts),
  *  4. final outputs paired by shape when nothing else paired them and the shape tells which.
  */
 
@@ -101,8 +106,30 @@ export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOption
     }
   }
 
+  // 2b. names the values contradict (an exporter's renaming) are undone: values pair those.
+  const distrusted = opts.namesOnly ? [] : namesContradicted(pairs, refs, cands, refByName, candByName, samples);
+  if (distrusted.length) {
+    const undo = new Set(distrusted.map((d) => pairKey(d.reference, d.candidate)));
+    for (let k = pairs.length - 1; k >= 0; k--) {
+      const p = pairs[k]!;
+      if (!undo.has(pairKey(p.reference, p.candidate))) continue;
+      pairs.splice(k, 1);
+      usedRef.delete(refByName.get(normaliseName(p.reference))!.name);
+      usedCand.delete(candByName.get(normaliseName(p.candidate))!.name);
+    }
+  }
+
   // 3. numeric, monotone between the anchors found so far.
-  if (!opts.namesOnly) monotoneAlign(refs, cands, usedRef, usedCand, pairs, samples, add, wiring(refActs), wiring(candActs));
+  if (!opts.namesOnly) {
+    const refWiring = wiring(refActs);
+    const candWiring = wiring(candActs);
+    // 3a. by values, monotone between the anchors; 3b. parallel branches the two execution
+    // orders put in another order, by values and what they read; 3c. what values leave
+    // unpaired (past a divergence), by shape, among activations that read the same pairs.
+    monotoneAlign(refs, cands, usedRef, usedCand, pairs, samples, add, refWiring, candWiring, true);
+    pairBranches(refs, cands, usedRef, usedCand, pairs, samples, add, refWiring, candWiring, true);
+    pairBranches(refs, cands, usedRef, usedCand, pairs, samples, add, refWiring, candWiring, false);
+  }
 
   // 4. outputs by shape: an output still unpaired pairs with the other side's only unpaired
   // output its shape fits, when that one fits no other (never by order alone: a signature may
@@ -126,6 +153,7 @@ export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOption
   return {
     version: 1,
     pairs,
+    ...(distrusted.length ? { warnings: [distrustWarning(distrusted)] } : {}),
     unmatched: {
       reference: refs.filter((r) => !usedRef.has(r.name)).map((r) => r.name),
       candidate: cands.filter((c) => !usedCand.has(c.name)).map((c) => c.name),

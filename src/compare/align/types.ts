@@ -29,6 +29,8 @@ export interface Alignment {
   candidate?: string;
   pairs: AlignedPair[];
   unmatched: { reference: string[]; candidate: string[] };
+  /** What alignment did not trust (names the values contradicted), in words: the Result's run.warnings. */
+  warnings?: string[];
 }
 
 /** What alignment needs to know of one activation. */

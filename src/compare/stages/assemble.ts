@@ -35,7 +35,7 @@ export function assembleResult(x: {
 }): Result {
   const { opts, pairs, firstDivergence, rootCause, alignment } = x;
   const { verdict, summary, why, error } = x.decision;
-  const warnings = unappliedWarnings(pairs, opts.perTensor, opts.checks);
+  const warnings = [...(alignment.warnings ?? []), ...unappliedWarnings(pairs, opts.perTensor, opts.checks)];
   return {
     schemaVersion: RESULT_SCHEMA_VERSION,
     tool: { name: 'tf-parity', version: VERSION },
