@@ -52,8 +52,9 @@ describe.skipIf(!existsSync(REGRESSION))('real TensorFlow files (tf2onnx regress
     const g = await loadCheckpointGraph(join(REGRESSION, 'checkpoint'));
     expect(g.source.format).toBe('checkpoint');
     expect(g.inputs.map((s) => s.name)).toEqual(['X', 'Y']);
-    // No signature in a training checkpoint: the loss is the only inference sink.
-    expect(g.outputs).toEqual(['truediv']);
+    // No signature in a training checkpoint: its default outputs are the inference sinks; the
+    // loss (truediv), which reads the label Y, and the training and saving nodes are set aside.
+    expect(g.outputs).toEqual(['pred']);
     expect([...g.variables!.keys()]).toEqual(['W', 'b']);
     expect(g.nodes.find((n) => n.name === 'W')!.op).toBe('Const');
     const res = await run(g, { X: tf.tensor1d([2]) }, ['pred']);
@@ -66,7 +67,7 @@ describe.skipIf(!existsSync(REGRESSION))('real TensorFlow files (tf2onnx regress
   it('loads the SavedModel (tag serve, serving_default) and computes the same pred', async () => {
     const g = await loadSavedModelGraph(join(REGRESSION, 'saved_model'), { tags: ['serve'] });
     expect(g.source.format).toBe('saved-model');
-    expect(g.inputs).toEqual([{ name: 'X', dtype: 'float32', shape: null }]);
+    expect(g.inputs).toEqual([{ name: 'X', dtype: 'float32', shape: null, alias: 'X' }]);
     expect(g.outputs).toEqual(['pred']);
     const res = await run(g, { X: tf.tensor1d([2]) }, g.outputs);
     expectClose(res.get('pred')!.values, [2 * W + B], 1e-6);
@@ -86,8 +87,8 @@ describe.skipIf(!existsSync(REGRESSION))('real TensorFlow files (tf2onnx regress
     const g = await loadSavedModelGraph(REDUNDANT);
     // Its signature feeds both placeholders (one unconnected) and reads Add.
     expect(g.inputs).toEqual([
-      { name: 'Placeholder', dtype: 'float32', shape: [1, 10] },
-      { name: 'Placeholder_1', dtype: 'float32', shape: [1, 10] },
+      { name: 'Placeholder', dtype: 'float32', shape: [1, 10], alias: 'x' },
+      { name: 'Placeholder_1', dtype: 'float32', shape: [1, 10], alias: 'y' },
     ]);
     expect(g.outputs).toEqual(['Add']);
     expect(g.variables).toBeUndefined();
