@@ -2,7 +2,7 @@ import type { HostTensor, TensorSpec } from '../core/tensor.js';
 import type { Graph } from '../graph/ir.js';
 import type { InputSpec } from '../inputs/spec.js';
 import { loadInputSpecFile, normalizeInputName, parseInputArg, parseShapeArg, resolveInputName } from '../inputs/spec.js';
-import { feedShapeWarnings, generateFeeds, inferIntRanges, loadFeeds, plannedDraws, type InputHint } from '../inputs/generate.js';
+import { describeDistribution, feedShapeWarnings, generateFeeds, inferIntRanges, loadFeeds, plannedDraws, type InputHint } from '../inputs/generate.js';
 import { inferPixelInputs } from '../inputs/preamble.js';
 import { arc4State } from '../inputs/kernel/arc4.js';
 import { MetricsPool } from '../compare/simd/pool.js';
@@ -60,7 +60,7 @@ export function feedsMaker(o: InputOptions, specs: TensorSpec[], graph?: Graph, 
     for (const s of specs) {
       const h = hintFor(s);
       const name = s.name.replace(/:0$/, '');
-      if (h) log(`input '${name}' drawn from ${distString(h.dist)} (${h.reason}); give --input '${name}=uniform(-1,1)' for the default`);
+      if (h) log(`input '${name}' drawn from ${describeDistribution(h.dist)} (${h.reason}); give --input '${name}=uniform(-1,1)' for the default`);
     }
   }
   /** Doubles being drawn on the metrics thread, by seed and input (see prefetch). */
@@ -87,7 +87,7 @@ export function feedsMaker(o: InputOptions, specs: TensorSpec[], graph?: Graph, 
     const sources: Record<string, string> = {};
     for (const s of specs) {
       const h = hintFor(s);
-      sources[s.name.replace(/:0$/, '')] = h ? `${distString(h.dist)} (${h.reason})` : describeDist(overrideOf(s), s);
+      sources[s.name.replace(/:0$/, '')] = h ? `${describeDistribution(h.dist)} (${h.reason})` : describeDist(overrideOf(s), s);
     }
     return { feeds, sources };
   };
@@ -116,17 +116,7 @@ function describeDist(o: InputSpec | undefined, s: TensorSpec): string {
   if (o?.file) return `file(${o.file})`;
   if (o?.values) return `given ${o.values.dtype}[${o.values.shape.join(',')}]`;
   if (!d) return s.dtype === 'bool' ? 'bool(0.5)' : s.dtype.startsWith('int') || s.dtype.startsWith('uint') ? 'int(default range)' : 'uniform(-1,1)';
-  return distString(d);
+  return describeDistribution(d);
 }
 
-function distString(d: NonNullable<InputSpec['dist']>): string {
-  switch (d.kind) {
-    case 'uniform': return `uniform(${d.low},${d.high})`;
-    case 'normal': return `normal(${d.mean},${d.std})`;
-    case 'constant': return `constant(${d.value})`;
-    case 'int': return `int(${d.low},${d.high})`;
-    case 'bool': return `bool(${d.p})`;
-    default: return 'given';
-  }
-}
 

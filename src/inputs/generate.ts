@@ -71,7 +71,8 @@ function intLimits(d: DType): { min: number; max: number } | undefined {
   }
 }
 
-function describe(d: Distribution): string {
+/** A distribution as the --input syntax writes it. */
+export function describeDistribution(d: Distribution): string {
   switch (d.kind) {
     case 'uniform': return `uniform(${d.low},${d.high})`;
     case 'normal': return `normal(${d.mean},${d.std})`;
@@ -125,14 +126,14 @@ function allocate(dtype: DType, n: number): HostData {
 function checkDistFits(name: string, dtype: DType, dist: Distribution): void {
   const lim = intLimits(dtype);
   if (dtype === 'bool' && (dist.kind === 'uniform' || dist.kind === 'normal')) {
-    throw new InputError(`input '${name}' is bool; ${describe(dist)} makes no sense for it, use bool(p)`, { node: name });
+    throw new InputError(`input '${name}' is bool; ${describeDistribution(dist)} makes no sense for it, use bool(p)`, { node: name });
   }
   if (!lim) return;
   if (dist.kind === 'int' && (dist.low < lim.min || dist.high - 1 > lim.max)) {
-    throw new InputError(`input '${name}' is ${dtype}, which holds [${lim.min}, ${lim.max}]; ${describe(dist)} draws values outside it`, { node: name });
+    throw new InputError(`input '${name}' is ${dtype}, which holds [${lim.min}, ${lim.max}]; ${describeDistribution(dist)} draws values outside it`, { node: name });
   }
   if (dist.kind === 'constant' && (!Number.isInteger(dist.value) || dist.value < lim.min || dist.value > lim.max)) {
-    throw new InputError(`input '${name}' is ${dtype}; ${describe(dist)} is not an integer in [${lim.min}, ${lim.max}]`, { node: name });
+    throw new InputError(`input '${name}' is ${dtype}; ${describeDistribution(dist)} is not an integer in [${lim.min}, ${lim.max}]`, { node: name });
   }
 }
 
@@ -451,17 +452,8 @@ const PASS_THROUGH: Record<string, (slot: number, nInputs: number) => boolean> =
 
 const VALUE_OPS = new Set(['Identity', 'ReadVariableOp', 'Enter', 'Snapshot', 'StopGradient']);
 
-/**
- * Valid ranges [0, high) for model inputs that end up as indices: of Gather/GatherV2/ResourceGather
- * (high = params' size along the gather axis; params a Const, variable or shaped placeholder,
- * as in embedding lookups), OneHot (high = depth) and UnsortedSegment* (high = num_segments),
- * reached directly or through value-preserving ops (Identity, Cast, Reshape, ExpandDims, slices,
- * concatenations, ...). An input used in several places gets the smallest bound. Float inputs
- * count too (a Keras Embedding fed by a float Input casts it to int first); generation then
- * draws integer values. Function bodies (PartitionedCall) are not followed.
- */
-export function inferIntRanges(graph: Graph): Map<string, IntRange> {
-  const byName = new Map(graph.nodes.map((n) => [n.name, n]));
+/** Each node's data readers: the nodes that read one of its outputs, and at which data input slot. */
+export function readersOf(graph: Graph): Map<string, { node: GraphNode; slot: number }[]> {
   const users = new Map<string, { node: GraphNode; slot: number }[]>();
   for (const n of graph.nodes) {
     let slot = 0;
@@ -473,6 +465,21 @@ export function inferIntRanges(graph: Graph): Map<string, IntRange> {
       u.push({ node: n, slot: slot++ });
     }
   }
+  return users;
+}
+
+/**
+ * Valid ranges [0, high) for model inputs that end up as indices: of Gather/GatherV2/ResourceGather
+ * (high = params' size along the gather axis; params a Const, variable or shaped placeholder,
+ * as in embedding lookups), OneHot (high = depth) and UnsortedSegment* (high = num_segments),
+ * reached directly or through value-preserving ops (Identity, Cast, Reshape, ExpandDims, slices,
+ * concatenations, ...). An input used in several places gets the smallest bound. Float inputs
+ * count too (a Keras Embedding fed by a float Input casts it to int first); generation then
+ * draws integer values. Function bodies (PartitionedCall) are not followed.
+ */
+export function inferIntRanges(graph: Graph): Map<string, IntRange> {
+  const byName = new Map(graph.nodes.map((n) => [n.name, n]));
+  const users = readersOf(graph);
   const dataInputs = (n: GraphNode) => n.inputs.filter((r) => !r.startsWith('^'));
   const scalar = (ref: string | undefined): number | undefined => {
     if (ref === undefined) return undefined;

@@ -2,6 +2,7 @@ import type { Graph, GraphNode } from '../graph/ir.js';
 import { parseInputRef } from '../graph/ir.js';
 import type { DType } from '../core/dtype.js';
 import type { InputHint } from './generate.js';
+import { readersOf } from './generate.js';
 
 /**
  * The range of values a model's first operation expects of an input, when that operation maps
@@ -39,16 +40,7 @@ const ARITH: Record<string, ArithKind> = { Mul: 'mul', RealDiv: 'div', Div: 'div
 /** Pixel-range hints for the graph's inputs whose first arithmetic maps pixels. Function bodies are not followed. */
 export function inferPixelInputs(graph: Graph): Map<string, InputHint> {
   const byName = new Map(graph.nodes.map((n) => [n.name, n]));
-  const users = new Map<string, { node: GraphNode; slot: number }[]>();
-  for (const n of graph.nodes) {
-    let slot = 0;
-    for (const r of n.inputs) {
-      if (r.startsWith('^')) continue;
-      const src = parseInputRef(r).node;
-      if (!users.has(src)) users.set(src, []);
-      users.get(src)!.push({ node: n, slot: slot++ });
-    }
-  }
+  const users = readersOf(graph);
   const constValues = (ref: string | undefined): number[] | null => {
     if (ref === undefined) return null;
     let n = byName.get(parseInputRef(ref).node);
