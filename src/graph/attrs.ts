@@ -54,13 +54,6 @@ export function attrDType(node: GraphNode, name: string, def?: DType): DType {
   return bad(node, name, 'type', a);
 }
 
-export function attrShape(node: GraphNode, name: string, def?: Shape): Shape {
-  const a = node.attrs[name];
-  if (!a) return need(node, name, def, 'shape');
-  if (a.type === 'shape') return a.value;
-  return bad(node, name, 'shape', a);
-}
-
 export function attrTensor(node: GraphNode, name: string): HostTensor {
   const a = node.attrs[name];
   if (!a) return need<HostTensor>(node, name, undefined, 'tensor');
@@ -87,24 +80,9 @@ export function attrInts(node: GraphNode, name: string, def?: number[]): number[
   return l ? l.ints : need(node, name, def, 'list(int)');
 }
 
-export function attrFloats(node: GraphNode, name: string, def?: number[]): number[] {
-  const l = list(node, name);
-  return l ? l.floats : need(node, name, def, 'list(float)');
-}
-
 export function attrStrings(node: GraphNode, name: string, def?: string[]): string[] {
   const l = list(node, name);
   return l ? l.strings : need(node, name, def, 'list(string)');
-}
-
-export function attrDTypes(node: GraphNode, name: string, def?: DType[]): DType[] {
-  const l = list(node, name);
-  return l ? l.dtypes : need(node, name, def, 'list(type)');
-}
-
-export function attrShapes(node: GraphNode, name: string, def?: Shape[]): Shape[] {
-  const l = list(node, name);
-  return l ? l.shapes : need(node, name, def, 'list(shape)');
 }
 
 export function hasAttr(node: GraphNode, name: string): boolean {

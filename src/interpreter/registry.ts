@@ -48,27 +48,44 @@ export interface KernelInfo {
   neverDead?: boolean;
 }
 
-const registry = new Map<string, KernelInfo>();
+const registry = new Map<string, KernelInfo & { family: string }>();
 
-export function registerOp(op: string, kernel: OpKernel, opts: Omit<KernelInfo, 'kernel'> = {}): void {
-  registry.set(op, { kernel, ...opts });
+/**
+ * Adds `op` to the table; an op registered twice (by two families, or twice by one) is a
+ * programming error that would silently keep whichever module loaded last: it throws at load.
+ */
+function add(family: string, op: string, info: KernelInfo): void {
+  const before = registry.get(op);
+  if (before) throw new Error(`op ${op} is registered twice: by the ${before.family} ops and by the ${family} ops`);
+  registry.set(op, { ...info, family });
 }
 
-/** Register several sync kernels: `registerOps({ Relu: ([x]) => tf.relu(x) })`. */
-export function registerOps(kernels: Record<string, OpKernel>): void {
-  for (const [op, k] of Object.entries(kernels)) registerOp(op, k);
-}
-
-/** Registers a FlowKernel; its plain `kernel` is never called by the interpreter. */
-export function registerFlowOp(op: string, flow: FlowKernel, opts: { runsOnDead?: boolean } = {}): void {
-  registry.set(op, {
-    kernel: (_inputs, node) => {
-      throw new Error(`${node.op} '${node.name}' is run by the interpreter's dead-tensor executor`);
+/** The registration functions of one op family (`ops/math.ts` is 'math'): every op it registers is tagged with it. */
+export function opFamily(family: string) {
+  const registerOp = (op: string, kernel: OpKernel, opts: Omit<KernelInfo, 'kernel'> = {}): void => add(family, op, { kernel, ...opts });
+  return {
+    registerOp,
+    /** Register several sync kernels: `registerOps({ Relu: ([x]) => tf.relu(x) })`. */
+    registerOps(kernels: Record<string, OpKernel>): void {
+      for (const [op, k] of Object.entries(kernels)) registerOp(op, k);
     },
-    async: true,
-    flow,
-    ...opts,
-  });
+    /** Registers a FlowKernel; its plain `kernel` is never called by the interpreter. */
+    registerFlowOp(op: string, flow: FlowKernel, opts: { runsOnDead?: boolean } = {}): void {
+      add(family, op, {
+        kernel: (_inputs, node) => {
+          throw new Error(`${node.op} '${node.name}' is run by the interpreter's dead-tensor executor`);
+        },
+        async: true,
+        flow,
+        ...opts,
+      });
+    },
+  };
+}
+
+/** The family that registered `op` (for messages and tests). */
+export function familyOf(op: string): string | undefined {
+  return registry.get(op)?.family;
 }
 
 export function getKernel(op: string): KernelInfo | undefined {

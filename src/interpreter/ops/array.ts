@@ -1,10 +1,13 @@
 import { tf } from '../../backend/tf.js';
+import { numElements } from '../../core/tensor.js';
 import { share } from '../../backend/index.js';
 import { attrBool, attrDType, attrInt, attrInts, attrString } from '../../graph/attrs.js';
 import { toTfjsDType } from '../../core/dtype.js';
 import type { GraphNode } from '../../graph/ir.js';
-import { registerOps } from '../registry.js';
+import { opFamily } from '../registry.js';
 import { axis, fail, ints } from './helpers.js';
+
+const { registerOps } = opFamily('array');
 
 /**
  * Shape and array manipulation with TensorFlow's rules. Validation covers what TF enforces and
@@ -37,12 +40,6 @@ export function strides(shape: readonly number[]): number[] {
     acc *= shape[i]!;
   }
   return s;
-}
-
-export function prod(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
 }
 
 export function shapeStr(shape: readonly number[]): string {
@@ -80,7 +77,7 @@ function reshape(x: tf.Tensor, s: tf.Tensor, node: GraphNode): tf.Tensor {
   const unknown = shape.filter((d) => d === -1).length;
   if (unknown > 1) fail(node, `shape [${want}] has more than one -1`);
   if (shape.some((d) => d < -1)) fail(node, `shape [${want}] has a negative size`);
-  const known = prod(shape.filter((d) => d !== -1));
+  const known = numElements(shape.filter((d) => d !== -1));
   if (unknown) {
     if (known === 0 || x.size % known !== 0) {
       fail(node, `cannot reshape a tensor of shape ${shapeStr(x.shape)} (${x.size} elements) to [${want}]: ${x.size} is not a multiple of ${known}`);
@@ -196,8 +193,8 @@ function oneHot(idx: tf.Tensor, depth: number, on: tf.Tensor, off: tf.Tensor, no
   const onV = scalarValue(on, node, 'on_value');
   const offV = scalarValue(off, node, 'off_value');
   const iv = values(idx, node);
-  const outer = prod(idx.shape.slice(0, ax));
-  const inner = prod(idx.shape.slice(ax));
+  const outer = numElements(idx.shape.slice(0, ax));
+  const inner = numElements(idx.shape.slice(ax));
   const out = alloc(on.dtype, outer * depth * inner);
   out.fill(offV);
   for (let o = 0; o < outer; o++) {
@@ -260,7 +257,7 @@ function diagPart(x: tf.Tensor, node: GraphNode): tf.Tensor {
     fail(node, `input must have even rank 2k with shape [d..., d...], found ${shapeStr(x.shape)}`);
   }
   const v = values(x, node);
-  const n = prod(x.shape.slice(0, k));
+  const n = numElements(x.shape.slice(0, k));
   const out = alloc(x.dtype, n);
   for (let i = 0; i < n; i++) out[i] = v[i * n + i]!;
   return tf.tensor(out, x.shape.slice(0, k), x.dtype);
@@ -308,7 +305,7 @@ function sparseToDense(idxT: tf.Tensor, shapeT: tf.Tensor, valsT: tf.Tensor, def
   const validate = attrBool(node, 'validate_indices', true);
   const iv = values(idxT, node);
   const vv = values(valsT, node);
-  const out = alloc(valsT.dtype, prod(shape));
+  const out = alloc(valsT.dtype, numElements(shape));
   out.fill(scalarValue(defT, node, 'default_value'));
   const st = strides(shape);
   let prev = -1;
@@ -409,7 +406,7 @@ function batchToSpace(x: tf.Tensor, bT: tf.Tensor, cT: tf.Tensor, node: GraphNod
   if (cT.rank !== 2 || cT.shape[0] !== m || cT.shape[1] !== 2) fail(node, `crops must have shape [${m},2], found ${shapeStr(cT.shape)}`);
   const crops = chunk(ints(cT));
   if (block.some((b) => b < 1)) fail(node, `block_shape [${block}] must be >= 1`);
-  const bp = prod(block);
+  const bp = numElements(block);
   if (x.shape[0]! % bp) fail(node, `batch ${x.shape[0]} is not divisible by the product of block_shape [${block}] = ${bp}`);
   crops.forEach(([c0, c1], i) => {
     const size = x.shape[i + 1]! * block[i]!;

@@ -3,7 +3,9 @@ import { share } from '../../backend/index.js';
 import { hostToTf } from '../../backend/convert.js';
 import { attrTensor } from '../../graph/attrs.js';
 import { ExecutionError } from '../../core/errors.js';
-import { registerOp, registerOps } from '../registry.js';
+import { opFamily } from '../registry.js';
+
+const { registerOp, registerOps } = opFamily('basic');
 
 /** Graph plumbing: constants, identities, no-ops. Placeholders are fed by the interpreter. */
 registerOps({
@@ -27,7 +29,4 @@ registerOps({
   IdentityN: (xs) => xs.map((x) => share(x)),
   NoOp: () => [],
   PlaceholderWithDefault: ([x]) => share(x!),
-});
-registerOp('Placeholder', (_i, node) => {
-  throw new ExecutionError(`Placeholder '${node.name}' has no feed`, { node: node.name });
 });

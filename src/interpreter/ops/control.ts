@@ -4,8 +4,10 @@ import { ExecutionError } from '../../core/errors.js';
 import { attrFunc } from '../../graph/attrs.js';
 import type { GraphNode } from '../../graph/ir.js';
 import type { OpContext } from '../registry.js';
-import { registerFlowOp, registerOp, registerOps } from '../registry.js';
+import { opFamily } from '../registry.js';
 import { LOOP_OP, loopSpec } from '../frames.js';
+
+const { registerFlowOp, registerOp, registerOps } = opFamily('control');
 
 /**
  * Functions and TF2 functional control flow: PartitionedCall/StatefulPartitionedCall, If/Case,

@@ -1,9 +1,12 @@
 import { tf } from '../../backend/tf.js';
+import { numElements } from '../../core/tensor.js';
 import { attrBool, attrFloat, attrInt, attrInts, attrString, attrStrings, hasAttr } from '../../graph/attrs.js';
 import type { GraphNode } from '../../graph/ir.js';
-import { registerOps } from '../registry.js';
+import { opFamily } from '../registry.js';
 import { fail, ints } from './helpers.js';
 import { ACTIVATIONS, activation, batchNorm, biasAdd } from './nn.js';
+
+const { registerOps } = opFamily('conv');
 
 /**
  * Convolutions and pooling with TensorFlow's padding rules. Padding is resolved to explicit
@@ -320,7 +323,7 @@ function windowMax(x: tf.Tensor, ksize: number[], strides: number[], dilations: 
   const c = x.shape[n + 1]!;
   let best: tf.Tensor | undefined;
   let tap: tf.Tensor | undefined;
-  const count = ksize.reduce((a, b) => a * b, 1);
+  const count = numElements(ksize);
   for (let t = 0; t < count; t++) {
     const pos: number[] = [];
     let rest = t;

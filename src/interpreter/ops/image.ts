@@ -1,8 +1,10 @@
 import { tf } from '../../backend/tf.js';
 import { attrBool, attrFloat, attrInt, attrString } from '../../graph/attrs.js';
 import type { GraphNode } from '../../graph/ir.js';
-import { registerOps } from '../registry.js';
+import { opFamily } from '../registry.js';
 import { fail, ints, scalarInt } from './helpers.js';
+
+const { registerOps } = opFamily('image');
 
 /** Image resizing, cropping, non-max suppression and top-k, with TF's checks and formulas. */
 

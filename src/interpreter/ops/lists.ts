@@ -2,8 +2,10 @@ import { tf } from '../../backend/tf.js';
 import { share } from '../../backend/index.js';
 import { ExecutionError } from '../../core/errors.js';
 import type { GraphNode } from '../../graph/ir.js';
-import { registerOps } from '../registry.js';
+import { opFamily } from '../registry.js';
 import { ints, scalarInt } from './helpers.js';
+
+const { registerOps } = opFamily('lists');
 
 /**
  * TensorList ops (what TF2 loops use for TensorArrays: Keras RNNs in SavedModels, tf.while_loop).

@@ -6,8 +6,10 @@ import { isNarrowIntDType, toTfjsDType, wrapToNarrowInt } from '../../core/dtype
 import { numElements } from '../../core/tensor.js';
 import { roundFloat } from '../../inputs/float.js';
 import { stringBytes } from '../../backend/convert.js';
-import { registerOps } from '../registry.js';
+import { opFamily } from '../registry.js';
 import { axis, fail, scalarInt } from './helpers.js';
+
+const { registerOps } = opFamily('math');
 
 /**
  * Element-wise math, comparisons, logic, casts. Integer semantics follow TensorFlow, which

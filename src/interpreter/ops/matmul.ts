@@ -3,9 +3,11 @@ import { share } from '../../backend/index.js';
 import { attrBool, attrString } from '../../graph/attrs.js';
 import type { GraphNode } from '../../graph/ir.js';
 import { numElements } from '../../core/tensor.js';
-import { registerOps } from '../registry.js';
+import { opFamily } from '../registry.js';
 import { fail } from './helpers.js';
 import { fusedMatMul } from './conv.js';
+
+const { registerOps } = opFamily('matmul');
 
 /**
  * MatMul family and Einsum. Batch dims broadcast numpy-style (BatchMatMulV2/V3). tfjs backends

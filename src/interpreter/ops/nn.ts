@@ -1,8 +1,10 @@
 import { tf } from '../../backend/tf.js';
 import { attrBool, attrFloat, attrInt, attrString } from '../../graph/attrs.js';
 import type { GraphNode } from '../../graph/ir.js';
-import { registerOps } from '../registry.js';
+import { opFamily } from '../registry.js';
 import { fail } from './helpers.js';
+
+const { registerOps } = opFamily('nn');
 
 /** Activations and normalisation. */
 

@@ -2,8 +2,10 @@ import { tf } from '../../backend/tf.js';
 import { attrDType, attrInts, attrString } from '../../graph/attrs.js';
 import type { GraphNode } from '../../graph/ir.js';
 import type { DType } from '../../core/dtype.js';
-import { registerOps } from '../registry.js';
+import { opFamily } from '../registry.js';
 import { fail } from './helpers.js';
+
+const { registerOps } = opFamily('quantized');
 
 /**
  * TF1's eight-bit quantized ops (what `quantize_graph` and TF-Lite-era tools wrote): quint8 and

@@ -1,8 +1,10 @@
 import { tf } from '../../backend/tf.js';
 import { attrBool, attrDType } from '../../graph/attrs.js';
 import type { GraphNode } from '../../graph/ir.js';
-import { registerOps } from '../registry.js';
+import { opFamily } from '../registry.js';
 import { axis, fail, ints, scalarInt } from './helpers.js';
+
+const { registerOps } = opFamily('reduce');
 
 /**
  * Reductions with keep_dims (default false). reduction_indices may be a scalar or a vector,

@@ -1,10 +1,13 @@
 import { tf } from '../../backend/tf.js';
+import { numElements } from '../../core/tensor.js';
 import { attrInt } from '../../graph/attrs.js';
 import type { GraphNode } from '../../graph/ir.js';
-import { registerOps } from '../registry.js';
-import { alloc, prod, shapeStr, strides, values } from './array.js';
+import { opFamily } from '../registry.js';
+import { alloc, shapeStr, strides, values } from './array.js';
 import type { HostValues } from './array.js';
 import { axis, fail, ints } from './helpers.js';
+
+const { registerOps } = opFamily('slice');
 
 /** Slicing, gathering and scattering with TensorFlow's index rules and bounds checks. */
 
@@ -192,14 +195,14 @@ function gatherV2(x: tf.Tensor, idx: tf.Tensor, axisV: number, batchDims: number
  */
 function batchedGather(x: tf.Tensor, idx: tf.Tensor, a: number, bd: number): tf.Tensor {
   const bShape = x.shape.slice(0, bd);
-  const B = prod(bShape);
+  const B = numElements(bShape);
   const oShape = x.shape.slice(bd, a);
-  const O = prod(oShape);
+  const O = numElements(oShape);
   const D = x.shape[a]!;
   const iShape = x.shape.slice(a + 1);
-  const I = prod(iShape);
+  const I = numElements(iShape);
   const jShape = idx.shape.slice(bd);
-  const J = prod(jShape);
+  const J = numElements(jShape);
   const p = tf.reshape(tf.transpose(tf.reshape(x, [B, O, D, I]), [1, 0, 2, 3]), [O, B * D, I]);
   const iv = idx.dataSync() as Int32Array;
   const flat = new Int32Array(B * J);
@@ -234,14 +237,14 @@ function gatherNd(x: tf.Tensor, idx: tf.Tensor, batchDims: number, node: GraphNo
   checkTuples(iv, k, x.shape, batchDims, node, 'does not index into params of shape');
   const lead = idx.shape.slice(0, -1);
   const outShape = [...lead, ...x.shape.slice(batchDims + k)];
-  if (prod(lead) === 0) return tf.zeros(outShape, x.dtype);
+  if (numElements(lead) === 0) return tf.zeros(outShape, x.dtype);
   if (k === 0 && batchDims === 0) {
     return tf.broadcastTo(tf.reshape(x, [...lead.map(() => 1), ...x.shape]), outShape);
   }
   if (batchDims === 0) return tf.gatherND(x, idx);
   // Batch dims become explicit leading coordinates, so a plain GatherNd does the rest.
-  const rows = prod(lead);
-  const rowsPerBatchEntry = prod(idx.shape.slice(batchDims, -1));
+  const rows = numElements(lead);
+  const rowsPerBatchEntry = numElements(idx.shape.slice(batchDims, -1));
   const bShape = idx.shape.slice(0, batchDims);
   const bSt = strides(bShape);
   const kk = batchDims + k;
@@ -273,8 +276,8 @@ function scatter(out: HostValues, shape: readonly number[], idx: tf.Tensor, upd:
   const uv = values(upd, node);
   checkTuples(iv, k, shape, 0, node, 'does not index into shape');
   const st = strides(shape);
-  const sliceSize = prod(shape.slice(k));
-  const rows = prod(idx.shape.slice(0, -1));
+  const sliceSize = numElements(shape.slice(k));
+  const rows = numElements(idx.shape.slice(0, -1));
   const bool = out instanceof Uint8Array;
   for (let r = 0; r < rows; r++) {
     let base = 0;
@@ -297,7 +300,7 @@ function scatter(out: HostValues, shape: readonly number[], idx: tf.Tensor, upd:
 function scatterNd(idx: tf.Tensor, upd: tf.Tensor, shapeT: tf.Tensor, node: GraphNode): tf.Tensor {
   const shape = ints(shapeT);
   if (shape.some((d) => d < 0)) fail(node, `shape [${shape}] must be non-negative`);
-  const out = alloc(upd.dtype, prod(shape));
+  const out = alloc(upd.dtype, numElements(shape));
   scatter(out, shape, idx, upd, 'add', node);
   return tf.tensor(out, shape, upd.dtype);
 }
