@@ -6,6 +6,7 @@ import { describeDistribution, feedShapeWarnings, generateFeeds, inferIntRanges,
 import { inferPixelInputs } from '../inputs/preamble.js';
 import { arc4State } from '../inputs/kernel/arc4.js';
 import { MetricsPool } from '../compare/simd/pool.js';
+import { stripPort } from '../core/names.js';
 
 /** Where a model's inputs come from: generated from the seed (with these refinements), or a file of feeds. */
 export interface InputOptions {
@@ -52,14 +53,14 @@ export function feedsMaker(o: InputOptions, specs: TensorSpec[], graph?: Graph, 
   const overrideOf = (s: TensorSpec) => overrides.findLast((x) => resolveInputName(x.name, specs) === normalizeInputName(s.name));
   /** The hint that decides an input's draw: none when the user, a file or an index range does. */
   const hintFor = (s: TensorSpec): InputHint | undefined => {
-    const name = s.name.replace(/:0$/, '');
+    const name = stripPort(s.name);
     const ov = overrideOf(s);
     return ov?.dist || ov?.file || intRanges?.has(name) ? undefined : hints?.get(name);
   };
   if (!given && log) {
     for (const s of specs) {
       const h = hintFor(s);
-      const name = s.name.replace(/:0$/, '');
+      const name = stripPort(s.name);
       if (h) log(`input '${name}' drawn from ${describeDistribution(h.dist)} (${h.reason}); give --input '${name}=uniform(-1,1)' for the default`);
     }
   }
@@ -87,7 +88,7 @@ export function feedsMaker(o: InputOptions, specs: TensorSpec[], graph?: Graph, 
     const sources: Record<string, string> = {};
     for (const s of specs) {
       const h = hintFor(s);
-      sources[s.name.replace(/:0$/, '')] = h ? `${describeDistribution(h.dist)} (${h.reason})` : describeDist(overrideOf(s), s);
+      sources[stripPort(s.name)] = h ? `${describeDistribution(h.dist)} (${h.reason})` : describeDist(overrideOf(s), s);
     }
     return { feeds, sources };
   };

@@ -1,6 +1,6 @@
 import type { DType } from '../core/dtype.js';
 import { InputError } from '../core/errors.js';
-import { suggest } from '../core/names.js';
+import { stripPort, suggest } from '../core/names.js';
 import type { Shape, TensorSpec } from '../core/tensor.js';
 import { A } from './attrs.js';
 import type { Graph, GraphNode } from './ir.js';
@@ -33,7 +33,7 @@ export function cutAtFeeds(graph: Graph, fed: TensorSpec[]): Graph {
   const inputs = graph.inputs.slice();
   const renamed = new Map<string, string>();
   for (const spec of fed) {
-    const key = normaliseKey(spec.name);
+    const key = stripPort(spec.name);
     const { node, index: k } = parseInputRef(key);
     const at = index.get(node);
     if (at === undefined) throw new InputError(`${graph.source.path}: tensor '${spec.name}' is not in the graph${suggest(node, [...index.keys()])}`, { file: graph.source.path, node });
@@ -48,7 +48,7 @@ export function cutAtFeeds(graph: Graph, fed: TensorSpec[]): Graph {
       nodes.push(placeholder);
       renamed.set(key, `${key}:0`);
     }
-    if (!inputs.some((s) => normaliseKey(s.name) === key)) inputs.push({ ...spec, name: key });
+    if (!inputs.some((s) => stripPort(s.name) === key)) inputs.push({ ...spec, name: key });
   }
   if (renamed.size) {
     for (let i = 0; i < nodes.length; i++) {
@@ -58,10 +58,6 @@ export function cutAtFeeds(graph: Graph, fed: TensorSpec[]): Graph {
     }
   }
   return { ...graph, nodes, inputs };
-}
-
-function normaliseKey(name: string): string {
-  return name.endsWith(':0') ? name.slice(0, -2) : name;
 }
 
 function refKey(ref: string): string {
@@ -75,7 +71,7 @@ function refKey(ref: string): string {
  * list types such as ParseExample's `Tdense` by output position). Undefined when nothing says.
  */
 export function graphTensorSpec(graph: Graph, key: string): { dtype?: DType; shape: Shape } {
-  const { node, index: k } = parseInputRef(normaliseKey(key));
+  const { node, index: k } = parseInputRef(stripPort(key));
   const n = graph.nodes.find((x) => x.name === node);
   if (!n) return { shape: null };
   const shapes = n.attrs._output_shapes;
@@ -119,13 +115,13 @@ export interface FeedRequest {
 export function feedRequestedTensors(graph: Graph, requests: FeedRequest[], isInput: (name: string) => boolean): Graph {
   const fed: TensorSpec[] = [];
   for (const r of requests) {
-    if (isInput(r.name) || !isGraphTensor(graph, normaliseKey(r.name))) continue;
+    if (isInput(r.name) || !isGraphTensor(graph, stripPort(r.name))) continue;
     const known = graphTensorSpec(graph, r.name);
     const dtype = r.dtype ?? known.dtype;
     if (!dtype) {
       throw new InputError(`${graph.source.path}: tensor '${r.name}' is fed, but the graph does not say its dtype; give it in --input-spec (dtype: float32)`, { file: graph.source.path, node: r.name });
     }
-    fed.push({ name: normaliseKey(r.name), dtype, shape: r.shape ?? known.shape });
+    fed.push({ name: stripPort(r.name), dtype, shape: r.shape ?? known.shape });
   }
   return cutAtFeeds(graph, fed);
 }

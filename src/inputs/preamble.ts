@@ -3,6 +3,7 @@ import { parseInputRef } from '../graph/ir.js';
 import type { DType } from '../core/dtype.js';
 import type { InputHint } from './generate.js';
 import { readersOf } from './generate.js';
+import { stripPort } from '../core/names.js';
 
 /**
  * The range of values a model's first operation expects of an input, when that operation maps
@@ -76,7 +77,7 @@ export function inferPixelInputs(graph: Graph): Map<string, InputHint> {
       }
       frontier = next;
     }
-    if (found.length && !other) out.set(spec.name.replace(/:0$/, ''), pixelHint(spec.dtype, found[0]!));
+    if (found.length && !other) out.set(stripPort(spec.name), pixelHint(spec.dtype, found[0]!));
   }
   return out;
 }

@@ -8,7 +8,7 @@ import type { TensorSpec } from '../core/tensor.js';
 import { shapeToString } from '../core/tensor.js';
 import type { Graph, GraphNode } from '../graph/ir.js';
 import { parseInputRef, tensorKey } from '../graph/ir.js';
-import { suggest } from '../core/names.js';
+import { stripPort, suggest } from '../core/names.js';
 import type { KernelInfo, OpContext } from './registry.js';
 import { functionGraph } from './functions.js';
 import { neededFunctionNodes } from '../graph/reach.js';
@@ -159,11 +159,6 @@ export function neededNodes(graph: Graph, targets: string[]): Set<string> {
   return needed;
 }
 
-/** Normalise a feed or output name: `x:0` -> `x`. */
-export function normaliseTensorName(name: string): string {
-  return name.endsWith(':0') ? name.slice(0, -2) : name;
-}
-
 export interface InterpreterOptions {
   /** Outputs to compute; defaults to graph.outputs. */
   outputs?: string[];
@@ -262,7 +257,7 @@ export class Interpreter implements Runner {
     this.narrowWarnings.push(...this.notes);
     this.warnings = this.narrowWarnings;
     this.byName = new Map(graph.nodes.map((n) => [n.name, n]));
-    this.targets = (opts.outputs ?? graph.outputs).map(normaliseTensorName);
+    this.targets = (opts.outputs ?? graph.outputs).map(stripPort);
     for (const t of this.targets) {
       const node = parseInputRef(t).node;
       const inLoop = this.byName.has(node) ? undefined : insideLoopNote(graph, node);
@@ -295,7 +290,7 @@ export class Interpreter implements Runner {
       const inputKeys = refs.map((p) => tensorKey(p.node, p.index));
       for (const k of inputKeys) this.consumers.set(k, (this.consumers.get(k) ?? 0) + 1);
       // Constants are the node's own parameters (like a Keras layer's weights), not activations.
-      const producedFrom = dataInputs.filter((r) => this.byName.get(parseInputRef(r).node)?.op !== 'Const').map(normaliseTensorName);
+      const producedFrom = dataInputs.filter((r) => this.byName.get(parseInputRef(r).node)?.op !== 'Const').map(stripPort);
       const controls = node.inputs.filter((r) => r.startsWith('^')).map((r) => r.slice(1));
       const info = getKernel(node.op) ?? (this.graph.functions.has(node.op) ? FUNCTION_OP : undefined);
       return { node, inputKeys, inputNodes: refs.map((p) => p.node), controls, producedFrom, info, targets: targetsOf.get(node.name) ?? [] };
@@ -304,7 +299,7 @@ export class Interpreter implements Runner {
 
   inputs(): TensorSpec[] {
     const needed = new Set(this.order.map((n) => n.name));
-    return this.graph.inputs.filter((s) => needed.has(normaliseTensorName(s.name)));
+    return this.graph.inputs.filter((s) => needed.has(stripPort(s.name)));
   }
 
   outputs(): string[] {
@@ -319,9 +314,9 @@ export class Interpreter implements Runner {
 
   async *run(feeds: Feeds, opts: RunOptions = {}): AsyncIterable<Activation> {
     const record = opts.record ?? 'all';
-    const recordSet = record === 'all' ? null : new Set(record.map(normaliseTensorName));
+    const recordSet = record === 'all' ? null : new Set(record.map(stripPort));
     const normFeeds = new Map<string, tf.Tensor>();
-    for (const [k, v] of feeds) normFeeds.set(normaliseTensorName(k), v);
+    for (const [k, v] of feeds) normFeeds.set(stripPort(k), v);
     for (const k of normFeeds.keys()) {
       const node = parseInputRef(k).node;
       if (!this.byName.has(node)) {
@@ -357,7 +352,7 @@ export class Interpreter implements Runner {
           if (step.info?.runsOnDead && !normFeeds.has(node.name)) {
             // A Merge was produced from the input it forwarded, not from the dead ones.
             const k = step.inputKeys.findIndex((key) => live.has(key));
-            producedFrom = step.producedFrom.filter((p) => p === normaliseTensorName(node.inputs.filter((r) => !r.startsWith('^'))[k] ?? ''));
+            producedFrom = step.producedFrom.filter((p) => p === stripPort(node.inputs.filter((r) => !r.startsWith('^'))[k] ?? ''));
           }
         }
         for (const t of outs) if (t) unplaced.add(t);
@@ -571,7 +566,7 @@ export class Interpreter implements Runner {
    * node's own error on the reference's inputs when this graph is the candidate.
    */
   async runSingle(name: string, inputs: tf.Tensor[]): Promise<(tf.Tensor | undefined)[]> {
-    const node = this.byName.get(parseInputRef(normaliseTensorName(name)).node);
+    const node = this.byName.get(parseInputRef(stripPort(name)).node);
     if (!node) throw new InputError(`${this.source}: no node '${name}'`, { file: this.source, node: name });
     if (getKernel(node.op)?.runsOnDead) {
       // A Merge's activation was produced from the one input it forwarded; which of its inputs

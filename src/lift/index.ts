@@ -6,8 +6,7 @@ import type { Result } from '../compare/result.js';
 import { loadGraph } from '../formats/index.js';
 import { parseInputRef } from '../graph/ir.js';
 import { writeZip } from '../formats/zip.js';
-import { normaliseTensorName } from '../interpreter/interpreter.js';
-import { suggest } from '../core/names.js';
+import { stripPort, suggest } from '../core/names.js';
 import { kerasConfig, kerasMetadata } from './keras-config.js';
 import { kerasWeightsH5 } from './keras-weights.js';
 import type { LiftedModel, Unliftable } from './model.js';
@@ -100,7 +99,7 @@ function checkOutputs(graph: { nodes: { name: string }[]; source: { path: string
   const names = graph.nodes.map((n) => n.name);
   const known = new Set(names);
   for (const o of outputs) {
-    const node = parseInputRef(normaliseTensorName(o)).node;
+    const node = parseInputRef(stripPort(o)).node;
     if (!known.has(node)) throw new InputError(`${graph.source.path}: --outputs names '${o}', which is not a node of the graph${suggest(node, names)}`, { file: graph.source.path, node: o });
   }
 }
@@ -109,7 +108,7 @@ export async function lift(original: string, opts: LiftOptions): Promise<LiftRes
   const t0 = performance.now();
   await initBackend('auto');
   const graph = await loadGraph(original, opts.signature ? { signature: opts.signature } : {});
-  const outputs = (opts.outputs?.length ? opts.outputs : graph.outputs).map(normaliseTensorName);
+  const outputs = (opts.outputs?.length ? opts.outputs : graph.outputs).map(stripPort);
   checkOutputs(graph, outputs);
   if (opts.outputs?.length) graph.outputs = outputs;
   const facts = await observe(graph, outputs, opts.shapes ?? {});

@@ -1,4 +1,4 @@
-import type { HostTensor } from '../core/tensor.js';
+import { numElements, type HostTensor } from '../core/tensor.js';
 import type { CallArg, LiftedLayer, LiftedModel } from './model.js';
 
 /**
@@ -77,7 +77,7 @@ function numpyValue(t: HostTensor): unknown {
   const nest = (dims: number[], off: number): unknown => {
     if (dims.length === 0) return flat[off];
     const [d, ...rest] = dims;
-    const step = rest.reduce((a, b) => a * b, 1);
+    const step = numElements(rest);
     return Array.from({ length: d! }, (_, i) => nest(rest, off + i * step));
   };
   return nest(t.shape, 0);

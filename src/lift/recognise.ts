@@ -676,7 +676,7 @@ function pad(r: Recogniser, n: GraphNode): void {
 function padChannels(r: Recogniser, n: GraphNode, x: string, shape: number[], lo: number, hi: number): void {
   const spatial = shape.slice(1, -1);
   const c = shape[shape.length - 1]!;
-  const positions = spatial.reduce((a, b) => a * b, 1);
+  const positions = numElements(spatial);
   const base = scopeName(n.name);
   let t = r.tensor(x);
   const step = (className: string, config: Record<string, unknown>, suffix: string, key: string) => {

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { hostToTf } from '../backend/convert.js';
 import { FormatError, InputError } from '../core/errors.js';
+import { stripPort as norm } from '../core/names.js';
 import type { Activation, Feeds, RunOptions, Runner } from '../core/runner.js';
 import { shapeToString, type HostTensor, type TensorSpec } from '../core/tensor.js';
 import { readNpzFile } from '../inputs/npz.js';
@@ -19,10 +20,6 @@ import { readNpzFile } from '../inputs/npz.js';
  */
 
 const TOLERANCE = 1e-6;
-
-function norm(name: string): string {
-  return name.replace(/:0$/, '');
-}
 
 export class ActivationsRunner implements Runner {
   readonly kind = 'activations';

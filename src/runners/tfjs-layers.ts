@@ -4,7 +4,7 @@ import { tf } from '../backend/tf.js';
 import { tfl } from './tfl.js';
 import { FormatError, InputError, ParityError, errorMessage } from '../core/errors.js';
 import type { Runner } from '../core/runner.js';
-import { checkTensorBudget, shapeToString } from '../core/tensor.js';
+import { checkTensorBudget, numElements, shapeToString } from '../core/tensor.js';
 import { normaliseKerasConfig } from './keras/config.js';
 import { LayersRunner } from './keras/layers-runner.js';
 
@@ -87,7 +87,7 @@ function readShards(file: string, manifest: NonNullable<ModelJson['weightsManife
 }
 
 function specBytes(s: tf.io.WeightsManifestEntry): number {
-  const n = s.shape.reduce((a, b) => a * b, 1);
+  const n = numElements(s.shape);
   const q = s.quantization;
   if (q) return n * (q.dtype === 'uint8' ? 1 : 2);
   return n * (s.dtype === 'bool' ? 1 : 4);

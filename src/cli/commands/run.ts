@@ -11,6 +11,7 @@ import { loadModel } from '../../runners/index.js';
 import { action } from '../command.js';
 import type { RunFlags } from '../options.js';
 import { inputOptionsOf, list, progress, runOptions, withOptions } from '../options.js';
+import { stripPort } from '../../core/names.js';
 
 interface Flags extends RunFlags {
   saveActivations?: string;
@@ -52,7 +53,7 @@ async function run(path: string, values: Flags): Promise<number> {
     for (const [k, v] of feeds) tfFeeds.set(k, hostToTf(v, `input '${k}'`));
     log(`running ${path} (${model.kind}) on ${backend}, seed ${seed}`);
     const saved = new Map<string, HostTensor>();
-    const outs = new Set(runner.outputs().map((o) => o.replace(/:0$/, '')));
+    const outs = new Set(runner.outputs().map((o) => stripPort(o)));
     const seen = new Set<string>();
     const t0 = performance.now();
     let count = 0;
@@ -73,7 +74,7 @@ async function run(path: string, values: Flags): Promise<number> {
       for (const t of tfFeeds.values()) t.dispose();
     }
     if (record) {
-      const missing = record.filter((r) => !seen.has(r) && !seen.has(r.replace(/:0$/, '')));
+      const missing = record.filter((r) => !seen.has(r) && !seen.has(stripPort(r)));
       if (missing.length) throw new InputError(`--record: ${missing.join(', ')} not produced by ${path}`, { file: path });
     }
     log(`${count} activations in ${(performance.now() - t0).toFixed(0)} ms`);

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readBytes } from '../../core/read.js';
 import type { DType } from '../../core/dtype.js';
 import { FormatError, errorMessage } from '../../core/errors.js';
-import { suggest } from '../../core/names.js';
+import { stripPort, suggest } from '../../core/names.js';
 import type { HostTensor, TensorSpec } from '../../core/tensor.js';
 import { shapeToString } from '../../core/tensor.js';
 import { A } from '../../graph/attrs.js';
@@ -72,11 +72,6 @@ export function decodeMetaGraph(bytes: Uint8Array, file: string): Msg {
   }
 }
 
-/** `x:0` -> `x` (the interpreter's tensor keys), other output indices kept. */
-export function tensorKeyOf(name: string): string {
-  return name.endsWith(':0') ? name.slice(0, -2) : name;
-}
-
 function tensorInfoSpec(info: Msg, alias: string, w: { file: string }): TensorSpec & { alias: string } {
   const name = (info.name as string | undefined) ?? '';
   if (!name) {
@@ -84,7 +79,7 @@ function tensorInfoSpec(info: Msg, alias: string, w: { file: string }): TensorSp
   }
   return {
     alias,
-    name: tensorKeyOf(name),
+    name: stripPort(name),
     dtype: info.dtype ? dtypeFromEnum(info.dtype, { file: w.file, node: alias }) : 'float32',
     shape: decodeShape(info.tensor_shape as Msg | undefined),
   };

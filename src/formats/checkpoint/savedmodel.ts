@@ -11,6 +11,7 @@ import type { Bundle } from './bundle.js';
 import { openBundle } from './bundle.js';
 import type { SignatureInfo, VariableSource } from './metagraph.js';
 import { VARIABLE_OPS, graphFromMetaGraph, metaGraphSignatures, requireNoVariables, resolveTf1Variables } from './metagraph.js';
+import { stripPort } from '../../core/names.js';
 
 /**
  * SavedModels: saved_model.pb(txt) holds MetaGraphDefs (chosen by tag set), variables live in
@@ -194,7 +195,7 @@ export function objectGraphMapping(graph: Graph, mg: Msg, bundle: Bundle): { byH
   const sNodes = (sog.nodes as Msg[] | undefined) ?? [];
   keys.forEach((key, id) => {
     const name = (sNodes[id]?.variable as Msg | undefined)?.name as string | undefined;
-    if (name) byVarName.set(name.replace(/:0$/, ''), key);
+    if (name) byVarName.set(stripPort(name), key);
   });
   for (const n of graph.nodes) {
     if (n.op !== 'VarHandleOp' || out.has(n.name)) continue;

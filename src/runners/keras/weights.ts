@@ -2,7 +2,7 @@ import { tf } from '../../backend/tf.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import h5wasm, { Dataset, Group, type File as H5File } from 'h5wasm';
 import { FormatError, LimitError, ParityError, errorMessage } from '../../core/errors.js';
-import { checkTensorBudget, shapeToString } from '../../core/tensor.js';
+import { checkTensorBudget, numElements, shapeToString } from '../../core/tensor.js';
 import { halfToFloat } from '../../formats/tensor-proto.js';
 import type { KerasLayerInfo } from './config.js';
 import { MHA_WEIGHT_CHILDREN } from './mha.js';
@@ -211,7 +211,7 @@ export function readDataset(d: Dataset, label: string, path: string, want: 'floa
     data = want === 'int32' && !isFloat && !(v instanceof Float32Array || v instanceof Float64Array) ? (v instanceof Int32Array ? v : Int32Array.from(v)) : v instanceof Float32Array ? v : Float32Array.from(v);
   }
   if (!data) throw new FormatError(`${label}: weight '${path}' holds ${JSON.stringify(d.dtype)} data, not numbers tf-parity can load`, { file: fileOf(label), node: path });
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = numElements(shape);
   if (data.length !== n) throw new FormatError(`${label}: weight '${path}' declares shape ${shapeToString(shape)} but holds ${data.length} values`, { file: fileOf(label), node: path });
   return { path, shape, data };
 }

@@ -8,6 +8,7 @@ import { shapeToString, type TensorSpec } from '../../core/tensor.js';
 import { inferLayouts } from './layout.js';
 import { OnnxModel, type NodeInfo } from './model.js';
 import { ORT_TYPE_OF_ELEM, ortToTf, ortTypeOfTf, tfToOrt, type OrtType, type Where } from './tensors.js';
+import { stripPort } from '../../core/names.js';
 
 /**
  * ONNX candidates, run by onnxruntime-node on the CPU. The model is rewritten so every node
@@ -141,7 +142,7 @@ export class OnnxRunner implements Runner {
   private ortFeeds(feeds: Feeds): Record<string, Ort.Tensor> {
     const out: Record<string, Ort.Tensor> = {};
     for (const spec of this.model.inputSpecs) {
-      const t = feeds.get(spec.name) ?? feeds.get(`${spec.name}:0`) ?? feeds.get(spec.name.replace(/:0$/, ''));
+      const t = feeds.get(spec.name) ?? feeds.get(`${spec.name}:0`) ?? feeds.get(stripPort(spec.name));
       if (!t) {
         throw new InputError(`${this.source}: no feed for input '${spec.name}' (feeds given: ${[...feeds.keys()].join(', ') || 'none'})`, { file: this.source, node: spec.name });
       }
@@ -160,7 +161,7 @@ export class OnnxRunner implements Runner {
   async *run(feeds: Feeds, opts: RunOptions = {}): AsyncIterable<Activation> {
     if (this.released) throw new ExecutionError(`${this.source}: the ONNX runner was disposed`, { file: this.source });
     const ortFeeds = this.ortFeeds(feeds);
-    const record = opts.record && opts.record !== 'all' ? new Set(opts.record.flatMap((r) => [r, r.replace(/:0$/, '')])) : null;
+    const record = opts.record && opts.record !== 'all' ? new Set(opts.record.flatMap((r) => [r, stripPort(r)])) : null;
     const order = this.model.nodes.flatMap((n) => n.outputs.filter((o) => this.tensorValues.has(o)).map((o) => ({ node: n, name: o })));
     const wanted = order.filter((v) => !record || record.has(v.name));
     if (wanted.length === 0) return;
@@ -189,7 +190,7 @@ export class OnnxRunner implements Runner {
    * producedFrom, in that order. Returns every output of the node, in the node's order.
    */
   async runSingle(output: string, inputs: tf.Tensor[]): Promise<tf.Tensor[]> {
-    const node: NodeInfo | undefined = this.model.producerOf(output) ?? this.model.producerOf(output.replace(/:0$/, ''));
+    const node: NodeInfo | undefined = this.model.producerOf(output) ?? this.model.producerOf(stripPort(output));
     if (!node) throw new InputError(`${this.source}: no node produces '${output}'`, { file: this.source, node: output });
     if (inputs.length !== node.dataInputs.length) {
       throw new InputError(
