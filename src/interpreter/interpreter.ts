@@ -9,6 +9,7 @@ import { shapeToString } from '../core/tensor.js';
 import type { Graph, GraphNode } from '../graph/ir.js';
 import { parseInputRef, tensorKey } from '../graph/ir.js';
 import { stripPort, suggest } from '../core/names.js';
+import { checkFeedShape, noFeedError } from '../core/feeds.js';
 import type { KernelInfo, OpContext } from './registry.js';
 import { functionGraph } from './functions.js';
 import { neededFunctionNodes } from '../graph/reach.js';
@@ -326,6 +327,10 @@ export class Interpreter implements Runner {
         });
       }
     }
+    for (const spec of this.graph.inputs) {
+      const t = normFeeds.get(stripPort(spec.name));
+      if (t) checkFeedShape(this.source, stripPort(spec.name), spec.shape, t);
+    }
 
     // Remaining consumers per tensor key; a tensor is disposed when it reaches zero.
     const remaining = new Map(this.consumers);
@@ -446,12 +451,7 @@ export class Interpreter implements Runner {
   private async execNode(node: GraphNode, feeds: Map<string, tf.Tensor>, live: Map<string, tf.Tensor>, ctx: OpContext, inputKeys?: string[], dead?: Deadness): Promise<(tf.Tensor | undefined)[]> {
     const fed = feeds.get(node.name);
     if (fed) return settleOutputs(node, [], [sameView(share(fed), fed)], this.narrow, true);
-    if (FEED_OPS.has(node.op) && node.op === 'Placeholder') {
-      throw new InputError(
-        `${this.source}: input '${node.name}' has no feed (inputs: ${this.graph.inputs.map((s) => `${s.name} ${s.dtype}${shapeToString(s.shape)}`).join(', ')})`,
-        { file: this.source, node: node.name },
-      );
-    }
+    if (node.op === 'Placeholder') throw noFeedError(this.source, node.name, feeds);
     if (node.op === 'Const') {
       const cached = this.constCache.get(node.name);
       if (cached) return [sameView(share(cached), cached)];

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { hostToTf } from '../backend/convert.js';
 import { FormatError, InputError } from '../core/errors.js';
+import { checkFeedShape, checkFeeds } from '../core/feeds.js';
 import { stripPort as norm } from '../core/names.js';
 import type { Activation, Feeds, RunOptions, Runner } from '../core/runner.js';
 import { shapeToString, type HostTensor, type TensorSpec } from '../core/tensor.js';
@@ -20,6 +21,9 @@ import { readNpzFile } from '../inputs/npz.js';
  */
 
 const TOLERANCE = 1e-6;
+
+/** What to do when a recorded input is not this comparison's feed. */
+const REGENERATE = "the activations were computed on other inputs: regenerate them from 'parity export-inputs' with the same --seed and input options";
 
 export class ActivationsRunner implements Runner {
   readonly kind = 'activations';
@@ -49,17 +53,12 @@ export class ActivationsRunner implements Runner {
     return this.arrays.has(n) ? n : undefined;
   }
 
+  /** A recorded input against this comparison's feed: the same shape and values. */
   private checkInput(key: string, given: tf.Tensor): void {
     const rec = this.arrays.get(key)!;
+    checkFeedShape(this.source, key, rec.shape, given, REGENERATE);
     const differs = (why: string): InputError =>
-      new InputError(
-        `${this.source}: the recorded input '${key}' differs from this comparison's feed (${why}): the activations were computed on other inputs. ` +
-          `Regenerate them from 'parity export-inputs' with the same --seed and input options.`,
-        { file: this.source, node: key },
-      );
-    if (rec.shape.length !== given.rank || rec.shape.some((d, i) => d !== given.shape[i])) {
-      throw differs(`recorded shape ${shapeToString(rec.shape)}, feed shape ${shapeToString(given.shape)}`);
-    }
+      new InputError(`${this.source}: the recorded input '${key}' differs from this comparison's feed (${why}); ${REGENERATE}`, { file: this.source, node: key });
     if (rec.dtype === 'string' || given.dtype === 'string') {
       const a = (given.dataSync() as unknown as (Uint8Array | string)[]).map((v) => (typeof v === 'string' ? v : new TextDecoder().decode(v)));
       const b = (rec.data as Uint8Array[]).map((v) => new TextDecoder().decode(v));
@@ -80,6 +79,8 @@ export class ActivationsRunner implements Runner {
 
   async *run(feeds: Feeds, opts: RunOptions = {}): AsyncIterable<Activation> {
     const inputs = new Set(this.inputNames);
+    // Every recorded input fed; its shape and values are checkInput's.
+    checkFeeds(this.source, this.inputNames.map((name) => ({ name })), feeds);
     for (const [name, given] of feeds) {
       const key = this.recordedKey(name);
       if (key === undefined) continue;

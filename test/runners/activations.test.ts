@@ -62,7 +62,7 @@ describe('activations runner (.npz computed elsewhere)', () => {
     expect(err.message).toMatch(/recorded input 'x' differs.*element 4.*computed on other inputs/);
     // Another shape is refused too.
     const y = tf.tensor([X], [1, 1, 6]);
-    await expect(collect(r, new Map([['x', y]]))).rejects.toThrow(/recorded shape \[1,6\], feed shape \[1,1,6\]/);
+    await expect(collect(r, new Map([['x', y]]))).rejects.toThrow(/: input 'x' expects shape \[1,6\], the feed has shape \[1,1,6\]; the activations were computed on other inputs/);
     x.dispose();
     y.dispose();
   });

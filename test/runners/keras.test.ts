@@ -304,9 +304,9 @@ describe('Keras runners: the same model in three formats', () => {
     const model = twoInputModel();
     const r = await loadKerasRunner(await writeKeras3(model, join(dir, 'two-feeds.keras')));
     const a = tf.zeros([1, 4]);
-    await expect(collect(r, new Map([['in_a', a]]))).rejects.toThrow(/no feed for input\(s\) 'in_b'/);
+    await expect(collect(r, new Map([['in_a', a]]))).rejects.toThrow(/two-feeds\.keras: no feed for input 'in_b' \(feeds given: in_a\)$/);
     const bad = tf.zeros([1, 5]);
-    await expect(collect(r, new Map([['in_a', a], ['in_b', bad]]))).rejects.toThrow(/feed 'in_b' has shape \[1,5\], the model expects \[\?,4\]/);
+    await expect(collect(r, new Map([['in_a', a], ['in_b', bad]]))).rejects.toThrow(/two-feeds\.keras: input 'in_b' expects shape \[\?,4\], the feed has shape \[1,5\]$/);
     tf.dispose([a, bad]);
     r.dispose();
     model.dispose();

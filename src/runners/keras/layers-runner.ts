@@ -3,6 +3,7 @@ import { share } from '../../backend/index.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { DType } from '../../core/dtype.js';
 import { ExecutionError, InputError, errorMessage } from '../../core/errors.js';
+import { checkFeeds } from '../../core/feeds.js';
 import type { Activation, Feeds, Layout, OpRole, RunOptions, Runner } from '../../core/runner.js';
 import { shapeToString, type TensorSpec } from '../../core/tensor.js';
 import { PARITY_GRU } from './gru.js';
@@ -218,21 +219,10 @@ export class LayersRunner implements Runner {
 
   private feedTensors(feeds: Feeds): { xs: tf.Tensor[]; owned: tf.Tensor[] } {
     const specs = this.inputs();
-    const missing = specs.filter((s) => !feeds.has(s.name) && !feeds.has(`${s.name}:0`));
-    if (missing.length) {
-      throw new InputError(`${this.source}: no feed for input(s) ${missing.map((s) => `'${s.name}'`).join(', ')} (feeds given: ${[...feeds.keys()].join(', ') || 'none'})`, {
-        file: this.source,
-        node: missing[0]!.name,
-      });
-    }
+    const given = checkFeeds(this.source, specs.map((s, i) => ({ name: s.name, shape: this.model.inputs[i]!.shape })), feeds);
     const owned: tf.Tensor[] = [];
     const xs = specs.map((s, i) => {
-      const t = feeds.get(s.name) ?? feeds.get(`${s.name}:0`)!;
-      const want = this.model.inputs[i]!.shape;
-      const fits = t.shape.length === want.length && want.every((d, j) => d === null || d === t.shape[j]);
-      if (!fits) {
-        throw new InputError(`${this.source}: feed '${s.name}' has shape ${shapeToString(t.shape)}, the model expects ${shapeToString(s.shape)}`, { file: this.source, node: s.name });
-      }
+      const t = given[i]!;
       if (t.dtype !== this.model.inputs[i]!.dtype && s.dtype !== 'string') {
         const c = tf.cast(t, this.model.inputs[i]!.dtype);
         owned.push(c);

@@ -9,6 +9,7 @@ import { inferLayouts } from './layout.js';
 import { OnnxModel, type NodeInfo } from './model.js';
 import { ORT_TYPE_OF_ELEM, ortToTf, ortTypeOfTf, tfToOrt, type OrtType, type Where } from './tensors.js';
 import { stripPort } from '../../core/names.js';
+import { checkFeeds } from '../../core/feeds.js';
 
 /**
  * ONNX candidates, run by onnxruntime-node on the CPU. The model is rewritten so every node
@@ -141,15 +142,9 @@ export class OnnxRunner implements Runner {
 
   private ortFeeds(feeds: Feeds): Record<string, Ort.Tensor> {
     const out: Record<string, Ort.Tensor> = {};
-    for (const spec of this.model.inputSpecs) {
-      const t = feeds.get(spec.name) ?? feeds.get(`${spec.name}:0`) ?? feeds.get(stripPort(spec.name));
-      if (!t) {
-        throw new InputError(`${this.source}: no feed for input '${spec.name}' (feeds given: ${[...feeds.keys()].join(', ') || 'none'})`, { file: this.source, node: spec.name });
-      }
-      const shape = spec.shape;
-      if (shape && (shape.length !== t.rank || shape.some((d, i) => d >= 0 && d !== t.shape[i]))) {
-        throw new InputError(`${this.source}: input '${spec.name}' expects shape ${shapeToString(shape)}, the feed has shape ${shapeToString(t.shape)}`, { file: this.source, node: spec.name });
-      }
+    const given = checkFeeds(this.source, this.model.inputSpecs, feeds);
+    for (const [i, spec] of this.model.inputSpecs.entries()) {
+      const t = given[i]!;
       const elem = this.model.inputElem.get(spec.name) ?? 0;
       const type = this.valueTypes.get(spec.name) ?? ORT_TYPE_OF_ELEM[elem];
       if (!type) throw new InputError(`${this.source}: input '${spec.name}' has ONNX element type ${elem}, which tf-parity cannot feed`, { file: this.source, node: spec.name });
