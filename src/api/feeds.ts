@@ -66,31 +66,25 @@ export function feedsMaker(o: InputOptions, specs: TensorSpec[], graph?: Graph, 
   }
   /** Doubles being drawn on the metrics thread, by seed and input (see prefetch). */
   const drawing = new Map<number, Map<string, { take(): Float64Array | null }>>();
-  const warned = new Set<string>();
-  /** A feed the user gave in another shape than the declared one runs, with a warning (once). */
-  const warn = (feeds: Map<string, HostTensor>) => {
-    for (const w of feedShapeWarnings(specs, feeds)) {
-      // Not progress: printed under --quiet too.
-      if (!warned.has(w)) process.stderr.write(`parity: warning: ${w}\n`);
-      warned.add(w);
-    }
-  };
-  const make = (_iteration: number, seed: number): { feeds: Map<string, HostTensor>; sources: Record<string, string> } => {
+  /**
+   * One iteration's feeds, where each comes from, and `warnings`: a feed the user gave in
+   * another shape than the declared one runs, and says so (the Result's run.warnings; the
+   * CLI prints them).
+   */
+  const make = (_iteration: number, seed: number): { feeds: Map<string, HostTensor>; sources: Record<string, string>; warnings: string[] } => {
     if (given) {
       const feeds = loadFeeds(given, specs);
-      warn(feeds);
-      return { feeds, sources: Object.fromEntries([...feeds.keys()].map((k) => [k, `file(${given})`])) };
+      return { feeds, sources: Object.fromEntries([...feeds.keys()].map((k) => [k, `file(${given})`])), warnings: feedShapeWarnings(specs, feeds) };
     }
     const jobs = drawing.get(seed);
     drawing.delete(seed);
     const feeds = generateFeeds(specs, { seed, overrides, intRanges, ...(hints ? { hints } : {}), ...(jobs ? { drawn: (name: string) => jobs.get(name)?.take() ?? undefined } : {}) });
-    warn(feeds);
     const sources: Record<string, string> = {};
     for (const s of specs) {
       const h = hintFor(s);
       sources[stripPort(s.name)] = h ? `${describeDistribution(h.dist)} (${h.reason})` : describeDist(overrideOf(s), s);
     }
-    return { feeds, sources };
+    return { feeds, sources, warnings: feedShapeWarnings(specs, feeds) };
   };
   /**
    * Starts drawing the seeded inputs of `seed` on the metrics thread (while the candidate

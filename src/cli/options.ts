@@ -91,6 +91,11 @@ export function inputOptionsOf(f: RunFlags): InputOptions {
 }
 
 /** Progress on stderr unless --quiet. */
+/** Warnings go to stderr, under --quiet too (they are not progress). */
+export function printWarnings(warnings: readonly string[]): void {
+  for (const w of warnings) process.stderr.write(`parity: warning: ${w}\n`);
+}
+
 export function progress(f: { quiet?: boolean }): (message: string) => void {
   return (m) => {
     if (!f.quiet) process.stderr.write(`parity: ${m}\n`);

@@ -30,7 +30,7 @@ export interface CompareOptions {
   /** What a pair's rtol multiplies: 'tensor' (default, max|ref|) or 'element' (numpy allclose); metrics.ts ErrorScale. */
   errorScale?: ErrorScale;
   /** Feeds for iteration i (keyed by reference input name) and a description of each input's source. */
-  feeds: (iteration: number, seed: number) => { feeds: Map<string, HostTensor>; sources: Record<string, string> };
+  feeds: (iteration: number, seed: number) => { feeds: Map<string, HostTensor>; sources: Record<string, string>; warnings?: string[] };
   referenceFacts: ModelFacts;
   candidateFacts: ModelFacts;
   /** Reference graph for the graph view. */

@@ -40,7 +40,7 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
   if (opts.perTensor && Object.keys(opts.perTensor).length === 0) opts = { ...opts, perTensor: undefined };
   // Starts the metrics thread now, so it is up by the time the first pairs arrive.
   if (engine.metricsThread) MetricsPool.get();
-  const sofar: SoFar = { kept: new Map(), own: new Map(), refNodes: [], candNodes: [], inputFacts: [], timings: { referenceMs: 0, candidateMs: 0, compareMs: 0, ownErrorMs: 0, totalMs: 0 } };
+  const sofar: SoFar = { kept: new Map(), own: new Map(), refNodes: [], candNodes: [], inputFacts: [], feedWarnings: new Set(), timings: { referenceMs: 0, candidateMs: 0, compareMs: 0, ownErrorMs: 0, totalMs: 0 } };
   const iterations = Math.max(1, opts.iterations);
   for (let it = 0; it < iterations; it++) await iterate(reference, candidate, opts, engine, it, iterations, sofar);
 
@@ -50,7 +50,7 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
   // The metric pass's own memory (for host arrays) cannot shrink: let it go between comparisons.
   releaseOwnMemory();
   sofar.timings.totalMs = performance.now() - tStart;
-  return assembleResult({ reference, candidate, opts, iterations, started, timings: sofar.timings, inputFacts: sofar.inputFacts, refNodes: sofar.refNodes, alignment: sofar.alignment!, pairs, firstDivergence, rootCause, shapesPart, outputs, decision });
+  return assembleResult({ reference, candidate, opts, iterations, started, timings: sofar.timings, inputFacts: sofar.inputFacts, feedWarnings: [...sofar.feedWarnings], refNodes: sofar.refNodes, alignment: sofar.alignment!, pairs, firstDivergence, rootCause, shapesPart, outputs, decision });
 }
 
 /** What the iterations have found so far. */
@@ -61,6 +61,8 @@ interface SoFar {
   /** The candidate's activations in run order (first iteration). */
   candNodes: ActInfo[];
   inputFacts: InputFacts[];
+  /** Feeds run in another shape than declared (every iteration's, once each). */
+  feedWarnings: Set<string>;
   /** Each pair's worst iteration, and the own error measured on that iteration. */
   kept: Map<number, PairResult>;
   own: Map<number, OwnOutcome>;
@@ -77,6 +79,7 @@ async function iterate(reference: Runner, candidate: Runner, opts: CompareOption
   const store = new ActivationStore(engine);
   try {
     if (it === 0) sofar.inputFacts = feeds.inputFacts;
+    for (const w of feeds.warnings) sofar.feedWarnings.add(w);
     say('running reference and candidate');
     const known = sofar.alignment;
     const seen = await observe(reference, candidate, feeds, store, { ctx, engine, pinned: pinnedNames(reference, candidate, opts), ...(known ? { alignment: known } : {}) });

@@ -9,7 +9,7 @@ import { shapeToString } from '../core/tensor.js';
 import type { Graph, GraphNode } from '../graph/ir.js';
 import { parseInputRef, tensorKey } from '../graph/ir.js';
 import { stripPort, suggest } from '../core/names.js';
-import { checkFeedShape, noFeedError } from '../core/feeds.js';
+import { noFeedError } from '../core/feeds.js';
 import type { KernelInfo, OpContext } from './registry.js';
 import { functionGraph } from './functions.js';
 import { neededFunctionNodes } from '../graph/reach.js';
@@ -326,10 +326,6 @@ export class Interpreter implements Runner {
           node: k,
         });
       }
-    }
-    for (const spec of this.graph.inputs) {
-      const t = normFeeds.get(stripPort(spec.name));
-      if (t) checkFeedShape(this.source, stripPort(spec.name), spec.shape, t);
     }
 
     // Remaining consumers per tensor key; a tensor is disposed when it reaches zero.

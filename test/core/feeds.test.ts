@@ -12,7 +12,8 @@ import { loadActivationsRunner } from '../../src/runners/activations.js';
 import { loadModel } from '../../src/runners/index.js';
 
 /**
- * One feed check (src/core/feeds.ts) for every runner kind: a missing feed and a feed of the
+ * One feed check (src/core/feeds.ts) for every runner kind: a missing feed and (except for a
+ * graph, which runs a feed of another shape as TF's C API does, with a warning) a feed of the
  * wrong shape are one-line InputErrors naming the file and the input, worded the same.
  */
 const CASES = join(import.meta.dirname, '..', '..', 'cases', 'models');
@@ -71,6 +72,8 @@ describe('checkFeeds', () => {
       
       const none = await refusal(r, new Map());
       expect(none.message).toMatch(new RegExp(`^${escape(r.source)}: no feed for input '${escape(spec!.name)}' \\(feeds given: none\\)$`));
+      // A graph runs a feed of another shape than declared, as TF's C API does (feedsMaker warns).
+      if (r.kind === 'reference') return;
       const wrong = tf.zeros([1, 1, 1, 1, 1]);
       const bad = await refusal(r, new Map([[name, wrong]]));
       expect(bad.message).toMatch(new RegExp(`^${escape(r.source)}: input '${escape(name)}' expects shape \\[[?,0-9]+\\], the feed has shape \\[1,1,1,1,1\\]`));

@@ -8,7 +8,7 @@ import { pythonSnippet } from '../../runners/activations.js';
 import { loadModel } from '../../runners/index.js';
 import { action } from '../command.js';
 import type { RunFlags } from '../options.js';
-import { inputOptionsOf, runOptions, withOptions } from '../options.js';
+import { inputOptionsOf, printWarnings, runOptions, withOptions } from '../options.js';
 
 interface Flags extends RunFlags {
   output: string;
@@ -37,7 +37,8 @@ export function register(program: Command): Command {
       await initBackend(f.backend ?? 'auto');
       const model = await loadModel(original, { signature: f.signature, feeds: inputOverrides(inputOptionsOf(f)) });
       try {
-        const { feeds } = feedsMaker(inputOptionsOf(f), model.runner.inputs(), model.graph, model.runner.inputHints?.())(0, f.seed);
+        const { feeds, warnings } = feedsMaker(inputOptionsOf(f), model.runner.inputs(), model.graph, model.runner.inputHints?.())(0, f.seed);
+        printWarnings(warnings);
         writeNpzFile(f.output, feeds);
         process.stdout.write(`wrote ${feeds.size} input(s) (${[...feeds].map(([k, v]) => `${k} ${v.dtype}[${v.shape.join(',')}]`).join(', ')}) to ${f.output}\n`);
         if (f.script) {

@@ -10,7 +10,7 @@ import { writeNpzFile } from '../../inputs/npz.js';
 import { loadModel } from '../../runners/index.js';
 import { action } from '../command.js';
 import type { RunFlags } from '../options.js';
-import { inputOptionsOf, list, progress, runOptions, withOptions } from '../options.js';
+import { inputOptionsOf, list, printWarnings, progress, runOptions, withOptions } from '../options.js';
 import { stripPort } from '../../core/names.js';
 
 interface Flags extends RunFlags {
@@ -47,7 +47,8 @@ async function run(path: string, values: Flags): Promise<number> {
   for (const n of model.graph?.notes ?? []) log(`note: ${n}`);
   try {
     const record = values.record;
-    const { feeds } = feedsMaker(inputOptionsOf(values), runner.inputs(), model.graph, runner.inputHints?.())(0, seed);
+    const { feeds, warnings } = feedsMaker(inputOptionsOf(values), runner.inputs(), model.graph, runner.inputHints?.())(0, seed);
+    printWarnings(warnings);
     if (values.saveInputs) writeNpzFile(values.saveInputs, feeds);
     const tfFeeds = new Map<string, tf.Tensor>();
     for (const [k, v] of feeds) tfFeeds.set(k, hostToTf(v, `input '${k}'`));

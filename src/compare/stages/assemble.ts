@@ -24,6 +24,8 @@ export function assembleResult(x: {
   started: Date;
   timings: Result['run']['timings'];
   inputFacts: InputFacts[];
+  /** Feeds run in another shape than declared. */
+  feedWarnings: string[];
   refNodes: readonly RefNode[];
   alignment: Alignment;
   pairs: PairResult[];
@@ -35,7 +37,7 @@ export function assembleResult(x: {
 }): Result {
   const { opts, pairs, firstDivergence, rootCause, alignment } = x;
   const { verdict, summary, why, error } = x.decision;
-  const warnings = [...(alignment.warnings ?? []), ...unappliedWarnings(pairs, opts.perTensor, opts.checks)];
+  const warnings = [...x.feedWarnings, ...(alignment.warnings ?? []), ...unappliedWarnings(pairs, opts.perTensor, opts.checks)];
   return {
     schemaVersion: RESULT_SCHEMA_VERSION,
     tool: { name: 'tf-parity', version: VERSION },

@@ -2,6 +2,7 @@ import { tf } from '../../backend/tf.js';
 import { share } from '../../backend/index.js';
 import { hostToTf } from '../../backend/convert.js';
 import { InputError } from '../../core/errors.js';
+import { shapeFits } from '../../core/feeds.js';
 import { stripPort as norm } from '../../core/names.js';
 import type { Runner } from '../../core/runner.js';
 import type { HostTensor, TensorSpec } from '../../core/tensor.js';
@@ -28,12 +29,9 @@ export interface BoundFeeds {
   candFeeds: Map<string, tf.Tensor>;
   /** What the Result says of the inputs. */
   inputFacts: InputFacts[];
+  /** Feeds given in another shape than declared (run as fed): for the Result's run.warnings. */
+  warnings: string[];
   dispose(): void;
-}
-
-function shapeFits(spec: TensorSpec, shape: readonly number[]): boolean {
-  if (spec.shape === null) return true;
-  return spec.shape.length === shape.length && spec.shape.every((d, i) => d < 0 || d === shape[i]);
 }
 
 /**
@@ -58,7 +56,7 @@ export function bindInputs(refSpecs: TensorSpec[], candSpecs: TensorSpec[], feed
     used.add(r);
     const feed = feeds.get(r);
     if (!feed) throw new InputError(`no feed for reference input '${r}'`);
-    if (shapeFits(c, feed.shape)) {
+    if (shapeFits(c.shape, feed.shape)) {
       out.push({ reference: r, candidate: c.name });
       return;
     }
@@ -66,7 +64,7 @@ export function bindInputs(refSpecs: TensorSpec[], candSpecs: TensorSpec[], feed
     const perms = rank === 4 ? [[0, 3, 1, 2], [0, 2, 3, 1]] : rank === 5 ? [[0, 4, 1, 2, 3], [0, 2, 3, 4, 1]] : rank === 3 ? [[0, 2, 1]] : [];
     for (const p of perms) {
       const s = p.map((a) => feed.shape[a]!);
-      if (shapeFits(c, s)) {
+      if (shapeFits(c.shape, s)) {
         out.push({ reference: r, candidate: c.name, perm: p });
         return;
       }
@@ -82,7 +80,7 @@ export function bindInputs(refSpecs: TensorSpec[], candSpecs: TensorSpec[], feed
 /** The feeds of iteration `it` (seed + it), bound to both models' inputs. */
 export function bindFeeds(reference: Runner, candidate: Runner, opts: Pick<CompareOptions, 'seed' | 'feeds'>, it: number): BoundFeeds {
   const seed = opts.seed + it;
-  const { feeds, sources } = opts.feeds(it, seed);
+  const { feeds, sources, warnings = [] } = opts.feeds(it, seed);
   const refSpecs = reference.inputs();
   const bindings = bindInputs(refSpecs, candidate.inputs(), feeds);
   const inputFacts = refSpecs.map((s) => {
@@ -113,5 +111,5 @@ export function bindFeeds(reference: Runner, candidate: Runner, opts: Pick<Compa
     dispose();
     throw e;
   }
-  return { seed, refFeeds, candFeeds, inputFacts, dispose };
+  return { seed, refFeeds, candFeeds, inputFacts, warnings, dispose };
 }
