@@ -61,6 +61,11 @@ export interface Graph {
   inputs: TensorSpec[];
   /** Declared outputs: a signature's outputs, or the graph's sink nodes. `name` may be `node:1`. */
   outputs: string[];
+  /**
+   * The key a signature gives each of `outputs` (`y` for `StatefulPartitionedCall_5:0`), by
+   * output name without ':0': what the model's users call its outputs. Only for a signature's outputs.
+   */
+  outputKeys?: Record<string, string>;
   producer?: number;
   /** Signature name -> (input alias -> tensor name, output alias -> tensor name), when known. */
   signatures?: Record<string, { inputs: Record<string, TensorSpec>; outputs: Record<string, TensorSpec> }>;

@@ -12,6 +12,7 @@ import { readNpzFile } from '../../src/inputs/npz.js';
 import { GraphBuilder, host } from '../../src/graph/builder.js';
 import { ELEM, encodeModel } from '../fixtures/onnx-writer.js';
 import { TF1Graph, doubleLoop } from '../fixtures/tf1-loops.js';
+import { writeSavedModel } from '../fixtures/savedmodel-writer.js';
 
 /**
  * The `parity` command as users run it: built CLI (dist/) in a child process, exit codes,
@@ -120,6 +121,26 @@ describe('parity CLI', () => {
     const one = readNpzFile(join(d, 'one.npz'));
     expect([...one.keys()]).toEqual(['pool1/MaxPool']);
     expect(Array.from(one.get('pool1/MaxPool')!.data as Float32Array)).toEqual(Array.from(acts.get('pool1/MaxPool')!.data as Float32Array));
+  });
+
+  it("run names a SavedModel's outputs by their signature keys, not by the nodes that compute them", () => {
+    // As TF2 writes it: the signature's outputs are StatefulPartitionedCall_5:0 and :1 of an IdentityN.
+    const g = new GraphBuilder();
+    const x = g.placeholder('serving_default_x', 'float32', [-1]);
+    const two = g.const('two', host('float32', [], [2]));
+    const y = g.op('Mul', 'mul', [x, two], { T: A.dtype('float32') });
+    g.op('IdentityN', 'StatefulPartitionedCall_5', [y, x], { T: A.list({ dtypes: ['float32', 'float32'] }) });
+    const info = (name: string) => ({ name, dtype: 1, tensor_shape: { dim: [{ size: -1 }] } });
+    writeSavedModel(join(d, 'keys_sm'), g.build([]), {
+      meta_info_def: { tags: ['serve'] },
+      signature_def: {
+        serving_default: { inputs: { x: info('serving_default_x:0') }, outputs: { y: info('StatefulPartitionedCall_5:0'), x_again: info('StatefulPartitionedCall_5:1') }, method_name: 'tensorflow/serving/predict' },
+      },
+    });
+    const r = parity('run', 'keys_sm', '--shape', 'x:3', '--input', 'x=constant(1.5)', '-q');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('y: float32[3] min 3 max 3 first [3, 3, 3]\nx_again: float32[3] min 1.5 max 1.5 first [1.5, 1.5, 1.5]\n');
   });
 
   it('run prints an output of 196,608 elements (its range was a spread of every value, past the stack)', () => {

@@ -66,7 +66,8 @@ async function run(path: string, values: Flags): Promise<number> {
         seen.add(a.name);
         try {
           if (values.saveActivations && (!record || record.includes(a.name) || record.includes(a.name + ':0'))) saved.set(a.name, tfToHost(a.tensor));
-          if (outs.has(a.name)) process.stdout.write(outputLine(a.name, tfToHost(a.tensor)));
+          // A signature's output by its key (`y`), as the model's users call it.
+          if (outs.has(a.name)) process.stdout.write(outputLine(model.graph?.outputKeys?.[a.name] ?? a.name, tfToHost(a.tensor)));
         } finally {
           a.tensor.dispose();
         }
@@ -79,7 +80,7 @@ async function run(path: string, values: Flags): Promise<number> {
       if (missing.length) throw new InputError(`--record: ${missing.join(', ')} not produced by ${path}`, { file: path });
     }
     log(`${count} activations in ${(performance.now() - t0).toFixed(0)} ms`);
-    for (const w of runner.warnings ?? []) process.stderr.write(`parity: warning: ${w}\n`);
+    printWarnings(runner.warnings ?? []);
     if (values.saveActivations) {
       writeNpzFile(values.saveActivations, saved);
       log(`wrote ${saved.size} arrays to ${values.saveActivations}`);

@@ -160,6 +160,7 @@ export function graphFromMetaGraph(
     graph.nodes = cut.nodes;
     graph.inputs = sig.inputs.map(({ alias, ...spec }) => ({ ...spec, alias }));
     graph.outputs = sig.outputs.map((s) => s.name);
+    graph.outputKeys = Object.fromEntries(sig.outputs.map((s) => [stripPort(s.name), s.alias]));
   } else {
     const sinks = inferenceOutputs(graph.nodes);
     graph.outputs = sinks.outputs;
