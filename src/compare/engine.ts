@@ -1,66 +1,87 @@
-/**
- * The measuring engine's settings: how activations are held and where the metric pass runs.
- * They change how fast a comparison is and how much memory it takes, never its Result (a test
- * compares PLAIN_ENGINE with the defaults and with every switch pushed on the same models).
- * Read from the environment once per comparison, here and nowhere else.
- */
-export interface EngineConfig {
-  /**
-   * Guess numeric pairs by their values while both models run (speculate.ts), measuring them and
-   * letting values go once the runs are past them (PARITY_GUESS=0: off).
-   */
-  guess: boolean;
-  /** Activations below this many elements are not guessed, only held (PARITY_GUESS_MIN; default 4096). */
-  guessMinElements: number;
-  /**
-   * Bytes of values (device and host) held for alignment; past it, activations are kept as samples
-   * only and their pairs measured in a second run of both models (PARITY_HOLD_BYTES; 0: always so).
-   */
-  holdBytes: number;
-  /** Share of the wasm heap held activations may take; past it they are copied to the host (PARITY_DEVICE_BYTES). */
-  deviceBytes: number;
-  /** Run the metric pass on a second thread when there is one (PARITY_METRICS_THREAD=0: off). */
-  metricsThread: boolean;
-}
+import type { Transform } from './align/index.js';
+import type { MetricOptions, MetricPass } from './metrics.js';
+import { releaseOwnMemory } from './simd/metric-pass.js';
+import { MetricsPool } from './simd/pool.js';
+import type { Side } from './speculate.js';
+import { Speculator } from './speculate.js';
+import type { Held, Holder, Measured, PairValues, Where } from './store.js';
+import { ActivationStore, HostStore, measure, measureLater } from './store.js';
+import type { EngineConfig } from './engine-config.js';
+import { DEFAULT_ENGINE, engineConfigFromEnv } from './engine-config.js';
 
-/** Default share of the wasm heap (4 GiB at most) that held activations may take. */
-const DEFAULT_DEVICE_BYTES = 1024 * 1024 * 1024;
-/** Default bytes of values a comparison holds for alignment. */
-const DEFAULT_HOLD_BYTES = 2 * 1024 * 1024 * 1024;
-
-export const DEFAULT_ENGINE: Readonly<EngineConfig> = {
-  guess: true,
-  guessMinElements: 4096,
-  holdBytes: DEFAULT_HOLD_BYTES,
-  deviceBytes: DEFAULT_DEVICE_BYTES,
-  metricsThread: true,
-};
+export type { EngineConfig } from './engine-config.js';
+export { DEFAULT_ENGINE, engineConfigFromEnv } from './engine-config.js';
 
 /**
- * The definition: nothing guessed, everything held (on the host when the device budget is
- * spent), every metric pass on this thread. The fast engine must give the same Results.
+ * The measuring engine: how activations are held between the runs, where each pair's metric
+ * pass runs, and whether pairs are guessed while the models run. The stages ask it for these
+ * and nothing else; it changes how fast a comparison is and how much memory it takes, never
+ * its Result (test/compare/golden.test.ts runs every golden through both engines).
+ *
+ * - PLAIN_ENGINE is the definition: every activation copied to the host and held until
+ *   alignment, every pair measured at once on this thread, nothing guessed.
+ * - fastEngine(config): values left in place on the tfjs wasm heap (read there by the SIMD metric
+ *   pass), a hold budget past which only samples are kept (those pairs are measured in a second
+ *   run), the metric pass on a second thread while the models run, numeric pairs guessed as
+ *   activations arrive (speculate.ts).
  */
-export const PLAIN_ENGINE: Readonly<EngineConfig> = {
-  guess: false,
-  guessMinElements: Infinity,
-  holdBytes: Infinity,
-  deviceBytes: DEFAULT_DEVICE_BYTES,
-  metricsThread: false,
-};
-
-/** A non-negative number from the environment variable `name`, else `fallback`. */
-function envAmount(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const v = Number(env[name]);
-  return env[name] !== undefined && Number.isFinite(v) && v >= 0 ? v : fallback;
+export interface MeasureEngine {
+  readonly name: 'plain' | 'fast';
+  /** Before a comparison (the fast engine starts its metrics thread, so it is up when pairs come). */
+  start(): void;
+  /** A holder for one run of both models: what it holds is let go by release() or its dispose(). */
+  holder(): Holder;
+  /**
+   * The metrics of reference `r` against candidate values `c` under transform `t`: at once, or
+   * (the fast engine, where it says) later on the metrics thread. `detail(m)` says whether host
+   * copies are wanted too (histograms, worst elements). `where` is a hint the plain engine ignores.
+   */
+  measure(r: Held, c: PairValues, t: Transform | undefined, opts: MetricOptions, detail: (m: MetricPass) => boolean, where?: Where): { result: Promise<Measured> };
+  /**
+   * A first run's guesser of numeric pairs (speculate.ts), or undefined: the plain engine never
+   * guesses. `pinned` says which activations must never be let go early; `aliases` whether alias
+   * classes may share a measurement (not with per-tensor tolerances or checks).
+   */
+  guesser<M>(pinned: (h: Held, side: Side) => boolean, aliases: boolean): Guesser<M> | undefined;
+  /** After a comparison: the memory the metric pass took for host arrays is let go. */
+  dispose(): void;
 }
 
-/** The settings the environment asks for (the defaults where it says nothing). */
-export function engineConfigFromEnv(env: NodeJS.ProcessEnv = process.env): EngineConfig {
+/** Guesses while both models run, for activations of at least `minElements` elements. */
+export interface Guesser<M> {
+  speculator: Speculator<M>;
+  minElements: number;
+}
+
+/** The definition: host copies, one thread, nothing guessed. */
+export const PLAIN_ENGINE: MeasureEngine = {
+  name: 'plain',
+  start() {},
+  holder: () => new HostStore(),
+  measure: (r, c, t, opts, detail) => ({ result: Promise.resolve(measure(r, c, t, opts, detail)) }),
+  guesser: () => undefined,
+  dispose: releaseOwnMemory,
+};
+
+/** The fast engine with these settings. */
+export function fastEngine(config: EngineConfig = DEFAULT_ENGINE): MeasureEngine {
   return {
-    guess: env.PARITY_GUESS !== '0',
-    guessMinElements: envAmount(env, 'PARITY_GUESS_MIN', DEFAULT_ENGINE.guessMinElements),
-    holdBytes: envAmount(env, 'PARITY_HOLD_BYTES', DEFAULT_ENGINE.holdBytes),
-    deviceBytes: envAmount(env, 'PARITY_DEVICE_BYTES', DEFAULT_ENGINE.deviceBytes),
-    metricsThread: env.PARITY_METRICS_THREAD !== '0',
+    name: 'fast',
+    start() {
+      if (config.metricsThread) MetricsPool.get();
+    },
+    holder: () => new ActivationStore(config),
+    measure: (r, c, t, opts, detail, where = 'auto') => measureLater(r, c, t, opts, detail, where, config.metricsThread),
+    guesser: <M>(pinned: (h: Held, side: Side) => boolean, aliases: boolean) =>
+      config.guess ? { speculator: new Speculator<M>(pinned, aliases), minElements: config.guessMinElements } : undefined,
+    dispose: releaseOwnMemory,
   };
+}
+
+/**
+ * The engine the environment asks for: PARITY_ENGINE=plain the definition, else the fast one
+ * with the settings of engineConfigFromEnv.
+ */
+export function engineFromEnv(env: NodeJS.ProcessEnv = process.env): MeasureEngine {
+  return env.PARITY_ENGINE === 'plain' ? PLAIN_ENGINE : fastEngine(engineConfigFromEnv(env));
 }

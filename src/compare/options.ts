@@ -1,6 +1,6 @@
 import type { HostTensor } from '../core/tensor.js';
 import type { Alignment } from './align/index.js';
-import type { EngineConfig } from './engine.js';
+import type { MeasureEngine } from './engine.js';
 import type { Check, ErrorScale } from './metrics.js';
 import type { FailOn, ModelFacts, Tolerance } from './result.js';
 
@@ -38,8 +38,9 @@ export interface CompareOptions {
   /** Called once per stage, for progress output. */
   onProgress?: (msg: string) => void;
   /**
-   * How values are held and measured (never what is measured): by default read once from the
-   * environment at the start of the comparison (engineConfigFromEnv); PLAIN_ENGINE is the definition.
+   * How values are held and measured (never what is measured): by default the one the
+   * environment asks for, read once at the start of the comparison (engineFromEnv);
+   * PLAIN_ENGINE is the definition, fastEngine(config) the default.
    */
-  engine?: EngineConfig;
+  engine?: MeasureEngine;
 }

@@ -2,13 +2,11 @@ import { stripPort as norm } from '../core/names.js';
 import type { Runner } from '../core/runner.js';
 import type { ActInfo, Alignment } from './align/index.js';
 import { align } from './align/index.js';
-import type { EngineConfig } from './engine.js';
-import { engineConfigFromEnv } from './engine.js';
-import { releaseOwnMemory } from './simd/metric-pass.js';
-import { MetricsPool } from './simd/pool.js';
+import type { MeasureEngine } from './engine.js';
+import { engineFromEnv } from './engine.js';
 import type { CompareOptions } from './options.js';
 import type { InputFacts, PairResult, Result } from './result.js';
-import { ActivationStore, withHeapViews } from './store.js';
+import { withHeapViews } from './store.js';
 import { assembleResult } from './stages/assemble.js';
 import { bindFeeds } from './stages/bind.js';
 import { decide } from './stages/decide.js';
@@ -35,11 +33,10 @@ import { ownErrorStage } from './stages/own-error.js';
 export async function compareRunners(reference: Runner, candidate: Runner, opts: CompareOptions): Promise<Result> {
   const started = new Date();
   const tStart = performance.now();
-  const engine = opts.engine ?? engineConfigFromEnv();
+  const engine = opts.engine ?? engineFromEnv();
   // No per-tensor tolerances: toleranceFor looks nothing up (an empty object's misses cost a string lookup each).
   if (opts.perTensor && Object.keys(opts.perTensor).length === 0) opts = { ...opts, perTensor: undefined };
-  // Starts the metrics thread now, so it is up by the time the first pairs arrive.
-  if (engine.metricsThread) MetricsPool.get();
+  engine.start();
   const sofar: SoFar = { kept: new Map(), own: new Map(), refNodes: [], candNodes: [], inputFacts: [], feedWarnings: new Set(), timings: { referenceMs: 0, candidateMs: 0, compareMs: 0, ownErrorMs: 0, totalMs: 0 } };
   const iterations = Math.max(1, opts.iterations);
   for (let it = 0; it < iterations; it++) await iterate(reference, candidate, opts, engine, it, iterations, sofar);
@@ -47,8 +44,7 @@ export async function compareRunners(reference: Runner, candidate: Runner, opts:
   const { pairs, firstDivergence, rootCause, shapesPart } = diagnose(densePairs(sofar.kept, sofar.own), sofar.refNodes, sofar.candNodes);
   const outputs = accountOutputs({ referenceOutputs: reference.outputs(), candidateOutputs: candidate.outputs(), refNodes: sofar.refNodes, candNodes: sofar.candNodes, pairs });
   const decision = decide(pairs, firstDivergence, opts.failOn, { outputs, ...(shapesPart ? { shapesPart } : {}), ...(rootCause !== undefined ? { rootCause } : {}) });
-  // The metric pass's own memory (for host arrays) cannot shrink: let it go between comparisons.
-  releaseOwnMemory();
+  engine.dispose();
   sofar.timings.totalMs = performance.now() - tStart;
   return assembleResult({ reference, candidate, opts, iterations, started, timings: sofar.timings, inputFacts: sofar.inputFacts, feedWarnings: [...sofar.feedWarnings], refNodes: sofar.refNodes, alignment: sofar.alignment!, pairs, firstDivergence, rootCause, shapesPart, outputs, decision });
 }
@@ -70,19 +66,19 @@ interface SoFar {
 }
 
 /** One iteration: bind feeds -> observe -> align (first iteration) -> measure -> own error. */
-async function iterate(reference: Runner, candidate: Runner, opts: CompareOptions, engine: EngineConfig, it: number, iterations: number, sofar: SoFar): Promise<void> {
+async function iterate(reference: Runner, candidate: Runner, opts: CompareOptions, engine: MeasureEngine, it: number, iterations: number, sofar: SoFar): Promise<void> {
   const { timings } = sofar;
   const progress = opts.onProgress ?? (() => {});
   const say = (msg: string) => progress(`iteration ${it + 1}/${iterations}: ${msg}`);
-  const ctx = measureContext(reference, candidate, opts, engine.metricsThread);
+  const ctx = measureContext(reference, candidate, opts, engine);
   const feeds = bindFeeds(reference, candidate, opts, it);
-  const store = new ActivationStore(engine);
+  const store = engine.holder();
   try {
     if (it === 0) sofar.inputFacts = feeds.inputFacts;
     for (const w of feeds.warnings) sofar.feedWarnings.add(w);
     say('running reference and candidate');
     const known = sofar.alignment;
-    const seen = await observe(reference, candidate, feeds, store, { ctx, engine, pinned: pinnedNames(reference, candidate, opts), ...(known ? { alignment: known } : {}) });
+    const seen = await observe(reference, candidate, feeds, store, { ctx, pinned: pinnedNames(reference, candidate, opts), ...(known ? { alignment: known } : {}) });
     timings.referenceMs += seen.ref.ms;
     timings.candidateMs += seen.cand.ms;
     timings.compareMs += seen.inRunMs;
@@ -92,7 +88,7 @@ async function iterate(reference: Runner, candidate: Runner, opts: CompareOption
       sofar.refNodes = seen.ref.acts;
       sofar.candNodes = seen.cand.acts;
     }
-    const measured = await measureAligned(reference, candidate, feeds, alignment, seen, store, ctx, engine, say);
+    const measured = await measureAligned(reference, candidate, feeds, alignment, seen, store, ctx, say);
     timings.referenceMs += measured.rerun.referenceMs;
     timings.candidateMs += measured.rerun.candidateMs;
     const worst = keepWorst(sofar.kept, measured.pairs);
@@ -115,10 +111,10 @@ async function iterate(reference: Runner, candidate: Runner, opts: CompareOption
  * outputs are what it is for, even where the reference's are other nodes (a training graph
  * from a checkpoint ends in its loss; its prediction is the SavedModel's output).
  */
-function measureContext(reference: Runner, candidate: Runner, opts: CompareOptions, thread: boolean): MeasureContext {
+function measureContext(reference: Runner, candidate: Runner, opts: CompareOptions, engine: MeasureEngine): MeasureContext {
   const refOutputs = new Set(reference.outputs().map(norm));
   const candOutputs = new Set(candidate.outputs().map(norm));
-  return { opts, thread, isOutputPair: (p) => refOutputs.has(norm(p.reference)) || candOutputs.has(norm(p.candidate)) };
+  return { opts, engine, isOutputPair: (p) => refOutputs.has(norm(p.reference)) || candOutputs.has(norm(p.candidate)) };
 }
 
 /**

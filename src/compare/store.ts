@@ -21,8 +21,45 @@ export interface Held extends ActInfo {
   tensor?: tf.Tensor;
 }
 
-/** Owns the tensors held on the device and disposes them. */
-export class ActivationStore {
+/** The candidate's values of a pair: its tensor (in its own layout), or host data. */
+export interface PairValues {
+  tensor?: tf.Tensor;
+  data?: Float32Array;
+  shape: number[];
+}
+
+/** Holds activations' values for one run of both models (MeasureEngine.holder). */
+export interface Holder {
+  /**
+   * Holds a float32 activation's values in `info` (true: the holder owns the tensor now, and
+   * disposes it). With `sample` (the side, during a first run) it may keep only samples.
+   */
+  hold(info: Held, t: tf.Tensor, sample?: 'reference' | 'candidate'): Promise<boolean>;
+  /** Lets an activation's values go (its facts stay). */
+  release(h: Held): void;
+  dispose(): void;
+}
+
+/** The plain engine's holder: every activation a host copy, held until let go. */
+export class HostStore implements Holder {
+  async hold(info: Held, t: tf.Tensor): Promise<boolean> {
+    info.data = (await t.data()) as Float32Array;
+    return false;
+  }
+
+  release(h: Held): void {
+    delete h.tensor;
+    delete h.data;
+  }
+
+  dispose(): void {}
+}
+
+/**
+ * The fast engine's holder: tensors left on the device (the wasm heap) while they fit its
+ * budget, else host copies; past the hold budget, during a first run, samples only.
+ */
+export class ActivationStore implements Holder {
   private bytes = 0;
   private hostBytes = 0;
   private readonly held = new Set<tf.Tensor>();
@@ -43,7 +80,7 @@ export class ActivationStore {
    * the device budget (true: the store owns it now), else a host copy. With `sample` (the side,
    * during a first run), past the hold budget only its samples are kept.
    */
-  async keep(info: Held, t: tf.Tensor, sample?: 'reference' | 'candidate'): Promise<boolean> {
+  async hold(info: Held, t: tf.Tensor, sample?: 'reference' | 'candidate'): Promise<boolean> {
     const bytes = t.size * 4;
     if (sample && this.bytes + this.hostBytes + bytes > this.holdLimit) {
       const v = wasmHeapView(t);
@@ -63,7 +100,6 @@ export class ActivationStore {
     return false;
   }
 
-  /** Lets an activation's values go (its facts stay). */
   release(h: Held): void {
     const t = h.tensor;
     if (t && this.held.delete(t)) {
@@ -138,7 +174,7 @@ export interface Measured {
  */
 export function measure(
   r: Held,
-  c: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] },
+  c: PairValues,
   t: Transform | undefined,
   opts: MetricOptions,
   detail: (m: MetricPass) => boolean,
@@ -165,8 +201,8 @@ export function measure(
       const h = hostPair();
       m = computeMetrics(h.ref, h.cand, opts, r.shape);
     }
-    if (detail(m)) hostPair();
-    return { m, ...(host ? { host } : {}) };
+    // Host copies only where detail asks for them (they may have been made for the pass itself).
+    return { m, ...(detail(m) ? { host: hostPair() } : {}) };
   } finally {
     if (madeT) cT!.dispose();
   }
@@ -190,7 +226,7 @@ const THREAD_MIN = 16384;
  */
 export function measureLater(
   r: Held,
-  c: { tensor?: tf.Tensor; data?: Float32Array; shape: number[] },
+  c: PairValues,
   t: Transform | undefined,
   opts: MetricOptions,
   detail: (m: MetricPass) => boolean,

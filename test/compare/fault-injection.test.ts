@@ -448,12 +448,12 @@ describe('guessed pairs on a published model', () => {
       for (let i = 0; i < 64; i++) w[i] = w[i]! * 1.5 + 0.01;
     });
     // Peak bytes of values the comparison holds.
-    const orig = { keep: ActivationStore.prototype.keep, release: ActivationStore.prototype.release, dispose: ActivationStore.prototype.dispose };
+    const orig = { hold: ActivationStore.prototype.hold, release: ActivationStore.prototype.release, dispose: ActivationStore.prototype.dispose };
     let cur = 0;
     let peak = 0;
     const held = new WeakSet<object>();
-    ActivationStore.prototype.keep = async function (this: ActivationStore, info, t, sample) {
-      const owned = await orig.keep.call(this, info, t, sample);
+    ActivationStore.prototype.hold = async function (this: ActivationStore, info, t, sample) {
+      const owned = await orig.hold.call(this, info, t, sample);
       if (info.tensor || info.data) {
         held.add(info);
         cur += t.size * 4;

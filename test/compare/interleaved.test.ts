@@ -85,11 +85,11 @@ describe('comparison of two models run side by side', () => {
     writeFileSync(join(dir, 'model.json'), JSON.stringify(j));
     let cur = 0;
     let peak = 0;
-    const keep = ActivationStore.prototype.keep;
+    const hold = ActivationStore.prototype.hold;
     const release = ActivationStore.prototype.release;
     const dispose = ActivationStore.prototype.dispose;
-    ActivationStore.prototype.keep = async function (this: ActivationStore, info, t) {
-      const owned = await keep.call(this, info, t);
+    ActivationStore.prototype.hold = async function (this: ActivationStore, info, t) {
+      const owned = await hold.call(this, info, t);
       cur += t.size * 4;
       peak = Math.max(peak, cur);
       return owned;
@@ -112,7 +112,7 @@ describe('comparison of two models run side by side', () => {
       // Without the bound the reference ran to its end first: ~70 MB held (with it ~28 MB; ~5 MB vs itself).
       expect(peak).toBeLessThan(selfPeak + 25e6);
     } finally {
-      ActivationStore.prototype.keep = keep;
+      ActivationStore.prototype.hold = hold;
       ActivationStore.prototype.release = release;
       ActivationStore.prototype.dispose = dispose;
     }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { PLAIN_ENGINE, engineConfigFromEnv } from '../../src/compare/engine.js';
+import { tf } from '../../src/backend/tf.js';
+import { DEFAULT_ENGINE, PLAIN_ENGINE, engineConfigFromEnv, engineFromEnv, fastEngine } from '../../src/compare/engine.js';
+import type { Held } from '../../src/compare/store.js';
 import type { PairResult } from '../../src/compare/result.js';
 import { computeMetricsScalar, referenceScale, withinTolerance } from '../../src/compare/metrics.js';
 import { decide, trustedPair } from '../../src/compare/stages/decide.js';
@@ -167,8 +169,8 @@ describe('a pair within tolerance at its tensor\'s scale or elementwise (pure, v
   }
 });
 
-describe('EngineConfig', () => {
-  it('is read from the environment in one place; the plain engine guesses nothing and holds everything', () => {
+describe('MeasureEngine', () => {
+  it("the fast engine's settings are read from the environment in one place", () => {
     expect(engineConfigFromEnv({})).toMatchObject({ guess: true, metricsThread: true, guessMinElements: 4096 });
     expect(engineConfigFromEnv({ PARITY_GUESS: '0', PARITY_METRICS_THREAD: '0', PARITY_HOLD_BYTES: '3000', PARITY_GUESS_MIN: 'x' })).toMatchObject({
       guess: false,
@@ -176,6 +178,26 @@ describe('EngineConfig', () => {
       holdBytes: 3000,
       guessMinElements: 4096,
     });
-    expect(PLAIN_ENGINE).toMatchObject({ guess: false, metricsThread: false, holdBytes: Infinity });
+    expect(engineFromEnv({}).name).toBe('fast');
+    expect(engineFromEnv({ PARITY_ENGINE: 'plain' })).toBe(PLAIN_ENGINE);
+  });
+
+  it('the plain engine holds host copies, measures at once and never guesses', async () => {
+    const holder = PLAIN_ENGINE.holder();
+    const t = tf.tensor([1, 2, 3, 4], [1, 4]);
+    const h: Held = { name: 'r', type: 'Relu', shape: [1, 4], dtype: 'float32', index: 0, producedFrom: [] };
+    // Not owned: the caller disposes the tensor; the values stay as a host copy.
+    expect(await holder.hold(h, t, 'reference')).toBe(false);
+    t.dispose();
+    expect(Array.from(h.data!)).toEqual([1, 2, 3, 4]);
+    expect(h.tensor).toBeUndefined();
+    const m = await PLAIN_ENGINE.measure(h, { data: new Float32Array([1, 2, 3, 5]), shape: [1, 4] }, undefined, { atol: 0, rtol: 0, nanEqual: true, topk: 0 }, () => false).result;
+    expect(m.m.max_abs).toBe(1);
+    expect(PLAIN_ENGINE.guesser(() => false, true)).toBeUndefined();
+    holder.release(h);
+    expect(h.data).toBeUndefined();
+    // The fast engine guesses unless told not to.
+    expect(fastEngine({ ...DEFAULT_ENGINE, metricsThread: false }).guesser(() => false, true)?.minElements).toBe(4096);
+    expect(fastEngine({ ...DEFAULT_ENGINE, guess: false }).guesser(() => false, true)).toBeUndefined();
   });
 });

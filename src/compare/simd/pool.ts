@@ -4,7 +4,7 @@ import { copyInMemory, transposeArrays, transposeInMemory } from './metric-pass.
 import { WASM_BASE64 as ARC4_BASE64 } from '../../inputs/kernel/arc4-wasm.js';
 import type { Arc4State } from '../../inputs/kernel/arc4.js';
 import { WASM_SHARED_BASE64 } from './metrics-wasm.js';
-import { engineConfigFromEnv } from '../engine.js';
+import { engineConfigFromEnv } from '../engine-config.js';
 
 /**
  * The SIMD metric pass on a second thread. The main thread is busy running both models (tfjs runs

@@ -1,12 +1,12 @@
-import type { tf } from '../../backend/tf.js';
 import { stripPort as norm } from '../../core/names.js';
 import type { ActInfo, AlignedPair } from '../align/index.js';
 import type { ErrorHistogram, MetricValues, ValueStats } from '../metrics.js';
 import { checkPasses, checkToString, errorHistogram, withinTolerance, worstElements } from '../metrics.js';
 import type { CompareOptions } from '../options.js';
 import type { PairResult, Tolerance } from '../result.js';
-import type { Held, Where } from '../store.js';
-import { hasValues, measureLater } from '../store.js';
+import type { MeasureEngine } from '../engine.js';
+import type { Held, PairValues, Where } from '../store.js';
+import { hasValues } from '../store.js';
 
 /** What one iteration measured of one pair. */
 export interface Measurement {
@@ -24,15 +24,8 @@ export interface Measurement {
 export interface MeasureContext {
   opts: CompareOptions;
   isOutputPair: (p: { reference: string; candidate: string }) => boolean;
-  /** Whether the metrics thread may measure (EngineConfig.metricsThread). */
-  thread: boolean;
-}
-
-/** The candidate's values of a pair: its tensor, or host data. */
-export interface CandidateValues {
-  tensor?: tf.Tensor;
-  data?: Float32Array;
-  shape: number[];
+  /** Where and how pairs are measured. */
+  engine: MeasureEngine;
 }
 
 export function toleranceFor(p: { reference: string; candidate: string }, opts: Pick<CompareOptions, 'tolerance' | 'perTensor'>): Tolerance {
@@ -72,7 +65,7 @@ export async function measurePair(
   p: AlignedPair,
   r: Held,
   cInfo: ActInfo,
-  c: CandidateValues,
+  c: PairValues,
   ctx: MeasureContext,
   where: Where = 'auto',
   /** false: metrics and checks only (a guessed pair, likely not to be used: see speculate.ts). */
@@ -84,7 +77,7 @@ export async function measurePair(
   const tol = toleranceFor(p, opts);
   let failed: string[] = [];
   let partial = false;
-  const later = await measureLater(
+  const later = ctx.engine.measure(
     r,
     c,
     p.transform,
@@ -96,7 +89,6 @@ export async function measurePair(
       return wanted && detail;
     },
     where,
-    ctx.thread,
   );
   const result = later.result.then(({ m, host }) => {
     const { refStats, candStats, ...metrics } = m;

@@ -3,10 +3,10 @@ import { numElements } from '../../core/tensor.js';
 import type { Runner } from '../../core/runner.js';
 import type { AlignedPair, Alignment } from '../align/index.js';
 import { isPairable, pairKey } from '../align/index.js';
-import type { EngineConfig } from '../engine.js';
 import type { PairResult } from '../result.js';
 import type { Held } from '../store.js';
-import { ActivationStore, hasValues } from '../store.js';
+import type { Holder } from '../store.js';
+import { hasValues } from '../store.js';
 import type { BoundFeeds } from './bind.js';
 import type { MeasureContext, Measurement } from './measure-pair.js';
 import { measurePair, toleranceFor } from './measure-pair.js';
@@ -35,9 +35,8 @@ export async function measureAligned(
   feeds: BoundFeeds,
   alignment: Alignment,
   seen: Observation,
-  store: ActivationStore,
+  store: Holder,
   ctx: MeasureContext,
-  engine: EngineConfig,
   progress: (msg: string) => void,
 ): Promise<MeasureStage> {
   const { ref, cand, measured, spec } = seen;
@@ -80,7 +79,7 @@ export async function measureAligned(
     // What the first run held is not needed any more (own error re-runs the reference for what it needs).
     for (const a of [...ref.acts, ...cand.acts]) if (isPairable(a, ref.byName.get(norm(a.name)) === a ? 'reference' : 'candidate')) store.release(a);
     progress(`running both again to measure ${rerun.length} pairs whose values were not held`);
-    const store2 = new ActivationStore(engine);
+    const store2 = ctx.engine.holder();
     try {
       // Both stop once the last of those pairs is measured (often early in the models).
       const keys = rerun.map((x) => pairKey(x.p.reference, x.p.candidate));

@@ -4,13 +4,12 @@ import type { Activation, Runner } from '../../core/runner.js';
 import type { ActInfo, AlignedPair, Alignment, Strategy, Transform } from '../align/index.js';
 import { EarlyPairs, candidateTransforms, chooseTransform, isPairable, pairKey } from '../align/index.js';
 import { wasmHeapView } from '../device.js';
-import type { EngineConfig } from '../engine.js';
 import type { Side } from '../speculate.js';
-import { Speculator } from '../speculate.js';
-import type { ActivationStore, Held } from '../store.js';
+import type { Speculator } from '../speculate.js';
+import type { Held, Holder, PairValues } from '../store.js';
 import { withHeapViews } from '../store.js';
 import type { BoundFeeds } from './bind.js';
-import type { CandidateValues, MeasureContext, Measurement } from './measure-pair.js';
+import type { MeasureContext, Measurement } from './measure-pair.js';
 import { measurePair } from './measure-pair.js';
 
 /**
@@ -79,11 +78,11 @@ export interface RunBothOptions {
   refFeeds: Map<string, tf.Tensor>;
   candFeeds: Map<string, tf.Tensor>;
   /** Holds what is not measured at once. */
-  store: ActivationStore;
+  store: Holder;
   /** Which pairs are known before alignment. */
   makeDecider: (ref: SideRun) => Decider;
   /** Measures a pair known before alignment, once both sides have produced it. */
-  onPair: (d: Decision, c: Held, values: CandidateValues) => Promise<void>;
+  onPair: (d: Decision, c: Held, values: PairValues) => Promise<void>;
   /** A first run, alignment to come: past the hold budget only samples are kept. */
   sampling?: boolean;
   /** Matches an activation no name pairs by its values (see speculate.ts). */
@@ -124,7 +123,7 @@ export async function runBoth(
   /** Pending candidates not guessed yet (names were pairing when they came), and their positions. */
   const unguessed = new Map<Held, number>();
 
-  const settle = async (c: Held, values: CandidateValues): Promise<boolean> => {
+  const settle = async (c: Held, values: PairValues): Promise<boolean> => {
     const ds = decider.decide(c);
     if (!ds.length) return false;
     for (const d of ds) {
@@ -166,7 +165,7 @@ export async function runBoth(
         if (pullRef) {
           const pairable = a.tensor.dtype === 'float32' && isPairable(info, 'reference');
           // With `sampling` (alignment to come), past the hold budget only samples are kept.
-          if (a.tensor.dtype === 'float32' && decider.keeps(norm(info.name), 'reference')) owned = await store.keep(info, a.tensor, sampling && pairable ? 'reference' : undefined);
+          if (a.tensor.dtype === 'float32' && decider.keeps(norm(info.name), 'reference')) owned = await store.hold(info, a.tensor, sampling && pairable ? 'reference' : undefined);
           // Whatever its dtype: a candidate waiting for this name can be decided now.
           const ws = waiting.get(norm(info.name));
           // What no name pairs is matched by its values as it comes (see speculate.ts). While
@@ -207,11 +206,11 @@ export async function runBoth(
           if (!miss.length) {
             // Measured from the activation itself; held only when alignment must decide.
             if (!(await settle(info, { tensor: a.tensor, shape: info.shape })) && decider.keeps(norm(info.name), 'candidate')) {
-              owned = await store.keep(info, a.tensor, sampling && pairable ? 'candidate' : undefined);
+              owned = await store.hold(info, a.tensor, sampling && pairable ? 'candidate' : undefined);
               if (guess && sampling && pairable) await guess('candidate', info, a.tensor, cand.acts.length - 1);
             }
           } else {
-            owned = await store.keep(info, a.tensor, sampling && pairable ? 'candidate' : undefined);
+            owned = await store.hold(info, a.tensor, sampling && pairable ? 'candidate' : undefined);
             // Matched by its values to a reference activation already here: no name to wait for.
             // Once names pair, its name will likely come: the guess waits until it has not.
             if (guess && sampling && pairable) {
@@ -280,7 +279,7 @@ export interface Observation {
   measured: Map<string, Promise<Measurement>>;
   /** The pairs decided before alignment (map entries and exact names), for align(). */
   decided: AlignedPair[];
-  /** The guesses made while both ran (none with a known alignment or PLAIN_ENGINE). */
+  /** The guesses made while both ran (none with a known alignment or the plain engine). */
   spec?: Speculator<Measurement>;
   /** Time spent measuring while the models ran. */
   inRunMs: number;
@@ -293,19 +292,18 @@ export interface ObserveOptions {
   /** The alignment of an earlier iteration: every pair is known. */
   alignment?: Alignment;
   ctx: MeasureContext;
-  engine: EngineConfig;
   /** Model outputs and mapped names: never let go early (their pairs need detail, or the other side). */
   pinned: { reference: Set<string>; candidate: Set<string> };
 }
 
 /** Runs both models on `feeds`, measuring what can be measured while they run. */
-export async function observe(reference: Runner, candidate: Runner, feeds: BoundFeeds, store: ActivationStore, o: ObserveOptions): Promise<Observation> {
-  const { ctx, engine, alignment } = o;
+export async function observe(reference: Runner, candidate: Runner, feeds: BoundFeeds, store: Holder, o: ObserveOptions): Promise<Observation> {
+  const { ctx, alignment } = o;
   const { opts } = ctx;
   const measured = new Map<string, Promise<Measurement>>();
   const decided: AlignedPair[] = [];
   const clock = { inRunMs: 0 };
-  const onPair = async (d: Decision, info: Held, values: CandidateValues): Promise<void> => {
+  const onPair = async (d: Decision, info: Held, values: PairValues): Promise<void> => {
     const tPair = performance.now();
     let transform = d.transform;
     // One way to read the candidate (the usual case: same shape, not square): no scoring.
@@ -334,12 +332,12 @@ export async function observe(reference: Runner, candidate: Runner, feeds: Bound
   };
   // Names that pair with nothing: pairs guessed and measured while both run.
   const pinned = (h: Held, side: Side) => o.pinned[side].has(norm(h.name));
-  const spec =
-    !alignment && !opts.namesOnly && engine.guess ? new Speculator<Measurement>(pinned, !opts.perTensor && !(opts.checks ?? []).some((c) => c.tensor)) : undefined;
-  const guess = spec
+  const guesser = !alignment && !opts.namesOnly ? ctx.engine.guesser<Measurement>(pinned, !opts.perTensor && !(opts.checks ?? []).some((c) => c.tensor)) : undefined;
+  const spec = guesser?.speculator;
+  const guess = guesser && spec
     ? async (side: Side, x: Held, t: tf.Tensor, position: number): Promise<Held[]> => {
         // Small activations cost less to hold than to guess (and are left to alignment).
-        if (t.size < engine.guessMinElements) return [];
+        if (t.size < guesser.minElements) return [];
         const tGuess = performance.now();
         try {
           return await spec.guess(
@@ -374,7 +372,7 @@ export async function observe(reference: Runner, candidate: Runner, feeds: Bound
  * Both models run again with `pairs` known, measuring them as they come (with `onPair`, into
  * the same measurements); they stop once `done()` says so.
  */
-export function observeAgain(reference: Runner, candidate: Runner, feeds: BoundFeeds, store: ActivationStore, pairs: AlignedPair[], onPair: RunBothOptions['onPair'], done: () => boolean): Promise<{ ref: SideRun; cand: SideRun }> {
+export function observeAgain(reference: Runner, candidate: Runner, feeds: BoundFeeds, store: Holder, pairs: AlignedPair[], onPair: RunBothOptions['onPair'], done: () => boolean): Promise<{ ref: SideRun; cand: SideRun }> {
   return runBoth(reference, candidate, {
     refFeeds: feeds.refFeeds,
     candFeeds: feeds.candFeeds,

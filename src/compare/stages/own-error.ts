@@ -6,7 +6,7 @@ import type { Activation, Runner } from '../../core/runner.js';
 import type { ActInfo, Alignment, Transform } from '../align/index.js';
 import type { CompareOptions } from '../options.js';
 import type { OwnError, PairResult } from '../result.js';
-import type { ActivationStore, Held } from '../store.js';
+import type { Held, Holder } from '../store.js';
 import { hasValues, measure, valuesTensor } from '../store.js';
 import type { BoundFeeds } from './bind.js';
 import { failedChecks } from './measure-pair.js';
@@ -28,7 +28,7 @@ export async function ownErrorStage(
   feeds: BoundFeeds,
   alignment: Alignment,
   seen: { ref: SideRun; cand: SideRun },
-  store: ActivationStore,
+  store: Holder,
   failing: PairResult[],
   opts: CompareOptions,
 ): Promise<Map<number, OwnOutcome>> {
@@ -63,7 +63,7 @@ function ownErrorNeeds(alignment: Alignment, failing: PairResult[], cand: SideRu
  * again by a second reference run on the same feeds (deterministic: same kernels, same inputs).
  * Only comparisons with failing layers pay for it, and only when those need such values.
  */
-async function refillReference(reference: Runner, refFeeds: Map<string, tf.Tensor>, ref: SideRun, store: ActivationStore, need: Set<string>): Promise<void> {
+async function refillReference(reference: Runner, refFeeds: Map<string, tf.Tensor>, ref: SideRun, store: Holder, need: Set<string>): Promise<void> {
   const missing = new Set([...need].filter((n) => {
     const h = ref.byName.get(n);
     return h && h.dtype === 'float32' && !hasValues(h);
@@ -74,7 +74,7 @@ async function refillReference(reference: Runner, refFeeds: Map<string, tf.Tenso
     let owned = false;
     try {
       const h = ref.byName.get(norm(a.name));
-      if (h && missing.has(norm(a.name)) && a.tensor.dtype === 'float32') owned = await store.keep(h, a.tensor);
+      if (h && missing.has(norm(a.name)) && a.tensor.dtype === 'float32') owned = await store.hold(h, a.tensor);
     } finally {
       if (!owned) a.tensor.dispose();
     }
