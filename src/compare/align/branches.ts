@@ -1,7 +1,7 @@
-import type { SampleCache } from './similarity.js';
-import type { ActInfo, AlignedPair, Strategy, Transform } from './types.js';
+import type { ActInfo } from './types.js';
 import { normaliseName } from './types.js';
-import { alignSegment } from './monotone.js';
+import type { Paired, SegmentContext } from './monotone.js';
+import { alignUnpaired } from './monotone.js';
 import type { Wiring } from './wiring.js';
 
 /**
@@ -20,18 +20,11 @@ import type { Wiring } from './wiring.js';
  * another scale because both have the shape of a head (before, the monotone alignment made
  * such pairs across branches whenever the two orders differed).
  */
-export function pairBranches(
-  refs: ActInfo[],
-  cands: ActInfo[],
-  usedRef: Set<string>,
-  usedCand: Set<string>,
-  pairs: AlignedPair[],
-  samples: SampleCache,
-  add: (r: ActInfo, c: ActInfo, s: Strategy, conf: number, t?: Transform) => void,
-  refWiring: Wiring,
-  candWiring: Wiring,
-  valuesOnly: boolean,
-): void {
+export function pairBranches(done: Paired, ctx: SegmentContext): void {
+  const { refs, cands, usedRef, usedCand, pairs } = done;
+  const refWiring = ctx.refWiring!;
+  const candWiring = ctx.candWiring!;
+  const { valuesOnly } = ctx;
   for (let round = 0; round < 32; round++) {
     const before = pairs.length;
     const pairOfRef = new Map<string, number>();
@@ -57,7 +50,7 @@ export function pairBranches(
       const key = upstreamPairs(normaliseName(c.name), candWiring, pairOfCand);
       groups.get(key)?.C.push(c);
     }
-    for (const { R, C } of groups.values()) if (R.length && C.length) alignSegment(R, C, samples, add, refWiring, candWiring, valuesOnly);
+    for (const { R, C } of groups.values()) alignUnpaired(R, C, done, ctx);
     if (pairs.length === before) return;
   }
 }

@@ -126,9 +126,11 @@ export function align(refActs: ActInfo[], candActs: ActInfo[], opts: AlignOption
     // 3a. by values, monotone between the anchors; 3b. parallel branches the two execution
     // orders put in another order, by values and what they read; 3c. what values leave
     // unpaired (past a divergence), by shape, among activations that read the same pairs.
-    monotoneAlign(refs, cands, usedRef, usedCand, pairs, samples, add, refWiring, candWiring, true);
-    pairBranches(refs, cands, usedRef, usedCand, pairs, samples, add, refWiring, candWiring, true);
-    pairBranches(refs, cands, usedRef, usedCand, pairs, samples, add, refWiring, candWiring, false);
+    const done = { refs, cands, usedRef, usedCand, pairs };
+    const byValues = { samples, add, refWiring, candWiring, valuesOnly: true };
+    monotoneAlign(done, byValues);
+    pairBranches(done, byValues);
+    pairBranches(done, { ...byValues, valuesOnly: false });
   }
 
   // 4. outputs by shape: an output still unpaired pairs with the other side's only unpaired

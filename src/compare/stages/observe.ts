@@ -98,140 +98,191 @@ export interface RunBothOptions {
  * produced it, and both tensors are let go: for conversions that keep names, memory stays
  * near that of the bare runs and the SIMD metric pass reads values still in cache. Everything
  * else is held in `store` for alignment.
+ *
+ * The loop pulls from the candidate until one of its activations waits for a reference
+ * activation by name, then from the reference until it stops waiting (SideBySide says how
+ * each activation is handled).
  */
-export async function runBoth(
-  reference: Runner,
-  candidate: Runner,
-  o: RunBothOptions,
-): Promise<{ ref: SideRun; cand: SideRun }> {
-  const { refFeeds, candFeeds, store, makeDecider, onPair, sampling = false, guess, stop } = o;
-  const ref: SideRun = { acts: [], byName: new Map(), ms: 0 };
-  const cand: SideRun = { acts: [], byName: new Map(), ms: 0 };
-  const decider = makeDecider(ref);
-  const refIt = (reference.run(refFeeds, { record: 'all' }) as AsyncIterable<Activation>)[Symbol.asyncIterator]();
-  const candIt = (candidate.run(candFeeds, { record: 'all' }) as AsyncIterable<Activation>)[Symbol.asyncIterator]();
-  let refDone = false;
-  let candDone = false;
-  /** Candidate activations waiting for a reference activation to arrive, by that name. */
-  const waiting = new Map<string, Set<Held>>();
-  const pending = new Set<Held>();
-  /** How many reference activations there were when each pending candidate started waiting. */
-  const since = new Map<Held, number>();
-  const readsLeft = new Map<string, number>();
-  /** Pairs made by names (or the map) so far: while there are none, values say where the runs are in step. */
-  let named = 0;
-  /** Pending candidates not guessed yet (names were pairing when they came), and their positions. */
-  const unguessed = new Map<Held, number>();
-
-  const settle = async (c: Held, values: PairValues): Promise<boolean> => {
-    const ds = decider.decide(c);
-    if (!ds.length) return false;
-    for (const d of ds) {
-      if (!d.known) named++;
-      await onPair(d, c, values);
-      const rn = norm(d.ref.name);
-      const left = (readsLeft.get(rn) ?? decider.partners(rn)) - 1;
-      readsLeft.set(rn, left);
-      // Read by every pair that can read it: let it go (own error re-runs the reference if it needs it).
-      if (left <= 0) store.release(d.ref);
-    }
-    return true;
-  };
-  const missing = (c: ActInfo) => (refDone ? [] : decider.wanted(c).filter((n) => !ref.byName.has(n)));
-
+export async function runBoth(reference: Runner, candidate: Runner, o: RunBothOptions): Promise<{ ref: SideRun; cand: SideRun }> {
+  const run = new SideBySide(o);
+  const refIt = (reference.run(o.refFeeds, { record: 'all' }) as AsyncIterable<Activation>)[Symbol.asyncIterator]();
+  const candIt = (candidate.run(o.candFeeds, { record: 'all' }) as AsyncIterable<Activation>)[Symbol.asyncIterator]();
   try {
-    while ((!refDone || !candDone) && !stop?.()) {
-      const pullRef = candDone || (!refDone && pending.size > 0);
+    while ((!run.refDone || !run.candDone) && !o.stop?.()) {
+      const fromRef = run.candDone || (!run.refDone && run.pending.size > 0);
       const t0 = performance.now();
-      const next = pullRef ? await refIt.next() : await candIt.next();
-      (pullRef ? ref : cand).ms += performance.now() - t0;
+      const next = fromRef ? await refIt.next() : await candIt.next();
+      (fromRef ? run.ref : run.cand).ms += performance.now() - t0;
       if (next.done) {
-        if (pullRef) {
-          refDone = true;
-          // What the pending candidates waited for will not come: decide with what there is.
-          for (const c of pending) if (await settle(c, c)) store.release(c);
-          pending.clear();
-          waiting.clear();
-        } else candDone = true;
+        if (fromRef) await run.referenceEnded();
+        else run.candDone = true;
         continue;
       }
       const a = next.value;
       let owned = false;
       try {
-        const side = pullRef ? ref : cand;
-        const info = actInfo(a, side.acts.length);
-        addAct(side, info);
-        if (a.tensor.dtype === 'int32' || a.tensor.dtype === 'bool') info.intData = (await a.tensor.data()) as Int32Array | Uint8Array;
-        if (pullRef) {
-          const pairable = a.tensor.dtype === 'float32' && isPairable(info, 'reference');
-          // With `sampling` (alignment to come), past the hold budget only samples are kept.
-          if (a.tensor.dtype === 'float32' && decider.keeps(norm(info.name), 'reference')) owned = await store.hold(info, a.tensor, sampling && pairable ? 'reference' : undefined);
-          // Whatever its dtype: a candidate waiting for this name can be decided now.
-          const ws = waiting.get(norm(info.name));
-          // What no name pairs is matched by its values as it comes (see speculate.ts). While
-          // names pair nothing, a candidate it matches waits no longer for a name: its
-          // counterpart is here.
-          if (guess && sampling && pairable && !ws) {
-            for (const c of await guess('reference', info, a.tensor, ref.acts.length - 1)) {
-              if (named > 0 || !pending.delete(c)) continue;
-              for (const n of decider.wanted(c)) waiting.get(n)?.delete(c);
-            }
-          }
-          if (ws) {
-            waiting.delete(norm(info.name));
-            for (const c of ws) {
-              if (!pending.has(c) || missing(c).length) continue;
-              pending.delete(c);
-              unguessed.delete(c);
-              if (await settle(c, c)) store.release(c);
-            }
-          }
-          // A candidate waiting for a name the reference may never produce must not make the
-          // whole reference run ahead and be held: past a bound it is left to alignment (which
-          // pairs it all the same if the name comes later; only its early release is lost).
-          for (const c of pending) {
-            if (decider.patient || ref.acts.length - (since.get(c) ?? 0) <= LOOKAHEAD) break;
-            pending.delete(c);
-            // Its guess was put off while it waited for its name: made now, if its values are held.
-            const at = unguessed.get(c);
-            if (at !== undefined && guess && c.tensor && !c.tensor.isDisposed) await guess('candidate', c, c.tensor, at);
-            unguessed.delete(c);
-          }
-          continue;
-        }
-        if (a.tensor.dtype !== 'float32') continue;
-        {
-          const miss = missing(info);
-          const pairable = isPairable(info, 'candidate');
-          if (!miss.length) {
-            // Measured from the activation itself; held only when alignment must decide.
-            if (!(await settle(info, { tensor: a.tensor, shape: info.shape })) && decider.keeps(norm(info.name), 'candidate')) {
-              owned = await store.hold(info, a.tensor, sampling && pairable ? 'candidate' : undefined);
-              if (guess && sampling && pairable) await guess('candidate', info, a.tensor, cand.acts.length - 1);
-            }
-          } else {
-            owned = await store.hold(info, a.tensor, sampling && pairable ? 'candidate' : undefined);
-            // Matched by its values to a reference activation already here: no name to wait for.
-            // Once names pair, its name will likely come: the guess waits until it has not.
-            if (guess && sampling && pairable) {
-              if (named > 0 && owned) unguessed.set(info, cand.acts.length - 1);
-              else if ((await guess('candidate', info, a.tensor, cand.acts.length - 1)).length && named === 0) continue;
-            }
-            pending.add(info);
-            since.set(info, ref.acts.length);
-            for (const n of miss) waiting.set(n, (waiting.get(n) ?? new Set()).add(info));
-          }
-        }
+        owned = fromRef ? await run.onReference(a) : await run.onCandidate(a);
       } finally {
         if (!owned) a.tensor.dispose();
       }
     }
   } finally {
     // On an error, let both runners release what they hold.
-    if (!refDone) await refIt.return?.();
-    if (!candDone) await candIt.return?.();
+    if (!run.refDone) await refIt.return?.();
+    if (!run.candDone) await candIt.return?.();
   }
-  return { ref, cand };
+  return { ref: run.ref, cand: run.cand };
+}
+
+/** The state of two runs side by side, and what is done with each activation as it arrives. */
+class SideBySide {
+  readonly ref: SideRun = { acts: [], byName: new Map(), ms: 0 };
+  readonly cand: SideRun = { acts: [], byName: new Map(), ms: 0 };
+  refDone = false;
+  candDone = false;
+  /** Candidate activations waiting for a reference activation to arrive, by that name. */
+  readonly waiting = new Map<string, Set<Held>>();
+  readonly pending = new Set<Held>();
+  /** How many reference activations there were when each pending candidate started waiting. */
+  private readonly since = new Map<Held, number>();
+  private readonly readsLeft = new Map<string, number>();
+  /** Pairs made by names (or the map) so far: while there are none, values say where the runs are in step. */
+  private named = 0;
+  /** Pending candidates not guessed yet (names were pairing when they came), and their positions. */
+  private readonly unguessed = new Map<Held, number>();
+  private readonly decider: Decider;
+  private readonly sampling: boolean;
+
+  constructor(private readonly o: RunBothOptions) {
+    this.decider = o.makeDecider(this.ref);
+    this.sampling = o.sampling ?? false;
+  }
+
+  /** Measures the pairs known for candidate `c` now, letting go of reference values every pair has read; false when there are none. */
+  private async settle(c: Held, values: PairValues): Promise<boolean> {
+    const ds = this.decider.decide(c);
+    if (!ds.length) return false;
+    for (const d of ds) {
+      if (!d.known) this.named++;
+      await this.o.onPair(d, c, values);
+      const rn = norm(d.ref.name);
+      const left = (this.readsLeft.get(rn) ?? this.decider.partners(rn)) - 1;
+      this.readsLeft.set(rn, left);
+      // Read by every pair that can read it: let it go (own error re-runs the reference if it needs it).
+      if (left <= 0) this.o.store.release(d.ref);
+    }
+    return true;
+  }
+
+  /** The reference activations candidate `c` still waits for. */
+  private missing(c: ActInfo): string[] {
+    return this.refDone ? [] : this.decider.wanted(c).filter((n) => !this.ref.byName.has(n));
+  }
+
+  /** A new activation of `side`, recorded (integer values read: alignment and own error use them). */
+  private async record(side: SideRun, a: Activation): Promise<Held> {
+    const info = actInfo(a, side.acts.length);
+    addAct(side, info);
+    if (a.tensor.dtype === 'int32' || a.tensor.dtype === 'bool') info.intData = (await a.tensor.data()) as Int32Array | Uint8Array;
+    return info;
+  }
+
+  private guessable(info: Held, side: Side): boolean {
+    return !!this.o.guess && this.sampling && isPairable(info, side);
+  }
+
+  /** The reference has ended: what the pending candidates waited for will not come; decide with what there is. */
+  async referenceEnded(): Promise<void> {
+    this.refDone = true;
+    for (const c of this.pending) if (await this.settle(c, c)) this.o.store.release(c);
+    this.pending.clear();
+    this.waiting.clear();
+  }
+
+  /** A reference activation: held (or sampled), guessed, and the candidates waiting for it settled. True: the store owns its tensor. */
+  async onReference(a: Activation): Promise<boolean> {
+    const { store, guess } = this.o;
+    const info = await this.record(this.ref, a);
+    const float = a.tensor.dtype === 'float32';
+    const pairable = float && isPairable(info, 'reference');
+    let owned = false;
+    // With `sampling` (alignment to come), past the hold budget only samples are kept.
+    if (float && this.decider.keeps(norm(info.name), 'reference')) owned = await store.hold(info, a.tensor, this.sampling && pairable ? 'reference' : undefined);
+    // Whatever its dtype: a candidate waiting for this name can be decided now.
+    const ws = this.waiting.get(norm(info.name));
+    // What no name pairs is matched by its values as it comes (see speculate.ts). While names
+    // pair nothing, a candidate it matches waits no longer for a name: its counterpart is here.
+    if (guess && this.sampling && pairable && !ws) {
+      for (const c of await guess('reference', info, a.tensor, this.ref.acts.length - 1)) {
+        if (this.named > 0 || !this.pending.delete(c)) continue;
+        for (const n of this.decider.wanted(c)) this.waiting.get(n)?.delete(c);
+      }
+    }
+    if (ws) await this.settleWaiting(norm(info.name), ws);
+    await this.stopWaitingTooLong();
+    return owned;
+  }
+
+  /** The candidates that waited for reference `name`, settled if nothing else is missing. */
+  private async settleWaiting(name: string, ws: Set<Held>): Promise<void> {
+    this.waiting.delete(name);
+    for (const c of ws) {
+      if (!this.pending.has(c) || this.missing(c).length) continue;
+      this.pending.delete(c);
+      this.unguessed.delete(c);
+      if (await this.settle(c, c)) this.o.store.release(c);
+    }
+  }
+
+  /**
+   * A candidate waiting for a name the reference may never produce must not make the whole
+   * reference run ahead and be held: past a bound it is left to alignment (which pairs it all
+   * the same if the name comes later; only its early release is lost).
+   */
+  private async stopWaitingTooLong(): Promise<void> {
+    const { guess } = this.o;
+    for (const c of this.pending) {
+      if (this.decider.patient || this.ref.acts.length - (this.since.get(c) ?? 0) <= LOOKAHEAD) break;
+      this.pending.delete(c);
+      // Its guess was put off while it waited for its name: made now, if its values are held.
+      const at = this.unguessed.get(c);
+      if (at !== undefined && guess && c.tensor && !c.tensor.isDisposed) await guess('candidate', c, c.tensor, at);
+      this.unguessed.delete(c);
+    }
+  }
+
+  /**
+   * A candidate activation: measured at once when its pairs are known and their reference
+   * values are here, else held (for alignment, or until its reference comes). True: the store
+   * owns its tensor.
+   */
+  async onCandidate(a: Activation): Promise<boolean> {
+    const { store, guess } = this.o;
+    const info = await this.record(this.cand, a);
+    if (a.tensor.dtype !== 'float32') return false;
+    const miss = this.missing(info);
+    const sample = this.sampling && isPairable(info, 'candidate') ? 'candidate' : undefined;
+    const position = this.cand.acts.length - 1;
+    if (!miss.length) {
+      // Measured from the activation itself; held only when alignment must decide.
+      if (await this.settle(info, { tensor: a.tensor, shape: info.shape })) return false;
+      if (!this.decider.keeps(norm(info.name), 'candidate')) return false;
+      const owned = await store.hold(info, a.tensor, sample);
+      if (guess && this.guessable(info, 'candidate')) await guess('candidate', info, a.tensor, position);
+      return owned;
+    }
+    const owned = await store.hold(info, a.tensor, sample);
+    // Matched by its values to a reference activation already here: no name to wait for.
+    // Once names pair, its name will likely come: the guess waits until it has not.
+    if (guess && this.guessable(info, 'candidate')) {
+      if (this.named > 0 && owned) this.unguessed.set(info, position);
+      else if ((await guess('candidate', info, a.tensor, position)).length && this.named === 0) return owned;
+    }
+    this.pending.add(info);
+    this.since.set(info, this.ref.acts.length);
+    for (const n of miss) this.waiting.set(n, (this.waiting.get(n) ?? new Set()).add(info));
+    return owned;
+  }
 }
 
 /**
