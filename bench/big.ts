@@ -3,7 +3,9 @@
  * parameters (8 dense layers of 4096x4096: a 537 MB .pb), printed per weight byte and against a
  * bare `node` process that only reads the same file, each in a fresh process, side by side.
  * The models are made here, by this code (into a temp folder). Run:
- *   npm run build && node dist/bench/big.js
+ *   npm run build && node dist/bench/big.js [--base OTHER/bin/parity.js]
+ * With --base, another build (e.g. main's, built in a copy of it) runs each case beside this one,
+ * in turn, so that before/after figures come from the same minutes of the same machine.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
@@ -15,6 +17,9 @@ import { GraphBuilder } from '../src/graph/builder.js';
 import { encodeGraphDef } from '../src/formats/graphdef-writer.js';
 
 const BIN = join(fileURLToPath(import.meta.url), '..', '..', '..', 'bin', 'parity.js');
+const baseAt = process.argv.indexOf('--base');
+const BASE = baseAt > 0 ? process.argv[baseAt + 1] : undefined;
+const builds: [string, string][] = BASE ? [['base', BASE], ['this', BIN]] : [['this', BIN]];
 
 /** A chain of dense layers (MatMul + BiasAdd + Relu), weights from a seeded LCG scaled so activations stay O(1). */
 export function denseChain(layers: number, width: number, scale = 1): Uint8Array {
@@ -63,8 +68,8 @@ writeFileSync(reader, `import { readFileSync } from 'node:fs'; const b = readFil
 const rows: [string, Measure, number][] = [];
 for (let rep = 0; rep < 2; rep++) {
   rows.push(['bare node reading the .pb', measure([reader, ref]), weightMb]);
-  rows.push(['parity run', measure([BIN, 'run', ref]), weightMb]);
-  rows.push(['parity compare (one layer scaled by 1.001)', measure([BIN, 'compare', ref, cand]), 2 * weightMb]);
+  for (const [b, bin] of builds) rows.push([`parity run (${b})`, measure([bin, 'run', ref]), weightMb]);
+  for (const [b, bin] of builds) rows.push([`parity compare (${b}; one layer scaled by 1.001)`, measure([bin, 'compare', ref, cand]), 2 * weightMb]);
 }
 console.log(`dense134: 8 x 4096x4096 dense layers, ${weightMb.toFixed(0)} MB .pb (${d})`);
 console.log('| process | wall | peak RSS | RSS / weight bytes | target |');
@@ -74,5 +79,7 @@ for (const [label, m, w] of rows) {
   console.log(`| ${label} | ${m.seconds.toFixed(2)} s | ${m.rssMb.toFixed(0)} MB | ${(m.rssMb / w).toFixed(2)}x | ${target} |`);
 }
 const bare = Math.min(...rows.filter((r) => r[0].startsWith('bare')).map((r) => r[1].seconds));
-const run = Math.min(...rows.filter((r) => r[0] === 'parity run').map((r) => r[1].seconds));
-console.log(`parity run / bare read: ${(run / bare).toFixed(1)}x (target <= 3x)`);
+for (const [b] of builds) {
+  const run = Math.min(...rows.filter((r) => r[0] === `parity run (${b})`).map((r) => r[1].seconds));
+  console.log(`parity run (${b}) / bare read: ${(run / bare).toFixed(1)}x (target <= 3x)`);
+}
