@@ -176,6 +176,23 @@ export interface InterpreterOptions {
   loopActivations?: 'all' | 'last';
   /** Where nodes computed in a narrower type than TF's are counted (internal: shared with nested interpreters). */
   narrowLog?: NarrowLog;
+  /** Bytes of constants kept on the backend between runs (default: constCacheBytes()). */
+  constCacheBytes?: number;
+}
+
+/** Default bytes of constants an interpreter keeps on the backend between runs. */
+const DEFAULT_CONST_CACHE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Bytes of constants an interpreter keeps on the backend between runs (PARITY_CONST_CACHE_BYTES,
+ * default 32 MiB). A constant past them is uploaded from its host bytes (its file's buffer) each
+ * time a run needs it and freed after its last reader: a big model's weights then sit in memory
+ * once, not also in the backend and, on wasm, in XNNPACK's packed copy of each dense and
+ * convolution weight (kept as long as the weight's tensor lives). Small models are all kept.
+ */
+export function constCacheBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env.PARITY_CONST_CACHE_BYTES);
+  return env.PARITY_CONST_CACHE_BYTES !== undefined && Number.isFinite(v) && v >= 0 ? v : DEFAULT_CONST_CACHE_BYTES;
 }
 
 /** Keeps only the last iteration of every loop scope and drops the `@iterK` marks. */
@@ -228,6 +245,9 @@ export class Interpreter implements Runner {
   private readonly byName: Map<string, GraphNode>;
   private readonly order: GraphNode[];
   private readonly constCache = new Map<string, tf.Tensor>();
+  /** What constCache may hold, and holds, in bytes. */
+  private readonly constCacheBudget: number;
+  private constCacheUsed = 0;
   private readonly targetSet: Set<string>;
   private readonly plan: Step[];
   private readonly consumers = new Map<string, number>();
@@ -259,6 +279,7 @@ export class Interpreter implements Runner {
     this.depth = opts.depth ?? 0;
     this.loopActivations = opts.loopActivations ?? 'all';
     this.narrow = opts.narrowLog ?? new NarrowLog();
+    this.constCacheBudget = opts.constCacheBytes ?? constCacheBytes();
     this.narrowWarnings.push(...this.notes);
     this.warnings = this.narrowWarnings;
     this.byName = new Map(graph.nodes.map((n) => [n.name, n]));
@@ -521,8 +542,16 @@ export class Interpreter implements Runner {
     outs = outs.map((t) => (t && inputs.includes(t) ? share(t) : t));
     // What each output is in TF: its dtype, exact values where it has them, narrow integers wrapped.
     outs = settleOutputs(node, inputs, outs, this.narrow, false);
-    if (node.op === 'Const' && outs[0]) this.constCache.set(node.name, sameView(share(outs[0]), outs[0]));
+    if (node.op === 'Const' && outs[0]) this.keepConst(node.name, outs[0]);
     return outs;
+  }
+
+  /** Keeps a constant's tensor for later runs while the cache is within its budget. */
+  private keepConst(name: string, t: tf.Tensor): void {
+    const bytes = t.size * (t.dtype === 'complex64' ? 8 : 4);
+    if (this.constCacheUsed + bytes > this.constCacheBudget) return;
+    this.constCacheUsed += bytes;
+    this.constCache.set(name, sameView(share(t), t));
   }
 
   /**
@@ -546,7 +575,7 @@ export class Interpreter implements Runner {
   private async runSubgraph(key: string, make: () => Graph, feeds: Map<string, tf.Tensor>, scope: string): Promise<tf.Tensor[]> {
     let sub = this.subs.get(key);
     if (!sub) {
-      sub = new Interpreter(make(), { depth: this.depth + 1, narrowLog: this.narrow });
+      sub = new Interpreter(make(), { depth: this.depth + 1, narrowLog: this.narrow, constCacheBytes: this.constCacheBudget });
       this.subs.set(key, sub);
     }
     const wanted = sub.outputs();
@@ -613,6 +642,7 @@ export class Interpreter implements Runner {
     this.subs.clear();
     for (const t of this.constCache.values()) t.dispose();
     this.constCache.clear();
+    this.constCacheUsed = 0;
   }
 }
 
