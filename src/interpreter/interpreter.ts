@@ -5,7 +5,7 @@ import type { Activation, Feeds, OpRole, RunOptions, Runner } from '../core/runn
 import { opRole } from '../core/runner.js';
 import { attrStrings } from '../graph/attrs.js';
 import type { TensorSpec } from '../core/tensor.js';
-import { shapeToString } from '../core/tensor.js';
+import { numElements, shapeToString } from '../core/tensor.js';
 import type { Graph, GraphNode } from '../graph/ir.js';
 import { parseInputRef, tensorKey } from '../graph/ir.js';
 import { suggest } from '../core/names.js';
@@ -176,19 +176,21 @@ export interface InterpreterOptions {
   loopActivations?: 'all' | 'last';
   /** Where nodes computed in a narrower type than TF's are counted (internal: shared with nested interpreters). */
   narrowLog?: NarrowLog;
-  /** Bytes of constants kept on the backend between runs (default: constCacheBytes()). */
+  /** Graphs whose constants take at most this many bytes keep them on the backend between runs (default: constCacheBytes()). */
   constCacheBytes?: number;
 }
 
-/** Default bytes of constants an interpreter keeps on the backend between runs. */
+/** Default bytes of constants a graph may have for the interpreter to keep them on the backend between runs. */
 const DEFAULT_CONST_CACHE_BYTES = 32 * 1024 * 1024;
 
 /**
- * Bytes of constants an interpreter keeps on the backend between runs (PARITY_CONST_CACHE_BYTES,
- * default 32 MiB). A constant past them is uploaded from its host bytes (its file's buffer) each
- * time a run needs it and freed after its last reader: a big model's weights then sit in memory
- * once, not also in the backend and, on wasm, in XNNPACK's packed copy of each dense and
- * convolution weight (kept as long as the weight's tensor lives). Small models are all kept.
+ * A graph whose constants take at most this many bytes (PARITY_CONST_CACHE_BYTES, default 32 MiB)
+ * keeps them on the backend between runs. A bigger one uploads each constant from its host bytes
+ * (its file's buffer) each time a run needs it and frees it after its last reader: its weights
+ * then sit in memory once, not also in the backend and, on wasm, in XNNPACK's packed copy of each
+ * dense and convolution weight (kept as long as the weight's tensor lives). Keeping only part of
+ * them measured worse (a ResNet-50-like graph, 97 MiB: 338 MB peak RSS keeping 32 MiB of them,
+ * 282 MB keeping 8 MiB, 246 MB keeping none).
  */
 export function constCacheBytes(env: NodeJS.ProcessEnv = process.env): number {
   const v = Number(env.PARITY_CONST_CACHE_BYTES);
@@ -245,9 +247,9 @@ export class Interpreter implements Runner {
   private readonly byName: Map<string, GraphNode>;
   private readonly order: GraphNode[];
   private readonly constCache = new Map<string, tf.Tensor>();
-  /** What constCache may hold, and holds, in bytes. */
+  /** Whether constants stay on the backend between runs (constCacheBytes). */
+  private readonly keepConsts: boolean;
   private readonly constCacheBudget: number;
-  private constCacheUsed = 0;
   private readonly targetSet: Set<string>;
   private readonly plan: Step[];
   private readonly consumers = new Map<string, number>();
@@ -303,6 +305,7 @@ export class Interpreter implements Runner {
     const sub: Graph = { ...graph, nodes: graph.nodes.filter((n) => needed.has(n.name)) };
     assertSupported(sub);
     this.order = topoOrder(graph.nodes, needed, this.source);
+    this.keepConsts = constBytes(this.order) <= this.constCacheBudget;
     // The run plan is computed once: input keys, producers and consumer counts per node.
     this.targetSet = new Set(this.targets);
     const targetsOf = new Map<string, string[]>();
@@ -542,16 +545,8 @@ export class Interpreter implements Runner {
     outs = outs.map((t) => (t && inputs.includes(t) ? share(t) : t));
     // What each output is in TF: its dtype, exact values where it has them, narrow integers wrapped.
     outs = settleOutputs(node, inputs, outs, this.narrow, false);
-    if (node.op === 'Const' && outs[0]) this.keepConst(node.name, outs[0]);
+    if (node.op === 'Const' && outs[0] && this.keepConsts) this.constCache.set(node.name, sameView(share(outs[0]), outs[0]));
     return outs;
-  }
-
-  /** Keeps a constant's tensor for later runs while the cache is within its budget. */
-  private keepConst(name: string, t: tf.Tensor): void {
-    const bytes = t.size * (t.dtype === 'complex64' ? 8 : 4);
-    if (this.constCacheUsed + bytes > this.constCacheBudget) return;
-    this.constCacheUsed += bytes;
-    this.constCache.set(name, sameView(share(t), t));
   }
 
   /**
@@ -642,11 +637,20 @@ export class Interpreter implements Runner {
     this.subs.clear();
     for (const t of this.constCache.values()) t.dispose();
     this.constCache.clear();
-    this.constCacheUsed = 0;
   }
 }
 
 const SWITCH_OPS = new Set(['Switch', 'RefSwitch']);
+
+/** Bytes the backend takes for the constants among `nodes` (tfjs holds every numeric type in 4 bytes). */
+function constBytes(nodes: readonly GraphNode[]): number {
+  let bytes = 0;
+  for (const n of nodes) {
+    const v = n.op === 'Const' ? n.attrs.value : undefined;
+    if (v?.type === 'tensor') bytes += numElements(v.value.shape) * (v.value.dtype.startsWith('complex') ? 8 : 4);
+  }
+  return bytes;
+}
 
 /**
  * Why `step` cannot run in this run (a dead input), or undefined: TF's executor rule. A node with
