@@ -3,6 +3,7 @@ import type { DType } from '../core/dtype.js';
 import { isWideDType, toTfjsDType } from '../core/dtype.js';
 import { ExecutionError } from '../core/errors.js';
 import type { HostData, HostTensor } from '../core/tensor.js';
+import { storedBytes } from '../core/tensor.js';
 
 /**
  * What a tfjs tensor stands for in TensorFlow when tfjs holds it in another type: its TF dtype
@@ -74,6 +75,8 @@ function hostToTfValues(h: HostTensor, what: string): tf.Tensor {
     }
     return tf.complex(tf.tensor(re, shape), tf.tensor(im, shape));
   }
+  const bytes = storedBytes(h);
+  if (bytes && h.dtype === dt && (dt === 'float32' || dt === 'int32')) return tensorFromBytes(bytes, shape, dt);
   if (dt === 'float32') {
     const d = h.data;
     const f = d instanceof Float32Array ? d : Float32Array.from(d as Float64Array);
@@ -106,6 +109,32 @@ function hostToTfValues(h: HostTensor, what: string): tf.Tensor {
     }
   }
   return tf.tensor(out, shape, 'int32');
+}
+
+/** What tensorFromBytes uses of tfjs-backend-wasm: the two methods its own kernels make outputs with. */
+interface WasmOutputs {
+  makeOutput(shape: number[], dtype: 'float32' | 'int32'): { dataId: object; shape: number[]; dtype: 'float32' | 'int32' };
+  typedArrayFromHeap(info: { dataId: object; shape: number[]; dtype: 'float32' | 'int32' }): Float32Array | Int32Array;
+}
+
+/**
+ * A float32/int32 tensor made from little-endian bytes at any alignment (a constant's bytes in
+ * its file's buffer), copied once: on wasm straight into the heap block the backend allocates for
+ * it, with the calls its own kernels make outputs with; elsewhere through an aligned copy, which
+ * the backend (cpu) keeps as the tensor's storage.
+ */
+function tensorFromBytes(bytes: Uint8Array, shape: number[], dtype: 'float32' | 'int32'): tf.Tensor {
+  if (bytes.length !== 4 * shape.reduce((a, d) => a * d, 1)) throw new ExecutionError(`${bytes.length} bytes cannot hold a ${dtype}[${shape}] tensor`);
+  const b = tf.backend() as unknown as Partial<WasmOutputs>;
+  if (tf.getBackend() === 'wasm' && typeof b.makeOutput === 'function' && typeof b.typedArrayFromHeap === 'function') {
+    const info = b.makeOutput(shape, dtype);
+    const heap = b.typedArrayFromHeap(info);
+    new Uint8Array(heap.buffer, heap.byteOffset, heap.byteLength).set(bytes);
+    return tf.engine().makeTensorFromTensorInfo(info);
+  }
+  // A copy in a buffer of its own (`slice` of a Node Buffer would be a view into its pool).
+  const aligned = new Uint8Array(bytes).buffer;
+  return tf.tensor(dtype === 'float32' ? new Float32Array(aligned) : new Int32Array(aligned), shape, dtype);
 }
 
 /**

@@ -22,6 +22,37 @@ export interface HostTensor {
   data: HostData;
 }
 
+const storedBytesOf = new WeakMap<HostTensor, Uint8Array>();
+
+/**
+ * A HostTensor whose values stay in the little-endian bytes they were read from (a view into a
+ * file's buffer at an offset not aligned for the element type), not copied out at read time:
+ * `data` makes the aligned typed array (`decode`) on first read and keeps it. An uploader that
+ * can copy bytes as they are (into the wasm heap) takes them from `storedBytes` and never makes
+ * that copy, so a big model's weights sit in memory once, in the file's buffer.
+ */
+export function bytesBackedTensor(dtype: DType, shape: number[], bytes: Uint8Array, decode: (bytes: Uint8Array) => HostData): HostTensor {
+  let data: HostData | undefined;
+  const h: HostTensor = {
+    dtype,
+    shape,
+    get data(): HostData {
+      return (data ??= decode(bytes));
+    },
+    set data(v: HostData) {
+      data = v;
+      storedBytesOf.delete(h);
+    },
+  };
+  storedBytesOf.set(h, bytes);
+  return h;
+}
+
+/** The little-endian bytes a HostTensor's values were left in (`bytesBackedTensor`), if any. */
+export function storedBytes(h: HostTensor): Uint8Array | undefined {
+  return storedBytesOf.get(h);
+}
+
 /** A shape with -1 for unknown dimensions; null means unknown rank. */
 export type Shape = number[] | null;
 

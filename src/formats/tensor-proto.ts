@@ -2,7 +2,7 @@ import type { DType } from '../core/dtype.js';
 import { DTYPE_TO_TF_ENUM, TF_DTYPE_ENUM, dtypeSize } from '../core/dtype.js';
 import { FormatError } from '../core/errors.js';
 import type { HostData, HostTensor, Shape } from '../core/tensor.js';
-import { checkTensorBudget, numElements } from '../core/tensor.js';
+import { bytesBackedTensor, checkTensorBudget, numElements } from '../core/tensor.js';
 import type { Attr, FuncRef, Graph, GraphFunction, GraphNode } from '../graph/ir.js';
 import { parseInputRef } from '../graph/ir.js';
 
@@ -114,15 +114,17 @@ const TYPED: Partial<Record<DType, { new (b: ArrayBuffer, o: number, n: number):
   qint32: Int32Array as never,
 };
 
-/** A typed view over `bytes` without copying when aligned; one copy otherwise. */
-function viewOf(dtype: DType, bytes: Uint8Array, count: number): HostData {
+/**
+ * `bytes` as a tensor of `dtype`, never copied at read time: a typed view over them when they are
+ * aligned for it, else a tensor that keeps the bytes and makes its aligned copy only when its
+ * values are read on the host (the backend copies the bytes themselves: core/tensor.ts).
+ */
+function viewOf(dtype: DType, shape: number[], bytes: Uint8Array, count: number): HostTensor {
   const C = TYPED[dtype]!;
   const per = dtype === 'complex64' || dtype === 'complex128' ? 2 : 1;
   const el = dtypeSize(dtype) / per;
-  if (bytes.byteOffset % el === 0) return new C(bytes.buffer as ArrayBuffer, bytes.byteOffset, count * per);
-  const copy = new Uint8Array(bytes.length);
-  copy.set(bytes);
-  return new C(copy.buffer, 0, count * per);
+  if (bytes.byteOffset % el === 0) return { dtype, shape, data: new C(bytes.buffer as ArrayBuffer, bytes.byteOffset, count * per) };
+  return bytesBackedTensor(dtype, shape, bytes, (b) => new C(new Uint8Array(b).buffer, 0, count * per));
 }
 
 function fill<T>(vals: ArrayLike<T>, n: number, w: Where, what: string): T[] | ArrayLike<T> {
@@ -159,7 +161,7 @@ export function decodeTensorProto(m: Msg, w: Where = {}): HostTensor {
       return { dtype, shape, data: f };
     }
     if (dtype === 'bool') return { dtype, shape, data: Uint8Array.from(content, (b) => (b ? 1 : 0)) };
-    return { dtype, shape, data: viewOf(dtype, content, n) };
+    return viewOf(dtype, shape, content, n);
   }
   const arr = <T>(k: string): ArrayLike<T> => (m[k] as ArrayLike<T> | undefined) ?? [];
   switch (dtype) {

@@ -486,7 +486,8 @@ export function inferIntRanges(graph: Graph): Map<string, IntRange> {
     let n = byName.get(parseInputRef(ref).node);
     for (let hops = 0; n && VALUE_OPS.has(n.op) && hops < 32; hops++) n = byName.get(parseInputRef(dataInputs(n)[0] ?? '').node);
     const a = n?.op === 'Const' ? n.attrs.value : undefined;
-    if (a?.type !== 'tensor' || typeof a.value.data.length !== 'number' || a.value.data.length < 1) return undefined;
+    // An axis, a depth, a count: one value (a weight's values are not read for it).
+    if (a?.type !== 'tensor' || numElements(a.value.shape) !== 1 || typeof a.value.data.length !== 'number' || a.value.data.length < 1) return undefined;
     const v = Number((a.value.data as ArrayLike<number | bigint>)[0]);
     return Number.isFinite(v) ? v : undefined;
   };

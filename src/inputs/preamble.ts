@@ -1,6 +1,7 @@
 import type { Graph, GraphNode } from '../graph/ir.js';
 import { parseInputRef } from '../graph/ir.js';
 import type { DType } from '../core/dtype.js';
+import { numElements } from '../core/tensor.js';
 import type { InputHint } from './generate.js';
 import { readersOf } from './generate.js';
 import { stripPort } from '../core/names.js';
@@ -47,7 +48,8 @@ export function inferPixelInputs(graph: Graph): Map<string, InputHint> {
     let n = byName.get(parseInputRef(ref).node);
     for (let hops = 0; n && VALUE_OPS.has(n.op) && hops < 32; hops++) n = byName.get(parseInputRef(n.inputs.find((r) => !r.startsWith('^')) ?? '').node);
     const a = n?.op === 'Const' ? n.attrs.value : undefined;
-    if (a?.type !== 'tensor' || typeof a.value.data.length !== 'number' || a.value.data.length < 1 || a.value.data.length > 4096) return null;
+    // Sized by the shape before the values are read: a weight's are never read (nor decoded) here.
+    if (a?.type !== 'tensor' || numElements(a.value.shape) > 4096 || typeof a.value.data.length !== 'number' || a.value.data.length < 1) return null;
     return Array.from(a.value.data as ArrayLike<number | bigint>, Number);
   };
   const out = new Map<string, InputHint>();

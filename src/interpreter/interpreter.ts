@@ -5,7 +5,7 @@ import type { Activation, Feeds, OpRole, RunOptions, Runner } from '../core/runn
 import { opRole } from '../core/runner.js';
 import { attrStrings } from '../graph/attrs.js';
 import type { TensorSpec } from '../core/tensor.js';
-import { shapeToString } from '../core/tensor.js';
+import { numElements, shapeToString } from '../core/tensor.js';
 import type { Graph, GraphNode } from '../graph/ir.js';
 import { parseInputRef, tensorKey } from '../graph/ir.js';
 import { stripPort, suggest } from '../core/names.js';
@@ -172,6 +172,25 @@ export interface InterpreterOptions {
   loopActivations?: 'all' | 'last';
   /** Where nodes computed in a narrower type than TF's are counted (internal: shared with nested interpreters). */
   narrowLog?: NarrowLog;
+  /** Graphs whose constants take at most this many bytes keep them on the backend between runs (default: constCacheBytes()). */
+  constCacheBytes?: number;
+}
+
+/** Default bytes of constants a graph may have for the interpreter to keep them on the backend between runs. */
+const DEFAULT_CONST_CACHE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * A graph whose constants take at most this many bytes (PARITY_CONST_CACHE_BYTES, default 32 MiB)
+ * keeps them on the backend between runs. A bigger one uploads each constant from its host bytes
+ * (its file's buffer) each time a run needs it and frees it after its last reader: its weights
+ * then sit in memory once, not also in the backend and, on wasm, in XNNPACK's packed copy of each
+ * dense and convolution weight (kept as long as the weight's tensor lives). Keeping only part of
+ * them measured worse (a ResNet-50-like graph, 97 MiB: 338 MB peak RSS keeping 32 MiB of them,
+ * 282 MB keeping 8 MiB, 246 MB keeping none).
+ */
+export function constCacheBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env.PARITY_CONST_CACHE_BYTES);
+  return env.PARITY_CONST_CACHE_BYTES !== undefined && Number.isFinite(v) && v >= 0 ? v : DEFAULT_CONST_CACHE_BYTES;
 }
 
 /** Keeps only the last iteration of every loop scope and drops the `@iterK` marks. */
@@ -224,6 +243,9 @@ export class Interpreter implements Runner {
   private readonly byName: Map<string, GraphNode>;
   private readonly order: GraphNode[];
   private readonly constCache = new Map<string, tf.Tensor>();
+  /** Whether constants stay on the backend between runs (constCacheBytes). */
+  private readonly keepConsts: boolean;
+  private readonly constCacheBudget: number;
   private readonly targetSet: Set<string>;
   private readonly plan: Step[];
   private readonly consumers = new Map<string, number>();
@@ -255,6 +277,7 @@ export class Interpreter implements Runner {
     this.depth = opts.depth ?? 0;
     this.loopActivations = opts.loopActivations ?? 'all';
     this.narrow = opts.narrowLog ?? new NarrowLog();
+    this.constCacheBudget = opts.constCacheBytes ?? constCacheBytes();
     this.narrowWarnings.push(...this.notes);
     this.warnings = this.narrowWarnings;
     this.byName = new Map(graph.nodes.map((n) => [n.name, n]));
@@ -278,6 +301,7 @@ export class Interpreter implements Runner {
     const sub: Graph = { ...graph, nodes: graph.nodes.filter((n) => needed.has(n.name)) };
     assertSupported(sub);
     this.order = topoOrder(graph.nodes, needed, this.source);
+    this.keepConsts = constBytes(this.order) <= this.constCacheBudget;
     // The run plan is computed once: input keys, producers and consumer counts per node.
     this.targetSet = new Set(this.targets);
     const targetsOf = new Map<string, string[]>();
@@ -512,7 +536,7 @@ export class Interpreter implements Runner {
     outs = outs.map((t) => (t && inputs.includes(t) ? share(t) : t));
     // What each output is in TF: its dtype, exact values where it has them, narrow integers wrapped.
     outs = settleOutputs(node, inputs, outs, this.narrow, false);
-    if (node.op === 'Const' && outs[0]) this.constCache.set(node.name, sameView(share(outs[0]), outs[0]));
+    if (node.op === 'Const' && outs[0] && this.keepConsts) this.constCache.set(node.name, sameView(share(outs[0]), outs[0]));
     return outs;
   }
 
@@ -537,7 +561,7 @@ export class Interpreter implements Runner {
   private async runSubgraph(key: string, make: () => Graph, feeds: Map<string, tf.Tensor>, scope: string): Promise<tf.Tensor[]> {
     let sub = this.subs.get(key);
     if (!sub) {
-      sub = new Interpreter(make(), { depth: this.depth + 1, narrowLog: this.narrow });
+      sub = new Interpreter(make(), { depth: this.depth + 1, narrowLog: this.narrow, constCacheBytes: this.constCacheBudget });
       this.subs.set(key, sub);
     }
     const wanted = sub.outputs();
@@ -608,6 +632,16 @@ export class Interpreter implements Runner {
 }
 
 const SWITCH_OPS = new Set(['Switch', 'RefSwitch']);
+
+/** Bytes the backend takes for the constants among `nodes` (tfjs holds every numeric type in 4 bytes). */
+function constBytes(nodes: readonly GraphNode[]): number {
+  let bytes = 0;
+  for (const n of nodes) {
+    const v = n.op === 'Const' ? n.attrs.value : undefined;
+    if (v?.type === 'tensor') bytes += numElements(v.value.shape) * (v.value.dtype.startsWith('complex') ? 8 : 4);
+  }
+  return bytes;
+}
 
 /**
  * Why `step` cannot run in this run (a dead input), or undefined: TF's executor rule. A node with
