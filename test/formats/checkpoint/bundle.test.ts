@@ -7,7 +7,7 @@ import type { HostTensor } from '../../../src/core/tensor.js';
 import { encodeTensorNameSlice, openBundle, resolveCheckpointPrefix } from '../../../src/formats/checkpoint/bundle.js';
 import { listCheckpointTensors } from '../../../src/formats/checkpoint/index.js';
 import { host } from '../../../src/graph/builder.js';
-import { buildTable, encodeEntry, encodeHeader, sliceKey, writeBundle } from '../../fixtures/bundle-writer.js';
+import { buildTable, encodeEntry, encodeHeader, sliceKey, writeBundle, writeBundleStreamed } from '../../fixtures/bundle-writer.js';
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -315,5 +315,29 @@ describe('openBundle errors', () => {
       ]),
     );
     expect(() => openBundle(prefix).read('w')).toThrow(/over the budget/);
+  });
+});
+
+// bench/big-variables.ts writes multi-GB bundles chunk by chunk: the same bytes as the whole-array writer.
+describe('the streaming bundle writer', () => {
+  it('writes, chunk by chunk, the bundle the whole-array writer writes', () => {
+    const values = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + seed) * (i + 1));
+    const a = values(3 * 5, 1);
+    const b = values(7, 2);
+    const d = tmp();
+    const streamed = writeBundleStreamed(join(d, 's', 'v'), [
+      { name: 'layer/kernel', shape: [3, 5], fill: (out, start) => out.set(a.subarray(start, start + out.length)) },
+      { name: 'layer/bias', shape: [7], fill: (out, start) => out.set(b.subarray(start, start + out.length)) },
+    ], { chunkElements: 4 });
+    const whole = writeBundle(join(d, 'w', 'v'), [
+      { name: 'layer/kernel', tensor: { dtype: 'float32', shape: [3, 5], data: a } },
+      { name: 'layer/bias', tensor: { dtype: 'float32', shape: [7], data: b } },
+    ]);
+    expect(streamed.bytes).toBe(4 * (15 + 7));
+    expect(readFileSync(streamed.data[0]!)).toEqual(readFileSync(whole.data[0]!));
+    expect(readFileSync(streamed.index)).toEqual(readFileSync(whole.index));
+    const bundle = openBundle(join(d, 's', 'v'));
+    expect(Array.from(bundle.read('layer/kernel').data as Float32Array)).toEqual(Array.from(a));
+    expect(bundle.read('layer/bias').shape).toEqual([7]);
   });
 });
