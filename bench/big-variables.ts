@@ -5,7 +5,8 @@
  * it needs little memory), then measures `parity run` on it against a bare `node` that reads the
  * data shard, each in a fresh process, printing time and peak RSS per weight byte.
  * The model is made here, by this code (into a temp folder, removed afterwards unless --keep). Run:
- *   npm run build && node dist/bench/big-variables.js [GB=2.5] [--keep]
+ *   npm run build && node dist/bench/big-variables.js [GB=2.5] [--compare] [--keep]
+ * (--compare adds `parity compare` of the model against itself: both models' weights in memory.)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -85,6 +86,7 @@ function measure(args: string[]): Measure {
 function main(): void {
   const gb = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 2.5);
   const keep = process.argv.includes('--keep');
+  const withCompare = process.argv.includes('--compare');
   const width = 8192;
   const layers = Math.max(1, Math.ceil((gb * 1e9) / (4 * width * width)));
   const d = mkdtempSync(join(tmpdir(), 'parity-bigvars-'));
@@ -103,12 +105,15 @@ function main(): void {
   for (let rep = 0; rep < 2; rep++) {
     rows.push(['bare node reading the data shard into memory', measure([reader, dataFile])]);
     rows.push(['parity run', measure([BIN, 'run', d])]);
+    // The model against itself: both in memory at once (its verdict is EQUIVALENT, exit 0).
+    if (withCompare) rows.push(['parity compare (the model against itself)', measure([BIN, 'compare', d, d])]);
   }
   console.log('| process | exit | wall | peak RSS | RSS / weight bytes | target |');
   console.log('|---|---|---|---|---|---|');
   for (const [label, m] of rows) {
-    const target = label === 'parity run' ? `<= ${(1.5 * weightMb + 200).toFixed(0)} MB` : '';
-    console.log(`| ${label} | ${m.status} | ${m.seconds.toFixed(2)} s | ${m.rssMb.toFixed(0)} MB | ${(m.rssMb / weightMb).toFixed(2)}x | ${target} |`);
+    const w = label.startsWith('parity compare') ? 2 * weightMb : weightMb;
+    const target = label === 'parity run' ? `<= ${(1.5 * w + 200).toFixed(0)} MB` : label.startsWith('parity compare') ? `<= ${(1.5 * w + 300).toFixed(0)} MB` : '';
+    console.log(`| ${label} | ${m.status} | ${m.seconds.toFixed(2)} s | ${m.rssMb.toFixed(0)} MB | ${(m.rssMb / w).toFixed(2)}x | ${target} |`);
   }
   for (const [label, m] of rows) if (m.status !== 0) console.log(`${label} exit ${m.status}: ${m.tail}`);
   const bare = Math.min(...rows.filter((r) => r[0].startsWith('bare')).map((r) => r[1].seconds));
