@@ -1,11 +1,12 @@
 import type { BackendName } from '../backend/index.js';
-import { initBackend } from '../backend/index.js';
+import { backendInfo, initBackend } from '../backend/index.js';
 import { readAlignmentFile } from '../compare/align/index.js';
 import { compareRunners } from '../compare/pipeline.js';
 import { MetricsPool } from '../compare/simd/pool.js';
 import { parseCheck } from '../compare/metrics.js';
 import type { Result, Tolerance } from '../compare/result.js';
 import { InputError } from '../core/errors.js';
+import { modelFileBytes } from '../formats/files.js';
 import { loadModel } from '../runners/index.js';
 import type { InputOptions } from './feeds.js';
 import { feedsMaker, inputOverrides } from './feeds.js';
@@ -96,7 +97,8 @@ export async function compare(original: string, candidate: string, options: Comp
   const checks = (o.checks ?? []).map(parseCheck);
   const map = o.map ? readAlignmentFile(o.map) : undefined;
   const progress = o.onProgress ?? (() => {});
-  await initBackend(o.backend ?? 'auto');
+  // The backend is chosen for the models' size (huge ones do not fit the wasm heap).
+  await initBackend(o.backend ?? 'auto', { modelBytes: modelFileBytes(original) + modelFileBytes(candidate) });
   // The metrics thread takes tens of milliseconds to start: start it while the models load.
   MetricsPool.get();
   const loop = o.loopActivations ? { loopActivations: o.loopActivations } : {};
@@ -134,6 +136,8 @@ export async function compare(original: string, candidate: string, options: Comp
       const [rh, ch] = await hashing;
       Object.assign(result.reference, rh);
       Object.assign(result.candidate, ch);
+      const note = backendInfo()?.note;
+      if (note) result.run.warnings = [note, ...(result.run.warnings ?? [])];
       return result;
     } finally {
       cand.runner.dispose();

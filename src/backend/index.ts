@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { requireBackend, tf } from './tf.js';
 import { withSharedHeap } from './shared-heap.js';
-import { ParityError, errorMessage } from '../core/errors.js';
+import { LimitError, ParityError, errorMessage } from '../core/errors.js';
 
 // Registered with tfjs-core as they load (see tf.ts for why not an import).
 requireBackend('@tensorflow/tfjs-backend-cpu');
@@ -18,7 +18,25 @@ export interface BackendInfo {
   /** Kernels that ran on cpu because the chosen backend lacks them (filled as they happen). */
   fallbackKernels: Set<string>;
   tfjsVersion: string;
+  /** Why the automatic choice skipped a backend it would otherwise take (said in run notes and Result warnings). */
+  note?: string;
 }
+
+/**
+ * The wasm backend's heap is a 32-bit WebAssembly memory (4 GiB at most), and XNNPACK keeps a
+ * packed copy of every dense and conv weight beside the weight itself; past this many bytes of
+ * model files the two no longer fit with the activations (a 2.4 GB SavedModel fails inside
+ * XNNPACK, and the kernel goes on with garbage). Such models run on cpu when the backend is
+ * chosen automatically and are refused on wasm when it is asked for.
+ */
+export const WASM_MODEL_BYTES_LIMIT = 1.5 * 2 ** 30;
+
+export interface BackendRequest {
+  /** Bytes of the model files this process will load (both models for a comparison). */
+  modelBytes?: number;
+}
+
+const gb = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
 
 let current: BackendInfo | undefined;
 
@@ -42,10 +60,21 @@ function tryLoadNode(): boolean {
   }
 }
 
-export async function initBackend(requested: BackendName | 'auto' = 'auto'): Promise<BackendInfo> {
+export async function initBackend(requested: BackendName | 'auto' = 'auto', request: BackendRequest = {}): Promise<BackendInfo> {
   silenceTfjs();
-  if (current && (requested === 'auto' || requested === current.name) && tf.getBackend() === current.name) return current;
-  const order: BackendName[] = requested === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [requested];
+  const bytes = request.modelBytes ?? 0;
+  const tooBigForWasm = bytes > WASM_MODEL_BYTES_LIMIT;
+  if (requested === 'wasm' && tooBigForWasm) {
+    throw new LimitError(
+      `the models' ${gb(bytes)} of files do not fit the wasm backend's 4 GB heap beside XNNPACK's packed copy of each weight: use --backend cpu (or install @tensorflow/tfjs-node)`,
+    );
+  }
+  // An automatic choice is redone when the size that decided it changed sides (a process that
+  // compares a huge model, then a small one, goes back to wasm).
+  const usable = (b: BackendInfo) =>
+    (requested === 'auto' || requested === b.name) && tf.getBackend() === b.name && !(requested === 'auto' && (b.name === 'wasm' ? tooBigForWasm : b.note !== undefined && !tooBigForWasm));
+  if (current && usable(current)) return current;
+  const order: BackendName[] = requested === 'auto' ? (['tensorflow', 'wasm', 'cpu'] as const).filter((b) => b !== 'wasm' || !tooBigForWasm) : [requested];
   const failures: string[] = [];
   for (const name of order) {
     if (name === 'tensorflow' && !tryLoadNode()) {
@@ -67,6 +96,9 @@ export async function initBackend(requested: BackendName | 'auto' = 'auto'): Pro
       }
       await tf.ready();
       current = { name, fallbackKernels: new Set(), tfjsVersion: tf.version_core };
+      if (tooBigForWasm && requested === 'auto' && name === 'cpu') {
+        current.note = `running on cpu: the models' ${gb(bytes)} of files do not fit the wasm backend's 4 GB heap beside XNNPACK's packed copy of each weight`;
+      }
       return current;
     } catch (e) {
       failures.push(`${name}: ${errorMessage(e)}`);

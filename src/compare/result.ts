@@ -152,7 +152,7 @@ export interface Result {
     failOn?: FailOn;
     /** What each pair's rtol multiplied: 'tensor' (max|ref|) or 'element' (each |ref|). */
     errorScale?: ErrorScale;
-    /** What the options given did not do (a per-tensor tolerance whose name no pair has), and what alignment did not trust (names the values contradicted: Alignment.warnings). */
+    /** What the options given did not do (a per-tensor tolerance whose name no pair has), and what alignment did not trust (names the values contradicted: Alignment.warnings), and why the automatic backend choice skipped wasm (BackendInfo.note). */
     warnings?: string[];
     startedAt: string;
     timings: { referenceMs: number; candidateMs: number; compareMs: number; ownErrorMs: number; totalMs: number };

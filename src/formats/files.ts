@@ -73,6 +73,19 @@ function checkpointFiles(path: string): string[] {
  */
 const manifestPaths = new Map<string, string[]>();
 
+/** Bytes of the files a model at `path` is read from (modelFiles); 0 for a path that names none. */
+export function modelFileBytes(path: string): number {
+  let n = 0;
+  for (const f of modelFiles(path)) {
+    try {
+      n += statSync(f).size;
+    } catch {
+      /* vanished between listing and stat: not counted */
+    }
+  }
+  return n;
+}
+
 /** A file's identity and version from its stat data: what caches of its contents are keyed by. */
 export function statKey(path: string, st: BigIntStats): string {
   return `${path}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;

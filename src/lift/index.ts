@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { initBackend } from '../backend/index.js';
 import { InputError, UnsupportedError } from '../core/errors.js';
 import type { Result } from '../compare/result.js';
+import { modelFileBytes } from '../formats/files.js';
 import { loadGraph } from '../formats/index.js';
 import { parseInputRef } from '../graph/ir.js';
 import { writeZip } from '../formats/zip.js';
@@ -106,7 +107,7 @@ function checkOutputs(graph: { nodes: { name: string }[]; source: { path: string
 
 export async function lift(original: string, opts: LiftOptions): Promise<LiftResult> {
   const t0 = performance.now();
-  await initBackend('auto');
+  await initBackend('auto', { modelBytes: modelFileBytes(original) });
   const graph = await loadGraph(original, opts.signature ? { signature: opts.signature } : {});
   const outputs = (opts.outputs?.length ? opts.outputs : graph.outputs).map(stripPort);
   checkOutputs(graph, outputs);

@@ -7,6 +7,7 @@ import { hostToTf, tfToHost } from '../../backend/convert.js';
 import { InputError } from '../../core/errors.js';
 import type { HostTensor } from '../../core/tensor.js';
 import { writeNpzFile } from '../../inputs/npz.js';
+import { modelFileBytes } from '../../formats/files.js';
 import { loadModel } from '../../runners/index.js';
 import { action } from '../command.js';
 import type { RunFlags } from '../options.js';
@@ -39,12 +40,13 @@ export function register(program: Command): Command {
 }
 
 async function run(path: string, values: Flags): Promise<number> {
-  const backend = (await initBackend(values.backend ?? 'auto')).name;
+  const info = await initBackend(values.backend ?? 'auto', { modelBytes: modelFileBytes(path) });
+  const backend = info.name;
   const { seed, outputs, loopActivations } = values;
   const model = await loadModel(path, { signature: values.signature, outputs, feeds: inputOverrides(inputOptionsOf(values)), ...(loopActivations ? { loopActivations } : {}) });
   const runner = model.runner;
   const log = progress(values);
-  for (const n of model.graph?.notes ?? []) log(`note: ${n}`);
+  for (const n of [...(info.note ? [info.note] : []), ...(model.graph?.notes ?? [])]) log(`note: ${n}`);
   try {
     const record = values.record;
     const { feeds, warnings } = feedsMaker(inputOptionsOf(values), runner.inputs(), model.graph, runner.inputHints?.())(0, seed);

@@ -9,6 +9,7 @@ import { checkTensorBudget, numElements, shapeToString } from '../../core/tensor
 import { tfType } from '../../proto/index.js';
 import { bfloat16ToFloat, dtypeFromEnum, halfToFloat, toNum } from '../tensor-proto.js';
 import { crc32cExtend, maskCrc, unmaskCrc } from './crc32c.js';
+import { Checksums } from './checksums.js';
 import { keyForMessage, readTable } from './table.js';
 
 /**
@@ -63,6 +64,11 @@ export interface Bundle {
   readSlice(name: string, slice: SliceExtent[]): HostTensor;
   /** Path of a data shard. */
   dataFile(shardId: number): string;
+  /**
+   * Waits for the checksums of the big tensors read so far (checked on a thread while reading
+   * goes on: see checksums.ts); throws the first that failed. Loaders await it before any value is used.
+   */
+  settle(): Promise<void>;
 }
 
 const HEADER_KEY = '';
@@ -171,6 +177,7 @@ class BundleReader implements Bundle {
   readonly numShards: number;
   private readonly entries = new Map<string, Entry>();
   private readonly order: string[] = [];
+  private readonly checksums = new Checksums();
 
   constructor(readonly prefix: string, readonly indexFile: string) {
     const file = indexFile;
@@ -230,6 +237,10 @@ class BundleReader implements Bundle {
       // Slice entries (keys from EncodeTensorNameSlice start with a 0 byte) belong to their variable.
       if (key[0] !== 0) this.order.push(k);
     }
+  }
+
+  settle(): Promise<void> {
+    return this.checksums.settle();
   }
 
   dataFile(shardId: number): string {
@@ -335,10 +346,15 @@ class BundleReader implements Bundle {
     const n = numElements(e.shape);
     const bytes = readRange(path, e.offset, e.size, varName, this.indexFile);
     if (dtype === 'string') return { dtype, shape: e.shape, data: decodeStrings(bytes, n, e, varName, path) };
-    if (e.size > 0 && maskCrc(crc32cExtend(0, bytes)) !== e.crc32c) {
-      throw new FormatError(
-        `${path}: data of tensor '${varName}' fails its checksum (crc32c ${maskCrc(crc32cExtend(0, bytes)).toString(16)} (masked), the index ${this.indexFile} says ${e.crc32c.toString(16)}); the data file is corrupt or belongs to another checkpoint`,
-        { file: path, node: varName },
+    if (e.size > 0) {
+      this.checksums.check(
+        bytes,
+        e.crc32c,
+        (got) =>
+          new FormatError(
+            `${path}: data of tensor '${varName}' fails its checksum (crc32c ${got.toString(16)} (masked), the index ${this.indexFile} says ${e.crc32c.toString(16)}); the data file is corrupt or belongs to another checkpoint`,
+            { file: path, node: varName },
+          ),
       );
     }
     return { dtype, shape: e.shape, data: typedFromBytes(dtype, bytes, n) };
@@ -418,8 +434,9 @@ function readRange(path: string, offset: number, size: number, varName: string, 
         { file: path, node: varName },
       );
     }
-    // A fresh ArrayBuffer per tensor: aligned for typed-array views, nothing shared with a pool.
-    const out = new Uint8Array(size);
+    // A fresh buffer per tensor: aligned for typed-array views, nothing shared with a pool; big
+    // ones in shared memory, so that their checksum is computed on a thread (checksums.ts).
+    const out = new Uint8Array(Checksums.wantsShared(size) ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
     let done = 0;
     while (done < size) {
       const got = readSync(fd, out, done, Math.min(size - done, 1 << 30), offset + done);

@@ -4,7 +4,8 @@
  * CRCs of data that itself contains CRCs degenerate (tsl/lib/hash/crc32c.h).
  */
 
-const TABLES: Uint32Array[] = (() => {
+/** The slicing-by-8 tables (a function, so that the checksum thread builds its own: see checksums.ts). */
+export function crc32cTables(): Uint32Array[] {
   // Slicing-by-8: large checkpoint shards are checksummed end to end, so the byte-at-a-time
   // loop would dominate reading time.
   const t: Uint32Array[] = Array.from({ length: 8 }, () => new Uint32Array(256));
@@ -17,7 +18,9 @@ const TABLES: Uint32Array[] = (() => {
     for (let s = 1; s < 8; s++) t[s]![i] = (t[s - 1]![i]! >>> 8) ^ t[0]![t[s - 1]![i]! & 0xff]!;
   }
   return t;
-})();
+}
+
+const TABLES: Uint32Array[] = crc32cTables();
 
 /** crc32c of `bytes`, continuing from `crc` (0 for a fresh checksum), like crc32c::Extend. */
 export function crc32cExtend(crc: number, bytes: Uint8Array): number {

@@ -47,6 +47,7 @@ export async function loadCheckpointGraph(path: string, opts: { describe?: boole
       else requireNoVariables(g, needed, prefix + '.index');
     },
   });
+  await bundle?.settle();
   if (note) (graph.notes ??= []).unshift(note);
   return graph;
 }

@@ -86,7 +86,7 @@ export async function loadSavedModelGraph(dir: string, opts: SavedModelOptions =
   const mg = chooseMetaGraph(sm, opts.tags, file);
   const prefix = join(dir, 'variables', 'variables');
   const bundle = existsSync(prefix + '.index') ? openBundle(prefix) : null;
-  return graphFromMetaGraph(mg, { path: file, format: 'saved-model' }, bundle, {
+  const graph = graphFromMetaGraph(mg, { path: file, format: 'saved-model' }, bundle, {
     signature: opts.signature ?? 'serving_default',
     ...(opts.describe ? { describe: true } : {}),
     resolveVariables: (graph, needed) => {
@@ -105,6 +105,8 @@ export async function loadSavedModelGraph(dir: string, opts: SavedModelOptions =
       resolveTf1Variables(graph, bundle, needed, { ...(restoreOp ? { restoreOp } : {}), extra: byHandle, byVariableName });
     },
   });
+  await bundle?.settle();
+  return graph;
 }
 
 /** Every signature of the chosen MetaGraphDef, for `parity inspect`. */

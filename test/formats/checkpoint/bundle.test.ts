@@ -6,8 +6,13 @@ import { FormatError } from '../../../src/core/errors.js';
 import type { HostTensor } from '../../../src/core/tensor.js';
 import { encodeTensorNameSlice, openBundle, resolveCheckpointPrefix } from '../../../src/formats/checkpoint/bundle.js';
 import { listCheckpointTensors } from '../../../src/formats/checkpoint/index.js';
+import { THREAD_BYTES } from '../../../src/formats/checkpoint/checksums.js';
+import { loadSavedModelGraph } from '../../../src/formats/checkpoint/savedmodel.js';
+import { A } from '../../../src/graph/attrs.js';
+import { GraphBuilder } from '../../../src/graph/builder.js';
+import { metaGraphBytes, savedModelBytes } from '../../fixtures/savedmodel-writer.js';
 import { host } from '../../../src/graph/builder.js';
-import { buildTable, encodeEntry, encodeHeader, sliceKey, writeBundle } from '../../fixtures/bundle-writer.js';
+import { buildTable, encodeEntry, encodeHeader, sliceKey, writeBundle, writeBundleStreamed } from '../../fixtures/bundle-writer.js';
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -315,5 +320,68 @@ describe('openBundle errors', () => {
       ]),
     );
     expect(() => openBundle(prefix).read('w')).toThrow(/over the budget/);
+  });
+});
+
+// bench/big-variables.ts writes multi-GB bundles chunk by chunk: the same bytes as the whole-array writer.
+describe('the streaming bundle writer', () => {
+  it('writes, chunk by chunk, the bundle the whole-array writer writes', () => {
+    const values = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + seed) * (i + 1));
+    const a = values(3 * 5, 1);
+    const b = values(7, 2);
+    const d = tmp();
+    const streamed = writeBundleStreamed(join(d, 's', 'v'), [
+      { name: 'layer/kernel', shape: [3, 5], fill: (out, start) => out.set(a.subarray(start, start + out.length)) },
+      { name: 'layer/bias', shape: [7], fill: (out, start) => out.set(b.subarray(start, start + out.length)) },
+    ], { chunkElements: 4 });
+    const whole = writeBundle(join(d, 'w', 'v'), [
+      { name: 'layer/kernel', tensor: { dtype: 'float32', shape: [3, 5], data: a } },
+      { name: 'layer/bias', tensor: { dtype: 'float32', shape: [7], data: b } },
+    ]);
+    expect(streamed.bytes).toBe(4 * (15 + 7));
+    expect(readFileSync(streamed.data[0]!)).toEqual(readFileSync(whole.data[0]!));
+    expect(readFileSync(streamed.index)).toEqual(readFileSync(whole.index));
+    const bundle = openBundle(join(d, 's', 'v'));
+    expect(Array.from(bundle.read('layer/kernel').data as Float32Array)).toEqual(Array.from(a));
+    expect(bundle.read('layer/bias').shape).toEqual([7]);
+  });
+});
+
+// Tensors of 8 MB and more are checked on a thread while reading goes on (checksums.ts); a
+// loader settles the checks before any value is used, with the same one-line error.
+describe('checksums of big tensors', () => {
+  const n = THREAD_BYTES / 4 + 3;
+  const fill = (out: Float32Array, start: number) => {
+    for (let i = 0; i < out.length; i++) out[i] = ((start + i) % 1000) / 1000 - 0.5;
+  };
+  function bigSavedModel(): { dir: string; data: string } {
+    const dir = tmp();
+    const g = new GraphBuilder();
+    const x = g.placeholder('x', 'float32', [1, n]);
+    g.op('VariableV2', 'w', [], { dtype: A.dtype('float32'), shape: A.shape([1, n]), container: A.str(''), shared_name: A.str('') });
+    g.op('Mul', 'y', [x, 'w'], { T: A.dtype('float32') });
+    const info = (name: string) => ({ name, dtype: 1, tensor_shape: { dim: [{ size: 1 }, { size: n }] } });
+    writeFileSync(join(dir, 'saved_model.pb'), savedModelBytes([metaGraphBytes(g.build(['y']), { meta_info_def: { tags: ['serve'] }, signature_def: { serving_default: { inputs: { x: info('x:0') }, outputs: { y: info('y:0') } } } })]));
+    const { data } = writeBundleStreamed(join(dir, 'variables', 'variables'), [{ name: 'w', shape: [1, n], fill }], { chunkElements: 1 << 20 });
+    return { dir, data: data[0]! };
+  }
+
+  it('reads a big tensor whose checksum is checked on the thread', async () => {
+    const { dir } = bigSavedModel();
+    const graph = await loadSavedModelGraph(dir);
+    const w = graph.nodes.find((m) => m.name === 'w')!;
+    expect(w.op).toBe('Const');
+    const value = w.attrs.value as { type: 'tensor'; value: HostTensor };
+    const data = value.value.data as Float32Array;
+    expect(data.length).toBe(n);
+    expect([data[0], data[999], data[1000], data[n - 1]]).toEqual([-0.5, Math.fround(0.499), -0.5, Math.fround(((n - 1) % 1000) / 1000 - 0.5)]);
+  });
+
+  it('a big tensor whose data is corrupt fails the load in one line naming the file and tensor', async () => {
+    const { dir, data } = bigSavedModel();
+    const bytes = readFileSync(data);
+    bytes[THREAD_BYTES - 7] ^= 0x40;
+    writeFileSync(data, bytes);
+    await expect(loadSavedModelGraph(dir)).rejects.toThrow(/variables\.data-00000-of-00001: data of tensor 'w' fails its checksum \(crc32c [0-9a-f]+ \(masked\), the index .*variables\.index says [0-9a-f]+\); the data file is corrupt/);
   });
 });
