@@ -78,6 +78,9 @@ export interface SuiteOptions {
   memoryBudgetMb?: number;
   /** Start each case's process before the case (default true); false: a fresh start per case. */
   warm?: boolean;
+  /** Tuning, for bench/suite.ts: processes kept started ahead (default 1); warm-up comparisons in them (default true). */
+  spares?: number;
+  warmup?: boolean;
 }
 
 /**
@@ -160,7 +163,7 @@ function lastLine(s: string): string {
   return (err ?? lines[lines.length - 1] ?? '').slice(0, 500);
 }
 
-async function runCase(spec: CaseSpec, root: string, opts: SuiteOptions, pool: WorkerPool, more: boolean): Promise<CaseOutcome> {
+async function runCase(spec: CaseSpec, root: string, opts: SuiteOptions, pool: WorkerPool, more: number): Promise<CaseOutcome> {
   const rel = relative(root, spec.file) || basename(spec.file);
   const dirName = rel.replace(/\.ya?ml$/i, '').replace(/[^A-Za-z0-9._-]+/g, '_');
   const out = join(opts.out, 'cases', dirName);
@@ -236,7 +239,14 @@ export async function runSuite(suitePath: string, opts: SuiteOptions): Promise<S
   };
   const jobs = Math.max(1, opts.jobs ?? availableParallelism());
   const budgetMb = opts.memoryBudgetMb ?? Math.floor((totalmem() / 2 ** 20) * 0.8);
-  const pool = new WorkerPool({ ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.memoryMb ? { memoryMb: opts.memoryMb } : {}), warm: opts.warm !== false, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const pool = new WorkerPool({
+    ...(opts.backend ? { backend: opts.backend } : {}),
+    ...(opts.memoryMb ? { memoryMb: opts.memoryMb } : {}),
+    warm: opts.warm !== false,
+    ...(opts.spares !== undefined ? { spares: opts.spares } : {}),
+    ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
   let started = 0;
   try {
     await schedule(
@@ -255,7 +265,7 @@ export async function runSuite(suitePath: string, opts: SuiteOptions): Promise<S
           needMb: caseMemoryMb(spec, opts.memoryMb),
           run: async () => {
             if (started++ === 0 || opts.progress === 'bar') progressLine(opts, reported, selected.length, undefined, spec.name);
-            done[i] = await runCase(spec, rootDir, opts, pool, i + 1 < selected.length);
+            done[i] = await runCase(spec, rootDir, opts, pool, selected.length - i - 1);
             report();
           },
         };
@@ -265,7 +275,7 @@ export async function runSuite(suitePath: string, opts: SuiteOptions): Promise<S
     // Past an interrupt, what did finish is still reported.
     report(true);
   } finally {
-    pool.close();
+    await pool.close();
   }
   const outcomes = done.filter((o): o is CaseOutcome => o !== undefined);
   const interrupted = outcomes.some((o) => o.status === 'interrupted') || (opts.signal?.aborted ?? false);
