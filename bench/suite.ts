@@ -47,6 +47,8 @@ interface Config {
   label: string;
   jobs: number;
   opts: Pick<SuiteOptions, 'warm' | 'warmup' | 'spares'>;
+  /** Environment of the case processes (the engine's switches, src/compare/engine.ts). */
+  env?: Record<string, string>;
 }
 
 interface Row {
@@ -65,13 +67,18 @@ const configs: Config[] = [
   { label: '--jobs 1, warm with warm-up, 2 started ahead', jobs: 1, opts: { warm: true, spares: 2 } },
   { label: '--jobs 2, warm processes, no warm-up (before)', jobs: 2, opts: { warm: true, warmup: false } },
   { label: '--jobs 2, warm processes with warm-up', jobs: 2, opts: { warm: true } },
+  { label: '--jobs 2, warm-up, metric pass on the main thread', jobs: 2, opts: { warm: true }, env: { PARITY_METRICS_THREAD: '0' } },
 ];
 
 async function time(c: Config, round: number): Promise<Row> {
+  const saved = Object.fromEntries(Object.keys(c.env ?? {}).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, c.env);
   const cpu0 = childrenCpuS();
   const t0 = performance.now();
   const r: SuiteResult = await runSuite(join(d, 'suite'), { out: join(d, `out-${round}-${configs.indexOf(c)}`), progress: 'none', jobs: c.jobs, ...c.opts });
   const wallS = (performance.now() - t0) / 1000;
+  for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
+  else process.env[k] = v;
   if (r.counts.pass !== N) throw new Error(`${c.label}: ${r.counts.pass} of ${N} cases passed`);
   const compareS = r.cases.reduce((s, o) => s + (o.compareMs ?? 0), 0) / 1000 / N;
   return { wallS, perCaseS: wallS / N, compareS, overheadS: (wallS * c.jobs) / N - compareS, cpuS: (childrenCpuS() - cpu0) / N };
@@ -96,4 +103,4 @@ for (const [k, c] of configs.entries()) {
 }
 // Ratios within each round (the same load), then their median and spread.
 const ratio = (a: number, b: number) => cell(rows[a]!.map((r, i) => r.wallS / rows[b]![i]!.wallS), 2, 'x');
-console.log(`wall, same round: warm-up/no warm-up at --jobs 1 ${ratio(2, 1)}; warm-up/cold at --jobs 1 ${ratio(2, 0)}; 2 ahead/1 ahead ${ratio(3, 2)}; --jobs 2/--jobs 1 with warm-up ${ratio(5, 2)}; target overhead <= 0.30 s per case`);
+console.log(`wall, same round: warm-up/no warm-up at --jobs 1 ${ratio(2, 1)}; warm-up/cold at --jobs 1 ${ratio(2, 0)}; 2 ahead/1 ahead ${ratio(3, 2)}; --jobs 2/--jobs 1 with warm-up ${ratio(5, 2)}; --jobs 2 without/with the metrics thread ${ratio(6, 5)}; target overhead <= 0.30 s per case`);

@@ -10,7 +10,7 @@ import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rmSync } from 'node:fs';
-import { writeWarmupModels } from './warmup.js';
+import { caseKinds, writeWarmupModels } from './warmup.js';
 import type { CaseMessage, WarmupMessage, WorkerMessage } from './worker.js';
 
 /** How one case's process ended. */
@@ -51,8 +51,8 @@ class Worker {
   private done?: Extract<WorkerMessage, { type: 'done' }>;
   private given = false;
 
-  /** `models`: the warm-up folder, sent to the worker when it is written unless its case came first. */
-  constructor(opts: PoolOptions, models?: Promise<string | undefined>) {
+  /** `ahead`: what to load and warm up on while it waits, sent once known unless its case came first. */
+  constructor(opts: PoolOptions, ahead?: Promise<WarmupMessage>) {
     const w = workerPath();
     const execArgv = [...w.execArgv, ...(opts.memoryMb ? [`--max-old-space-size=${opts.memoryMb}`] : [])];
     this.child = fork(w.path, opts.backend ? [opts.backend] : [], { execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
@@ -66,10 +66,8 @@ class Worker {
       this.stderr += String(e);
     });
     this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
-    void models?.then((dir) => {
-      if (!dir || this.given || !this.child.connected) return;
-      const msg: WarmupMessage = { type: 'warmup', dir };
-      this.child.send(msg, (e) => e && (this.stderr += String(e)));
+    void ahead?.then((msg) => {
+      if (!this.given && this.child.connected) this.child.send(msg, (e) => e && (this.stderr += String(e)));
     });
   }
 
@@ -103,7 +101,15 @@ class Worker {
   }
 }
 
-/** Hands out worker processes, keeping `spares` started ahead when warm. */
+/** The models of a case, as far as the pool needs them (to tell a worker what its case will load). */
+export type CaseModels = { original: string; candidate: string };
+
+/**
+ * Hands out worker processes, keeping `spares` started ahead when warm. Cases start in the order
+ * run() is called and take the spares in the order they were started, so the pool knows which
+ * case each spare will get and tells it the kinds of model to load and warm up on (a guess that
+ * is only ever slower when wrong, e.g. when a case is left out).
+ */
 export class WorkerPool {
   private readonly spares: Worker[] = [];
   private closed = false;
@@ -115,13 +121,20 @@ export class WorkerPool {
     if (opts.warm !== false && opts.warmup !== false) this.models = writeWarmupModels().catch(() => undefined);
   }
 
-  /** Runs one case in a process of its own; `more`: how many cases are still to start after it. */
-  async run(file: string, out: string, timeoutSec: number, more: number): Promise<ChildOutcome> {
+  /** Runs one case in a process of its own; `next`: the cases to start after it, in order (the first `spares` at least). */
+  async run(file: string, out: string, timeoutSec: number, next: readonly CaseModels[]): Promise<ChildOutcome> {
     const worker = this.spares.shift() ?? new Worker(this.opts);
     // The next cases' processes start now, while this one runs.
-    const want = this.opts.warm === false || this.closed ? 0 : Math.min(more, Math.max(1, this.opts.spares ?? 1));
-    while (this.spares.length < want) this.spares.push(new Worker(this.opts, this.models));
+    const want = this.opts.warm === false || this.closed ? 0 : Math.min(next.length, Math.max(1, this.opts.spares ?? 1));
+    while (this.spares.length < want) this.spares.push(new Worker(this.opts, this.ahead(next[this.spares.length]!)));
     return worker.run(file, out, timeoutSec, this.opts.signal);
+  }
+
+  /** What a worker started for `models` loads and compares while it waits. */
+  private async ahead(models: CaseModels): Promise<WarmupMessage> {
+    const kinds = caseKinds(models);
+    const dir = await this.models;
+    return { type: 'warmup', ...(dir ? { dir } : {}), ...(kinds ? { kinds } : {}) };
   }
 
   /** Ends the spares and removes the warm-up models; no more workers are started. */

@@ -1,8 +1,9 @@
 /**
  * Runs one case in its own process, so a crash, a hang or running out of memory costs that
  * case only. The suite starts it before it has a case for it ("warm"): it loads tf-parity and
- * initialises the backend; given a `warmup` folder, it compares the models there (warmup.ts)
- * until its case comes; it says `ready` over IPC, then receives one case, runs it, writes
+ * initialises the backend; told (a `warmup` message) which kinds of model its case will use, it
+ * loads their runners and compares warmup.ts's models of those kinds until its case comes; it
+ * says `ready` over IPC, then receives one case, runs it, writes
  * OUT_DIR/result.json (+ report.html, junit.xml), reports its timings and exits: 0 done,
  * 2 the case's own input error (one line on stderr), 3 anything else.
  *
@@ -12,6 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { BackendName } from '../src/backend/index.js';
+import type { ModelKind } from '../src/runners/index.js';
 
 /** What the suite sends a ready worker. */
 export interface CaseMessage {
@@ -20,10 +22,15 @@ export interface CaseMessage {
   out: string;
 }
 
-/** What the suite sends a worker that may warm up before its case: the folder of warmup.ts's models. */
+/**
+ * What the suite sends a worker started ahead of its case: the kinds of model that case will
+ * likely use (whose runners to load; all when not given) and the folder of warmup.ts's models
+ * (none: no warm-up comparisons).
+ */
 export interface WarmupMessage {
   type: 'warmup';
-  dir: string;
+  dir?: string;
+  kinds?: ModelKind[];
 }
 
 /** What a worker reports, in milliseconds since its process started (warmups: comparisons run while waiting). */
@@ -41,8 +48,8 @@ async function load(backend: string | undefined) {
     import('./case.js'),
     import('../src/runners/index.js'),
   ]);
-  await Promise.all([initBackend((backend as BackendName | undefined) ?? 'auto'), preloadRunners()]);
-  return { compare, reports, cases, backendInfo };
+  await initBackend((backend as BackendName | undefined) ?? 'auto');
+  return { compare, reports, cases, backendInfo, preloadRunners };
 }
 
 async function runCase(msg: CaseMessage, backend: string | undefined, loaded: Awaited<ReturnType<typeof load>>): Promise<number> {
@@ -85,12 +92,16 @@ async function main(): Promise<number> {
     }),
   );
   const loaded = await load(backend);
-  // A warm worker waits for its case, or for the warm-up folder to compare meanwhile.
+  // A warm worker waits for its case, or for what to load and compare meanwhile.
   if (!caseMsg && !warmup) await new Promise<void>((resolve) => (wake = resolve));
   let warmups = 0;
   if (warmup && !caseMsg) {
-    const { warmUp } = await import('./warmup.js');
-    warmups = await warmUp(warmup.dir, loaded, () => caseMsg !== undefined, backend as BackendName | undefined);
+    // What the case's runners load on first use, then comparisons of the same kinds.
+    await loaded.preloadRunners(warmup.kinds);
+    if (warmup.dir && !caseMsg) {
+      const { warmUp } = await import('./warmup.js');
+      warmups = await warmUp(warmup.dir, loaded, () => caseMsg !== undefined, { ...(backend ? { backend: backend as BackendName } : {}), ...(warmup.kinds ? { kinds: warmup.kinds } : {}) });
+    }
   }
   await send({ type: 'ready', loadedMs: performance.now(), warmups });
   return runCase(await arrived, backend, loaded);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateCaseModels } from '../../cases/gen/generate.js';
 import { runSuite } from '../../harness/suite.js';
-import { warmUp, writeWarmupModels } from '../../harness/warmup.js';
+import { caseKinds, warmUp, warmupCandidates, writeWarmupModels } from '../../harness/warmup.js';
 import { compare } from '../../src/api/compare.js';
 import { backendInfo } from '../../src/backend/index.js';
 import * as reports from '../../src/report/index.js';
@@ -77,6 +77,13 @@ describe('warm workers isolate cases', () => {
     const before = [await run('cnn-buggy.keras'), await run('cnn.onnx')];
     const models = await writeWarmupModels();
     try {
+      // A worker told its case compares a frozen graph with a Keras file warms up on those two kinds.
+      const kinds = caseKinds({ original: join(d, 'models', 'cnn.pb'), candidate: join(d, 'models', 'cnn.keras') });
+      expect(kinds).toEqual(['graph', 'keras']);
+      expect(warmupCandidates(kinds)).toEqual(['cnn.keras']);
+      expect(warmupCandidates(['graph', 'graph'])).toEqual(['cnn-tfjs/model.json']);
+      expect(caseKinds({ original: join(d, 'nope.pb'), candidate: join(d, 'models', 'cnn.onnx') })).toBeUndefined();
+      expect(await warmUp(models, { compare, reports, backendInfo }, () => false, { kinds: ['onnx'] })).toBe(1);
       expect(await warmUp(models, { compare, reports, backendInfo }, () => false)).toBe(3);
       // Stopped once the case has come: no comparison at all.
       expect(await warmUp(models, { compare, reports, backendInfo }, () => true)).toBe(0);
