@@ -1,14 +1,17 @@
 /**
  * Worker processes for a suite: one process per case (a crash, a hang or running out of memory
  * costs that case only), started ahead of the case that will use it ("warm"), so that process
- * start, module load and backend initialisation overlap the case before it instead of adding to
- * every case's time.
+ * start, module load, backend initialisation and a warm-up comparison (warmup.ts: what a
+ * process's first comparison pays beyond the comparison) overlap the cases before it instead of
+ * adding to every case's time.
  */
 import type { ChildProcess } from 'node:child_process';
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CaseMessage, WorkerMessage } from './worker.js';
+import { rmSync } from 'node:fs';
+import { caseKinds, writeWarmupModels } from './warmup.js';
+import type { CaseMessage, WarmupMessage, WorkerMessage } from './worker.js';
 
 /** How one case's process ended. */
 export interface ChildOutcome {
@@ -27,6 +30,10 @@ export interface PoolOptions {
   memoryMb?: number;
   /** Start the next worker before a case needs it (default true). */
   warm?: boolean;
+  /** Workers kept started ahead when warm (default 1). */
+  spares?: number;
+  /** Warm workers run warm-up comparisons while they wait (default true). */
+  warmup?: boolean;
   signal?: AbortSignal;
 }
 
@@ -42,8 +49,10 @@ class Worker {
   private stderr = '';
   private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private done?: Extract<WorkerMessage, { type: 'done' }>;
+  private given = false;
 
-  constructor(opts: PoolOptions) {
+  /** `ahead`: what to load and warm up on while it waits, sent once known unless its case came first. */
+  constructor(opts: PoolOptions, ahead?: Promise<WarmupMessage>) {
     const w = workerPath();
     const execArgv = [...w.execArgv, ...(opts.memoryMb ? [`--max-old-space-size=${opts.memoryMb}`] : [])];
     this.child = fork(w.path, opts.backend ? [opts.backend] : [], { execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
@@ -57,6 +66,9 @@ class Worker {
       this.stderr += String(e);
     });
     this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
+    void ahead?.then((msg) => {
+      if (!this.given && this.child.connected) this.child.send(msg, (e) => e && (this.stderr += String(e)));
+    });
   }
 
   /** Gives the worker its case and waits for its process to end (or the timeout, or an abort). */
@@ -74,6 +86,7 @@ class Worker {
     if (signal?.aborted) onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
     const msg: CaseMessage = { type: 'case', file, out };
+    this.given = true;
     // A worker that died while it warmed up has no channel: its exit says why.
     if (this.child.connected) this.child.send(msg, (e) => e && (this.stderr += String(e)));
     const { code, signal: sig } = await this.exited;
@@ -88,26 +101,47 @@ class Worker {
   }
 }
 
-/** Hands out worker processes, keeping one started ahead when warm. */
+/** The models of a case, as far as the pool needs them (to tell a worker what its case will load). */
+export type CaseModels = { original: string; candidate: string };
+
+/**
+ * Hands out worker processes, keeping `spares` started ahead when warm. Cases start in the order
+ * run() is called and take the spares in the order they were started, so the pool knows which
+ * case each spare will get and tells it the kinds of model to load and warm up on (a guess that
+ * is only ever slower when wrong, e.g. when a case is left out).
+ */
 export class WorkerPool {
-  private spare?: Worker;
+  private readonly spares: Worker[] = [];
   private closed = false;
+  /** The warm-up models' folder, written once for all the pool's workers. */
+  private readonly models?: Promise<string | undefined>;
 
-  constructor(private readonly opts: PoolOptions) {}
+  constructor(private readonly opts: PoolOptions) {
+    // Written in this process while the first worker loads; without them workers still run, cold.
+    if (opts.warm !== false && opts.warmup !== false) this.models = writeWarmupModels().catch(() => undefined);
+  }
 
-  /** Runs one case in a process of its own; `more`: another case will follow. */
-  async run(file: string, out: string, timeoutSec: number, more: boolean): Promise<ChildOutcome> {
-    const worker = this.spare ?? new Worker(this.opts);
-    this.spare = undefined;
-    // The next case's process starts now, while this one runs.
-    if (more && this.opts.warm !== false && !this.closed) this.spare = new Worker(this.opts);
+  /** Runs one case in a process of its own; `next`: the cases to start after it, in order (the first `spares` at least). */
+  async run(file: string, out: string, timeoutSec: number, next: readonly CaseModels[]): Promise<ChildOutcome> {
+    const worker = this.spares.shift() ?? new Worker(this.opts);
+    // The next cases' processes start now, while this one runs.
+    const want = this.opts.warm === false || this.closed ? 0 : Math.min(next.length, Math.max(1, this.opts.spares ?? 1));
+    while (this.spares.length < want) this.spares.push(new Worker(this.opts, this.ahead(next[this.spares.length]!)));
     return worker.run(file, out, timeoutSec, this.opts.signal);
   }
 
-  /** Ends the spare; no more are started. */
-  close(): void {
+  /** What a worker started for `models` loads and compares while it waits. */
+  private async ahead(models: CaseModels): Promise<WarmupMessage> {
+    const kinds = caseKinds(models);
+    const dir = await this.models;
+    return { type: 'warmup', ...(dir ? { dir } : {}), ...(kinds ? { kinds } : {}) };
+  }
+
+  /** Ends the spares and removes the warm-up models; no more workers are started. */
+  async close(): Promise<void> {
     this.closed = true;
-    this.spare?.kill();
-    this.spare = undefined;
+    for (const w of this.spares.splice(0)) w.kill();
+    const dir = await this.models;
+    if (dir) rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -11,6 +11,7 @@ import { findCases, readCase } from './case.js';
 import type { HistoryEntry, Trend } from './history.js';
 import { appendHistory, readHistory, trendFor } from './history.js';
 import { reviveNonFinite, stringifyFinite } from './json.js';
+import type { CaseModels } from './pool.js';
 import { WorkerPool } from './pool.js';
 import { caseMemoryMb } from './budget.js';
 import { schedule } from './schedule.js';
@@ -78,6 +79,9 @@ export interface SuiteOptions {
   memoryBudgetMb?: number;
   /** Start each case's process before the case (default true); false: a fresh start per case. */
   warm?: boolean;
+  /** Tuning, for bench/suite.ts: processes kept started ahead (default 1); warm-up comparisons in them (default true). */
+  spares?: number;
+  warmup?: boolean;
 }
 
 /**
@@ -160,13 +164,13 @@ function lastLine(s: string): string {
   return (err ?? lines[lines.length - 1] ?? '').slice(0, 500);
 }
 
-async function runCase(spec: CaseSpec, root: string, opts: SuiteOptions, pool: WorkerPool, more: boolean): Promise<CaseOutcome> {
+async function runCase(spec: CaseSpec, root: string, opts: SuiteOptions, pool: WorkerPool, next: readonly CaseModels[]): Promise<CaseOutcome> {
   const rel = relative(root, spec.file) || basename(spec.file);
   const dirName = rel.replace(/\.ya?ml$/i, '').replace(/[^A-Za-z0-9._-]+/g, '_');
   const out = join(opts.out, 'cases', dirName);
   mkdirSync(out, { recursive: true });
   const t0 = performance.now();
-  const res = await pool.run(spec.file, out, opts.timeoutSec ?? spec.timeoutSec, more);
+  const res = await pool.run(spec.file, out, opts.timeoutSec ?? spec.timeoutSec, next);
   const durationMs = performance.now() - t0;
   const base = { name: spec.name, file: rel, expected: spec.expect, durationMs, ...(res.compareMs !== undefined ? { compareMs: res.compareMs } : {}), reportDir: relative(opts.out, out) };
   if (res.interrupted) return { ...base, status: 'interrupted', message: 'interrupted (Ctrl-C) while running' };
@@ -236,18 +240,32 @@ export async function runSuite(suitePath: string, opts: SuiteOptions): Promise<S
   };
   const jobs = Math.max(1, opts.jobs ?? availableParallelism());
   const budgetMb = opts.memoryBudgetMb ?? Math.floor((totalmem() / 2 ** 20) * 0.8);
-  const pool = new WorkerPool({ ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.memoryMb ? { memoryMb: opts.memoryMb } : {}), warm: opts.warm !== false, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const pool = new WorkerPool({
+    ...(opts.backend ? { backend: opts.backend } : {}),
+    ...(opts.memoryMb ? { memoryMb: opts.memoryMb } : {}),
+    warm: opts.warm !== false,
+    ...(opts.spares !== undefined ? { spares: opts.spares } : {}),
+    ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  // Every case file read first: a worker started ahead is told what its case will load.
+  const specs = selected.map((file): CaseSpec | Error => {
+    try {
+      return readCase(file);
+    } catch (e) {
+      return e instanceof Error ? e : new Error(String(e));
+    }
+  });
+  const valid = specs.filter((s): s is CaseSpec => !(s instanceof Error));
+  const order = new Map(valid.map((s, k) => [s, k]));
   let started = 0;
   try {
     await schedule(
       selected.length,
       (i) => {
-        const file = selected[i]!;
-        let spec: CaseSpec;
-        try {
-          spec = readCase(file);
-        } catch (e) {
-          done[i] = { name: basename(file), file: relative(rootDir, file), status: 'error', expected: '?', message: e instanceof ParityError ? e.message : String(e), durationMs: 0 };
+        const spec = specs[i]!;
+        if (spec instanceof Error) {
+          done[i] = { name: basename(selected[i]!), file: relative(rootDir, selected[i]!), status: 'error', expected: '?', message: spec instanceof ParityError ? spec.message : String(spec), durationMs: 0 };
           report();
           return undefined;
         }
@@ -255,7 +273,7 @@ export async function runSuite(suitePath: string, opts: SuiteOptions): Promise<S
           needMb: caseMemoryMb(spec, opts.memoryMb),
           run: async () => {
             if (started++ === 0 || opts.progress === 'bar') progressLine(opts, reported, selected.length, undefined, spec.name);
-            done[i] = await runCase(spec, rootDir, opts, pool, i + 1 < selected.length);
+            done[i] = await runCase(spec, rootDir, opts, pool, valid.slice(order.get(spec)! + 1, order.get(spec)! + 1 + Math.max(1, opts.spares ?? 1)));
             report();
           },
         };
@@ -265,7 +283,7 @@ export async function runSuite(suitePath: string, opts: SuiteOptions): Promise<S
     // Past an interrupt, what did finish is still reported.
     report(true);
   } finally {
-    pool.close();
+    await pool.close();
   }
   const outcomes = done.filter((o): o is CaseOutcome => o !== undefined);
   const interrupted = outcomes.some((o) => o.status === 'interrupted') || (opts.signal?.aborted ?? false);

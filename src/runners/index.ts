@@ -84,14 +84,15 @@ export async function loadModel(
 }
 
 /**
- * Loads what every runner loads on first use (tfjs-layers, the HDF5 module, onnxruntime), so a
- * process started ahead of its work (a suite's warm worker) pays for it before the work comes.
- * A runner whose module cannot load says so when it is used, not here.
+ * Loads what the runners of `kinds` (default: every runner) load on first use (tfjs-layers, the
+ * HDF5 module, onnxruntime), so a process started ahead of its work (a suite's warm worker) pays
+ * for it before the work comes. A runner whose module cannot load says so when it is used, not here.
  */
-export async function preloadRunners(): Promise<void> {
+export async function preloadRunners(kinds?: readonly ModelKind[]): Promise<void> {
+  const needs = (...k: ModelKind[]) => !kinds || k.some((x) => kinds.includes(x));
   await Promise.all([
-    import('./tfl.js'),
-    import('./keras/weights.js').then((m) => m.h5Module()),
-    import('onnxruntime-node'),
-  ].map((p) => p.catch(() => undefined)));
+    needs('keras', 'tfjs-layers') ? import('./tfl.js') : undefined,
+    needs('keras') ? import('./keras/weights.js').then((m) => m.h5Module()) : undefined,
+    needs('onnx') ? import('onnxruntime-node') : undefined,
+  ].map((p) => p?.catch(() => undefined)));
 }
