@@ -8,6 +8,7 @@ import { isKerasOpModule } from './ops.js';
 import { resolveActivation } from './activations.js';
 import { registerImageLayers, resizingRefusal } from './image-layers.js';
 import { repairConfigForms } from './config-forms.js';
+import { maskProblems } from './masks.js';
 
 /**
  * Keras model configs (Keras 3 `.keras` config.json, Keras 2/3 `.h5` model_config, tfjs
@@ -142,7 +143,8 @@ function unsupportedCall(entry: J): string[] {
   for (const n of nodes) {
     if (!isObj(n)) continue;
     const kw = isObj(n.kwargs) ? n.kwargs : {};
-    const tensorKw = Object.entries(kw).filter(([, v]) => JSON.stringify(v ?? null).includes('__keras_tensor__')).map(([k]) => k);
+    // A recorded `mask` is checked by masks.ts (maskProblems).
+    const tensorKw = Object.entries(kw).filter(([k, v]) => k !== 'mask' && JSON.stringify(v ?? null).includes('__keras_tensor__')).map(([k]) => k);
     if (tensorKw.length) out.push(`call with tensor keyword argument(s) ${tensorKw.join(', ')}`);
     const constants: unknown[] = [];
     const visit = (a: unknown): void => {
@@ -196,7 +198,11 @@ export function unsupportedLayers(model: unknown, opts: NormaliseOptions = {}): 
     }
     if (Array.isArray(cfg.cells)) for (const c of cfg.cells) if (isObj(c)) visit(c, `${name}/`);
   };
-  if (isObj(model)) for (const l of modelLayers(model)) visit(l, '');
+  if (isObj(model)) {
+    for (const l of modelLayers(model)) visit(l, '');
+    // Layers on a masked input (Embedding(mask_zero=True), Masking) must be ones whose mask semantics are implemented.
+    for (const p of maskProblems(model).problems) if (!byLabel.get(p.label)?.includes(p.node)) add(p.label, p.node);
+  }
   return [...byLabel.entries()].map(([op, nodes]) => ({ op, nodes }));
 }
 
