@@ -42,7 +42,6 @@ const MERGE = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Min
 /** Layers without supports_masking whose call takes no mask: the mask ends there, unused. */
 const DROP = new Set([
   'Conv1D', 'SeparableConv1D', 'DepthwiseConv1D', 'Conv1DTranspose', 'Flatten', 'Reshape', 'GlobalMaxPooling1D', 'MaxPooling1D', 'AveragePooling1D',
-  'RepeatVector', 'Cropping1D', 'ZeroPadding1D', 'UpSampling1D', 'Permute',
 ]);
 /** Recurrent layers whose masked steps tfjs' rnn() runs as Keras does. */
 const RNNS = new Set(['LSTM', 'GRU', 'SimpleRNN', PARITY_GRU]);
