@@ -2,6 +2,7 @@ import { tf } from '../../backend/tf.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { isKerasOpModule } from './ops.js';
 import { PARITY_GRU } from './gru.js';
+import { numberOf } from './config-json.js';
 
 /**
  * Keras masks (the mask an `Embedding(mask_zero=True)` or a `Masking` layer attaches to its
@@ -165,8 +166,8 @@ function recordedMask(key: string, byName: Map<string, J>, depth = 0): string {
   const axis = c.axis ?? kw.axis ?? a[1];
   if (cls === 'NotEqual') {
     const x = argKey(a[0]);
-    const v = a[1] ?? kw.x2;
-    return x && typeof v === 'number' && v === 0 ? `ne(${x},0)` : unknown;
+    const v = numberOf(a[1] ?? kw.x2);
+    return x && v === 0 ? `ne(${x},0)` : unknown;
   }
   if (cls === 'Any' && (axis === -1 || (Array.isArray(axis) && axis.length === 1 && axis[0] === -1)) && c.keepdims !== true) {
     const inner = argKey(a[0]);
@@ -174,8 +175,8 @@ function recordedMask(key: string, byName: Map<string, J>, depth = 0): string {
     const inode = ie && Array.isArray(ie.inbound_nodes) ? ie.inbound_nodes[Number(inner!.split(':')[1])] : undefined;
     if (ie?.class_name === 'NotEqual' && isObj(inode) && Array.isArray(inode.args)) {
       const x = argKey(inode.args[0]);
-      const v = inode.args[1];
-      if (x && typeof v === 'number') return `masking(${x},${JSON.stringify(v)})`;
+      const v = numberOf(inode.args[1]);
+      if (x && v !== undefined) return `masking(${x},${JSON.stringify(v)})`;
     }
     return unknown;
   }
