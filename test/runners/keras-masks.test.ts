@@ -102,6 +102,25 @@ describe('Keras masks (Keras semantics, against numpy)', () => {
     });
   }
 
+  it('Keras 3 Sequential (masks implicit, as Sequential.call passes them): Embedding(mask_zero) -> LSTM -> Dense -> GRU', async () => {
+    const pick = (name: string): J => {
+      const l = clone(layerOf(G.keras3.config, name));
+      delete l.inbound_nodes;
+      delete l.name;
+      return l;
+    };
+    const input = clone(layerOf(G.keras3.config, 'tok'));
+    delete input.inbound_nodes;
+    const cfg = { module: 'keras', class_name: 'Sequential', config: { name: 'seq', trainable: true, layers: [input, ...['embedding', 'lstm', 'dense', 'gru'].map(pick)] }, registered_name: null };
+    const r = await loadKerasRunner(await keras3File('sequential', cfg as J));
+    try {
+      const acts = await activations(r);
+      for (const name of ['lstm', 'dense', 'gru']) expectClose(acts.get(name), G.expected[name]!, `sequential ${name}`);
+    } finally {
+      r.dispose();
+    }
+  });
+
   it('a layer whose mask semantics are not implemented is refused by name (Softmax after a masked Embedding)', async () => {
     const cfg = clone(G.legacy.config);
     const layers = (cfg.config as J).layers as J[];

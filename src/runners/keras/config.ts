@@ -335,7 +335,7 @@ export function normaliseKerasConfig(given: unknown, file: string, opts: Normali
     const n = bad.reduce((s, b) => s + b.nodes.length, 0);
     // A summary line, then one line per layer class (like the interpreter's unsupported ops).
     throw new UnsupportedError(
-      listing(`${file}: ${n} layer(s) cannot be run (tfjs-layers lacks them, or they would run Python code):`, bad.map((b) => `${b.op}: ${b.nodes.join(', ')}`)),
+      listing(`${file}: ${n} layer(s) cannot be run (tfjs-layers lacks them, they would run Python code, or tf-parity does not implement what Keras does there):`, bad.map((b) => `${b.op}: ${b.nodes.join(', ')}`)),
       bad,
       { file, multiline: true },
     );
