@@ -85,7 +85,7 @@ function expectClose(got: { shape: number[]; data: Float32Array } | undefined, w
   expect(maxErr(got!, want), `${what}: max abs error`).toBeLessThanOrEqual(2e-5);
 }
 
-const LAYERS = ['lstm', 'dense', 'gru', 'gap', 'bidirectional', 'simple_rnn', 'add', 'lstm_1', 'masking', 'lstm_2'];
+const LAYERS = ['lstm', 'dense', 'gru', 'gap', 'bidirectional', 'simple_rnn', 'add', 'lstm_1', 'masking', 'lstm_2', 'att', 'att2:0', 'att2:1'];
 
 describe('Keras masks (Keras semantics, against numpy)', () => {
   for (const format of ['keras3', 'legacy'] as const) {

@@ -9,6 +9,7 @@ import { resolveActivation } from './activations.js';
 import { registerImageLayers, resizingRefusal } from './image-layers.js';
 import { repairConfigForms } from './config-forms.js';
 import { maskProblems } from './masks.js';
+import { attentionCallConfig, registerAttention } from './attention.js';
 
 /**
  * Keras model configs (Keras 3 `.keras` config.json, Keras 2/3 `.h5` model_config, tfjs
@@ -65,6 +66,7 @@ export function tfjsLayerClasses(): Set<string> {
   if (!layerClassCache) {
     registerExtraLayers();
     registerImageLayers();
+    registerAttention();
     const map = tf.serialization.SerializationMap.getMap().classNameMap;
     const Layer = tfl.layers.Layer as unknown as abstract new (...a: never[]) => object;
     layerClassCache = new Set(
@@ -271,6 +273,8 @@ function normaliseObject(o: J, ctx: { warnings: string[]; keras3: boolean }): J 
     out[k] = k === 'config' && isLayer && isObj(val) ? normaliseLayerConfig(String(o.class_name), val, ctx) : normaliseValue(val, ctx, k);
   }
   if (out.class_name === 'Functional') out.class_name = 'Model';
+  // Attention's call options (use_causal_mask, return_attention_scores) go into its config.
+  if (out.class_name === 'Attention' && isObj(out.config)) Object.assign(out.config, attentionCallConfig(o));
   // tfjs-layers has no GRU with reset_after=True (the Keras default): gru.ts has.
   if (out.class_name === 'GRU' && isObj(o.config) && o.config.reset_after === true) {
     registerResetAfterGru();

@@ -126,6 +126,7 @@ function layerMask(e: J, inKeys: string[], ms: Mask[], out: number, refuse: (why
     if (!CARRY.has(inner) && !DROP.has(inner)) refuse(`TimeDistributed(${inner || '?'}) on a masked input`);
     return m0;
   }
+  if (cls === 'Attention') return out === 0 ? m0 : null;
   if (END.has(cls)) {
     if (cls === 'GlobalAveragePooling1D' && c.keepdims === true) refuse('GlobalAveragePooling1D with keepdims=True on a masked input');
     return null;
@@ -202,7 +203,7 @@ function recordedMask(key: string, byName: Map<string, J>, depth = 0): string {
 
 /** Keras layers whose call takes `mask` (Keras 3 records it in the inbound node). */
 function recordsMask(cls: string): boolean {
-  return RNNS.has(cls) || cls === 'Bidirectional' || cls === 'TimeDistributed' || END.has(cls) || MODELS.has(cls);
+  return RNNS.has(cls) || cls === 'Bidirectional' || cls === 'TimeDistributed' || cls === 'Attention' || END.has(cls) || MODELS.has(cls);
 }
 
 /**
@@ -264,14 +265,17 @@ export function maskProblems(model: J, path = '', inputMasks: Mask[] = []): { pr
       nodeMasks.set(nk, outs);
       // Keras 3 records the mask it passed: it must be the one propagated here.
       if (isObj(node) && isObj(node.kwargs) && 'mask' in node.kwargs && recordsMask(lc)) {
-        const rec = node.kwargs.mask;
-        const want = ms[0] ?? null;
-        const recKey = isKerasTensor(rec) ? historyKey(rec) : null;
-        if (rec !== null && rec !== undefined && !recKey) problems.push({ label: `${lc} called with a mask that is not one tensor`, node: path + nameOf(e) });
-        else if (recKey === null && want !== null) problems.push({ label: `${lc} called with mask=None on a masked input (Keras ran it unmasked; the mask it would get here differs)`, node: path + nameOf(e) });
-        else if (recKey !== null && recordedMask(recKey, byName) !== want) {
-          problems.push({ label: `${lc} called with mask=${recKey.split(':')[0]}, not the mask of its input (only masks from Embedding(mask_zero=True), Masking and merges of them are followed)`, node: path + nameOf(e) });
-        }
+        // One mask, or one per input for a layer called on a list (Attention).
+        const recs = Array.isArray(node.kwargs.mask) ? (node.kwargs.mask as unknown[]) : [node.kwargs.mask];
+        recs.forEach((rec, i) => {
+          const want = ms[i] ?? null;
+          const recKey = isKerasTensor(rec) ? historyKey(rec) : null;
+          if (rec !== null && rec !== undefined && !recKey) problems.push({ label: `${lc} called with a mask that is not a tensor`, node: path + nameOf(e) });
+          else if (recKey === null && want !== null) problems.push({ label: `${lc} called with mask=None on a masked input (Keras ran it unmasked; the mask it would get here differs)`, node: path + nameOf(e) });
+          else if (recKey !== null && recordedMask(recKey, byName) !== want) {
+            problems.push({ label: `${lc} called with mask=${recKey.split(':')[0]}, not the mask of its input (only masks from Embedding(mask_zero=True), Masking and merges of them are followed)`, node: path + nameOf(e) });
+          }
+        });
       }
     }
     visiting.delete(key);
@@ -314,6 +318,7 @@ export function outputMask(layer: Layer, ins: tf.Tensor[], ms: (tf.Tensor | null
     return l.returnSequences ? (l.mergeMode === null ? [m0, m0] : [m0]) : [null];
   }
   if (CARRY.has(cls)) return [m0];
+  if (cls === 'Attention') return [m0, null];
   if (MERGE.has(cls) || cls === 'Concatenate') return [andMasks(ms)];
   return [null];
 }
