@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { parseKerasJson } from './keras/config-json.js';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { tf } from '../backend/tf.js';
 import { tfl } from './tfl.js';
@@ -35,7 +36,7 @@ function readModelJson(file: string): ModelJson {
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseKerasJson(text);
   } catch (e) {
     throw new FormatError(`${file}: not a valid model.json (${errorMessage(e)})`, { file });
   }

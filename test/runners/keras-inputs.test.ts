@@ -75,6 +75,31 @@ describe('Keras models: the first layers decide the default draws', () => {
     }
   });
 
+  it('Normalization adapted on pixels (mean ~127, variance ~4000 per channel) is a pixel preamble; one adapted on unit-scale data is not', async () => {
+    const norm = (name: string, mean: number[], variance: number[]) =>
+      load(name, seq('m', [input('image', [null, 2, 2, 3]), layer('Normalization', 'normalization', { axis: -1, mean: null, variance: null, invert: false })]), [
+        { path: 'layers/normalization/vars/0', shape: [3], data: new Float32Array(mean) },
+        { path: 'layers/normalization/vars/1', shape: [3], data: new Float32Array(variance) },
+        { path: 'layers/normalization/vars/2', shape: [], data: new Float32Array([100]) },
+      ]);
+    const px = await norm('norm-pixels.keras', [127.2, 121.5, 110.8], [4012, 3790, 4230]);
+    const unit = await norm('norm-unit.keras', [0.49, 0.48, 0.45], [0.06, 0.06, 0.07]);
+    // Mean and variance given in the config: (x - 123.7) / 58.4 as in ImageNet preprocessing.
+    const given = await load('norm-given.keras', seq('m', [input('image', [null, 2, 2, 3]), layer('Normalization', 'normalization', { axis: -1, mean: [123.68, 116.78, 103.94], variance: [3409.98, 3262.69, 3291.41], invert: false })]));
+    try {
+      expect(px.inputHints!().get('image')?.dist).toEqual({ kind: 'uniform', low: 0, high: 255 });
+      expect(px.inputHints!().get('image')?.reason).toMatch(/Normalization\(mean ~ 111\.\.127, std ~ 62\.\.65\) \('normalization'\)/);
+      expect(given.inputHints!().get('image')?.dist).toEqual({ kind: 'uniform', low: 0, high: 255 });
+      expect(unit.inputHints!().size).toBe(0);
+      const { sources } = feedsMaker(quiet, px.inputs(), undefined, px.inputHints!())(0, 0);
+      expect(sources.image).toMatch(/^uniform\(0,255\) \(pixel values: the model's first operation is Normalization/);
+    } finally {
+      px.dispose();
+      unit.dispose();
+      given.dispose();
+    }
+  });
+
   it('no hint where the first layer does not map pixels (Rescaling(2), a Dense)', async () => {
     const a = await load('rescale2.keras', seq('m', [input('x', [null, 3]), layer('Rescaling', 'rescaling', { scale: 2, offset: 0 })]));
     const b = await load('dense.keras', seq('m', [input('x', [null, 3]), layer('Dense', 'dense', { units: 1, activation: 'linear', use_bias: false })]), [{ path: 'layers/dense/vars/0', shape: [3, 1], data: new Float32Array(3) }]);

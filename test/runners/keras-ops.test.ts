@@ -21,6 +21,7 @@ interface T {
 }
 type J = Record<string, unknown>;
 interface Golden {
+  float_constants: { text: string; expected: Record<string, T & { dtype: string }> };
   inputs: Record<string, T>;
   keras3: { config: J; expected: Record<string, T> };
   tfkeras: { config: J; expected: Record<string, T>; dense: { kernel: T; bias: T } };
@@ -101,6 +102,28 @@ describe('keras.ops entries in Keras 3 configs (against numpy)', () => {
       expect(model.getLayer('reshape').outputShape).toEqual([null, 24]);
       expect(model.getLayer('get_ellipsis').outputShape).toEqual([null, 4, 1]);
     } finally {
+      r.dispose();
+    }
+  });
+
+  it('a float constant written 2.0 stays a float: int32 tensor + 2.0 is float32, + 2 stays int32 (config text as Python wrote it)', async () => {
+    const f = join(dir, 'floats.keras');
+    writeFileSync(f, await kerasArchive(G.float_constants.text, [], '3.6.0'));
+    const r = await loadKerasRunner(f);
+    const xs = new Map([['tok', tf.tensor(G.inputs.tok!.values, G.inputs.tok!.shape, 'int32')]]);
+    try {
+      const got = new Map<string, { dtype: string; shape: number[]; data: number[] }>();
+      for await (const a of r.run(xs) as AsyncIterable<Activation>) {
+        got.set(a.name, { dtype: a.tensor.dtype, shape: a.tensor.shape.slice(), data: Array.from(a.tensor.dataSync() as ArrayLike<number>, Number) });
+        a.tensor.dispose();
+      }
+      for (const [name, want] of Object.entries(G.float_constants.expected)) {
+        expect(got.get(name)?.dtype, name).toBe(want.dtype);
+        expect(got.get(name)!.shape, name).toEqual(want.shape);
+        expect(got.get(name)!.data, name).toEqual(want.values);
+      }
+    } finally {
+      tf.dispose([...xs.values()]);
       r.dispose();
     }
   });

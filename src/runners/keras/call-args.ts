@@ -14,6 +14,8 @@
  *   tuples `{class_name: "__tuple__", items}`.
  */
 
+import { isFloatLiteral } from './config-json.js';
+
 type J = Record<string, unknown>;
 
 /** A constant, a reference to input `$in` of the call, or a structure of them. */
@@ -26,7 +28,9 @@ export type Template =
   | { $in: number }
   | { $slice: [Template, Template, Template] }
   | { $ellipsis: true }
-  | { $array: unknown; dtype: string };
+  | { $array: unknown; dtype: string }
+  /** A Python float constant (config-json.ts): `2.0` is not `2` for the dtype rules. */
+  | { $float: number };
 
 /** Where a tensor comes from: [layer, node index, tensor index]. */
 export type TensorRef = [string, number, number];
@@ -54,6 +58,10 @@ export function isEllipsis(t: Template): t is { $ellipsis: true } {
   return isObj(t) && '$ellipsis' in t;
 }
 
+export function isFloatConst(t: Template): t is { $float: number } {
+  return isObj(t) && '$float' in t;
+}
+
 export function isArrayConst(t: Template): t is { $array: unknown; dtype: string } {
   return isObj(t) && '$array' in t;
 }
@@ -75,6 +83,7 @@ class Collector {
 
 function keras3Value(v: unknown, c: Collector): Template {
   if (v === null || v === undefined) return null;
+  if (isFloatLiteral(v)) return { $float: v.$float };
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string') return v;
   if (Array.isArray(v)) return v.map((x) => keras3Value(x, c));
   if (isObj(v)) {
@@ -101,6 +110,7 @@ function keras3Value(v: unknown, c: Collector): Template {
 
 function keras2Value(v: unknown, c: Collector): Template {
   if (v === null || v === undefined) return null;
+  if (isFloatLiteral(v)) return { $float: v.$float };
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string') return v;
   if (isKeras2Ref(v)) return c.ref([v[0], v[1], v[2]]);
   if (Array.isArray(v)) return v.map((x) => keras2Value(x, c));

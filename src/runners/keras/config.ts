@@ -8,6 +8,8 @@ import { isKerasOpModule } from './ops.js';
 import { resolveActivation } from './activations.js';
 import { registerImageLayers, resizingRefusal } from './image-layers.js';
 import { repairConfigForms } from './config-forms.js';
+import { maskProblems } from './masks.js';
+import { attentionCallConfig, registerAttention } from './attention.js';
 
 /**
  * Keras model configs (Keras 3 `.keras` config.json, Keras 2/3 `.h5` model_config, tfjs
@@ -64,6 +66,7 @@ export function tfjsLayerClasses(): Set<string> {
   if (!layerClassCache) {
     registerExtraLayers();
     registerImageLayers();
+    registerAttention();
     const map = tf.serialization.SerializationMap.getMap().classNameMap;
     const Layer = tfl.layers.Layer as unknown as abstract new (...a: never[]) => object;
     layerClassCache = new Set(
@@ -142,7 +145,8 @@ function unsupportedCall(entry: J): string[] {
   for (const n of nodes) {
     if (!isObj(n)) continue;
     const kw = isObj(n.kwargs) ? n.kwargs : {};
-    const tensorKw = Object.entries(kw).filter(([, v]) => JSON.stringify(v ?? null).includes('__keras_tensor__')).map(([k]) => k);
+    // A recorded `mask` is checked by masks.ts (maskProblems).
+    const tensorKw = Object.entries(kw).filter(([k, v]) => k !== 'mask' && JSON.stringify(v ?? null).includes('__keras_tensor__')).map(([k]) => k);
     if (tensorKw.length) out.push(`call with tensor keyword argument(s) ${tensorKw.join(', ')}`);
     const constants: unknown[] = [];
     const visit = (a: unknown): void => {
@@ -196,7 +200,11 @@ export function unsupportedLayers(model: unknown, opts: NormaliseOptions = {}): 
     }
     if (Array.isArray(cfg.cells)) for (const c of cfg.cells) if (isObj(c)) visit(c, `${name}/`);
   };
-  if (isObj(model)) for (const l of modelLayers(model)) visit(l, '');
+  if (isObj(model)) {
+    for (const l of modelLayers(model)) visit(l, '');
+    // Layers on a masked input (Embedding(mask_zero=True), Masking) must be ones whose mask semantics are implemented.
+    for (const p of maskProblems(model).problems) if (!byLabel.get(p.label)?.includes(p.node)) add(p.label, p.node);
+  }
   return [...byLabel.entries()].map(([op, nodes]) => ({ op, nodes }));
 }
 
@@ -265,6 +273,8 @@ function normaliseObject(o: J, ctx: { warnings: string[]; keras3: boolean }): J 
     out[k] = k === 'config' && isLayer && isObj(val) ? normaliseLayerConfig(String(o.class_name), val, ctx) : normaliseValue(val, ctx, k);
   }
   if (out.class_name === 'Functional') out.class_name = 'Model';
+  // Attention's call options (use_causal_mask, return_attention_scores) go into its config.
+  if (out.class_name === 'Attention' && isObj(out.config)) Object.assign(out.config, attentionCallConfig(o));
   // tfjs-layers has no GRU with reset_after=True (the Keras default): gru.ts has.
   if (out.class_name === 'GRU' && isObj(o.config) && o.config.reset_after === true) {
     registerResetAfterGru();
@@ -329,7 +339,7 @@ export function normaliseKerasConfig(given: unknown, file: string, opts: Normali
     const n = bad.reduce((s, b) => s + b.nodes.length, 0);
     // A summary line, then one line per layer class (like the interpreter's unsupported ops).
     throw new UnsupportedError(
-      listing(`${file}: ${n} layer(s) cannot be run (tfjs-layers lacks them, or they would run Python code):`, bad.map((b) => `${b.op}: ${b.nodes.join(', ')}`)),
+      listing(`${file}: ${n} layer(s) cannot be run (tfjs-layers lacks them, they would run Python code, or tf-parity does not implement what Keras does there):`, bad.map((b) => `${b.op}: ${b.nodes.join(', ')}`)),
       bad,
       { file, multiline: true },
     );

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { parseKerasJson } from './config-json.js';
 import { join } from 'node:path';
 import { FormatError, InputError, errorMessage } from '../../core/errors.js';
 import { readZip } from '../../formats/zip.js';
@@ -33,7 +34,7 @@ function isObj(v: unknown): v is J {
 
 function parse(text: string | Uint8Array, what: string, file: string): unknown {
   try {
-    return JSON.parse(typeof text === 'string' ? text : new TextDecoder().decode(text));
+    return parseKerasJson(typeof text === 'string' ? text : new TextDecoder().decode(text));
   } catch (e) {
     throw new FormatError(`${file}: ${what} is not valid JSON (${errorMessage(e)})`, { file });
   }

@@ -361,6 +361,15 @@ export function registerExtraLayers(): void {
         return this.invert ? tf.add(mean, tf.mul(x, scale)) : tf.div(tf.sub(x, mean), scale);
       });
     }
+    /** The per-channel mean and standard deviation it applies (input-hints.ts reads a pixel preamble from them); null before build or when inverted. */
+    normalizationStats(): { mean: number[]; std: number[] } | null {
+      if (!this.built || this.invert) return null;
+      return tf.tidy(() => {
+        const mean = this.constMean ?? tf.reshape(this.wMean!.read(), this.broadcastShape);
+        const variance = this.constVariance ?? tf.reshape(this.wVariance!.read(), this.broadcastShape);
+        return { mean: Array.from(mean.dataSync()), std: Array.from(tf.maximum(tf.sqrt(variance), 1e-7).dataSync()) };
+      });
+    }
     override dispose(): ReturnType<tfl.layers.Layer['dispose']> {
       tf.dispose([this.constMean, this.constVariance].filter((t): t is tf.Tensor => t !== null));
       return super.dispose();

@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { parseKerasJson } from './config-json.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import { tfl } from '../tfl.js';
 import { FormatError, InputError, ParityError, errorMessage } from '../../core/errors.js';
@@ -37,7 +38,7 @@ export async function buildModel(n: NormalisedModel, label: string): Promise<tfl
 
 function parseJson(bytes: Uint8Array | string, what: string, file: string): unknown {
   try {
-    return JSON.parse(typeof bytes === 'string' ? bytes : new TextDecoder().decode(bytes));
+    return parseKerasJson(typeof bytes === 'string' ? bytes : new TextDecoder().decode(bytes));
   } catch (e) {
     throw new FormatError(`${file}: ${what} is not valid JSON (${errorMessage(e)})`, { file });
   }

@@ -8,8 +8,9 @@ import { RANDOM_AUGMENTATIONS } from './image-layers.js';
  * What a Keras model's inputs should be drawn from by default, decided by the layers that first
  * use them: an input feeding an Embedding holds token ids in [0, input_dim) (floats in [-1, 1)
  * would all truncate to token 0: all padding, fully masked with mask_zero); one whose first
- * computing layer is Rescaling by at most 1/100 (Rescaling(1/255), Rescaling(1/127.5, -1))
- * holds pixel values in [0, 255). Layers that only move values (augmentation at inference,
+ * computing layer is Rescaling by at most 1/100 (Rescaling(1/255), Rescaling(1/127.5, -1)), or
+ * a Normalization whose mean and spread are pixel-sized (adapted on images: mean in [50, 255],
+ * std in [10, 256] on every channel), holds pixel values in [0, 255). Layers that only move values (augmentation at inference,
  * Resizing, Reshape, Dropout, a nested model's input) are looked through. An input used by
  * several layers gets a hint only when every first use agrees.
  */
@@ -28,6 +29,13 @@ const MODELS = new Set(['Sequential', 'Model', 'Functional']);
 
 function outbound(layer: Layer): NodeLike[] {
   return ((layer as unknown as { outboundNodes?: NodeLike[] }).outboundNodes ?? []).filter((n) => n.outboundLayer);
+}
+
+/** A short rendering of per-channel values: their range, rounded. */
+function describeStat(xs: number[]): string {
+  const lo = Math.min(...xs);
+  const hi = Math.max(...xs);
+  return lo.toFixed(0) === hi.toFixed(0) ? lo.toFixed(0) : `${lo.toFixed(0)}..${hi.toFixed(0)}`;
 }
 
 /** A model's input layers (a Sequential keeps them on its inner model; its symbolic inputs lead there). */
@@ -58,6 +66,11 @@ function firstUse(layer: Layer, depth: number): { hint: InputHint | null; other:
     } else if (cls === 'Rescaling') {
       const { scale, offset } = l as unknown as { scale: number; offset: number };
       r = pixelMap('mul', [scale]) ? { hint: pixelHint('float32', `Rescaling(scale=${+scale.toPrecision(6)}, offset=${offset}) ('${l.name}')`), other: false } : { hint: null, other: true };
+    } else if (cls === 'Normalization') {
+      // (x - mean) / std with a pixel-sized mean and spread (adapted on images in [0, 255]).
+      const stats = (l as unknown as { normalizationStats?: () => { mean: number[]; std: number[] } | null }).normalizationStats?.();
+      const pixels = !!stats && pixelMap('sub', stats.mean) && stats.std.every((s) => s >= 10 && s <= 256);
+      r = pixels ? { hint: pixelHint('float32', `Normalization(mean ~ ${describeStat(stats.mean)}, std ~ ${describeStat(stats.std)}) ('${l.name}')`), other: false } : { hint: null, other: true };
     } else r = { hint: null, other: true };
     if (r.other) other = true;
     if (r.hint) hints.push(r.hint);

@@ -162,6 +162,9 @@ export function rewriteKerasCall(entry: J, warnings: string[]): J | null {
 type Shape = (number | null)[];
 type LayerCtor = new (args: J) => tfl.layers.Layer;
 
+/** keras.ops parameters that are operands of numpy's dtype promotion. */
+const OPERANDS = new Set(['x', 'x1', 'x2', 'xs', 'x_min', 'x_max', 'condition']);
+
 let registered = false;
 
 /** Registers MultiHeadAttention and the op-running layer with tfjs' serialization (once). */
@@ -204,7 +207,8 @@ export function registerKerasCallLayers(): void {
     }
     private apply1(xs: tf.Tensor[]): tf.Tensor {
       const args: Args = {};
-      for (const [k, v] of Object.entries(this.spec.args)) args[k] = materialise(v, xs);
+      // keras.ops operands follow numpy's dtype rules, where a Python float counts; TF functions take numbers as TF converts them.
+      for (const [k, v] of Object.entries(this.spec.args)) args[k] = materialise(v, xs, this.spec.kind === 'op' && OPERANDS.has(k));
       return this.run(args, this.what());
     }
     override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {

@@ -8,6 +8,7 @@ import type { Activation, Feeds, Layout, OpRole, RunOptions, Runner } from '../.
 import { shapeToString, type TensorSpec } from '../../core/tensor.js';
 import { PARITY_GRU } from './gru.js';
 import { kerasInputHints } from './input-hints.js';
+import { maskedCall, maskOutputs, outputMask } from './masks.js';
 import type { InputHint } from '../../inputs/generate.js';
 
 /**
@@ -298,17 +299,17 @@ export class LayersRunner implements Runner {
         } else {
           outs = this.applyStep(step, ins, inMasks, o.prefix);
         }
-        // As tfjs' executor: every masking layer may create a mask (Embedding with mask_zero).
-        let outMask: tf.Tensor | tf.Tensor[] | null = null;
-        if (step.layer.supportsMasking && !step.nested) {
-          const m = tf.tidy(() => (step.layer.computeMask(ins, inMasks as tf.Tensor[]) ?? []) as tf.Tensor | tf.Tensor[]);
-          outMask = Array.isArray(m) ? (m.length ? m : null) : m;
-          for (const m of Array.isArray(outMask) ? outMask : outMask ? [outMask] : []) if (!externalMasks.has(m)) ownMasks.push(m);
+        // Keras' mask propagation (masks.ts): Embedding(mask_zero) and Masking create a mask,
+        // the layers that support masking carry it on, the rest drop it.
+        let outMask: (tf.Tensor | null)[] = [];
+        if (!step.nested) {
+          outMask = tf.tidy(() => outputMask(step.layer, ins, inMasks) as unknown as tf.Tensor[]) as unknown as (tf.Tensor | null)[];
+          for (const m of outMask) if (m && !externalMasks.has(m) && !inMasks.includes(m)) ownMasks.push(m);
         }
         for (let i = 0; i < step.outputs.length; i++) {
           const sym = step.outputs[i]!;
           hold(sym.id, outs[i]!);
-          masks.set(sym.id, Array.isArray(outMask) ? outMask[0] ?? null : outMask);
+          masks.set(sym.id, outMask[i] ?? null);
           if (!remaining.has(sym.id) && !keep.has(sym.id)) remaining.set(sym.id, 0);
         }
         for (const x of step.inputs) {
@@ -350,8 +351,9 @@ export class LayersRunner implements Runner {
     // MultiHeadAttention (mha.ts) takes the mask of each input.
     if (inMasks.some((m) => m !== null)) kwargs.mask = (step.layer as { takesInputMasks?: boolean }).takesInputMasks ? inMasks : inMasks[0];
     try {
-      const r = tf.tidy(() => step.layer.apply(ins, kwargs) as tf.Tensor | tf.Tensor[]);
-      const list = Array.isArray(r) ? r : [r];
+      const mask = (kwargs.mask ?? null) as tf.Tensor | null;
+      const r = maskedCall(step.layer, ins, inMasks[0] ?? null) ?? tf.tidy(() => step.layer.apply(ins, kwargs) as tf.Tensor | tf.Tensor[]);
+      const list = maskOutputs(step.layer, Array.isArray(r) ? r : [r], Array.isArray(mask) ? null : mask);
       if (list.length !== step.outputs.length) throw new Error(`returned ${list.length} outputs, expected ${step.outputs.length}`);
       return list;
     } catch (e) {

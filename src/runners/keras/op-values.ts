@@ -1,5 +1,5 @@
 import { tf } from '../../backend/tf.js';
-import { isArrayConst, isEllipsis, isRef, isSlice, type Template } from './call-args.js';
+import { isArrayConst, isEllipsis, isFloatConst, isRef, isSlice, type Template } from './call-args.js';
 import { intVector, tfOp1 } from './tf-kernels.js';
 
 /**
@@ -20,10 +20,36 @@ export function isTensor(v: Value): v is tf.Tensor {
   return v instanceof tf.Tensor;
 }
 
-/** Replaces input references by the call's tensors; arrays become tensors. */
-export function materialise(t: Template, inputs: tf.Tensor[]): Value {
+/** A list of numbers and Python floats, flattened to numbers when it holds at least one float; else null. */
+function floatList(t: Template[]): unknown[] | null {
+  let float = false;
+  const walk = (x: Template): unknown => {
+    if (typeof x === 'number') return x;
+    if (isFloatConst(x)) return ((float = true), x.$float);
+    if (Array.isArray(x)) return x.map(walk);
+    throw null;
+  };
+  try {
+    const v = t.map(walk);
+    return float ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Replaces input references by the call's tensors; arrays become tensors. A Python float is a
+ * number, except as an `operand` (an argument numpy's dtype rules apply to): there it is a float32
+ * scalar (a list holding one a float32 tensor), so that `x_int + 2.0` is float as in Keras.
+ */
+export function materialise(t: Template, inputs: tf.Tensor[], operand = false): Value {
   if (t === null || typeof t !== 'object') return t;
-  if (Array.isArray(t)) return t.map((x) => materialise(x, inputs));
+  if (isFloatConst(t)) return operand ? tf.scalar(t.$float, 'float32') : t.$float;
+  if (Array.isArray(t)) {
+    const floats = operand ? floatList(t) : null;
+    if (floats) return tf.tensor(floats as number[], undefined, 'float32');
+    return t.map((x) => materialise(x, inputs, operand));
+  }
   if (isRef(t)) {
     const x = inputs[t.$in];
     if (!x) throw new Error(`input ${t.$in} is missing`);
