@@ -1,16 +1,48 @@
+import { type ErrorScale, neededTolerance, referenceScale } from '../compare/metrics.js';
 import type { PairResult, Result } from '../compare/result.js';
 
-/** Short number for tables: 3 significant digits, exponent when small or large. */
 /**
- * The tolerance that would have made a failing pair pass, in words: no rtol can cover an
- * element whose reference is 0 (and no tolerance a NaN or infinity the other model does not
- * match), which says more than "rtol >= inf".
+ * The tolerance that would have made a failing pair pass, in words, at the error scale the run
+ * judged it at (Result.run.errorScale: the tensor's scale max|ref|, or each element's |ref|), and
+ * saying which: no tolerance covers a NaN or infinity the other model does not match, and no rtol
+ * a reference of 0, which says more than "rtol >= inf".
  */
-export function wouldPass(m: { needed_atol: number; needed_rtol: number }, tol: { atol: number; rtol: number }): string {
+export function wouldPass(p: Pick<PairResult, 'metrics' | 'tolerance' | 'referenceStats' | 'failed'>, scale: ErrorScale = 'tensor'): string {
+  const m = p.metrics;
+  const tol = p.tolerance;
   if (!Number.isFinite(m.needed_atol)) return 'no tolerance would pass it: a NaN or infinity that the other model does not match';
-  const atol = `atol >= ${num(m.needed_atol)} (at rtol ${tol.rtol})`;
-  if (!Number.isFinite(m.needed_rtol)) return `${atol}; no rtol would (at atol ${tol.atol}): an element whose reference is 0 differs by more than atol`;
-  return `${atol} or rtol >= ${num(m.needed_rtol)} (at atol ${tol.atol})`;
+  if (!p.failed.includes('allclose')) return `its differences are within atol ${tol.atol} rtol ${tol.rtol} already; it fails ${p.failed.join(', ')}`;
+  const need = neededTolerance(m, p.referenceStats, tol, scale);
+  const how = scale === 'element' ? 'judged element by element' : `judged at the tensor's scale, max|ref| ${num(referenceScale(p.referenceStats))}`;
+  const atol = `atol >= ${num(need.atol)} (at rtol ${tol.rtol})`;
+  if (!Number.isFinite(need.rtol)) {
+    return `${atol}; no rtol would (at atol ${tol.atol}): ${scale === 'element' ? 'an element whose reference is 0 differs by more than atol' : 'the reference is 0 everywhere'} (${how})`;
+  }
+  return `${atol} or rtol >= ${num(need.rtol)} (at atol ${tol.atol}) (${how})`;
+}
+
+/** The error scale a Result's pairs were judged at: Results written before it was recorded judged each element. */
+export function errorScaleOf(r: Pick<Result, 'run'>): ErrorScale {
+  return r.run.errorScale ?? 'element';
+}
+
+/** How many unmatched names each report lists per side before it says how many more there are. */
+export const UNMATCHED_SHOWN = 12;
+
+/**
+ * The layers of each side that no pair has (Result.unmatched: compared with nothing, so nothing
+ * judges them), one line a side, cut after `max` names with a count; none for an empty side.
+ */
+export function unmatchedLines(r: Pick<Result, 'unmatched'>, max = UNMATCHED_SHOWN, show: { reference?: (n: string) => string; candidate?: (n: string) => string } = {}): string[] {
+  const lines: string[] = [];
+  for (const side of ['reference', 'candidate'] as const) {
+    const names = r.unmatched[side];
+    if (!names.length) continue;
+    const f = show[side] ?? ((n: string) => n);
+    const listed = names.slice(0, max).map(f).join(', ');
+    lines.push(`${side} (${names.length}): ${listed}${names.length > max ? `, … and ${names.length - max} more` : ''}`);
+  }
+  return lines;
 }
 
 /** The reference computations between a pair and its inputs that nothing in the candidate pairs with, in words. */
@@ -41,6 +73,7 @@ export function unpairedOutputLines(r: Result): string[] {
   return (r.outputs ?? []).filter((o) => o.unpaired).map((o) => `${o.excused ? 'not counted' : 'UNPAIRED'}: the ${o.side}'s output '${o.name}' [${o.shape}] ${o.dtype}: ${o.unpaired}`);
 }
 
+/** Short number for tables: 4 significant digits, exponent when small or large. */
 export function num(x: number | undefined): string {
   if (x === undefined) return '-';
   if (Number.isNaN(x)) return 'NaN';
@@ -105,7 +138,7 @@ export function consoleReport(r: Result, opts: { worst?: number; color?: boolean
     lines.push(
       `  max_abs ${num(p.metrics.max_abs)}  max_rel ${num(p.metrics.max_rel)}  mean_abs ${num(p.metrics.mean_abs)}  cosine ${p.metrics.cosine.toFixed(6)}  sqnr ${num(p.metrics.sqnr)} dB`,
     );
-    lines.push(`  would pass with ${wouldPass(p.metrics, p.tolerance)}`);
+    lines.push(`  would pass with ${wouldPass(p, errorScaleOf(r))}`);
     const o = ownLine(p);
     if (o) lines.push(`  ${o}`);
     const s = sureness(p);
@@ -130,6 +163,11 @@ export function consoleReport(r: Result, opts: { worst?: number; color?: boolean
   if (unsure.length) {
     lines.push('', c('1', `Failing pairs the alignment is unsure of (not judged, not a root cause): ${unsure.length}`));
     for (const p of unsure.slice(0, opts.worst ?? 10)) lines.push(`  #${p.index} ${p.reference} ~ ${p.candidate}: ${sureness(p)}`);
+  }
+  const unmatched = unmatchedLines(r);
+  if (unmatched.length) {
+    lines.push('', c('1', 'Unmatched (paired with nothing, so not judged):'));
+    for (const u of unmatched) lines.push(`  ${u}`);
   }
   const outs = r.pairs.filter((p) => p.isOutput);
   if (outs.length) {

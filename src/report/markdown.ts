@@ -1,5 +1,5 @@
 import type { Result } from '../compare/result.js';
-import { num, sureness, unpairedLine, unpairedOutputLines } from './console.js';
+import { num, sureness, unmatchedLines, unpairedLine, unpairedOutputLines } from './console.js';
 
 /** Markdown cell text: pipes and newlines would break the table; backticks and HTML are neutralised. */
 export function md(s: string): string {
@@ -62,6 +62,11 @@ export function markdownReport(r: Result, opts: { worst?: number } = {}): string
         `| ${p.pass ? 'pass' : '**FAIL**'}${p.isOutput ? ' (output)' : ''}${p.unsure ? ` (unsure: ${p.strategy}, confidence ${p.confidence.toFixed(2)})` : ''} | \`${md(p.reference)}\` | \`${md(p.candidate)}\` | ${num(p.metrics.max_abs)} | ${num(p.metrics.max_rel)} | ${p.metrics.cosine.toFixed(6)} | ${(p.metrics.allclose * 100).toFixed(2)}% |`,
       );
     }
+  }
+  const unmatched = unmatchedLines(r);
+  if (unmatched.length) {
+    lines.push('', '**Unmatched** (paired with nothing, so not judged):');
+    for (const u of unmatched) lines.push(`- ${md(u)}`);
   }
   return lines.join('\n') + '\n';
 }
