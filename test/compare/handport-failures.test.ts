@@ -130,3 +130,26 @@ describe('a Keras-style rebuild with tfjs-layers under its own layer names, PReL
     });
   }
 });
+
+describe("a fault behind a softmax that saturates: every pair from the bug on is found by shape alone (the sweep's liveness misses)", () => {
+  const sat = (v: string, failOn?: 'outputs') => compare(join(DIR, 'saturate', 'model.json'), join(DIR, 'saturate', `${v}.onnx`), { seed: 1, ...(failOn ? { failOn } : {}) });
+  it('the correct port: equivalent, every pair by values', async () => {
+    const r = await sat('correct');
+    expect(r.verdict).toBe('equivalent');
+    expect(r.pairs.every((p) => p.strategy !== 'shape')).toBe(true);
+  });
+  for (const [v, layer, op] of [['conv-hw-swap', 'conv2d_1/BiasAdd', 'BiasAdd'], ['bn-eps', 'batch_normalization_1/FusedBatchNormV3', 'AddV2']] as const) {
+    it(`${v}: the output agrees, yet the layer right after the sure agreeing pairs, paired by shape, misses on their values: not equivalent, said in words`, async () => {
+      const r = await sat(v);
+      const out = r.pairs.find((p) => p.isOutput)!;
+      expect(out.pass).toBe(true);
+      const p = r.pairs.find((q) => q.reference === `${S}${layer}`)!;
+      expect(p.strategy).toBe('shape');
+      expect(r.verdict).toBe('not-equivalent');
+      expect(r.summary).toMatch(new RegExp(`^not equivalent: '${S}${layer}' \\(${op}\\) ~ '[^']+' \\(\\w+\\) computes something different \\(its own error max_abs [^,]+, cosine [0-9.]+; paired by shape alone, right after layers paired surely that agree, whose values it is re-run on`));
+      expect(r.pairs[r.rootCause!]!.reference).toBe(`${S}${layer}`);
+      // The outputs-only rule does not see it.
+      expect((await sat(v, 'outputs')).verdict).toBe('equivalent');
+    });
+  }
+});
