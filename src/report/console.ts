@@ -53,6 +53,18 @@ export function unpairedLine(r: Result, p: PairResult): string | undefined {
   return `between its inputs and it the reference computes ${list}, which no candidate layer pairs with: if the conversion lacks ${p.unpairedBefore.length > 1 ? 'them' : 'it'}, that is the fault`;
 }
 
+/** The reference layers before a pair that the candidate computes too but at another shape, in words. */
+export function differsLine(p: PairResult): string | undefined {
+  if (!p.differsBefore?.length) return undefined;
+  const each = p.differsBefore.map((d) => `the reference's ${d.reference} (${d.referenceOp}) gives [${d.referenceShape}] where the candidate's ${d.candidate} (${d.candidateType}) gives [${d.candidateShape}]`);
+  return `between its inputs and it ${each.join('; ')}: the conversion computes ${each.length > 1 ? 'them' : 'it'} differently there (neither side pairs)`;
+}
+
+/** The hints of a first divergence or root cause about what lies between it and its inputs: lacking, or computed differently. */
+export function betweenLines(r: Result, p: PairResult): string[] {
+  return [unpairedLine(r, p), differsLine(p)].filter((x): x is string => !!x);
+}
+
 /** How sure the alignment is of a pair, in words (shown where it is unsure or paired by shape alone). */
 export function sureness(p: PairResult): string | undefined {
   if (p.unsure) return `the alignment is unsure of this pair: ${p.unsure.reason}${p.unsure.candidates.length > 1 ? `; it hesitated between ${p.unsure.candidates.map((c) => `'${c}'`).join(', ')}` : ''}`;
@@ -143,16 +155,14 @@ export function consoleReport(r: Result, opts: { worst?: number; color?: boolean
     if (o) lines.push(`  ${o}`);
     const s = sureness(p);
     if (s) lines.push(`  ${c('33', s)}`);
-    const u = unpairedLine(r, p);
-    if (u) lines.push(`  ${c('33', u)}`);
+    for (const u of betweenLines(r, p)) lines.push(`  ${c('33', u)}`);
   }
   if (r.rootCause !== undefined && r.rootCause !== r.firstDivergence) {
     const p = r.pairs[r.rootCause]!;
     lines.push('', c('1', 'Root cause (first pair whose own error fails):'), `  ${pairLine(p)}`);
     const s = sureness(p);
     if (s) lines.push(`  ${c('33', s)}`);
-    const u = unpairedLine(r, p);
-    if (u) lines.push(`  ${c('33', u)}`);
+    for (const u of betweenLines(r, p)) lines.push(`  ${c('33', u)}`);
   }
   if (failing.length) {
     const worst = [...failing].sort((a, b) => b.metrics.max_abs - a.metrics.max_abs).slice(0, opts.worst ?? 10);

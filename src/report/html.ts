@@ -1,6 +1,6 @@
 import dagre from '@dagrejs/dagre';
 import type { GraphNodeFacts, Result } from '../compare/result.js';
-import { errorScaleOf, unmatchedLines, wouldPass } from './console.js';
+import { betweenLines, errorScaleOf, unmatchedLines, wouldPass } from './console.js';
 
 /**
  * The self-contained HTML report: one file, no network. The graph is laid out here (dagre, in
@@ -186,6 +186,7 @@ export function htmlReport(r: Result): string {
   const scale = errorScaleOf(r);
   const text = {
     wouldPass: Object.fromEntries(r.pairs.filter((p) => !p.pass).map((p) => [p.index, wouldPass(p, scale)])),
+    between: Object.fromEntries([r.firstDivergence, r.rootCause].filter((i): i is number => i !== undefined).map((i) => [i, betweenLines(r, r.pairs[i]!)])),
     unmatched: unmatchedLines(r, 40, { reference: (n) => withoutScope(n, scopes.reference), candidate: (n) => withoutScope(n, scopes.candidate) }),
   };
   const data = { result: r, layout, scopes, text };
@@ -257,10 +258,6 @@ function cut(s, max){ if (s.length <= max) return s; var h = Math.ceil((max - 1)
 function el(tag, attrs, text){ var e = document.createElement(tag); if (attrs) for (var k in attrs) e.setAttribute(k, attrs[k]); if (text !== undefined) e.textContent = text; return e; }
 function sel(tag, attrs){ var e = document.createElementNS(SVGNS, tag); if (attrs) for (var k in attrs) e.setAttribute(k, attrs[k]); return e; }
 function num(x){ if (typeof x === 'string') return x; if (x === undefined || x === null) return '-'; if (x === 0) return '0'; var a = Math.abs(x); return (a >= 1e4 || a < 1e-2) ? x.toExponential(2) : String(Number(x.toPrecision(4))); }
-function unpairedText(p){
-  var ops = {}; R.graph.forEach(function(n){ ops[n.name] = n.op; });
-  return 'between its inputs and it the reference computes ' + p.unpairedBefore.map(function(n){ return n + ' (' + (ops[n] || '?') + ')'; }).join(', ') + ', which no candidate layer pairs with: if the conversion lacks ' + (p.unpairedBefore.length > 1 ? 'them' : 'it') + ', that is the fault';
-}
 function val(x){ return typeof x === 'string' ? (x === 'Infinity' ? Infinity : x === '-Infinity' ? -Infinity : NaN) : x; }
 
 document.getElementById('verdict').textContent = R.verdict === 'equivalent' ? 'Equivalent' : R.verdict === 'error' ? 'Error' : 'Not equivalent';
@@ -289,8 +286,8 @@ facts.forEach(function(f){ var tr = el('tr'); tr.appendChild(el('td', null, f[0]
 var div = document.getElementById('divergence');
 if (R.firstDivergence === undefined) { div.appendChild(el('p', null, R.verdict === 'equivalent' ? 'No compared pair fails.' : 'No layer-level divergence found.')); }
 else { var fp = R.pairs[R.firstDivergence]; var p1 = el('p'); p1.appendChild(el('strong', {title: fp.reference}, rn(fp.reference))); p1.appendChild(document.createTextNode(' (' + fp.referenceOp + ')  ~  ')); p1.appendChild(el('strong', {title: fp.candidate}, cn(fp.candidate))); p1.appendChild(document.createTextNode(' (' + fp.candidateType + '): max_abs ' + num(fp.metrics.max_abs) + ', cosine ' + num(fp.metrics.cosine) + (fp.own ? ', own error ' + num(fp.own.metrics.max_abs) + (fp.ownDiscounted ? ' (not the layer alone)' : fp.own.pass ? ' (inherited)' : ' (its own)') : ''))); div.appendChild(p1);
-  if (fp.unpairedBefore) div.appendChild(el('p', null, unpairedText(fp)));
-  if (R.rootCause !== undefined && R.rootCause !== R.firstDivergence) { var rc = R.pairs[R.rootCause]; div.appendChild(el('p', null, 'Root cause (first pair whose own error fails): ' + rn(rc.reference) + ' ~ ' + cn(rc.candidate))); if (rc.unpairedBefore) div.appendChild(el('p', null, unpairedText(rc))); } }
+  (T.between[fp.index] || []).forEach(function(u){ div.appendChild(el('p', null, u)); });
+  if (R.rootCause !== undefined && R.rootCause !== R.firstDivergence) { var rc = R.pairs[R.rootCause]; div.appendChild(el('p', null, 'Root cause (first pair whose own error fails): ' + rn(rc.reference) + ' ~ ' + cn(rc.candidate))); (T.between[rc.index] || []).forEach(function(u){ div.appendChild(el('p', null, u)); }); } }
 
 // ---- why the verdict is what it is, outputs in no pair, where the shapes part, unsure pairs
 (function(){

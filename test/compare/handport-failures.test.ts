@@ -123,6 +123,16 @@ describe('a Keras-style rebuild with tfjs-layers under its own layer names, PReL
       expect(pairsOf(r)).toEqual(expected);
       expect(r.pairs.filter((p) => p.index > r.rootCause! && p.own && !p.own.pass && !p.ownDiscounted).map((p) => p.reference)).toEqual([]);
       for (const k of ['Minimum_1', 'mul_1', 'Minimum_2', 'mul_2', 'mul_3']) expect(r.pairs.some((p) => p.reference === k), k).toBe(false);
+      if (v === 'dw-symmetric-pad') {
+        // The pads pair with nothing (17 vs 18): the port has its pad, so no "if the conversion lacks it"; both named, with both shapes.
+        expect(rc.unpairedBefore).toBeUndefined();
+        expect(rc.differsBefore).toEqual([{ reference: `${S}zero_padding2d_2/Pad`, referenceOp: 'Pad', referenceShape: [1, 17, 17, 12], candidate: 'dw2_pad', candidateType: 'ZeroPadding2D', candidateShape: [1, 18, 18, 12] }]);
+        expect(consoleReport(r, { color: false })).toContain(
+          `between its inputs and it the reference's ${S}zero_padding2d_2/Pad (Pad) gives [1,17,17,12] where the candidate's dw2_pad (ZeroPadding2D) gives [1,18,18,12]: the conversion computes it differently there (neither side pairs)`,
+        );
+        expect(markdownReport(r)).toContain("the candidate's dw2_pad (ZeroPadding2D) gives [1,18,18,12]");
+        expect(htmlReport(r)).toContain("the candidate's dw2_pad (ZeroPadding2D) gives [1,18,18,12]");
+      }
       // The worst pairs name no correct layer as failing on its own.
       const ownFailLines = consoleReport(r, { color: false }).split('\n').filter((l) => l.includes('(FAIL)'));
       expect(ownFailLines.length).toBeGreaterThan(0);
