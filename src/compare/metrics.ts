@@ -340,6 +340,26 @@ export function withinTolerance(m: Pick<MetricValues, 'allclose' | 'max_abs'>, r
   return m.max_abs <= tol.atol + tol.rtol * referenceScale(ref);
 }
 
+/**
+ * The smallest atol (at the pair's rtol) and the smallest rtol (at its atol) that would have made
+ * a pair's differences pass at the given scale (see withinTolerance): at the tensor's scale S =
+ * max|ref|, max_abs <= atol + rtol*S, so atol >= max_abs - rtol*S and rtol >= (max_abs - atol)/S;
+ * element by element, the metric pass's needed_atol/needed_rtol. Infinity where none would: a
+ * NaN/Inf mismatch (atol and rtol), a reference of 0 (rtol).
+ */
+export function neededTolerance(
+  m: Pick<MetricValues, 'max_abs' | 'needed_atol' | 'needed_rtol'>,
+  ref: Pick<ValueStats, 'min' | 'max'>,
+  tol: { atol: number; rtol: number },
+  scale: ErrorScale = 'tensor',
+): { atol: number; rtol: number } {
+  if (!Number.isFinite(m.needed_atol)) return { atol: Infinity, rtol: Infinity };
+  if (scale === 'element') return { atol: m.needed_atol, rtol: m.needed_rtol };
+  const s = referenceScale(ref);
+  const over = m.max_abs - tol.atol;
+  return { atol: Math.max(0, m.max_abs - tol.rtol * s), rtol: over <= 0 ? 0 : s > 0 ? over / s : Infinity };
+}
+
 /** A threshold check like `cosine>=0.999` or `max_abs<=1e-3`. */
 export interface Check {
   metric: string;

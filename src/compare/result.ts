@@ -75,6 +75,12 @@ export interface PairResult {
    */
   unpairedBefore?: string[];
   /**
+   * On the root cause and first divergence: reference layers between this pair and the pairs
+   * feeding it that the candidate computes too, of the same kind but at another shape (a pad of
+   * 1 on every side where TF pads bottom/right only), so neither pairs: not lacking, different.
+   */
+  differsBefore?: { reference: string; referenceOp: string; referenceShape: number[]; candidate: string; candidateType: string; candidateShape: number[] }[];
+  /**
    * Set when the alignment is unsure of this pair (found by shape alone, or by values at a low
    * similarity): it is never a first divergence or root cause, its own error is not claimed,
    * and with failOn 'all' it does not decide the verdict. Says why, and the candidate layers the

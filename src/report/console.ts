@@ -1,16 +1,48 @@
+import { type ErrorScale, neededTolerance, referenceScale } from '../compare/metrics.js';
 import type { PairResult, Result } from '../compare/result.js';
 
-/** Short number for tables: 3 significant digits, exponent when small or large. */
 /**
- * The tolerance that would have made a failing pair pass, in words: no rtol can cover an
- * element whose reference is 0 (and no tolerance a NaN or infinity the other model does not
- * match), which says more than "rtol >= inf".
+ * The tolerance that would have made a failing pair pass, in words, at the error scale the run
+ * judged it at (Result.run.errorScale: the tensor's scale max|ref|, or each element's |ref|), and
+ * saying which: no tolerance covers a NaN or infinity the other model does not match, and no rtol
+ * a reference of 0, which says more than "rtol >= inf".
  */
-export function wouldPass(m: { needed_atol: number; needed_rtol: number }, tol: { atol: number; rtol: number }): string {
+export function wouldPass(p: Pick<PairResult, 'metrics' | 'tolerance' | 'referenceStats' | 'failed'>, scale: ErrorScale = 'tensor'): string {
+  const m = p.metrics;
+  const tol = p.tolerance;
   if (!Number.isFinite(m.needed_atol)) return 'no tolerance would pass it: a NaN or infinity that the other model does not match';
-  const atol = `atol >= ${num(m.needed_atol)} (at rtol ${tol.rtol})`;
-  if (!Number.isFinite(m.needed_rtol)) return `${atol}; no rtol would (at atol ${tol.atol}): an element whose reference is 0 differs by more than atol`;
-  return `${atol} or rtol >= ${num(m.needed_rtol)} (at atol ${tol.atol})`;
+  if (!p.failed.includes('allclose')) return `its differences are within atol ${tol.atol} rtol ${tol.rtol} already; it fails ${p.failed.join(', ')}`;
+  const need = neededTolerance(m, p.referenceStats, tol, scale);
+  const how = scale === 'element' ? 'judged element by element' : `judged at the tensor's scale, max|ref| ${num(referenceScale(p.referenceStats))}`;
+  const atol = `atol >= ${num(need.atol)} (at rtol ${tol.rtol})`;
+  if (!Number.isFinite(need.rtol)) {
+    return `${atol}; no rtol would (at atol ${tol.atol}): ${scale === 'element' ? 'an element whose reference is 0 differs by more than atol' : 'the reference is 0 everywhere'} (${how})`;
+  }
+  return `${atol} or rtol >= ${num(need.rtol)} (at atol ${tol.atol}) (${how})`;
+}
+
+/** The error scale a Result's pairs were judged at: Results written before it was recorded judged each element. */
+export function errorScaleOf(r: Pick<Result, 'run'>): ErrorScale {
+  return r.run.errorScale ?? 'element';
+}
+
+/** How many unmatched names each report lists per side before it says how many more there are. */
+export const UNMATCHED_SHOWN = 12;
+
+/**
+ * The layers of each side that no pair has (Result.unmatched: compared with nothing, so nothing
+ * judges them), one line a side, cut after `max` names with a count; none for an empty side.
+ */
+export function unmatchedLines(r: Pick<Result, 'unmatched'>, max = UNMATCHED_SHOWN, show: { reference?: (n: string) => string; candidate?: (n: string) => string } = {}): string[] {
+  const lines: string[] = [];
+  for (const side of ['reference', 'candidate'] as const) {
+    const names = r.unmatched[side];
+    if (!names.length) continue;
+    const f = show[side] ?? ((n: string) => n);
+    const listed = names.slice(0, max).map(f).join(', ');
+    lines.push(`${side} (${names.length}): ${listed}${names.length > max ? `, … and ${names.length - max} more` : ''}`);
+  }
+  return lines;
 }
 
 /** The reference computations between a pair and its inputs that nothing in the candidate pairs with, in words. */
@@ -19,6 +51,18 @@ export function unpairedLine(r: Result, p: PairResult): string | undefined {
   const ops = new Map(r.graph.map((n) => [n.name, n.op]));
   const list = p.unpairedBefore.map((n) => `${n} (${ops.get(n) ?? '?'})`).join(', ');
   return `between its inputs and it the reference computes ${list}, which no candidate layer pairs with: if the conversion lacks ${p.unpairedBefore.length > 1 ? 'them' : 'it'}, that is the fault`;
+}
+
+/** The reference layers before a pair that the candidate computes too but at another shape, in words. */
+export function differsLine(p: PairResult): string | undefined {
+  if (!p.differsBefore?.length) return undefined;
+  const each = p.differsBefore.map((d) => `the reference's ${d.reference} (${d.referenceOp}) gives [${d.referenceShape}] where the candidate's ${d.candidate} (${d.candidateType}) gives [${d.candidateShape}]`);
+  return `between its inputs and it ${each.join('; ')}: the conversion computes ${each.length > 1 ? 'them' : 'it'} differently there (neither side pairs)`;
+}
+
+/** The hints of a first divergence or root cause about what lies between it and its inputs: lacking, or computed differently. */
+export function betweenLines(r: Result, p: PairResult): string[] {
+  return [unpairedLine(r, p), differsLine(p)].filter((x): x is string => !!x);
 }
 
 /** How sure the alignment is of a pair, in words (shown where it is unsure or paired by shape alone). */
@@ -41,6 +85,7 @@ export function unpairedOutputLines(r: Result): string[] {
   return (r.outputs ?? []).filter((o) => o.unpaired).map((o) => `${o.excused ? 'not counted' : 'UNPAIRED'}: the ${o.side}'s output '${o.name}' [${o.shape}] ${o.dtype}: ${o.unpaired}`);
 }
 
+/** Short number for tables: 4 significant digits, exponent when small or large. */
 export function num(x: number | undefined): string {
   if (x === undefined) return '-';
   if (Number.isNaN(x)) return 'NaN';
@@ -105,21 +150,19 @@ export function consoleReport(r: Result, opts: { worst?: number; color?: boolean
     lines.push(
       `  max_abs ${num(p.metrics.max_abs)}  max_rel ${num(p.metrics.max_rel)}  mean_abs ${num(p.metrics.mean_abs)}  cosine ${p.metrics.cosine.toFixed(6)}  sqnr ${num(p.metrics.sqnr)} dB`,
     );
-    lines.push(`  would pass with ${wouldPass(p.metrics, p.tolerance)}`);
+    lines.push(`  would pass with ${wouldPass(p, errorScaleOf(r))}`);
     const o = ownLine(p);
     if (o) lines.push(`  ${o}`);
     const s = sureness(p);
     if (s) lines.push(`  ${c('33', s)}`);
-    const u = unpairedLine(r, p);
-    if (u) lines.push(`  ${c('33', u)}`);
+    for (const u of betweenLines(r, p)) lines.push(`  ${c('33', u)}`);
   }
   if (r.rootCause !== undefined && r.rootCause !== r.firstDivergence) {
     const p = r.pairs[r.rootCause]!;
     lines.push('', c('1', 'Root cause (first pair whose own error fails):'), `  ${pairLine(p)}`);
     const s = sureness(p);
     if (s) lines.push(`  ${c('33', s)}`);
-    const u = unpairedLine(r, p);
-    if (u) lines.push(`  ${c('33', u)}`);
+    for (const u of betweenLines(r, p)) lines.push(`  ${c('33', u)}`);
   }
   if (failing.length) {
     const worst = [...failing].sort((a, b) => b.metrics.max_abs - a.metrics.max_abs).slice(0, opts.worst ?? 10);
@@ -130,6 +173,11 @@ export function consoleReport(r: Result, opts: { worst?: number; color?: boolean
   if (unsure.length) {
     lines.push('', c('1', `Failing pairs the alignment is unsure of (not judged, not a root cause): ${unsure.length}`));
     for (const p of unsure.slice(0, opts.worst ?? 10)) lines.push(`  #${p.index} ${p.reference} ~ ${p.candidate}: ${sureness(p)}`);
+  }
+  const unmatched = unmatchedLines(r);
+  if (unmatched.length) {
+    lines.push('', c('1', 'Unmatched (paired with nothing, so not judged):'));
+    for (const u of unmatched) lines.push(`  ${u}`);
   }
   const outs = r.pairs.filter((p) => p.isOutput);
   if (outs.length) {

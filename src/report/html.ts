@@ -1,5 +1,6 @@
 import dagre from '@dagrejs/dagre';
 import type { GraphNodeFacts, Result } from '../compare/result.js';
+import { betweenLines, errorScaleOf, unmatchedLines, wouldPass } from './console.js';
 
 /**
  * The self-contained HTML report: one file, no network. The graph is laid out here (dagre, in
@@ -181,7 +182,14 @@ export function htmlReport(r: Result): string {
     candidate: commonScope([...r.pairs.map((p) => p.candidate), ...r.unmatched.candidate]),
   };
   const layout = layoutGraph(r.graph, undefined, scopes.reference);
-  const data = { result: r, layout, scopes };
+  // Texts the console says too, written once (console.ts) and shown by the page's script.
+  const scale = errorScaleOf(r);
+  const text = {
+    wouldPass: Object.fromEntries(r.pairs.filter((p) => !p.pass).map((p) => [p.index, wouldPass(p, scale)])),
+    between: Object.fromEntries([r.firstDivergence, r.rootCause].filter((i): i is number => i !== undefined).map((i) => [i, betweenLines(r, r.pairs[i]!)])),
+    unmatched: unmatchedLines(r, 40, { reference: (n) => withoutScope(n, scopes.reference), candidate: (n) => withoutScope(n, scopes.candidate) }),
+  };
+  const data = { result: r, layout, scopes, text };
   const title = `tf-parity: ${r.verdict}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -241,7 +249,7 @@ const SCRIPT = String.raw`
 (function(){
 'use strict';
 var D = JSON.parse(document.getElementById('data').textContent);
-var R = D.result, L = D.layout, S = D.scopes, SVGNS = 'http://www.w3.org/2000/svg';
+var R = D.result, L = D.layout, S = D.scopes, T = D.text, SVGNS = 'http://www.w3.org/2000/svg';
 // Names without the scope most of a model's names share (shown once, in the Run facts).
 function unscoped(name, scope){ return scope && name.indexOf(scope) === 0 && name.length > scope.length ? name.slice(scope.length) : name; }
 function rn(name){ return unscoped(name, S.reference); }
@@ -250,16 +258,6 @@ function cut(s, max){ if (s.length <= max) return s; var h = Math.ceil((max - 1)
 function el(tag, attrs, text){ var e = document.createElement(tag); if (attrs) for (var k in attrs) e.setAttribute(k, attrs[k]); if (text !== undefined) e.textContent = text; return e; }
 function sel(tag, attrs){ var e = document.createElementNS(SVGNS, tag); if (attrs) for (var k in attrs) e.setAttribute(k, attrs[k]); return e; }
 function num(x){ if (typeof x === 'string') return x; if (x === undefined || x === null) return '-'; if (x === 0) return '0'; var a = Math.abs(x); return (a >= 1e4 || a < 1e-2) ? x.toExponential(2) : String(Number(x.toPrecision(4))); }
-function unpairedText(p){
-  var ops = {}; R.graph.forEach(function(n){ ops[n.name] = n.op; });
-  return 'between its inputs and it the reference computes ' + p.unpairedBefore.map(function(n){ return n + ' (' + (ops[n] || '?') + ')'; }).join(', ') + ', which no candidate layer pairs with: if the conversion lacks ' + (p.unpairedBefore.length > 1 ? 'them' : 'it') + ', that is the fault';
-}
-function wouldPass(m, tol){
-  if (typeof m.needed_atol === 'string') return 'no tolerance would pass it: a NaN or infinity that the other model does not match';
-  var atol = 'atol >= ' + num(m.needed_atol) + ' (at rtol ' + tol.rtol + ')';
-  if (typeof m.needed_rtol === 'string') return atol + '; no rtol would (at atol ' + tol.atol + '): an element whose reference is 0 differs by more than atol';
-  return atol + ' or rtol >= ' + num(m.needed_rtol) + ' (at atol ' + tol.atol + ')';
-}
 function val(x){ return typeof x === 'string' ? (x === 'Infinity' ? Infinity : x === '-Infinity' ? -Infinity : NaN) : x; }
 
 document.getElementById('verdict').textContent = R.verdict === 'equivalent' ? 'Equivalent' : R.verdict === 'error' ? 'Error' : 'Not equivalent';
@@ -288,8 +286,8 @@ facts.forEach(function(f){ var tr = el('tr'); tr.appendChild(el('td', null, f[0]
 var div = document.getElementById('divergence');
 if (R.firstDivergence === undefined) { div.appendChild(el('p', null, R.verdict === 'equivalent' ? 'No compared pair fails.' : 'No layer-level divergence found.')); }
 else { var fp = R.pairs[R.firstDivergence]; var p1 = el('p'); p1.appendChild(el('strong', {title: fp.reference}, rn(fp.reference))); p1.appendChild(document.createTextNode(' (' + fp.referenceOp + ')  ~  ')); p1.appendChild(el('strong', {title: fp.candidate}, cn(fp.candidate))); p1.appendChild(document.createTextNode(' (' + fp.candidateType + '): max_abs ' + num(fp.metrics.max_abs) + ', cosine ' + num(fp.metrics.cosine) + (fp.own ? ', own error ' + num(fp.own.metrics.max_abs) + (fp.ownDiscounted ? ' (not the layer alone)' : fp.own.pass ? ' (inherited)' : ' (its own)') : ''))); div.appendChild(p1);
-  if (fp.unpairedBefore) div.appendChild(el('p', null, unpairedText(fp)));
-  if (R.rootCause !== undefined && R.rootCause !== R.firstDivergence) { var rc = R.pairs[R.rootCause]; div.appendChild(el('p', null, 'Root cause (first pair whose own error fails): ' + rn(rc.reference) + ' ~ ' + cn(rc.candidate))); if (rc.unpairedBefore) div.appendChild(el('p', null, unpairedText(rc))); } }
+  (T.between[fp.index] || []).forEach(function(u){ div.appendChild(el('p', null, u)); });
+  if (R.rootCause !== undefined && R.rootCause !== R.firstDivergence) { var rc = R.pairs[R.rootCause]; div.appendChild(el('p', null, 'Root cause (first pair whose own error fails): ' + rn(rc.reference) + ' ~ ' + cn(rc.candidate))); (T.between[rc.index] || []).forEach(function(u){ div.appendChild(el('p', null, u)); }); } }
 
 // ---- why the verdict is what it is, outputs in no pair, where the shapes part, unsure pairs
 (function(){
@@ -365,7 +363,7 @@ function select(name){
   kv(t, 'verdict', pair.pass ? 'pass' : 'FAIL: ' + pair.failed.join(', '));
   kv(t, 'shapes', '[' + pair.referenceShape.join(',') + '] vs [' + pair.candidateShape.join(',') + ']');
   ['max_abs', 'max_rel', 'mean_abs', 'rmse', 'cosine', 'sqnr', 'allclose', 'nan_mismatch', 'inf_mismatch', 'topk_agree'].forEach(function(m){ if (pair.metrics[m] !== undefined) kv(t, m, num(pair.metrics[m])); });
-  if (!pair.pass) kv(t, 'would pass with', wouldPass(pair.metrics, pair.tolerance));
+  if (!pair.pass) kv(t, 'would pass with', T.wouldPass[pair.index]);
   if (pair.own) kv(t, 'own error', 'max_abs ' + num(pair.own.metrics.max_abs) + ' (' + (pair.own.pass ? 'passes: inherited' : 'fails: its own') + ')');
   else if (pair.ownSkipped) kv(t, 'own error', 'not computed: ' + pair.ownSkipped);
   kv(t, 'reference range', num(pair.referenceStats.min) + ' .. ' + num(pair.referenceStats.max) + ' (mean ' + num(pair.referenceStats.mean) + ')');
@@ -426,7 +424,9 @@ document.getElementById('only-fail').addEventListener('change', render);
 render();
 
 var um = document.getElementById('unmatched');
-[['reference', R.unmatched.reference.map(rn)], ['candidate', R.unmatched.candidate.map(cn)]].forEach(function(u){ var p = el('p'); p.appendChild(el('strong', null, u[0] + ' (' + u[1].length + '): ')); p.appendChild(document.createTextNode(u[1].slice(0, 200).join(', ') + (u[1].length > 200 ? ', …' : ''))); um.appendChild(p); });
+if (!T.unmatched.length) um.appendChild(el('p', null, 'Every layer of both sides is in a pair.'));
+else um.appendChild(el('p', {'class': 'hint'}, 'Paired with nothing, so not judged (the JSON report lists them all):'));
+T.unmatched.forEach(function(u){ var i = u.indexOf(': '); var p = el('p'); p.appendChild(el('strong', null, u.slice(0, i + 1) + ' ')); p.appendChild(document.createTextNode(u.slice(i + 2))); um.appendChild(p); });
 if (L.hidden) um.appendChild(el('p', {'class': 'hint'}, L.hidden + ' constant/plumbing nodes are hidden in the graph view.'));
 if (firstName) select(firstName);
 })();

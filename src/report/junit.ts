@@ -1,5 +1,6 @@
 import type { PairResult, Result } from '../compare/result.js';
-import { num, sureness, wouldPass } from './console.js';
+import type { ErrorScale } from '../compare/metrics.js';
+import { errorScaleOf, num, sureness, wouldPass } from './console.js';
 
 /** XML text and attribute escaping; also strips characters XML 1.0 cannot carry. */
 export function xml(s: string): string {
@@ -13,13 +14,13 @@ export function xml(s: string): string {
     .replace(/'/g, '&apos;');
 }
 
-function failureText(p: PairResult): string {
+function failureText(p: PairResult, scale: ErrorScale): string {
   const m = p.metrics;
   return [
     `reference ${p.reference} (${p.referenceOp}) vs candidate ${p.candidate} (${p.candidateType})`,
     `failed: ${p.failed.join(', ')}`,
     `max_abs ${num(m.max_abs)} max_rel ${num(m.max_rel)} mean_abs ${num(m.mean_abs)} cosine ${m.cosine} sqnr ${num(m.sqnr)} dB allclose ${(m.allclose * 100).toFixed(3)}%`,
-    `tolerance atol ${p.tolerance.atol} rtol ${p.tolerance.rtol}; would pass with ${wouldPass(m, p.tolerance)}`,
+    `tolerance atol ${p.tolerance.atol} rtol ${p.tolerance.rtol}; would pass with ${wouldPass(p, scale)}`,
     p.own ? `own error (re-run on reference inputs): max_abs ${num(p.own.metrics.max_abs)} ${p.ownDiscounted ? `not claimed: ${p.ownDiscounted}` : p.own.pass ? 'passes (inherited)' : 'fails (own)'}` : '',
     sureness(p) ?? '',
     ...p.worst.slice(0, 3).map((w) => `  at [${w.index.join(',')}]: reference ${w.reference} candidate ${w.candidate}`),
@@ -28,12 +29,12 @@ function failureText(p: PairResult): string {
     .join('\n');
 }
 
-function testcase(p: PairResult, classname: string, kind: string): string {
+function testcase(p: PairResult, classname: string, kind: string, scale: ErrorScale): string {
   const name = `${kind} ${p.reference} ~ ${p.candidate}`;
   const head = `    <testcase classname="${xml(classname)}" name="${xml(name)}" time="0">`;
   if (p.pass) return `${head}</testcase>`;
   const msg = `${p.failed.join(', ')}: max_abs ${num(p.metrics.max_abs)}`;
-  return `${head}\n      <failure message="${xml(msg)}" type="NotEquivalent">${xml(failureText(p))}</failure>\n    </testcase>`;
+  return `${head}\n      <failure message="${xml(msg)}" type="NotEquivalent">${xml(failureText(p, scale))}</failure>\n    </testcase>`;
 }
 
 /**
@@ -43,8 +44,8 @@ function testcase(p: PairResult, classname: string, kind: string): string {
 export function junitReport(r: Result, suiteName?: string): string {
   const classname = suiteName ?? `tf-parity.${r.candidate.path}`;
   const cases: string[] = [];
-  for (const p of r.pairs.filter((q) => q.isOutput)) cases.push(testcase(p, classname, 'output'));
-  for (const p of r.pairs.filter((q) => !q.isOutput && !q.pass)) cases.push(testcase(p, classname, r.firstDivergence === p.index ? 'first-divergence' : p.unsure ? 'unsure-pair' : 'layer'));
+  for (const p of r.pairs.filter((q) => q.isOutput)) cases.push(testcase(p, classname, 'output', errorScaleOf(r)));
+  for (const p of r.pairs.filter((q) => !q.isOutput && !q.pass)) cases.push(testcase(p, classname, r.firstDivergence === p.index ? 'first-divergence' : p.unsure ? 'unsure-pair' : 'layer', errorScaleOf(r)));
   // Every model output in no pair is a failing test case (one the verdict excuses is a skipped one), saying why.
   for (const o of (r.outputs ?? []).filter((q) => q.unpaired)) {
     const head = `    <testcase classname="${xml(classname)}" name="${xml(`unpaired ${o.side} output ${o.name}`)}" time="0">`;

@@ -1,5 +1,5 @@
 import type { Result } from '../compare/result.js';
-import { num, sureness, unpairedLine, unpairedOutputLines } from './console.js';
+import { betweenLines, num, sureness, unmatchedLines, unpairedOutputLines } from './console.js';
 
 /** Markdown cell text: pipes and newlines would break the table; backticks and HTML are neutralised. */
 export function md(s: string): string {
@@ -43,16 +43,14 @@ export function markdownReport(r: Result, opts: { worst?: number } = {}): string
     );
     const s = sureness(p);
     if (s) lines.push('', `> ${md(s)}`);
-    const u = unpairedLine(r, p);
-    if (u) lines.push('', `> ${md(u)}`);
+    for (const u of betweenLines(r, p)) lines.push('', `> ${md(u)}`);
   }
   if (r.rootCause !== undefined && r.rootCause !== r.firstDivergence) {
     const p = r.pairs[r.rootCause]!;
     lines.push('', `**Root cause:** \`${md(p.reference)}\` ~ \`${md(p.candidate)}\` (own max_abs ${num(p.own?.metrics.max_abs)}) [${p.strategy}, confidence ${p.confidence.toFixed(2)}]`);
     const s = sureness(p);
     if (s) lines.push('', `> ${md(s)}`);
-    const u = unpairedLine(r, p);
-    if (u) lines.push('', `> ${md(u)}`);
+    for (const u of betweenLines(r, p)) lines.push('', `> ${md(u)}`);
   }
   const rows = [...r.pairs.filter((p) => p.isOutput), ...r.pairs.filter((p) => !p.isOutput && !p.pass).sort((a, b) => b.metrics.max_abs - a.metrics.max_abs).slice(0, opts.worst ?? 10)];
   if (rows.length) {
@@ -62,6 +60,11 @@ export function markdownReport(r: Result, opts: { worst?: number } = {}): string
         `| ${p.pass ? 'pass' : '**FAIL**'}${p.isOutput ? ' (output)' : ''}${p.unsure ? ` (unsure: ${p.strategy}, confidence ${p.confidence.toFixed(2)})` : ''} | \`${md(p.reference)}\` | \`${md(p.candidate)}\` | ${num(p.metrics.max_abs)} | ${num(p.metrics.max_rel)} | ${p.metrics.cosine.toFixed(6)} | ${(p.metrics.allclose * 100).toFixed(2)}% |`,
       );
     }
+  }
+  const unmatched = unmatchedLines(r);
+  if (unmatched.length) {
+    lines.push('', '**Unmatched** (paired with nothing, so not judged):');
+    for (const u of unmatched) lines.push(`- ${md(u)}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -8,6 +8,7 @@ import { cnnGraph } from '../../cases/gen/cnn.js';
 import { A } from '../../src/graph/attrs.js';
 import { METRICS } from '../../src/compare/metrics.js';
 import { encodeGraphDef, graphToPbtxt } from '../../src/formats/graphdef-writer.js';
+import { readTfjsGraphModel } from '../../src/formats/tfjs-graph.js';
 import { readNpzFile } from '../../src/inputs/npz.js';
 import { GraphBuilder, host } from '../../src/graph/builder.js';
 import { ELEM, encodeModel } from '../fixtures/onnx-writer.js';
@@ -259,6 +260,31 @@ describe('parity CLI', () => {
     expect(map.pairs.length).toBeGreaterThan(5);
     const withMap = parity('compare', 'cnn.pb', 'buggy.pb', '--map', 'map.json', '--names-only', '-q');
     expect(withMap.code).toBe(1);
+  });
+
+  it("issue 23 failure 1 end to end: the tfjs signature lists the heads c, a, b, the port returns a, b, c (torch's output_0..2), one head's dense weight reshaped: exit 1 naming that output, every output paired; the frozen .pb of the same graph says the same", async () => {
+    const heads = join(ROOT, 'test/fixtures/handport-failures/heads');
+    const S = 'StatefulPartitionedCall/model/';
+    writeFileSync(join(d, 'heads.pb'), encodeGraphDef(await readTfjsGraphModel(join(heads, 'model.json'))));
+    for (const original of [join(heads, 'model.json'), 'heads.pb']) {
+      const bad = parity('compare', original, join(heads, 'head-dense-reshape-unnamed.onnx'), '--seed', '1', '--json', 'heads.json', '-q');
+      expect(bad.code, bad.out + bad.err).toBe(1);
+      expect(bad.out).toMatch(/^NOT EQUIVALENT/);
+      expect(bad.out).toContain(`(3 outputs)`);
+      expect(bad.out).toContain(`the output '${S}head_b/Softmax' (Softmax) ~ 'output_1' (Softmax) fails`);
+      expect(bad.out).toMatch(new RegExp(`FAIL #\\d+ ${S}head_b/Softmax \\(Softmax\\) ~ output_1 `));
+      expect(bad.out).not.toContain('Outputs in no pair');
+      const doc = JSON.parse(readFileSync(join(d, 'heads.json'), 'utf8'));
+      // Each head with its own: the order alone would pair head_c (first in the signature) with output_0.
+      const pairOf = (name: string) => doc.pairs[doc.outputs.find((o: { side: string; name: string }) => o.side === 'candidate' && o.name === name).pair];
+      expect(pairOf('output_0').reference).toBe(`${S}head_a/Softmax`);
+      expect(pairOf('output_1').reference).toBe(`${S}head_b/Softmax`);
+      expect(pairOf('output_2').reference).toBe(`${S}head_c/Softmax`);
+      expect(doc.outputs.every((o: { pair?: number }) => o.pair !== undefined)).toBe(true);
+      expect(doc.pairs[doc.rootCause].reference).toBe(`${S}head_b/BiasAdd`);
+      const ok = parity('compare', original, join(heads, 'correct-unnamed.onnx'), '--seed', '1', '-q');
+      expect(ok.code, ok.out).toBe(0);
+    }
   });
 
   it('the same command twice gives identical JSON apart from timestamps and timings', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ActInfo } from '../../src/compare/align/index.js';
 import { STRONG_SIMILARITY, SampleCache, align, applyTransform, candidateTransforms, sampleActivation, sampledSimilarity, validateAlignment } from '../../src/compare/align/index.js';
+import { wiring } from '../../src/compare/align/wiring.js';
 import { opRole } from '../../src/core/runner.js';
 
 function act(name: string, type: string, shape: number[], data: number[] | Float32Array, producedFrom: string[] = [], layout?: 'NCHW' | 'NHWC'): ActInfo {
@@ -285,5 +286,39 @@ describe('what alignment reads when values match nothing', () => {
     const a = align(refs, cands);
     expect(a.pairs.map((p) => `${p.reference}~${p.candidate}`).sort()).toEqual(['dw~dwc', 'fused~prelu', 'in~cin']);
     expect(a.unmatched.candidate).toEqual(['conv']);
+  });
+});
+
+describe('the wiring of an activation built from elementwise pieces at the root scope (issue 23, failure 7)', () => {
+  const act = (name: string, type: string, producedFrom: string[], index: number): ActInfo => ({ name, type, shape: [1, 4, 4, 2], dtype: 'float32', index, producedFrom, role: opRole(type) });
+  it("a PReLU as Maximum(x, 0) + alpha * Minimum(x, 0), named Maximum_1, Minimum_1, mul_1, add_1: one layer, an activation, read once from x", () => {
+    const acts = [
+      act('m/dw/BiasAdd', 'BiasAdd', [], 0),
+      act('Maximum_1', 'Maximum', ['m/dw/BiasAdd', 'Maximum_1/y'], 1),
+      act('Minimum_1', 'Minimum', ['m/dw/BiasAdd', 'Minimum_1/y'], 2),
+      act('mul_1', 'Mul', ['m/alpha', 'Minimum_1'], 3),
+      act('add_1', 'AddV2', ['Maximum_1', 'mul_1'], 4),
+      act('m/pw/Conv2D', 'Conv2D', ['add_1'], 5),
+    ];
+    const w = wiring(acts);
+    expect([...w.interior].sort()).toEqual(['Maximum_1', 'Minimum_1', 'mul_1']);
+    expect(w.fanOut.get('m/dw/BiasAdd')).toBe(1);
+    expect(w.fanIn.get('add_1')).toBe(1);
+    expect(w.layerRole.get('add_1')).toBe('activation');
+  });
+  it('x * Sigmoid(x) (swish) is one layer too', () => {
+    const w = wiring([act('m/c/BiasAdd', 'BiasAdd', [], 0), act('Sigmoid', 'Sigmoid', ['m/c/BiasAdd'], 1), act('mul', 'Mul', ['m/c/BiasAdd', 'Sigmoid'], 2)]);
+    expect([...w.interior]).toEqual(['Sigmoid']);
+    expect(w.fanIn.get('mul')).toBe(1);
+  });
+  it('a residual Add of x and a batch norm of x (Mul, Add: nothing bends) stays two inputs', () => {
+    const w = wiring([act('m/c/BiasAdd', 'BiasAdd', [], 0), act('m/bn/Mul', 'Mul', ['m/c/BiasAdd', 'm/bn/scale'], 1), act('m/bn/add', 'AddV2', ['m/bn/Mul', 'm/bn/offset'], 2), act('add', 'AddV2', ['m/c/BiasAdd', 'm/bn/add'], 3)]);
+    expect(w.interior.has('m/bn/add')).toBe(false);
+    expect(w.fanIn.get('add')).toBe(2);
+    expect(w.layerRole.get('add')).toBeUndefined();
+  });
+  it('a Maximum read by two layers is not a piece of one', () => {
+    const w = wiring([act('x', 'BiasAdd', [], 0), act('Maximum', 'Maximum', ['x'], 1), act('Minimum', 'Minimum', ['x'], 2), act('add', 'AddV2', ['Maximum', 'Minimum'], 3), act('other', 'Conv2D', ['Maximum'], 4)]);
+    expect(w.interior.has('Maximum')).toBe(false);
   });
 });

@@ -31,6 +31,9 @@ const own = (pass: boolean) => ({ own: { pass, metrics: {} as PairResult['metric
 const ownM = (pass: boolean, max_abs: number, cosine: number) => ({ own: { pass, metrics: { max_abs, cosine } as PairResult['metrics'] } });
 const metricsM = (max_abs: number, cosine: number) => ({ metrics: { max_abs, cosine } as PairResult['metrics'] });
 const byName = { strategy: 'name', confidence: 1 } as const;
+/** bn/add paired by shape after pair 0, reference values in [-10, 20] (max|ref| 20), its own error `own` max_abs. */
+const frontier = (index: number, ownMaxAbs: number, extra: Partial<PairResult> = {}) =>
+  pair(index, 'bn/add', false, { strategy: 'shape', confidence: 0.5, upstream: [index - 1], referenceStats: { min: -10, max: 20, mean: 0, std: 1, nonfinite: 0 }, ...metricsM(1, 0.9), ...ownM(false, ownMaxAbs, 0.9), ...extra });
 const byValues = (confidence: number) => ({ strategy: 'numeric', confidence }) as const;
 
 describe('diagnose (pure)', () => {
@@ -118,6 +121,19 @@ describe('decide (pure)', () => {
     },
     { what: 'the same without own errors (--no-own-error)', pairs: [pair(0, 'conv1/Relu', false, { ...byName, ...metricsM(0.5, 0.9) }), pair(1, 'out', true, byName)], first: 0, verdict: 'not-equivalent', summary: /differs \(max_abs 0\.5, cosine 0\.900000; its own error was not computed\); the outputs agree/ },
     { what: "the same with failOn 'outputs': equivalent", pairs: [pair(0, 'conv1/Relu', false, { ...byName, ...metricsM(0.5, 0.9) }), pair(1, 'out', true, byName)], first: 0, failOn: 'outputs', verdict: 'equivalent', summary: /^equivalent: 2 pairs compared, 1 output\(s\) within tolerance$/ },
+    // A shape-only pair right after sure pairs that agree (the frontier), own error >= 1e-2 * max|ref| (max|ref| 20: 0.2).
+    {
+      what: 'a shape-only pair right after sure agreeing pairs, its own error 0.5 at max|ref| 20: counts, said in words',
+      pairs: [pair(0, 'conv1/Relu', true, byName), frontier(1, 0.5), pair(2, 'out', true, { ...byName, upstream: [1] })],
+      first: 1,
+      verdict: 'not-equivalent',
+      summary: /^not equivalent: 'bn\/add' \(Op\) ~ 'c_bn\/add' \(Layer\) computes something different \(its own error max_abs 0\.5, cosine 0\.900000; paired by shape alone, right after layers paired surely that agree, whose values it is re-run on\); the outputs agree/,
+    },
+    { what: 'the same with its own error 0.1 (under 1e-2 * 20): not counted', pairs: [pair(0, 'conv1/Relu', true, byName), frontier(1, 0.1), pair(2, 'out', true, byName)], first: 1, verdict: 'equivalent', summary: /not counted: 'bn\/add' .* paired by shape alone/ },
+    { what: 'the same after a pair found by shape too: not counted', pairs: [pair(0, 'conv1/Relu', true, { strategy: 'shape', confidence: 0.5 }), frontier(1, 0.5), pair(2, 'out', true, byName)], first: 1, verdict: 'equivalent', summary: /not counted/ },
+    { what: 'the same after a sure pair that fails: not counted (past the divergence)', pairs: [pair(0, 'conv1/Relu', false, { ...byName, ...metricsM(0.3, 0.99), ...ownM(true, 0, 1) }), frontier(1, 0.5), pair(2, 'out', true, byName)], first: 0, verdict: 'not-equivalent', summary: /^not equivalent: 'conv1\/Relu' .* differs/ },
+    { what: 'the same with the own error not the layer\'s alone: not counted', pairs: [pair(0, 'conv1/Relu', true, byName), frontier(1, 0.5, { ownDiscounted: 're-ran unpaired candidate layers before it too' }), pair(2, 'out', true, byName)], first: 1, verdict: 'equivalent', summary: /^equivalent/ },
+    { what: 'the same when the alignment is unsure of it: not counted', pairs: [pair(0, 'conv1/Relu', true, byName), frontier(1, 0.5, { unsure: { reason: 'different kinds', candidates: [] } }), pair(2, 'out', true, byName)], first: 1, verdict: 'equivalent', summary: /^equivalent/ },
   ];
   for (const c of cases) {
     it(c.what, () => {

@@ -83,8 +83,12 @@ describe.skipIf(!existsSync(CHROMIUM))('HTML report in a browser', () => {
       expect(await page.locator('#details h3').textContent()).toBe(`dw1/${EVIL}`);
       expect(await page.locator('#details').textContent()).toContain('FAIL');
       // The page words the tolerance that would pass it as the console does.
-      expect(await page.locator('#details').textContent()).toContain(wouldPass(fd.metrics, fd.tolerance));
+      expect(await page.locator('#details').textContent()).toContain(wouldPass(fd, result.run.errorScale));
       expect(await page.locator('#details img').count()).toBe(0);
+      // The layers paired with nothing, by name, as the console lists them (console.ts unmatchedLines).
+      const um = await page.locator('#unmatched').textContent();
+      expect(um).toContain(result.unmatched.reference.length || result.unmatched.candidate.length ? 'Paired with nothing, so not judged' : 'Every layer of both sides is in a pair.');
+      for (const side of ['reference', 'candidate'] as const) if (result.unmatched[side].length) expect(um).toContain(`${side} (${result.unmatched[side].length}):`);
       expect(await page.locator('img').count()).toBe(0);
       expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
       // The table filters and sorts.

@@ -95,6 +95,16 @@ export function wiring(acts: ActInfo[]): Wiring {
       }
     }
   }
+  // An activation built from elementwise pieces with no layer scope of its own (a PReLU frozen at
+  // the root scope: Maximum(x, 0), Minimum(x, 0), Mul(alpha, .), AddV2): its pieces are interior
+  // to the node that joins them, and that node is an activation, like the port's one PReLU.
+  const pieceEnds = new Set<string>();
+  for (const n of names) {
+    const group = interior.has(n) ? undefined : elementwisePieces(n, byName, inputs, readers);
+    if (!group) continue;
+    for (const g of group) interior.add(g);
+    pieceEnds.add(n);
+  }
   // Layer ends reached from each activation through interior nodes, upward and downward.
   const reach = (start: string, next: Map<string, string[]>): Set<string> => {
     const out = new Set<string>();
@@ -135,8 +145,43 @@ export function wiring(acts: ActInfo[]): Wiring {
       }
       // A layer of multiplies and adds by constants that reads one activation (a batch norm frozen
       // into Mul and Add) is affine; an Add of two activations (a residual) is not.
+      if (!layerRole.has(a.name) && pieceEnds.has(n)) layerRole.set(a.name, 'activation');
       if (!layerRole.has(a.name) && scaleShift && fanIn.get(a.name) === 1) layerRole.set(a.name, 'affine');
     } else if (!a.role && SCALE_SHIFT.test(a.type) && fanIn.get(a.name) === 1) layerRole.set(a.name, 'affine');
   }
   return { fanIn, fanOut, interior, layerRole, inputs, readers };
+}
+
+/** Elementwise ops of one activation (and constants) an activation is built from. */
+const ELEMENTWISE = /^(Maximum|Minimum|Relu|Relu6|Neg|Abs|Mul|Sub|Add|AddV2|RealDiv|Div|Sigmoid|Tanh|Square|Sqrt|Rsqrt|Exp|Erf|Softplus|Sign)$/;
+/** Of those, the ones that bend: without one, the pieces are a scale and shift, not an activation. */
+const NONLINEAR = /^(Maximum|Minimum|Relu|Relu6|Abs|Sigmoid|Tanh|Exp|Erf|Softplus|Sign)$/;
+/** Ops that join the two branches of such an activation. */
+const JOIN = /^(Add|AddV2|Sub|Mul)$/;
+
+/**
+ * The pieces of an activation that `end` joins: `end` (an Add, Sub or Mul) reads two values, and
+ * each is reached from one same value x through elementwise ops of one activation, each read by
+ * the next one only (Maximum(x, 0) and Mul(alpha, Minimum(x, 0)); x and Sigmoid(x)). Undefined
+ * when it is not that, or when no piece bends (a residual Add of a scaled x is two layers).
+ */
+function elementwisePieces(end: string, byName: Map<string, ActInfo>, inputs: Map<string, string[]>, readers: Map<string, string[]>): string[] | undefined {
+  const ins = inputs.get(end) ?? [];
+  if (ins.length !== 2 || !JOIN.test(byName.get(end)?.type ?? '')) return undefined;
+  const group: string[] = [];
+  const tops = ins.map((start) => {
+    let cur = start;
+    let next = end;
+    for (;;) {
+      const a = byName.get(cur);
+      const up = inputs.get(cur) ?? [];
+      const rs = readers.get(cur) ?? [];
+      if (!a || !ELEMENTWISE.test(a.type) || up.length !== 1 || rs.length !== 1 || rs[0] !== next) return cur;
+      group.push(cur);
+      next = cur;
+      cur = up[0]!;
+    }
+  });
+  if (tops[0] !== tops[1] || group.includes(tops[0]!) || !group.some((g) => NONLINEAR.test(byName.get(g)?.type ?? ''))) return undefined;
+  return group;
 }

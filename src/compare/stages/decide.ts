@@ -1,3 +1,4 @@
+import { referenceScale } from '../metrics.js';
 import type { FailOn, OutputAccount, PairResult, Result, ShapesPart } from '../result.js';
 
 /**
@@ -49,6 +50,35 @@ export function trustedPair(p: Pick<PairResult, 'strategy' | 'confidence'>): boo
   return (p.strategy === 'map' || p.strategy === 'name' || p.strategy === 'numeric') && p.confidence >= TRUSTED_CONFIDENCE;
 }
 
+/**
+ * How large, against its tensor's scale (max|ref|), the own error of a pair found by shape alone
+ * must be for it to count (frontierPair). Read off the sweep (bench/README.md): the five liveness
+ * faults whose pairs are all shape-only from the planted layer on have own errors of 0.09-3.7
+ * times max|ref| at that layer; equivalent candidates have no such pair at all.
+ */
+export const FRONTIER_OWN_SCALE = 1e-2;
+
+/**
+ * A pair found by shape alone that counts like a sure one: it sits right after the last layers
+ * the alignment is sure of and that agree (every upstream pair trusted and passing), and its
+ * candidate layer, re-run alone on the reference's inputs, computes something clearly different
+ * (own error failing by at least FRONTIER_OWN_SCALE of the tensor's scale, claimed as the
+ * layer's own: no unpaired layer re-run with it, not unsure). Past a divergence values match
+ * nothing, so such a layer is paired by shape only; its inputs being exactly the sure pairs'
+ * is what makes its own error say something (issue 23: a 2-class softmax that saturates hides
+ * every fault of the liveness port from the outputs).
+ */
+export function frontierPair(p: PairResult, pairs: readonly PairResult[]): boolean {
+  if (p.pass || p.unsure || trustedPair(p) || !p.own || p.own.pass || p.ownDiscounted || !p.upstream.length) return false;
+  if (!p.upstream.every((u) => pairs[u] && pairs[u]!.pass && !pairs[u]!.unsure && trustedPair(pairs[u]!))) return false;
+  return p.own.metrics.max_abs >= FRONTIER_OWN_SCALE * referenceScale(p.referenceStats);
+}
+
+/** A failing pair whose difference decides the verdict with failOn 'layers': trusted, or on the frontier of the trusted ones. */
+function countedLayer(p: PairResult, pairs: readonly PairResult[]): boolean {
+  return !p.pass && !p.unsure && (trustedPair(p) || frontierPair(p, pairs));
+}
+
 const num = (x: number) => (Math.abs(x) >= 1e-3 && Math.abs(x) < 1e4 ? String(Number(x.toPrecision(3))) : x.toExponential(2));
 
 /**
@@ -59,11 +89,14 @@ const num = (x: number) => (Math.abs(x) >= 1e-3 && Math.abs(x) < 1e4 ? String(Nu
  * fails is named, else the first such layer.
  */
 function differingLayer(pairs: readonly PairResult[]): string | undefined {
-  const failing = pairs.filter((p) => !p.pass && !p.unsure && trustedPair(p));
+  const failing = pairs.filter((p) => countedLayer(p, pairs));
   if (!failing.length) return undefined;
   const more = failing.length > 1 ? `; ${failing.length - 1} more layer${failing.length > 2 ? 's' : ''} paired as surely differ${failing.length > 2 ? '' : 's'} too` : '';
   const own = failing.find((p) => p.own && !p.own.pass);
-  if (own) return `${pairName(own)} computes something different (its own error max_abs ${num(own.own!.metrics.max_abs)}, cosine ${own.own!.metrics.cosine.toFixed(6)}${more})`;
+  if (own) {
+    const how = trustedPair(own) ? '' : `; paired by shape alone, right after layers paired surely that agree, whose values it is re-run on`;
+    return `${pairName(own)} computes something different (its own error max_abs ${num(own.own!.metrics.max_abs)}, cosine ${own.own!.metrics.cosine.toFixed(6)}${how}${more})`;
+  }
   const p = failing[0]!;
   const why = p.own ? 'its own error passes: it inherits the difference from before it' : 'its own error was not computed';
   return `${pairName(p)} differs (max_abs ${num(p.metrics.max_abs)}, cosine ${p.metrics.cosine.toFixed(6)}; ${why}${more})`;
@@ -113,7 +146,7 @@ export function decide(pairs: readonly PairResult[], firstDivergence: number | u
     why.push(`${unsureFailing.length} failing pair${unsureFailing.length === 1 ? ' is' : 's are'} not judged: the alignment is unsure of ${unsureFailing.length === 1 ? 'it' : 'them'} (${unsureFailing.slice(0, 3).map((p) => `${pairName(p)}: ${p.unsure!.reason}`).join('; ')}${unsureFailing.length > 3 ? '; ...' : ''})`);
   }
   // A verdict the tool is unsure of says so: an own error it did not count, and why.
-  const notCountedPair = failOn === 'layers' ? pairs.find((p) => p.own && !p.own.pass && (p.unsure || !trustedPair(p))) : undefined;
+  const notCountedPair = failOn === 'layers' ? pairs.find((p) => p.own && !p.own.pass && (p.unsure || !trustedPair(p)) && !frontierPair(p, pairs)) : undefined;
   const notCounted = notCountedPair ? `; not counted: ${pairName(notCountedPair)} has an own error but is paired by ${notCountedPair.strategy === 'shape' ? 'shape alone' : notCountedPair.strategy} (confidence ${notCountedPair.confidence.toFixed(2)})` : '';
   if (passes) {
     if (notCounted) why.push(notCounted.slice(2));

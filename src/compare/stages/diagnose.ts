@@ -153,7 +153,21 @@ export function diagnose(pairs: readonly PairResult[], refNodes: readonly RefNod
   for (const i of new Set([rootCause, firstDivergence])) {
     const b = i !== undefined ? between.get(i) : undefined;
     // Past where the shapes part, what pairs with nothing is computed at other shapes, not lacking.
-    if (b && !out[i!]!.pass && !(shapesPart && b.includes(shapesPart.reference))) out[i!]!.unpairedBefore = b.slice(0, 8);
+    if (!b || out[i!]!.pass || (shapesPart && b.includes(shapesPart.reference))) continue;
+    // Those the candidate computes too, at another shape (a pad of 1 on every side where TF pads
+    // bottom and right only): not lacking, computed differently.
+    const p = out[i!]!;
+    const candBetween = walkUp(candByName.get(norm(p.candidate))?.producedFrom ?? [], candByName, pairOfCand, (a) => isPairable(a, 'candidate')).unpaired.map((n) => candByName.get(norm(n))!);
+    const differs: NonNullable<PairResult['differsBefore']> = [];
+    const lacking = b.filter((n) => {
+      const r = refActByName.get(norm(n));
+      const c = r?.shape && candBetween.find((x) => x.shape && !differs.some((d) => d.candidate === x.name) && sameKind(r, x) && !fits(r.shape!, x.shape));
+      if (!r || !c) return true;
+      differs.push({ reference: r.name, referenceOp: r.type, referenceShape: [...r.shape!], candidate: c.name, candidateType: c.type, candidateShape: [...c.shape!] });
+      return false;
+    });
+    if (lacking.length) p.unpairedBefore = lacking.slice(0, 8);
+    if (differs.length) p.differsBefore = differs;
   }
   return {
     pairs: out,
@@ -161,6 +175,13 @@ export function diagnose(pairs: readonly PairResult[], refNodes: readonly RefNod
     ...(rootCause !== undefined ? { rootCause } : {}),
     ...(shapesPart ? { shapesPart } : {}),
   };
+}
+
+/** Layers of one kind on both sides: both paddings, or the same role (kindOf). */
+function sameKind(r: RefNode, c: CandNode): boolean {
+  if (PADDING.test(r.type) || PADDING.test(c.type)) return PADDING.test(r.type) && PADDING.test(c.type);
+  const k = kindOf(r);
+  return k !== undefined && k === kindOf(c);
 }
 
 /** Whether candidate `x` reads `from`, directly or through data movement. */
