@@ -6,6 +6,7 @@ import { parseInputRef, tensorKey } from '../graph/ir.js';
 import { normalizeInputName } from '../inputs/spec.js';
 import { Interpreter } from '../interpreter/interpreter.js';
 import type { CallArg, LiftedLayer, LiftedModel, Unliftable } from './model.js';
+import { bilinearMatrix, nearestIndices, type ResizeMode } from './interpolation.js';
 import { NameSet, scopeName } from './names.js';
 import type { GraphFacts } from './observe.js';
 
@@ -107,13 +108,13 @@ class Recogniser {
   }
 
   /** Emits a layer standing for the TF tensor `outKey`; `nodes[0]` names it. */
-  emit(l: Omit<LiftedLayer, 'name' | 'output' | 'shape' | 'module' | 'kind'> & { kind?: 'layer' | 'op'; module?: string; name?: string }, outKey: string): string {
+  emit(l: Omit<LiftedLayer, 'name' | 'output' | 'shape' | 'module' | 'kind'> & { kind?: 'layer' | 'op'; module?: string; name?: string; outShape?: number[] }, outKey: string): string {
     // Named after the node whose output the layer is (a fused Conv2D+BiasAdd+Relu after the Relu's scope); made unique at the end.
     const outNode = parseInputRef(outKey).node;
     const nameNode = l.nodes.includes(outNode) ? outNode : l.nodes[0] ?? outNode;
     const name = l.name ?? scopeName(nameNode);
     this.naming.push({ base: name, node: nameNode });
-    const shape = this.shape(outKey);
+    const shape = l.outShape ?? this.shape(outKey);
     const out = `${outKey}#${this.layers.length}`;
     this.layers.push({
       kind: l.kind ?? 'layer',
@@ -746,7 +747,66 @@ function resize(r: Recogniser, n: GraphNode): void {
     r.emit({ kind: 'op', module: 'keras.src.ops.image', className: 'Resize', config: { size: [oh, ow], interpolation: 'bilinear', antialias: false, crop_to_aspect_ratio: false, pad_to_aspect_ratio: false, fill_mode: 'constant', fill_value: 0.0, data_format: 'channels_last' }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name] }, n.name);
     return;
   }
-  r.problem(`${n.op} with align_corners=${align}, half_pixel_centers=${half}${n.op === 'ResizeNearestNeighbor' ? ' or a non-integer factor' : ''} (no stock layer or keras.ops operation computes it exactly)`, n);
+  if (align && half) return r.problem(`${n.op} with align_corners and half_pixel_centers both set (TF refuses it)`, n);
+  resizeAsOps(r, n, x!, [inShape[1]!, inShape[2]!], [oh, ow], { alignCorners: align, halfPixelCenters: half });
+}
+
+/**
+ * A resize no stock layer computes (TF1's legacy bilinear, align_corners, nearest by other
+ * factors) as keras.ops on constants, axis by axis (W, then H): nearest takes the source rows
+ * and columns (`ops.take`); bilinear takes the lower and upper neighbours and computes TF's own
+ * `lo + (hi - lo) * lerp` (resize_bilinear_op.cc compute_lerp: along x first, then y), so every
+ * output is the same float32 expression of the same two values TF uses.
+ */
+function resizeAsOps(r: Recogniser, n: GraphNode, x: string, inHW: [number, number], outHW: [number, number], mode: ResizeMode): void {
+  const base = scopeName(n.name);
+  const outShape = r.shape(n.name)!;
+  let shape = r.shape(x)!.slice();
+  let t = r.tensor(x);
+  const int32 = (v: number[]): CallArg => ({ kind: 'array', value: { dtype: 'int32', shape: [v.length], data: Int32Array.from(v) } });
+  // Per axis (W, then H as TF lerps): source indices and lerp weights; an axis that maps every position to itself is skipped.
+  const plans = ([2, 1] as const).map((axis) => {
+    const [i, o] = [inHW[axis - 1], outHW[axis - 1]];
+    if (n.op === 'ResizeNearestNeighbor') return { axis, o, lower: nearestIndices(i, o, mode), upper: [] as number[], lerp: new Float32Array(o) };
+    const m = bilinearMatrix(i, o, mode);
+    const lower: number[] = [];
+    const upper: number[] = [];
+    const lerp = new Float32Array(o);
+    for (let k = 0; k < o; k++) {
+      const nz = Array.from(m.subarray(k * i, (k + 1) * i)).flatMap((v, j) => (v !== 0 ? [j] : []));
+      lower.push(nz[0]!);
+      upper.push(nz[nz.length - 1]!);
+      lerp[k] = nz.length > 1 ? m[k * i + nz[nz.length - 1]!]! : 0;
+    }
+    return { axis, o, lower, upper, lerp };
+  }).filter((p) => p.lerp.some((v) => v !== 0) || p.lower.length !== inHW[p.axis - 1] || p.lower.some((v, k) => v !== k));
+  if (!plans.length) {
+    r.alias.set(n.name, t);
+    return;
+  }
+  plans.forEach((p, idx) => {
+    const last = idx === plans.length - 1;
+    const label = p.axis === 2 ? 'cols' : 'rows';
+    const key = last ? n.name : `${n.name}:${label}`;
+    shape = shape.map((d, k) => (k === p.axis ? outShape[k]! : d));
+    const op = (className: string, args: CallArg[], suffix: string | null, config: Record<string, unknown> = {}) => {
+      const final = suffix === null;
+      return r.emit({
+        kind: 'op', module: 'keras.src.ops.numpy', className, config, weights: [], args,
+        nodes: final && last ? [n.name] : [], name: final && last ? base : `${base}_${label}${final ? '' : `_${suffix}`}`, outShape: shape,
+      }, final ? key : `${key}:${suffix}`);
+    };
+    const smooth = p.lerp.some((v) => v !== 0);
+    const lo = op('Take', [{ kind: 'tensor', tensor: t }, int32(p.lower)], smooth ? 'lower' : null, { axis: p.axis });
+    if (!smooth) {
+      t = lo;
+      return;
+    }
+    const hi = op('Take', [{ kind: 'tensor', tensor: t }, int32(p.upper)], 'upper', { axis: p.axis });
+    const diff = op('Subtract', [{ kind: 'tensor', tensor: hi }, { kind: 'tensor', tensor: lo }], 'diff');
+    const scaled = op('Multiply', [{ kind: 'tensor', tensor: diff }, { kind: 'array', value: f32(p.axis === 2 ? [1, 1, p.o, 1] : [1, p.o, 1, 1], p.lerp) }], 'scaled');
+    t = op('Add', [{ kind: 'tensor', tensor: lo }, { kind: 'tensor', tensor: scaled }], null);
+  });
 }
 
 function squeeze(r: Recogniser, n: GraphNode): void {

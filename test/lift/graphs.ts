@@ -129,15 +129,37 @@ export function needsOps(): Graph {
   return g.build([t], 'ops.pb');
 }
 
-/** An op lift cannot express (a random op, and a bilinear resize with align_corners). */
+/** Ops lift cannot express (Erf twice, Cos), around a bilinear resize with align_corners that it can. */
 export function unliftable(): Graph {
   const g = new GraphBuilder();
   const x = g.placeholder('x', 'float32', [1, 4, 4, 2]);
   const e = g.op('Erf', 'u/erf/Erf', [x]);
   const size = g.const('u/up/size', i32([2], [7, 7]));
   const r = g.op('ResizeBilinear', 'u/up/ResizeBilinear', [e, size], { align_corners: A.bool(true), half_pixel_centers: A.bool(false) });
-  const e2 = g.op('Erf', 'u/erf_1/Erf', [r]);
+  const c = g.op('Cos', 'u/cos/Cos', [r]);
+  const e2 = g.op('Erf', 'u/erf_1/Erf', [c]);
   return g.build([e2], 'unliftable.pb');
+}
+
+/**
+ * Every resize no stock layer computes: ResizeBilinear as TF1 left it (no align_corners, no
+ * half-pixel centres: 3x5 -> 7x9, non-integer factors) and with align_corners (down to 5x4),
+ * ResizeNearestNeighbor with align_corners (6x8) and with half-pixel centres by a non-integer
+ * factor (4x5); a Relu between each so that every resize stands for its own tensor.
+ */
+export function resizes(): Graph {
+  const g = new GraphBuilder();
+  const x = g.placeholder('x', 'float32', [1, 3, 5, 2]);
+  const step = (scope: string, op: string, t: string, hw: [number, number], align: boolean, half: boolean) => {
+    const size = g.const(`${scope}/size`, i32([2], hw));
+    const y = g.op(op, `${scope}/${op}`, [t, size], { align_corners: A.bool(align), half_pixel_centers: A.bool(half) });
+    return g.op('Relu', `${scope}_relu/Relu`, [y]);
+  };
+  let t = step('model/up_legacy', 'ResizeBilinear', x, [7, 9], false, false);
+  t = step('model/down_aligned', 'ResizeBilinear', t, [5, 4], true, false);
+  t = step('model/nearest_aligned', 'ResizeNearestNeighbor', t, [6, 8], true, false);
+  t = step('model/nearest_half', 'ResizeNearestNeighbor', t, [4, 5], false, true);
+  return g.build([t], 'resizes.pb');
 }
 
 /** blazeface's residual widening (zeros appended to the channels) and _FusedConv2D with a fused Prelu (facemesh, iris). */
