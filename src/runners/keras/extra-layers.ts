@@ -15,6 +15,9 @@ import { tfl } from '../tfl.js';
  * - GroupNormalization, Normalization, DepthwiseConv1D, SeparableConv1D, Conv1DTranspose: see
  *   the classes;
  * - SpatialDropout2D / SpatialDropout3D / ActivityRegularization: the identity at inference.
+ *
+ * And two tfjs-layers classes replaced where they compute wrongly: BatchNormalization over an
+ * axis other than the last (wasm), SeparableConv2D channels_first with a bias.
  */
 
 type Shape = (number | null)[];
