@@ -271,3 +271,21 @@ export function transposedConv(): Graph {
   t = g.op('Transpose', 'm/to_nhwc/transpose', [t, toNhwc]);
   return g.build([t], 'transposed.pb');
 }
+
+/** Placeholders made without a shape (TF1 `tf.placeholder(tf.float32)`): read by a MatMul, a Conv2D, an elementwise Mul. */
+export function unknownRank(reader: 'matmul' | 'conv' | 'mul'): Graph {
+  const g = new GraphBuilder();
+  const x = g.placeholder('x', 'float32', null);
+  const id = g.op('Identity', 'x_read', [x]);
+  let t: string;
+  if (reader === 'matmul') {
+    const w = g.const('dense/kernel', f([4, 3], 101));
+    t = bias(g, 'dense', g.op('MatMul', 'dense/MatMul', [id, w], { transpose_a: A.bool(false), transpose_b: A.bool(false) }), 3);
+  } else if (reader === 'conv') {
+    t = conv(g, 'c', id, 3, 2, 4);
+  } else {
+    const c = g.const('mul/y', f([], 102));
+    t = g.op('Mul', 'mul/mul', [id, c]);
+  }
+  return g.build([t], `rank-${reader}.pb`);
+}
