@@ -289,3 +289,12 @@ export function unknownRank(reader: 'matmul' | 'conv' | 'mul'): Graph {
   }
   return g.build([t], `rank-${reader}.pb`);
 }
+
+/** ResizeBilinear with half-pixel centres (tf.image.resize, Keras 3's own resize), 3x5 -> 6x7, channels 2. */
+export function halfPixelResize(): Graph {
+  const g = new GraphBuilder();
+  const x = g.placeholder('x', 'float32', [1, 3, 5, 2]);
+  const size = g.const('model/resize/size', i32([2], [6, 7]));
+  const y = g.op('ResizeBilinear', 'model/resize/ResizeBilinear', [x, size], { align_corners: A.bool(false), half_pixel_centers: A.bool(true) });
+  return g.build([g.op('Relu', 'model/relu/Relu', [y])], 'half-pixel.pb');
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { lift } from '../../src/lift/index.js';
 import { bilinearMatrix, nearestIndices } from '../../src/lift/interpolation.js';
-import { resizes, writePb } from './graphs.js';
+import { halfPixelResize, resizes, writePb } from './graphs.js';
 import { configLayers, outDir } from './support.js';
 
 type J = Record<string, unknown>;
@@ -56,5 +56,16 @@ describe('lift: resizes no stock layer computes become keras.ops take/subtract/m
     expect(res.status).toBe('proven');
     // Every TF tensor the lift claims (4 resizes, 4 relus) is paired.
     expect(res.model!.layers.filter((l) => l.stands).length).toBe(8);
+  });
+});
+
+describe('lift: half-pixel bilinear resize is keras.ops.image.resize, run by the Keras runner', () => {
+  it('ResizeBilinear half_pixel_centers=true -> keras.src.ops.image Resize (bilinear, channels_last), proven', async () => {
+    const out = outDir();
+    const res = await lift(writePb(halfPixelResize()), { out, seeds: 2 });
+    const resize = configLayers(`${out}/model.keras`).find((l) => l.name === 'resize')!;
+    expect(resize).toMatchObject({ module: 'keras.src.ops.image', class_name: 'Resize', registered_name: 'Resize', config: { name: 'resize', size: [6, 7], interpolation: 'bilinear', antialias: false, data_format: 'channels_last' } });
+    expect(res.proof?.verdict, res.proof?.summary ?? res.unproven).toBe('equivalent');
+    expect(res.exitCode).toBe(0);
   });
 });
