@@ -754,7 +754,8 @@ function pad(r: Recogniser, n: GraphNode): void {
     r.emit({ className: 'ZeroPadding2D', config: { padding: [[v[2], v[3]], [v[4], v[5]]], data_format: 'channels_last' }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name] }, n.name);
     return;
   }
-  // Zeros around axes 2 and 3 (NCHW's H, W): ZeroPadding2D channels_first.
+  // Zeros around axes 2 and 3 (NCHW's H, W; on NHWC, W and the channels, as blazeface widens its
+  // residuals): ZeroPadding2D channels_first pads exactly those axes.
   if (v.length === 8 && !v[0] && !v[1] && !v[2] && !v[3] && zero) {
     r.emit({ className: 'ZeroPadding2D', config: { padding: [[v[4], v[5]], [v[6], v[7]]], data_format: 'channels_first' }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name] }, n.name);
     return;
