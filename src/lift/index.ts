@@ -62,6 +62,8 @@ export interface LiftResult {
   counts: { nodes: number; layers: number; ops: number };
   /** Wall time of the lift (read, observe, recognise, write) and of the proof. */
   timings: { liftMs: number; proofMs: number };
+  /** Shapes lift chose for inputs of unknown rank from the ops reading them (the proof uses the same). */
+  inferredShapes?: Record<string, number[]>;
 }
 
 function modelName(original: string, given?: string): string {
@@ -116,11 +118,13 @@ export async function lift(original: string, opts: LiftOptions): Promise<LiftRes
   const { model, unliftable } = recognise(graph, facts, { outputs, name: modelName(original, opts.name) });
   const counts = { nodes: graph.nodes.length, layers: model.layers.filter((l) => l.kind === 'layer').length, ops: model.layers.filter((l) => l.kind === 'op').length };
   const timings = { liftMs: 0, proofMs: 0 };
-  if (unliftable.length) return { status: 'unliftable', exitCode: 2, unliftable, model, files: [], counts, timings: { ...timings, liftMs: performance.now() - t0 } };
+  const inferred = Object.keys(facts.inferred).length ? { inferredShapes: facts.inferred } : {};
+  const shapes = { ...facts.inferred, ...(opts.shapes ?? {}) };
+  if (unliftable.length) return { status: 'unliftable', exitCode: 2, unliftable, model, files: [], counts, timings: { ...timings, liftMs: performance.now() - t0 }, ...inferred };
 
   const files = await writeLifted(model, opts.out, original);
   timings.liftMs = performance.now() - t0;
-  if (opts.prove === false) return { status: 'written', exitCode: 0, unliftable: [], model, files, counts, timings };
+  if (opts.prove === false) return { status: 'written', exitCode: 0, unliftable: [], model, files, counts, timings, ...inferred };
   const t1 = performance.now();
 
   let proof: Result;
@@ -128,7 +132,7 @@ export async function lift(original: string, opts: LiftOptions): Promise<LiftRes
     proof = await prove(original, files[0]!, opts.out, {
       map: files[3]!,
       seeds: opts.seeds ?? 3,
-      ...(opts.shapes ? { shapes: opts.shapes } : {}),
+      ...(Object.keys(shapes).length ? { shapes } : {}),
       ...(opts.signature ? { signature: opts.signature } : {}),
       ...(opts.outputs?.length ? { outputs } : {}),
       ...(opts.atol !== undefined ? { atol: opts.atol } : {}),
@@ -136,13 +140,13 @@ export async function lift(original: string, opts: LiftOptions): Promise<LiftRes
     });
   } catch (e) {
     // The runner refuses what it cannot run (keras.ops entries until it learns them): lifted, not proven.
-    if (e instanceof UnsupportedError) return { status: 'unproven', exitCode: 1, unliftable: [], model, unproven: e.message, files, counts, timings: { ...timings, proofMs: performance.now() - t1 } };
+    if (e instanceof UnsupportedError) return { status: 'unproven', exitCode: 1, unliftable: [], model, unproven: e.message, files, counts, timings: { ...timings, proofMs: performance.now() - t1 }, ...inferred };
     throw e;
   }
   timings.proofMs = performance.now() - t1;
   files.push(join(opts.out, 'report.html'), join(opts.out, 'report.json'));
   const ok = proof.verdict === 'equivalent';
-  return { status: ok ? 'proven' : 'not-equivalent', exitCode: ok ? 0 : 1, unliftable: [], model, proof, files, counts, timings };
+  return { status: ok ? 'proven' : 'not-equivalent', exitCode: ok ? 0 : 1, unliftable: [], model, proof, files, counts, timings, ...inferred };
 }
 
 export type { LiftedModel, LiftedLayer, Unliftable } from './model.js';

@@ -37,6 +37,13 @@ const DEFAULTS: Record<string, () => J> = {
     use_bias: true, depth_multiplier: 1, depthwise_initializer: glorot(), bias_initializer: init('Zeros'), depthwise_regularizer: null,
     bias_regularizer: null, activity_regularizer: null, depthwise_constraint: null, bias_constraint: null,
   }),
+  // base_separable_conv.py get_config: depth_multiplier first, then the conv keys; three initializers, regularizers, constraints.
+  SeparableConv2D: () => ({
+    depth_multiplier: 1, filters: 1, kernel_size: [1, 1], strides: [1, 1], padding: 'valid', data_format: 'channels_last', dilation_rate: [1, 1],
+    activation: 'linear', use_bias: true, depthwise_initializer: glorot(), pointwise_initializer: glorot(), bias_initializer: init('Zeros'),
+    depthwise_regularizer: null, pointwise_regularizer: null, bias_regularizer: null, activity_regularizer: null, depthwise_constraint: null,
+    pointwise_constraint: null, bias_constraint: null,
+  }),
   Dense: () => ({
     units: 1, activation: 'linear', use_bias: true, kernel_initializer: glorot(), bias_initializer: init('Zeros'), kernel_regularizer: null,
     bias_regularizer: null, kernel_constraint: null, bias_constraint: null, quantization_config: null,
@@ -66,7 +73,7 @@ const DEFAULTS: Record<string, () => J> = {
 };
 
 /** Classes that build weights (or, like Flatten, record their input shape): Keras writes their build_config. */
-const BUILT = new Set(['Conv2D', 'Conv2DTranspose', 'DepthwiseConv2D', 'Dense', 'BatchNormalization', 'PReLU', 'Flatten']);
+const BUILT = new Set(['Conv2D', 'Conv2DTranspose', 'DepthwiseConv2D', 'SeparableConv2D', 'Dense', 'BatchNormalization', 'PReLU', 'Flatten']);
 
 export function layerClasses(): string[] {
   return Object.keys(DEFAULTS);

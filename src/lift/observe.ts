@@ -6,6 +6,7 @@ import { parseInputRef } from '../graph/ir.js';
 import { generateFeeds } from '../inputs/generate.js';
 import { normalizeInputName } from '../inputs/spec.js';
 import { Interpreter, neededNodes } from '../interpreter/interpreter.js';
+import { shapeFromReaders, unknownRankMessage } from './input-rank.js';
 import type * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -22,16 +23,27 @@ export interface GraphFacts {
   constants: Map<string, HostTensor>;
   /** Nodes whose outputs depend on an input. */
   dynamic: Set<string>;
+  /** Shapes of inputs of unknown rank that the ops reading them fix (input-rank.ts), by input name. */
+  inferred: Record<string, number[]>;
 }
 
-/** Inputs with every dimension known: --shape overrides, an unknown batch dimension becomes 1. */
-export function concreteInputs(graph: Graph, shapes: Record<string, number[]>, needed?: Set<string>): TensorSpec[] {
+/**
+ * Inputs with every dimension known: --shape overrides, an unknown batch dimension becomes 1, an
+ * unknown rank is taken from the ops reading the input when they fix every dimension (recorded in
+ * `inferred`), else a one-line error saying which --shape to give.
+ */
+export function concreteInputs(graph: Graph, shapes: Record<string, number[]>, needed?: Set<string>, inferred: Record<string, number[]> = {}): TensorSpec[] {
   const used = needed ? graph.inputs.filter((s) => needed.has(parseInputRef(normalizeInputName(s.name)).node)) : graph.inputs;
   return used.map((s) => {
     const name = normalizeInputName(s.name);
     const given = shapes[name] ?? shapes[s.name];
     if (given) return { ...s, shape: given };
-    if (!s.shape) throw new InputError(`${graph.source.path}: input '${name}' has an unknown rank; give its shape with --shape ${name}:1x...`, { file: graph.source.path, node: name });
+    if (!s.shape) {
+      const r = shapeFromReaders(graph, name, needed);
+      if (!r.shape) throw new InputError(unknownRankMessage(graph.source.path, name, r), { file: graph.source.path, node: name });
+      inferred[name] = r.shape;
+      return { ...s, shape: r.shape };
+    }
     const shape = s.shape.map((d, i) => (d >= 0 ? d : i === 0 ? 1 : -1));
     if (shape.includes(-1)) throw new InputError(`${graph.source.path}: input '${name}' has unknown dimensions (${s.shape.map((d) => (d < 0 ? '?' : d)).join('x')}); give its shape with --shape ${name}:1x...`, { file: graph.source.path, node: name });
     return { ...s, shape };
@@ -59,12 +71,13 @@ function dynamicNodes(graph: Graph, needed: Set<string>): Set<string> {
 
 export async function observe(graph: Graph, outputs: string[], shapes: Record<string, number[]>, seed = 0): Promise<GraphFacts> {
   const needed = neededNodes(graph, outputs);
-  const inputs = concreteInputs(graph, shapes, needed);
+  const inferred: Record<string, number[]> = {};
+  const inputs = concreteInputs(graph, shapes, needed, inferred);
   const dynamic = dynamicNodes(graph, needed);
   const interp = new Interpreter(graph, { outputs });
   const feeds = new Map<string, tf.Tensor>();
   for (const [k, v] of generateFeeds(inputs, { seed })) feeds.set(k, hostToTf(v, k));
-  const facts: GraphFacts = { inputs, shapes: new Map(), constants: new Map(), dynamic };
+  const facts: GraphFacts = { inputs, shapes: new Map(), constants: new Map(), dynamic, inferred };
   try {
     for await (const a of interp.run(feeds, { record: 'all' })) {
       facts.shapes.set(a.name, a.tensor.shape.slice());

@@ -11,7 +11,7 @@ import { numpyObject } from './keras-config.js';
 /** keras.ops class (keras.src.ops.numpy) -> the public function that creates it. */
 export const OP_FUNCTIONS: Record<string, string> = {
   Add: 'add', Subtract: 'subtract', Multiply: 'multiply', Divide: 'divide', Maximum: 'maximum', Minimum: 'minimum',
-  Transpose: 'transpose', Mean: 'mean', Max: 'max', Min: 'min', Sum: 'sum', Prod: 'prod', Pad: 'pad', Resize: 'image.resize',
+  Transpose: 'transpose', Mean: 'mean', Max: 'max', Min: 'min', Sum: 'sum', Prod: 'prod', Pad: 'pad', Resize: 'image.resize', Take: 'take',
 };
 
 const KEYWORDS = new Set('False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield keras layers ops np os max min sum abs all any len list dict map input type id range round filter'.split(' '));

@@ -6,6 +6,7 @@ import { parseInputRef, tensorKey } from '../graph/ir.js';
 import { normalizeInputName } from '../inputs/spec.js';
 import { Interpreter } from '../interpreter/interpreter.js';
 import type { CallArg, LiftedLayer, LiftedModel, Unliftable } from './model.js';
+import { bilinearMatrix, nearestIndices, type ResizeMode } from './interpolation.js';
 import { NameSet, scopeName } from './names.js';
 import type { GraphFacts } from './observe.js';
 
@@ -107,13 +108,13 @@ class Recogniser {
   }
 
   /** Emits a layer standing for the TF tensor `outKey`; `nodes[0]` names it. */
-  emit(l: Omit<LiftedLayer, 'name' | 'output' | 'shape' | 'module' | 'kind'> & { kind?: 'layer' | 'op'; module?: string; name?: string }, outKey: string): string {
+  emit(l: Omit<LiftedLayer, 'name' | 'output' | 'shape' | 'module' | 'kind'> & { kind?: 'layer' | 'op'; module?: string; name?: string; outShape?: number[] }, outKey: string): string {
     // Named after the node whose output the layer is (a fused Conv2D+BiasAdd+Relu after the Relu's scope); made unique at the end.
     const outNode = parseInputRef(outKey).node;
     const nameNode = l.nodes.includes(outNode) ? outNode : l.nodes[0] ?? outNode;
     const name = l.name ?? scopeName(nameNode);
     this.naming.push({ base: name, node: nameNode });
-    const shape = this.shape(outKey);
+    const shape = l.outShape ?? this.shape(outKey);
     const out = `${outKey}#${this.layers.length}`;
     this.layers.push({
       kind: l.kind ?? 'layer',
@@ -133,19 +134,20 @@ class Recogniser {
     return out;
   }
 
-  /** A following BiasAdd (or Add of a constant vector over the last axis): the bias and its node. */
-  absorbBias(key: string, channels: number): { bias: HostTensor; node: GraphNode } | undefined {
+  /** A following BiasAdd of the same layout (or Add of a constant vector over the channel axis): the bias and its node. */
+  absorbBias(key: string, channels: number, layout: Layout = NHWC): { bias: HostTensor; node: GraphNode } | undefined {
     const c = this.soleConsumer(key);
     if (!c) return undefined;
     const ins = this.dataInputs(c);
-    if ((c.op === 'BiasAdd' || c.op === 'BiasAddV1') && ins.length === 2 && keyOf(ins[0]!) === key && attrString(c, 'data_format', 'NHWC') === 'NHWC') {
+    const rank = this.shape(key)?.length ?? 0;
+    if ((c.op === 'BiasAdd' || c.op === 'BiasAddV1') && ins.length === 2 && keyOf(ins[0]!) === key && (rank <= 2 || attrString(c, 'data_format', 'NHWC') === layout.tf)) {
       const b = this.constant(ins[1]!);
       return b && numElements(b.shape) === channels ? { bias: b, node: c } : undefined;
     }
     if ((c.op === 'Add' || c.op === 'AddV2') && ins.length === 2) {
       const other = keyOf(ins[0]!) === key ? ins[1]! : keyOf(ins[1]!) === key ? ins[0]! : undefined;
       const b = other !== undefined ? this.constant(other) : undefined;
-      if (b && lastAxisVector(b, channels)) return { bias: { ...b, shape: [channels] }, node: c };
+      if (b && channelAxisOf(b, channels, rank) === (layout.first && rank > 2 ? 1 : rank - 1)) return { bias: { ...b, shape: [channels] }, node: c };
     }
     return undefined;
   }
@@ -173,6 +175,36 @@ function lastAxisVector(t: HostTensor, channels: number): boolean {
   if (n !== channels) return false;
   return t.shape.slice(0, -1).every((d) => d === 1);
 }
+
+/**
+ * The axis of a tensor of rank `rank` along which a constant of `channels` values varies when
+ * broadcast against it (numpy rules: its shape aligned to the right): the last axis for a vector
+ * or [1,..,C]; axis 1 for [C,1,1] or [1,C,1,1] (NCHW per-channel constants). undefined otherwise.
+ */
+function channelAxisOf(t: HostTensor, channels: number, rank: number): number | undefined {
+  if (numElements(t.shape) !== channels || t.shape.length > rank) return undefined;
+  if (channels === 1) return rank - 1;
+  const at = t.shape.findIndex((d) => d !== 1);
+  if (at < 0 || t.shape.slice(at + 1).some((d) => d !== 1)) return undefined;
+  return rank - t.shape.length + at;
+}
+
+/**
+ * A TF data_format as Keras sees it: NHWC is channels_last, NCHW channels_first (Keras layers
+ * take `data_format='channels_first'` and keep TF's kernel layout). `spatial` picks the H, W
+ * entries of a 4-element TF attribute (strides, ksize, dilations).
+ */
+interface Layout {
+  tf: 'NHWC' | 'NCHW';
+  first: boolean;
+  keras: 'channels_last' | 'channels_first';
+  /** Channel axis of a rank-4 tensor. */
+  channelAxis: 1 | 3;
+  spatial(a: number[]): [number, number];
+}
+
+const NHWC: Layout = { tf: 'NHWC', first: false, keras: 'channels_last', channelAxis: 3, spatial: (a) => [a[1]!, a[2]!] };
+const NCHW: Layout = { tf: 'NCHW', first: true, keras: 'channels_first', channelAxis: 1, spatial: (a) => [a[2]!, a[3]!] };
 
 function floats(t: HostTensor): Float32Array {
   return Float32Array.from(t.data as ArrayLike<number>);
@@ -211,16 +243,17 @@ const UNIT_BN = (() => {
   return { epsilon, variance };
 })();
 
-function needNhwc(r: Recogniser, n: GraphNode): boolean {
-  if (attrString(n, 'data_format', 'NHWC') !== 'NHWC') {
-    r.problem(`${n.op} with data_format ${attrString(n, 'data_format')} (only NHWC graphs lift)`, n);
-    return false;
-  }
-  return true;
+/** The node's data_format (NHWC or NCHW); any other is a problem. */
+function layoutOf(r: Recogniser, n: GraphNode): Layout | undefined {
+  const f = attrString(n, 'data_format', 'NHWC');
+  if (f === 'NHWC') return NHWC;
+  if (f === 'NCHW') return NCHW;
+  r.problem(`${n.op} with data_format ${f} (NHWC and NCHW graphs lift)`, n);
+  return undefined;
 }
 
 /** The activation after a conv/dense: fused (in _Fused* ops) or the next op; returns the final tensor key and extra nodes. */
-function convTail(r: Recogniser, n: GraphNode, key: string, channels: number, fused: string[]): { bias?: HostTensor; activation: string; nodes: string[]; key: string; after?: { className: string; config: Record<string, unknown>; weights: LiftedLayer['weights']; node: string } } | undefined {
+function convTail(r: Recogniser, n: GraphNode, key: string, channels: number, fused: string[], layout: Layout = NHWC): { bias?: HostTensor; activation: string; nodes: string[]; key: string; after?: { className: string; config: Record<string, unknown>; weights: LiftedLayer['weights']; node: string } } | undefined {
   const nodes: string[] = [];
   let bias: HostTensor | undefined;
   let activation = 'linear';
@@ -254,6 +287,10 @@ function convTail(r: Recogniser, n: GraphNode, key: string, channels: number, fu
         return undefined;
       }
       const rank = shape.length;
+      if (layout.first) {
+        r.problem(`${n.op} with a fused Prelu in NCHW`, n);
+        return undefined;
+      }
       after = { className: 'PReLU', config: { shared_axes: Array.from({ length: rank - 2 }, (_, i) => i + 1) }, weights: [{ name: 'alpha', value: f32([...Array(rank - 2).fill(1), channels], vec) }], node: n.name };
     }
     else if (act) {
@@ -262,7 +299,7 @@ function convTail(r: Recogniser, n: GraphNode, key: string, channels: number, fu
     }
     return { bias, activation, nodes, key, ...(after ? { after } : {}) };
   }
-  const b = r.absorbBias(key, channels);
+  const b = r.absorbBias(key, channels, layout);
   if (b) {
     bias = b.bias;
     nodes.push(b.node.name);
@@ -277,12 +314,12 @@ function convTail(r: Recogniser, n: GraphNode, key: string, channels: number, fu
   return { ...(bias ? { bias } : {}), activation, nodes, key };
 }
 
-function emitWithTail(r: Recogniser, n: GraphNode, className: string, config: Record<string, unknown>, kernel: { name: string; value: HostTensor }, input: string, channels: number, tail: NonNullable<ReturnType<typeof convTail>>): void {
-  const weights = [kernel, ...(tail.bias ? [{ name: 'bias', value: f32([channels], floats(tail.bias)) }] : [])];
+function emitWithTail(r: Recogniser, n: GraphNode, className: string, config: Record<string, unknown>, kernel: LiftedLayer['weights'][number] | LiftedLayer['weights'], input: string, channels: number, tail: NonNullable<ReturnType<typeof convTail>>, before: string[] = []): void {
+  const weights = [...(Array.isArray(kernel) ? kernel : [kernel]), ...(tail.bias ? [{ name: 'bias', value: f32([channels], floats(tail.bias)) }] : [])];
   // With a fused LeakyRelu/Prelu, the activation layer after the convolution is what the node computes: it gets the scope's name.
   const base = scopeName(n.name);
   const own = tail.after ? { name: `${base}_${className.toLowerCase()}` } : {};
-  const out = r.emit({ className, config: { ...config, activation: tail.activation, use_bias: !!tail.bias }, weights, args: [{ kind: 'tensor', tensor: input }], nodes: [n.name, ...tail.nodes], ...own }, tail.key);
+  const out = r.emit({ className, config: { ...config, activation: tail.activation, use_bias: !!tail.bias }, weights, args: [{ kind: 'tensor', tensor: input }], nodes: [n.name, ...before, ...tail.nodes], ...own }, tail.key);
   if (tail.after) {
     r.emit({ className: tail.after.className, config: tail.after.config, weights: tail.after.weights, args: [{ kind: 'tensor', tensor: out }], nodes: [], name: base }, tail.key + ':act');
     r.alias.set(tail.key, r.tensor(tail.key + ':act'));
@@ -294,55 +331,94 @@ function emitWithTail(r: Recogniser, n: GraphNode, className: string, config: Re
 }
 
 /** EXPLICIT padding becomes a ZeroPadding2D before the layer (valid padding). Returns the input tensor. */
-function explicitPadding(r: Recogniser, n: GraphNode, input: string): { input: string; padding: string } | undefined {
+function explicitPadding(r: Recogniser, n: GraphNode, input: string, layout: Layout = NHWC): { input: string; padding: string } | undefined {
   const p = padding(n);
   if (p !== 'explicit') return { input, padding: p };
   const e = listInts(n, 'explicit_paddings', []);
-  if (e.length !== 8 || e[0] || e[1] || e[6] || e[7]) {
+  const c = layout.channelAxis;
+  if (e.length !== 8 || e[0] || e[1] || e[2 * c] || e[2 * c + 1]) {
     r.problem(`${n.op} with explicit_paddings on the batch or channel axis`, n);
     return undefined;
   }
-  const out = r.emit({ className: 'ZeroPadding2D', config: { padding: [[e[2], e[3]], [e[4], e[5]]] }, weights: [], args: [{ kind: 'tensor', tensor: input }], nodes: [], name: `${scopeName(n.name)}_pad` }, `${n.name}:pad`);
+  const [h, w] = layout.first ? [4, 6] : [2, 4];
+  const out = r.emit({ className: 'ZeroPadding2D', config: { padding: [[e[h], e[h + 1]], [e[w], e[w + 1]]], data_format: layout.keras }, weights: [], args: [{ kind: 'tensor', tensor: input }], nodes: [], name: `${scopeName(n.name)}_pad` }, `${n.name}:pad`);
   return { input: out, padding: 'valid' };
 }
 
 function conv2d(r: Recogniser, n: GraphNode): void {
-  if (!needNhwc(r, n)) return;
+  const layout = layoutOf(r, n);
+  if (!layout) return;
   const [x, f] = r.dataInputs(n);
   const kernel = r.constant(f!);
   if (!kernel || r.isDynamic(f!)) return r.problem(`${n.op} with a computed filter`, n);
   const [kh, kw, kin, cout] = kernel.shape as [number, number, number, number];
   const inShape = r.shape(x!);
-  const groups = inShape ? inShape[3]! / kin : 1;
-  const strides = listInts(n, 'strides', [1, 1, 1, 1]);
-  const dil = listInts(n, 'dilations', [1, 1, 1, 1]);
+  const groups = inShape ? inShape[layout.channelAxis]! / kin : 1;
+  const strides = layout.spatial(listInts(n, 'strides', [1, 1, 1, 1]));
+  const dil = layout.spatial(listInts(n, 'dilations', [1, 1, 1, 1]));
   const fused = n.op === '_FusedConv2D' ? (n.attrs.fused_ops?.type === 'list' ? n.attrs.fused_ops.strings : []) : [];
-  const tail = convTail(r, n, n.name, cout, fused);
+  const tail = convTail(r, n, n.name, cout, fused, layout);
   if (!tail) return;
-  const pad = explicitPadding(r, n, r.tensor(x!));
+  const pad = explicitPadding(r, n, r.tensor(x!), layout);
   if (!pad) return;
   emitWithTail(r, n, 'Conv2D', {
-    filters: cout, kernel_size: [kh, kw], strides: [strides[1], strides[2]], padding: pad.padding, data_format: 'channels_last',
-    dilation_rate: [dil[1], dil[2]], groups,
+    filters: cout, kernel_size: [kh, kw], strides, padding: pad.padding, data_format: layout.keras,
+    dilation_rate: dil, groups,
   }, { name: 'kernel', value: f32([kh, kw, kin, cout], floats(kernel)) }, pad.input, cout, tail);
 }
 
 function depthwise(r: Recogniser, n: GraphNode): void {
-  if (!needNhwc(r, n)) return;
+  const layout = layoutOf(r, n);
+  if (!layout) return;
   const [x, f] = r.dataInputs(n);
   const kernel = r.constant(f!);
   if (!kernel || r.isDynamic(f!)) return r.problem(`${n.op} with a computed filter`, n);
   const [kh, kw, cin, mult] = kernel.shape as [number, number, number, number];
-  const strides = listInts(n, 'strides', [1, 1, 1, 1]);
-  const dil = listInts(n, 'dilations', [1, 1, 1, 1]);
+  const strides = layout.spatial(listInts(n, 'strides', [1, 1, 1, 1]));
+  const dil = layout.spatial(listInts(n, 'dilations', [1, 1, 1, 1]));
   const fused = n.op === 'FusedDepthwiseConv2dNative' ? (n.attrs.fused_ops?.type === 'list' ? n.attrs.fused_ops.strings : []) : [];
-  const tail = convTail(r, n, n.name, cin * mult, fused);
+  const depthwiseKernel = { name: 'depthwise_kernel', value: f32([kh, kw, cin, mult], floats(kernel)) };
+  const pw = fused.length ? undefined : pointwiseAfter(r, n, cin * mult, layout, strides, dil);
+  if (pw) {
+    // depthwise -> 1x1 conv: one SeparableConv2D (Keras: depthwise with the strides, padding and dilation, then the 1x1 conv, bias, activation).
+    const tail = convTail(r, pw.node, pw.node.name, pw.filters, pw.fused, layout);
+    if (!tail) return;
+    const pad = explicitPadding(r, n, r.tensor(x!), layout);
+    if (!pad) return;
+    r.claimed.add(n.name);
+    emitWithTail(r, pw.node, 'SeparableConv2D', {
+      depth_multiplier: mult, filters: pw.filters, kernel_size: [kh, kw], strides, padding: pad.padding, data_format: layout.keras, dilation_rate: dil,
+    }, [depthwiseKernel, { name: 'pointwise_kernel', value: f32([1, 1, cin * mult, pw.filters], floats(pw.kernel)) }], pad.input, pw.filters, tail, [n.name]);
+    return;
+  }
+  const tail = convTail(r, n, n.name, cin * mult, fused, layout);
   if (!tail) return;
-  const pad = explicitPadding(r, n, r.tensor(x!));
+  const pad = explicitPadding(r, n, r.tensor(x!), layout);
   if (!pad) return;
   emitWithTail(r, n, 'DepthwiseConv2D', {
-    kernel_size: [kh, kw], strides: [strides[1], strides[2]], padding: pad.padding, data_format: 'channels_last', dilation_rate: [dil[1], dil[2]], depth_multiplier: mult,
-  }, { name: 'depthwise_kernel', value: f32([kh, kw, cin, mult], floats(kernel)) }, pad.input, cin * mult, tail);
+    kernel_size: [kh, kw], strides, padding: pad.padding, data_format: layout.keras, dilation_rate: dil, depth_multiplier: mult,
+  }, depthwiseKernel, pad.input, cin * mult, tail);
+}
+
+/**
+ * The 1x1 convolution a depthwise convolution's output goes to and nowhere else (stride 1, no
+ * dilation, same layout, a constant kernel): with it the pair is exactly Keras' SeparableConv2D,
+ * which runs the depthwise step with the strides and dilation and the pointwise step at stride 1
+ * (tf.nn.separable_conv2d). Keras refuses strides > 1 together with dilation > 1.
+ */
+function pointwiseAfter(r: Recogniser, n: GraphNode, channels: number, layout: Layout, strides: number[], dil: number[]): { node: GraphNode; kernel: HostTensor; filters: number; fused: string[] } | undefined {
+  const c = r.soleConsumer(n.name);
+  if (!c || (c.op !== 'Conv2D' && c.op !== '_FusedConv2D')) return undefined;
+  const [input, f] = r.dataInputs(c);
+  if (keyOf(input!) !== n.name || attrString(c, 'data_format', 'NHWC') !== layout.tf) return undefined;
+  if (Math.max(...strides) > 1 && Math.max(...dil) > 1) return undefined;
+  const kernel = r.constant(f!);
+  if (!kernel || r.isDynamic(f!) || kernel.shape.length !== 4 || kernel.shape[0] !== 1 || kernel.shape[1] !== 1 || kernel.shape[2] !== channels) return undefined;
+  if (listInts(c, 'strides', [1, 1, 1, 1]).some((v) => v !== 1) || listInts(c, 'dilations', [1, 1, 1, 1]).some((v) => v !== 1)) return undefined;
+  // A 1x1 kernel at stride 1 pads nothing under SAME or VALID; EXPLICIT padding would.
+  if (padding(c) === 'explicit' && listInts(c, 'explicit_paddings', []).some((v) => v !== 0)) return undefined;
+  const fused = c.op === '_FusedConv2D' ? (c.attrs.fused_ops?.type === 'list' ? c.attrs.fused_ops.strings : []) : [];
+  return { node: c, kernel, filters: kernel.shape[3]!, fused };
 }
 
 /** Keras' deconv_output_length without output_padding. */
@@ -351,24 +427,26 @@ function transposeLength(input: number, kernel: number, stride: number, pad: str
 }
 
 function convTranspose(r: Recogniser, n: GraphNode): void {
-  if (!needNhwc(r, n)) return;
+  const layout = layoutOf(r, n);
+  if (!layout) return;
   const [sizes, f, x] = r.dataInputs(n);
   const kernel = r.constant(f!);
   const outSize = r.constant(sizes!);
   if (!kernel || !outSize || r.isDynamic(f!)) return r.problem(`${n.op} with a computed filter or output size`, n);
   const [kh, kw, cout, cin] = kernel.shape as [number, number, number, number];
-  const strides = listInts(n, 'strides', [1, 1, 1, 1]);
-  const dil = listInts(n, 'dilations', [1, 1, 1, 1]);
+  const strides = layout.spatial(listInts(n, 'strides', [1, 1, 1, 1]));
+  const dil = layout.spatial(listInts(n, 'dilations', [1, 1, 1, 1]));
   const p = padding(n);
   const inShape = r.shape(x!);
-  const want = ints(outSize);
-  if (!inShape || p === 'explicit' || dil[1] !== 1 || dil[2] !== 1 || transposeLength(inShape[1]!, kh, strides[1]!, p) !== want[1] || transposeLength(inShape[2]!, kw, strides[2]!, p) !== want[2]) {
+  const inHW = inShape ? layout.spatial(inShape) : undefined;
+  const want = layout.spatial(ints(outSize));
+  if (!inHW || p === 'explicit' || dil[0] !== 1 || dil[1] !== 1 || transposeLength(inHW[0], kh, strides[0], p) !== want[0] || transposeLength(inHW[1], kw, strides[1], p) !== want[1]) {
     return r.problem(`${n.op} whose output size needs output_padding or dilation (Keras' Conv2DTranspose computes another size)`, n);
   }
-  const tail = convTail(r, n, n.name, cout, []);
+  const tail = convTail(r, n, n.name, cout, [], layout);
   if (!tail) return;
   emitWithTail(r, n, 'Conv2DTranspose', {
-    filters: cout, kernel_size: [kh, kw], strides: [strides[1], strides[2]], padding: p, data_format: 'channels_last', dilation_rate: [1, 1],
+    filters: cout, kernel_size: [kh, kw], strides, padding: p, data_format: layout.keras, dilation_rate: [1, 1],
   }, { name: 'kernel', value: f32([kh, kw, cout, cin], floats(kernel)) }, r.tensor(x!), cout, tail);
 }
 
@@ -393,14 +471,15 @@ function matmul(r: Recogniser, n: GraphNode): void {
 }
 
 function batchNorm(r: Recogniser, n: GraphNode): void {
-  if (!needNhwc(r, n)) return;
+  const layout = layoutOf(r, n);
+  if (!layout) return;
   if (attrBool(n, 'is_training', true)) return r.problem(`${n.op} in training mode (is_training=true: it normalises by the batch's own statistics)`, n);
   const [x, scale, offset, mean, variance] = r.dataInputs(n);
   const vals = [scale, offset, mean, variance].map((i) => r.constant(i!));
   if (vals.some((v) => !v)) return r.problem(`${n.op} with computed statistics`, n);
   const c = numElements(vals[0]!.shape);
   const weights = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((name, i) => ({ name, value: f32([c], floats(vals[i]!)) }));
-  r.emit({ className: 'BatchNormalization', config: { axis: -1, epsilon: attrFloat(n, 'epsilon', 0.0001), center: true, scale: true }, weights, args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name] }, n.name);
+  r.emit({ className: 'BatchNormalization', config: { axis: layout.first ? 1 : -1, epsilon: attrFloat(n, 'epsilon', 0.0001), center: true, scale: true }, weights, args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name] }, n.name);
 }
 
 /** An activation op on its own -> Activation / ReLU / LeakyReLU / Softmax / PReLU layers. */
@@ -501,12 +580,23 @@ function prelu(r: Recogniser, n: GraphNode): boolean {
   return true;
 }
 
-/** x*scale (+ offset) and x + offset with per-channel constants -> BatchNormalization that computes exactly that. */
+/**
+ * x*scale (+ offset) and x + offset with per-channel constants -> BatchNormalization that computes
+ * exactly that, over the last axis or, for NCHW's [C,1,1]-shaped constants, axis 1.
+ */
 function affineConstant(r: Recogniser, n: GraphNode, x: string, c: HostTensor): boolean {
   const shape = r.shape(x);
   if (!shape || shape.length < 2) return false;
-  const ch = shape[shape.length - 1]!;
-  const v = channelVector(c, ch);
+  const rank = shape.length;
+  const axis = numElements(c.shape) === 1 ? rank - 1 : channelAxisOf(c, numElements(c.shape), rank);
+  if (axis === undefined || (axis !== rank - 1 && axis !== 1) || (axis !== rank - 1 && shape[axis] === 1)) return false;
+  const ch = shape[axis]!;
+  const layout = axis === rank - 1 ? NHWC : NCHW;
+  const vector = (t: HostTensor): Float32Array | undefined => {
+    if (numElements(t.shape) === 1) return new Float32Array(ch).fill(floats(t)[0]!);
+    return channelAxisOf(t, ch, rank) === axis ? floats(t) : undefined;
+  };
+  const v = vector(c);
   if (!v || (r.shape(n.name) ?? []).join() !== shape.join()) return false;
   let gamma: Float32Array = new Float32Array(ch).fill(1);
   let beta: Float32Array = new Float32Array(ch);
@@ -514,14 +604,14 @@ function affineConstant(r: Recogniser, n: GraphNode, x: string, c: HostTensor): 
   let key = n.name;
   if (n.op === 'Mul') {
     gamma = v;
-    const next = r.absorbBias(key, ch);
+    const next = r.absorbBias(key, ch, layout);
     const sub = r.soleConsumer(key);
     if (next) {
       beta = floats(next.bias);
       nodes.push(next.node.name);
       key = next.node.name;
     } else if (sub?.op === 'Sub' && keyOf(r.dataInputs(sub)[0]!) === key && !r.isDynamic(r.dataInputs(sub)[1]!)) {
-      const off = channelVector(r.constant(r.dataInputs(sub)[1]!)!, ch);
+      const off = vector(r.constant(r.dataInputs(sub)[1]!)!);
       if (off) {
         beta = off.map((o) => -o);
         nodes.push(sub.name);
@@ -536,7 +626,7 @@ function affineConstant(r: Recogniser, n: GraphNode, x: string, c: HostTensor): 
     { name: 'moving_mean', value: f32([ch], new Float32Array(ch)) },
     { name: 'moving_variance', value: f32([ch], new Float32Array(ch).fill(UNIT_BN.variance)) },
   ];
-  r.emit({ className: 'BatchNormalization', config: { axis: -1, epsilon: UNIT_BN.epsilon, center: true, scale: true }, weights, args: [{ kind: 'tensor', tensor: r.tensor(x) }], nodes }, key);
+  r.emit({ className: 'BatchNormalization', config: { axis: axis === rank - 1 ? -1 : 1, epsilon: UNIT_BN.epsilon, center: true, scale: true }, weights, args: [{ kind: 'tensor', tensor: r.tensor(x) }], nodes }, key);
   return true;
 }
 
@@ -550,7 +640,7 @@ function constArg(t: HostTensor): CallArg {
 }
 
 function binary(r: Recogniser, n: GraphNode): void {
-  if (n.op === 'BiasAdd' && !needNhwc(r, n)) return;
+  if (n.op === 'BiasAdd' && !layoutOf(r, n)) return;
   if (prelu(r, n)) return;
   const [a, b] = r.dataInputs(n);
   const da = r.isDynamic(a!);
@@ -616,12 +706,14 @@ function addN(r: Recogniser, n: GraphNode): void {
 }
 
 function pool(r: Recogniser, n: GraphNode): void {
-  if (!needNhwc(r, n)) return;
+  const layout = layoutOf(r, n);
+  if (!layout) return;
   const k = listInts(n, 'ksize', []);
   const s = listInts(n, 'strides', []);
-  if (k.length !== 4 || k[0] !== 1 || k[3] !== 1 || s[0] !== 1 || s[3] !== 1) return r.problem(`${n.op} over the batch or channel axis`, n);
+  const c = layout.channelAxis;
+  if (k.length !== 4 || k[0] !== 1 || k[c] !== 1 || s[0] !== 1 || s[c] !== 1) return r.problem(`${n.op} over the batch or channel axis`, n);
   const [x] = r.dataInputs(n);
-  r.emit({ className: n.op === 'MaxPool' ? 'MaxPooling2D' : 'AveragePooling2D', config: { pool_size: [k[1], k[2]], padding: padding(n), strides: [s[1], s[2]], data_format: 'channels_last' }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name] }, n.name);
+  r.emit({ className: n.op === 'MaxPool' ? 'MaxPooling2D' : 'AveragePooling2D', config: { pool_size: layout.spatial(k), padding: padding(n), strides: layout.spatial(s), data_format: layout.keras }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name] }, n.name);
 }
 
 function reduce(r: Recogniser, n: GraphNode): void {
@@ -632,15 +724,18 @@ function reduce(r: Recogniser, n: GraphNode): void {
   const rank = shape.length;
   const axes = [...new Set(ints(axesT).map((a) => (a < 0 ? a + rank : a)))].sort();
   const keep = attrBool(n, 'keep_dims', false);
-  if (rank === 4 && axes.join() === '1,2' && (n.op === 'Mean' || n.op === 'Max')) {
+  // Over axes 1,2 (NHWC's H, W) or 2,3 (NCHW's): global pooling in that layout, exact whatever the axes mean.
+  const layout = rank === 4 ? (axes.join() === '1,2' ? NHWC : axes.join() === '2,3' ? NCHW : undefined) : undefined;
+  if (layout && (n.op === 'Mean' || n.op === 'Max')) {
     const cls = n.op === 'Mean' ? 'GlobalAveragePooling2D' : 'GlobalMaxPooling2D';
     if (!keep) {
-      r.emit({ className: cls, config: { data_format: 'channels_last', keepdims: false }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name] }, n.name);
+      r.emit({ className: cls, config: { data_format: layout.keras, keepdims: false }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name] }, n.name);
       return;
     }
     // keepdims=True as pooling then Reshape: both stock, and exact.
-    const pooled = r.emit({ className: cls, config: { data_format: 'channels_last', keepdims: false }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name] }, `${n.name}:pooled`);
-    r.emit({ className: 'Reshape', config: { target_shape: [1, 1, shape[3]] }, weights: [], args: [{ kind: 'tensor', tensor: pooled }], nodes: [], name: `${scopeName(n.name)}_keepdims` }, n.name);
+    const pooled = r.emit({ className: cls, config: { data_format: layout.keras, keepdims: false }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name] }, `${n.name}:pooled`);
+    const c = shape[layout.channelAxis]!;
+    r.emit({ className: 'Reshape', config: { target_shape: layout.first ? [c, 1, 1] : [1, 1, c] }, weights: [], args: [{ kind: 'tensor', tensor: pooled }], nodes: [], name: `${scopeName(n.name)}_keepdims` }, n.name);
     return;
   }
   const cls = { Mean: 'Mean', Max: 'Max', Min: 'Min', Sum: 'Sum', Prod: 'Prod' }[n.op];
@@ -657,6 +752,12 @@ function pad(r: Recogniser, n: GraphNode): void {
   const zero = !value || Number((value.data as ArrayLike<number>)[0]) === 0;
   if (v.length === 8 && !v[0] && !v[1] && !v[6] && !v[7] && zero) {
     r.emit({ className: 'ZeroPadding2D', config: { padding: [[v[2], v[3]], [v[4], v[5]]], data_format: 'channels_last' }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name] }, n.name);
+    return;
+  }
+  // Zeros around axes 2 and 3 (NCHW's H, W; on NHWC, W and the channels, as blazeface widens its
+  // residuals): ZeroPadding2D channels_first pads exactly those axes.
+  if (v.length === 8 && !v[0] && !v[1] && !v[2] && !v[3] && zero) {
+    r.emit({ className: 'ZeroPadding2D', config: { padding: [[v[4], v[5]], [v[6], v[7]]], data_format: 'channels_first' }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name] }, n.name);
     return;
   }
   const rank = v.length / 2;
@@ -746,7 +847,66 @@ function resize(r: Recogniser, n: GraphNode): void {
     r.emit({ kind: 'op', module: 'keras.src.ops.image', className: 'Resize', config: { size: [oh, ow], interpolation: 'bilinear', antialias: false, crop_to_aspect_ratio: false, pad_to_aspect_ratio: false, fill_mode: 'constant', fill_value: 0.0, data_format: 'channels_last' }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name] }, n.name);
     return;
   }
-  r.problem(`${n.op} with align_corners=${align}, half_pixel_centers=${half}${n.op === 'ResizeNearestNeighbor' ? ' or a non-integer factor' : ''} (no stock layer or keras.ops operation computes it exactly)`, n);
+  if (align && half) return r.problem(`${n.op} with align_corners and half_pixel_centers both set (TF refuses it)`, n);
+  resizeAsOps(r, n, x!, [inShape[1]!, inShape[2]!], [oh, ow], { alignCorners: align, halfPixelCenters: half });
+}
+
+/**
+ * A resize no stock layer computes (TF1's legacy bilinear, align_corners, nearest by other
+ * factors) as keras.ops on constants, axis by axis (W, then H): nearest takes the source rows
+ * and columns (`ops.take`); bilinear takes the lower and upper neighbours and computes TF's own
+ * `lo + (hi - lo) * lerp` (resize_bilinear_op.cc compute_lerp: along x first, then y), so every
+ * output is the same float32 expression of the same two values TF uses.
+ */
+function resizeAsOps(r: Recogniser, n: GraphNode, x: string, inHW: [number, number], outHW: [number, number], mode: ResizeMode): void {
+  const base = scopeName(n.name);
+  const outShape = r.shape(n.name)!;
+  let shape = r.shape(x)!.slice();
+  let t = r.tensor(x);
+  const int32 = (v: number[]): CallArg => ({ kind: 'array', value: { dtype: 'int32', shape: [v.length], data: Int32Array.from(v) } });
+  // Per axis (W, then H as TF lerps): source indices and lerp weights; an axis that maps every position to itself is skipped.
+  const plans = ([2, 1] as const).map((axis) => {
+    const [i, o] = [inHW[axis - 1], outHW[axis - 1]];
+    if (n.op === 'ResizeNearestNeighbor') return { axis, o, lower: nearestIndices(i, o, mode), upper: [] as number[], lerp: new Float32Array(o) };
+    const m = bilinearMatrix(i, o, mode);
+    const lower: number[] = [];
+    const upper: number[] = [];
+    const lerp = new Float32Array(o);
+    for (let k = 0; k < o; k++) {
+      const nz = Array.from(m.subarray(k * i, (k + 1) * i)).flatMap((v, j) => (v !== 0 ? [j] : []));
+      lower.push(nz[0]!);
+      upper.push(nz[nz.length - 1]!);
+      lerp[k] = nz.length > 1 ? m[k * i + nz[nz.length - 1]!]! : 0;
+    }
+    return { axis, o, lower, upper, lerp };
+  }).filter((p) => p.lerp.some((v) => v !== 0) || p.lower.length !== inHW[p.axis - 1] || p.lower.some((v, k) => v !== k));
+  if (!plans.length) {
+    r.alias.set(n.name, t);
+    return;
+  }
+  plans.forEach((p, idx) => {
+    const last = idx === plans.length - 1;
+    const label = p.axis === 2 ? 'cols' : 'rows';
+    const key = last ? n.name : `${n.name}:${label}`;
+    shape = shape.map((d, k) => (k === p.axis ? outShape[k]! : d));
+    const op = (className: string, args: CallArg[], suffix: string | null, config: Record<string, unknown> = {}) => {
+      const final = suffix === null;
+      return r.emit({
+        kind: 'op', module: 'keras.src.ops.numpy', className, config, weights: [], args,
+        nodes: final && last ? [n.name] : [], name: final && last ? base : `${base}_${label}${final ? '' : `_${suffix}`}`, outShape: shape,
+      }, final ? key : `${key}:${suffix}`);
+    };
+    const smooth = p.lerp.some((v) => v !== 0);
+    const lo = op('Take', [{ kind: 'tensor', tensor: t }, int32(p.lower)], smooth ? 'lower' : null, { axis: p.axis });
+    if (!smooth) {
+      t = lo;
+      return;
+    }
+    const hi = op('Take', [{ kind: 'tensor', tensor: t }, int32(p.upper)], 'upper', { axis: p.axis });
+    const diff = op('Subtract', [{ kind: 'tensor', tensor: hi }, { kind: 'tensor', tensor: lo }], 'diff');
+    const scaled = op('Multiply', [{ kind: 'tensor', tensor: diff }, { kind: 'array', value: f32(p.axis === 2 ? [1, 1, p.o, 1] : [1, p.o, 1, 1], p.lerp) }], 'scaled');
+    t = op('Add', [{ kind: 'tensor', tensor: lo }, { kind: 'tensor', tensor: scaled }], null);
+  });
 }
 
 function squeeze(r: Recogniser, n: GraphNode): void {

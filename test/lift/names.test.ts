@@ -11,6 +11,10 @@ describe('Keras layer names from TF scopes', () => {
     ['model_1/model/add_1/ArithmeticOptimizer/AddOpsRewrite_Leaf_1_add', 'add_1'],
     ['StatefulPartitionedCall/model_1/separable_conv2d_1/separable_conv2d/depthwise', 'separable_conv2d_1'],
     ['model/separable_conv2d/separable_conv2d/depthwise', 'separable_conv2d'],
+    // The default layer name is also the op scope TF opens: the layer's own BiasAdd/Relu sit in the layer's scope.
+    ['model/separable_conv2d/BiasAdd', 'separable_conv2d'],
+    ['model/separable_conv2d/Relu', 'separable_conv2d'],
+    ['model/block1_sepconv1/separable_conv2d/depthwise', 'block1_sepconv1'],
     ['Conv2D_5', 'Conv2D_5'],
     ['input:0', 'input'],
   ])('%s -> %s', (node, name) => expect(scopeName(node)).toBe(name));

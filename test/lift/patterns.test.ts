@@ -57,11 +57,11 @@ const CASES: { name: string; graph: () => ReturnType<typeof cnn>; expect: { name
     ],
   },
   {
-    name: 'Pad of zeros on the channels (Reshape, Permute, ZeroPadding1D, Permute, Reshape), _FusedConv2D with a fused Prelu',
+    // ZeroPadding2D channels_first pads the tensor's axes 2 and 3, whatever they mean: on NHWC, W by 0 and C by (1, 2).
+    name: 'Pad of zeros on the channels of a 4-D tensor (ZeroPadding2D over axes 2, 3), _FusedConv2D with a fused Prelu',
     graph: widen,
     expect: [
-      { name: 'tf_op_layer_Pad_pad', cls: 'ZeroPadding1D', config: { padding: [1, 2] } },
-      { name: 'tf_op_layer_Pad', cls: 'Reshape', config: { target_shape: [4, 4, 5] } },
+      { name: 'tf_op_layer_Pad', cls: 'ZeroPadding2D', config: { padding: [[0, 0], [1, 2]], data_format: 'channels_first' } },
       { name: 'p_re_lu_conv2d', cls: 'Conv2D', config: { activation: 'linear', use_bias: true } },
       { name: 'p_re_lu', cls: 'PReLU', config: { shared_axes: [1, 2] } },
       { name: 'add', cls: 'Add' },

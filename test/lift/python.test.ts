@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { lift } from '../../src/lift/index.js';
-import { cnn, folded, merges, mobile, needsOps, writePb } from './graphs.js';
+import { cnn, folded, merges, mobile, nchw, needsOps, resizes, separable, writePb } from './graphs.js';
 import { configLayers, outDir } from './support.js';
 
 const hasPython = (() => {
@@ -28,10 +28,10 @@ function pythonStructure(src: string): [string, string][] {
   return out;
 }
 
-const OP_FN: Record<string, string> = { Transpose: 'transpose', Multiply: 'multiply', Add: 'add' };
+const OP_FN: Record<string, string> = { Transpose: 'transpose', Multiply: 'multiply', Add: 'add', Subtract: 'subtract', Take: 'take' };
 
 describe('model.py builds the same model as model.keras', () => {
-  for (const [label, graph] of [['cnn', cnn], ['mobile', mobile], ['folded', folded], ['merges', merges], ['ops', needsOps]] as const) {
+  for (const [label, graph] of [['cnn', cnn], ['mobile', mobile], ['folded', folded], ['merges', merges], ['ops', needsOps], ['resizes', resizes], ['separable', separable], ['nchw', nchw]] as const) {
     it(`${label}: same layer names and classes in the same order${hasPython ? '; compiles (python3 -m py_compile)' : ''}`, async () => {
       const out = outDir();
       await lift(writePb(graph()), { out, prove: false });

@@ -28,6 +28,10 @@ describe.skipIf(!DIR)('lift the real TF1 checkpoint and SavedModel of a linear r
       expect(arg(2)).toBeCloseTo(B, 7);
     });
 
+    it(`${form}: without --shape, one line says X's rank is unknown, that Mul/Add take any rank, and which --shape to give`, async () => {
+      await expect(lift(`${DIR}/${form}`, { out: outDir(), outputs: ['pred'], prove: false })).rejects.toThrow(/input 'X' has an unknown rank and the ops reading it \(Mul\) take any rank: give its shape with --shape, e\.g\. --shape X:1 for one value per example/);
+    });
+
     it.skipIf(!supportsOps)(`${form}: the lifted model predicts X*${W}+${B} and is proven (runs once the Keras runner executes keras.ops)`, async () => {
       const out = outDir();
       const res = await lift(`${DIR}/${form}`, { out, outputs: ['pred'], shapes: { X: [1] } });

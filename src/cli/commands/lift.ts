@@ -65,6 +65,7 @@ async function liftCommand(original: string, f: Flags): Promise<number> {
     process.stderr.write(listing(`parity: error: ${original}: ${n} node(s) cannot be lifted to Keras:`, res.unliftable.map((u) => `${u.what}: ${u.nodes.join(', ')}`)) + '\n');
     return 2;
   }
+  for (const [name, dims] of Object.entries(res.inferredShapes ?? {})) process.stdout.write(`parity: input '${name}' has an unknown rank; the ops reading it fix its shape: lifted and proven with --shape ${name}:${dims.join('x')}\n`);
   const what = `${res.counts.layers} stock layer(s)${res.counts.ops ? ` and ${res.counts.ops} keras.ops operation(s)` : ''}`;
   process.stdout.write(`parity: lifted ${original} to ${what}: ${res.files.slice(0, 3).join(', ')}\n`);
   if (res.proof) process.stdout.write(consoleReport(res.proof, { color: process.stdout.isTTY }));

@@ -15,6 +15,9 @@ import { tfl } from '../tfl.js';
  * - GroupNormalization, Normalization, DepthwiseConv1D, SeparableConv1D, Conv1DTranspose: see
  *   the classes;
  * - SpatialDropout2D / SpatialDropout3D / ActivityRegularization: the identity at inference.
+ *
+ * And two tfjs-layers classes replaced where they compute wrongly: BatchNormalization over an
+ * axis other than the last (wasm), SeparableConv2D channels_first with a bias.
  */
 
 type Shape = (number | null)[];
@@ -544,4 +547,84 @@ export function registerExtraLayers(): void {
     identity('ActivityRegularization'),
   ];
   for (const c of classes) tf.serialization.registerClass(c as unknown as Parameters<typeof tf.serialization.registerClass>[0]);
+  registerSeparableChannelsFirst();
+  registerBatchNormalizationAnyAxis();
+}
+
+/**
+ * tfjs' wasm BatchNorm kernel broadcasts mean/variance/offset/scale by the flat index modulo
+ * their size, i.e. always along the last axis: a BatchNormalization over another axis (axis=1,
+ * channels_first) silently normalises the wrong elements. At inference over any axis but the
+ * last, this computes what Keras 3 computes (keras/src/backend/tensorflow/nn.py
+ * batch_normalization -> tf.nn.batch_normalization): inv = rsqrt(variance + epsilon) * gamma;
+ * x * inv + (beta - mean * inv), with the vectors reshaped onto the axis.
+ */
+function registerBatchNormalizationAnyAxis(): void {
+  const map = tf.serialization.SerializationMap.getMap().classNameMap as Record<string, [unknown, unknown]>;
+  const Base = map.BatchNormalization?.[0] as (new (args: Args) => tfl.layers.Layer) | undefined;
+  if (!Base) return;
+  interface BatchNormFields {
+    axis: number;
+    epsilon: number;
+    movingMean: tfl.LayerVariable;
+    movingVariance: tfl.LayerVariable;
+    gamma: tfl.LayerVariable | null;
+    beta: tfl.LayerVariable | null;
+  }
+  class BatchNormalization extends Base {
+    static className = 'BatchNormalization';
+    override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Args): tf.Tensor | tf.Tensor[] {
+      const me = this as unknown as BatchNormFields;
+      const x = one(inputs);
+      const axis = me.axis < 0 ? me.axis + x.rank : me.axis;
+      if (axis === x.rank - 1 || kwargs.training === true) return super.call(inputs, kwargs);
+      return tf.tidy(() => {
+        const shape = x.shape.map((d, i) => (i === axis ? d : 1));
+        const on = (v: tf.Tensor) => tf.reshape(v, shape);
+        let inv: tf.Tensor = tf.rsqrt(tf.add(me.movingVariance.read(), tf.scalar(me.epsilon)));
+        if (me.gamma) inv = tf.mul(inv, me.gamma.read());
+        const shift = me.beta ? tf.sub(me.beta.read(), tf.mul(me.movingMean.read(), inv)) : tf.neg(tf.mul(me.movingMean.read(), inv));
+        return tf.add(tf.mul(x, on(inv)), on(shift));
+      });
+    }
+  }
+  tf.serialization.registerClass(BatchNormalization as unknown as Parameters<typeof tf.serialization.registerClass>[0]);
+}
+
+/**
+ * tfjs-layers' SeparableConv2D moves channels_first input to NHWC, then adds the bias as if the
+ * output were still channels_first (a broadcast error, or a wrong sum when H equals the filters).
+ * Keras 3 adds it on the channel axis (base_separable_conv.py): here the bias and the activation
+ * are applied in NHWC, before moving back. channels_last is tfjs' own code.
+ */
+function registerSeparableChannelsFirst(): void {
+  const map = tf.serialization.SerializationMap.getMap().classNameMap as Record<string, [unknown, unknown]>;
+  const Base = map.SeparableConv2D?.[0] as (new (args: Args) => tfl.layers.Layer) | undefined;
+  if (!Base) return;
+  interface SeparableFields {
+    dataFormat: string;
+    depthwiseKernel: tfl.LayerVariable;
+    pointwiseKernel: tfl.LayerVariable;
+    bias: tfl.LayerVariable | null;
+    useBias: boolean;
+    strides: [number, number];
+    padding: 'valid' | 'same';
+    dilationRate: [number, number];
+    activation: { apply(x: tf.Tensor): tf.Tensor } | null;
+  }
+  class SeparableConv2D extends Base {
+    static className = 'SeparableConv2D';
+    override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Args): tf.Tensor | tf.Tensor[] {
+      const me = this as unknown as SeparableFields;
+      if (me.dataFormat !== 'channelsFirst') return super.call(inputs, kwargs);
+      return tf.tidy(() => {
+        const x = tf.transpose(one(inputs), [0, 2, 3, 1]) as tf.Tensor4D;
+        let y: tf.Tensor = tf.separableConv2d(x, me.depthwiseKernel.read() as tf.Tensor4D, me.pointwiseKernel.read() as tf.Tensor4D, me.strides, me.padding, me.dilationRate, 'NHWC');
+        if (me.useBias && me.bias) y = tf.add(y, me.bias.read());
+        if (me.activation) y = me.activation.apply(y);
+        return tf.transpose(y, [0, 3, 1, 2]);
+      });
+    }
+  }
+  tf.serialization.registerClass(SeparableConv2D as unknown as Parameters<typeof tf.serialization.registerClass>[0]);
 }

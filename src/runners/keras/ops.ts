@@ -19,7 +19,7 @@ import { intVector, tfOp1 } from './tf-kernels.js';
 
 export interface KerasOp {
   /** `keras.src.ops.<module>` the class lives in. */
-  module: 'numpy' | 'nn' | 'core' | 'math';
+  module: 'numpy' | 'nn' | 'core' | 'math' | 'image';
   /** Class name as the config writes it. */
   className: string;
   /** The public function (`keras.ops.mean`). */
@@ -108,6 +108,27 @@ function average(x: tf.Tensor, weights: Value, axis: Value, w: string): tf.Tenso
     wt = tf.reshape(wt, xf.shape.map((d, i) => (i === a ? d : 1)));
   }
   return tf.div(reduce('Sum', tf.mul(xf, wt), ax, false, w), reduce('Sum', tf.broadcastTo(wt, xf.shape), ax, false, w));
+}
+
+/**
+ * keras.ops.image.resize (keras/src/ops/image.py Resize): on the TensorFlow backend
+ * tf.image.resize, i.e. half-pixel centres without corner alignment, for 'bilinear' and 'nearest';
+ * antialiasing, the other interpolations and the aspect-ratio crop/pad are refused by name.
+ */
+function imageResize(a: Args, w: string): tf.Tensor {
+  const interpolation = String(a.interpolation);
+  if (interpolation !== 'bilinear' && interpolation !== 'nearest') throw new Error(`${w}: interpolation '${interpolation}' is not supported (bilinear, nearest)`);
+  for (const k of ['antialias', 'crop_to_aspect_ratio', 'pad_to_aspect_ratio']) if (a[k] === true) throw new Error(`${w}: ${k}=True is not supported`);
+  let x = asFloat(t(a, 'images', w));
+  const batched = x.rank === 4;
+  if (!batched) x = tf.expandDims(x, 0);
+  if (x.rank !== 4) throw new Error(`${w}: images must be 3-D or 4-D, found rank ${x.rank}`);
+  const first = a.data_format === 'channels_first';
+  if (first) x = tf.transpose(x, [0, 2, 3, 1]);
+  const size = intsOf(a.size!, `${w}: size`);
+  let y = tfOp1(interpolation === 'bilinear' ? 'ResizeBilinear' : 'ResizeNearestNeighbor', [x, intVector(size)], { align_corners: false, half_pixel_centers: true }, w);
+  if (first) y = tf.transpose(y, [0, 3, 1, 2]);
+  return batched ? y : tf.squeeze(y, [0]);
 }
 
 export const KERAS_OPS: readonly KerasOp[] = [
@@ -267,6 +288,15 @@ export const KERAS_OPS: readonly KerasOp[] = [
       idx = tf.where(tf.less(idx, 0), tf.add(idx, tf.scalar(d, 'int32')), idx);
       return tfOp1('GatherV2', [x, idx, tf.scalar(ax, 'int32')], {}, w);
     },
+  },
+  {
+    module: 'image', className: 'Resize', fn: 'image.resize',
+    params: [
+      { name: 'images' }, { name: 'size' }, { name: 'interpolation', default: 'bilinear' }, { name: 'antialias', default: false },
+      { name: 'crop_to_aspect_ratio', default: false }, { name: 'pad_to_aspect_ratio', default: false }, { name: 'fill_mode', default: 'constant' },
+      { name: 'fill_value', default: 0 }, { name: 'data_format', default: null },
+    ],
+    run: imageResize,
   },
   unaryOp('Relu', 'relu', (x, w) => tfOp1('Relu', [x], {}, w), 'nn'),
   unaryOp('Relu6', 'relu6', (x, w) => tfOp1('Relu6', [x], {}, w), 'nn'),
