@@ -137,6 +137,16 @@ describe('Keras masks (Keras semantics, against numpy)', () => {
     await expect(loadKerasRunner(await keras3File('other-mask', cfg))).rejects.toThrow(/GRU called with mask=any, not the mask of its input.*: gru/);
   });
 
+  it('a Keras 3 layer given a mask whose use is not implemented (Softmax(x, mask=...)) is refused, never run unmasked', async () => {
+    const cfg = clone(G.keras3.config);
+    ((cfg.config as J).layers as J[]).push({
+      module: 'keras.layers', class_name: 'Softmax', config: { name: 'softmax', trainable: true, dtype: 'float32', axis: -1 }, registered_name: null, name: 'softmax',
+      inbound_nodes: [{ args: [{ class_name: '__keras_tensor__', config: { shape: [null, 5, 2], dtype: 'float32', keras_history: ['xs', 0, 0] } }], kwargs: { mask: { class_name: '__keras_tensor__', config: { shape: [null, 5], dtype: 'bool', keras_history: ['any', 0, 0] } } } }],
+    });
+    ((cfg.config as J).output_layers as unknown[]).push(['softmax', 0, 0]);
+    await expect(loadKerasRunner(await keras3File('softmax-mask', cfg))).rejects.toThrow(/Softmax called with a mask \(tf-parity does not implement its mask semantics\): softmax/);
+  });
+
   it('a Keras 3 mask=None on a masked input is refused (Keras ran that layer unmasked)', async () => {
     const cfg = clone(G.keras3.config);
     ((layerOf(cfg, 'gap').inbound_nodes as J[])[0]!.kwargs as J).mask = null;

@@ -14,7 +14,7 @@
  *   tuples `{class_name: "__tuple__", items}`.
  */
 
-import { isFloatLiteral } from './config-json.js';
+import { isFloatLiteral, plainNumbers } from './config-json.js';
 
 type J = Record<string, unknown>;
 
@@ -100,7 +100,7 @@ function keras3Value(v: unknown, c: Collector): Template {
         return { $ellipsis: true };
       case '__numpy__':
       case '__tensor__':
-        return { $array: cfg.value, dtype: String(cfg.dtype ?? 'float32') };
+        return { $array: plainNumbers(cfg.value), dtype: String(cfg.dtype ?? 'float32') };
       default:
         throw new Error(`an argument of class '${String(v.class_name ?? '?')}' that tf-parity does not read`);
     }

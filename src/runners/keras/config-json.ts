@@ -21,6 +21,14 @@ export function numberOf(v: unknown): number | undefined {
   return typeof v === 'number' ? v : isFloatLiteral(v) ? v.$float : undefined;
 }
 
+/** `v` with every float literal back to its number (for values read as data, such as `__numpy__` arrays). */
+export function plainNumbers(v: unknown): unknown {
+  if (isFloatLiteral(v)) return v.$float;
+  if (Array.isArray(v)) return v.map(plainNumbers);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plainNumbers(x)]));
+  return v;
+}
+
 const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
 const STRING = /"(?:[^"\\]|\\.)*"/y;
 const SPACE = /\s*/y;

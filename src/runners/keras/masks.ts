@@ -203,7 +203,8 @@ function recordedMask(key: string, byName: Map<string, J>, depth = 0): string {
 
 /** Keras layers whose call takes `mask` (Keras 3 records it in the inbound node). */
 function recordsMask(cls: string): boolean {
-  return RNNS.has(cls) || cls === 'Bidirectional' || cls === 'TimeDistributed' || cls === 'Attention' || END.has(cls) || MODELS.has(cls);
+  // BatchNormalization uses its mask only when training: checked, not applied.
+  return RNNS.has(cls) || cls === 'Bidirectional' || cls === 'TimeDistributed' || cls === 'Attention' || cls === 'BatchNormalization' || END.has(cls) || MODELS.has(cls);
 }
 
 /**
@@ -264,6 +265,11 @@ export function maskProblems(model: J, path = '', inputMasks: Mask[] = []): { pr
       }
       nodeMasks.set(nk, outs);
       // Keras 3 records the mask it passed: it must be the one propagated here.
+      const recorded = isObj(node) && isObj(node.kwargs) && 'mask' in node.kwargs ? node.kwargs.mask : undefined;
+      if (recorded !== undefined && recorded !== null && !recordsMask(lc) && !isKerasOpModule(e.module)) {
+        // A layer whose call takes a mask tf-parity does not apply (Softmax(x, mask=...), a custom one): never run unmasked.
+        problems.push({ label: `${lc} called with a mask (tf-parity does not implement its mask semantics)`, node: path + nameOf(e) });
+      }
       if (isObj(node) && isObj(node.kwargs) && 'mask' in node.kwargs && recordsMask(lc)) {
         // One mask, or one per input for a layer called on a list (Attention).
         const recs = Array.isArray(node.kwargs.mask) ? (node.kwargs.mask as unknown[]) : [node.kwargs.mask];
