@@ -640,7 +640,8 @@ function constArg(t: HostTensor): CallArg {
 }
 
 function binary(r: Recogniser, n: GraphNode): void {
-  if (n.op === 'BiasAdd' && !layoutOf(r, n)) return;
+  const biasLayout = n.op === 'BiasAdd' ? layoutOf(r, n) : NHWC;
+  if (!biasLayout) return;
   if (prelu(r, n)) return;
   const [a, b] = r.dataInputs(n);
   const da = r.isDynamic(a!);
@@ -655,8 +656,11 @@ function binary(r: Recogniser, n: GraphNode): void {
     return;
   }
   const x = da ? a! : b!;
-  const c = r.constant(da ? b! : a!);
+  let c = r.constant(da ? b! : a!);
   if (!c) return r.problem(`${n.op} with an unknown constant`, n);
+  // BiasAdd NCHW adds its vector on axis 1: as a [C,1,1] constant it broadcasts there.
+  const rank = r.shape(x)?.length ?? 0;
+  if (n.op === 'BiasAdd' && biasLayout.first && rank > 2) c = { ...c, shape: [numElements(c.shape), ...Array(rank - 2).fill(1)] };
   if ((n.op === 'Maximum' || n.op === 'Minimum') && clip(r, n, x, c)) return;
   // x op c, with c per-channel: BatchNormalization computes x*c, x+c and x-c exactly.
   if (da && ['Mul', 'Add', 'AddV2', 'Sub', 'BiasAdd'].includes(n.op) && affineConstant(r, n, x, c)) return;

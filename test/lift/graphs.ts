@@ -257,7 +257,7 @@ export function nchw(): Graph {
   return g.build([t], 'nchw.pb');
 }
 
-/** Explicit Transposes around an NCHW conv in an NHWC graph (TF graphs converted from ONNX): Permute, Conv2D channels_first, Permute. */
+/** Explicit Transposes around an NCHW conv in an NHWC graph (TF graphs converted from ONNX): Permute, Conv2D channels_first + Relu, a BiasAdd NCHW of its own, Permute. */
 export function transposedConv(): Graph {
   const g = new GraphBuilder();
   const x = g.placeholder('x', 'float32', [1, 6, 6, 3]);
@@ -267,6 +267,10 @@ export function transposedConv(): Graph {
   t = g.op('Conv2D', 'm/conv/Conv2D', [t, w], { strides: A.ints([1, 1, 2, 2]), padding: A.str('VALID'), data_format: A.str('NCHW') });
   const b = g.const('m/conv/bias', f([4], 92, 0.2));
   t = g.op('BiasAdd', 'm/conv/BiasAdd', [t, b], { data_format: A.str('NCHW') });
+  t = g.op('Relu', 'm/conv/Relu', [t]);
+  // A BiasAdd of its own (C=4 on axis 1, W=2): not on the last axis.
+  const b2 = g.const('m/shift/bias', f([4], 93, 0.5));
+  t = g.op('BiasAdd', 'm/shift/BiasAdd', [t, b2], { data_format: A.str('NCHW') });
   const toNhwc = g.const('m/to_nhwc/perm', i32([4], [0, 2, 3, 1]));
   t = g.op('Transpose', 'm/to_nhwc/transpose', [t, toNhwc]);
   return g.build([t], 'transposed.pb');

@@ -82,14 +82,15 @@ describe('lift: NCHW graphs become channels_first layers', () => {
     expect(layers.filter((l) => String(l.module).startsWith('keras.src.ops'))).toEqual([]);
   });
 
-  it('explicit Transposes around an NCHW conv: Permute, Conv2D channels_first (+ BiasAdd NCHW), Permute', async () => {
+  it('explicit Transposes around an NCHW conv: Permute, Conv2D channels_first (+ BiasAdd NCHW, Relu), a BiasAdd NCHW alone as BatchNormalization axis 1, Permute', async () => {
     const out = outDir();
     const res = await lift(writePb(transposedConv()), { out, seeds: 2 });
     expectProven(res);
     const layers = configLayers(`${out}/model.keras`);
     expect(layers.map((l) => [l.class_name, (l.config as J).dims ?? (l.config as J).data_format ?? null])).toEqual([
-      ['InputLayer', null], ['Permute', [3, 1, 2]], ['Conv2D', 'channels_first'], ['Permute', [2, 3, 1]],
+      ['InputLayer', null], ['Permute', [3, 1, 2]], ['Conv2D', 'channels_first'], ['BatchNormalization', null], ['Permute', [2, 3, 1]],
     ]);
+    expect((layers[3]!.config as J).axis).toBe(1);
     expect((layers[2]!.config as J).strides).toEqual([2, 2]);
   });
 });

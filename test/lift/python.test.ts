@@ -1,13 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { lift } from '../../src/lift/index.js';
 import { cnn, folded, merges, mobile, nchw, needsOps, resizes, separable, writePb } from './graphs.js';
 import { configLayers, outDir } from './support.js';
 
+/** Debian's python3 where it is (the project's reference interpreter), else the one on PATH. */
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const hasPython = (() => {
   try {
-    execFileSync('python3', ['--version'], { stdio: 'ignore' });
+    execFileSync(PYTHON, ['--version'], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
@@ -39,7 +41,7 @@ describe('model.py builds the same model as model.keras', () => {
       const fromConfig = configLayers(`${out}/model.keras`).map((l) => [String(l.name), String(l.module).startsWith('keras.src.ops') ? `ops.${OP_FN[String(l.class_name)]}` : String(l.class_name)]);
       expect(pythonStructure(src)).toEqual(fromConfig);
       expect(fromConfig.length).toBeGreaterThan(2);
-      if (hasPython) execFileSync('python3', ['-m', 'py_compile', `${out}/model.py`]);
+      if (hasPython) execFileSync(PYTHON, ['-m', 'py_compile', `${out}/model.py`]);
     });
   }
 });

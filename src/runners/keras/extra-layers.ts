@@ -564,7 +564,7 @@ function registerBatchNormalizationAnyAxis(): void {
   const Base = map.BatchNormalization?.[0] as (new (args: Args) => tfl.layers.Layer) | undefined;
   if (!Base) return;
   interface BatchNormFields {
-    axis: number;
+    axis: number | number[];
     epsilon: number;
     movingMean: tfl.LayerVariable;
     movingVariance: tfl.LayerVariable;
@@ -576,7 +576,9 @@ function registerBatchNormalizationAnyAxis(): void {
     override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Args): tf.Tensor | tf.Tensor[] {
       const me = this as unknown as BatchNormFields;
       const x = one(inputs);
-      const axis = me.axis < 0 ? me.axis + x.rank : me.axis;
+      // Keras 2 configs hold the axis as a list of one ([3]).
+      const axes = Array.isArray(me.axis) ? (me.axis as number[]) : [me.axis];
+      const axis = axes.length === 1 ? (axes[0]! < 0 ? axes[0]! + x.rank : axes[0]!) : x.rank - 1;
       if (axis === x.rank - 1 || kwargs.training === true) return super.call(inputs, kwargs);
       return tf.tidy(() => {
         const shape = x.shape.map((d, i) => (i === axis ? d : 1));
