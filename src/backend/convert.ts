@@ -117,6 +117,26 @@ interface WasmOutputs {
   typedArrayFromHeap(info: { dataId: object; shape: number[]; dtype: 'float32' | 'int32' }): Float32Array | Int32Array;
 }
 
+let scratch: Uint8Array | undefined;
+
+/**
+ * `dst.set(src)`, through a 1 MiB aligned scratch buffer when `src` is unaligned: V8 copies into a
+ * shared memory (the wasm heap, backend/shared-heap.ts) word by word only from an aligned source,
+ * else byte by byte, which took twice as long as the two copies (64 MB: 270 against 135 ms).
+ */
+function copyInto(dst: Uint8Array, src: Uint8Array): void {
+  if (src.byteOffset % 8 === dst.byteOffset % 8 || src.length < 1 << 16) {
+    dst.set(src);
+    return;
+  }
+  scratch ??= new Uint8Array(1 << 20);
+  for (let at = 0; at < src.length; at += scratch.length) {
+    const part = src.subarray(at, at + scratch.length);
+    scratch.set(part);
+    dst.set(part.length === scratch.length ? scratch : scratch.subarray(0, part.length), at);
+  }
+}
+
 /**
  * A float32/int32 tensor made from little-endian bytes at any alignment (a constant's bytes in
  * its file's buffer), copied once: on wasm straight into the heap block the backend allocates for
@@ -129,7 +149,7 @@ function tensorFromBytes(bytes: Uint8Array, shape: number[], dtype: 'float32' | 
   if (tf.getBackend() === 'wasm' && typeof b.makeOutput === 'function' && typeof b.typedArrayFromHeap === 'function') {
     const info = b.makeOutput(shape, dtype);
     const heap = b.typedArrayFromHeap(info);
-    new Uint8Array(heap.buffer, heap.byteOffset, heap.byteLength).set(bytes);
+    copyInto(new Uint8Array(heap.buffer, heap.byteOffset, heap.byteLength), bytes);
     return tf.engine().makeTensorFromTensorInfo(info);
   }
   // A copy in a buffer of its own (`slice` of a Node Buffer would be a view into its pool).

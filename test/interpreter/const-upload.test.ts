@@ -86,6 +86,32 @@ describe('constants after their upload', () => {
     expect(unaligned).toBe(6);
   });
 
+  it('a constant of more than 1 MiB at every alignment arrives on the backend as written (copied in chunks when unaligned)', async () => {
+    // 300,000 float32 values (1.2 MB: a full 1 MiB chunk and a partial one), value i = i / 4.
+    const n = 300_000;
+    const values = Float32Array.from({ length: n }, (_, i) => i / 4);
+    const g = new GraphBuilder();
+    g.const('big', { dtype: 'float32', shape: [n], data: values });
+    g.op('Identity', 'out', ['big'], { T: A.dtype('float32') });
+    const bytes = encodeGraphDef(g.build(['out']));
+    for (let shift = 0; shift < 4; shift++) {
+      const interp = new Interpreter(readShifted(bytes, shift), { constCacheBytes: 0 });
+      try {
+        let got: Float32Array | undefined;
+        for await (const a of interp.run(new Map())) {
+          if (a.name === 'out') got = a.tensor.dataSync() as Float32Array;
+          a.tensor.dispose();
+        }
+        expect(got?.length, `shift ${shift}`).toBe(n);
+        let wrong = 0;
+        for (let i = 0; i < n; i++) if (got![i] !== i / 4) wrong++;
+        expect(wrong, `shift ${shift}`).toBe(0);
+      } finally {
+        interp.dispose();
+      }
+    }
+  });
+
   it('own error of a layer whose weights nothing keeps on the backend', async () => {
     vi.stubEnv('PARITY_CONST_CACHE_BYTES', '0');
     const dir = mkdtempSync(join(tmpdir(), 'const-upload-'));
