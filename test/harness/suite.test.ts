@@ -79,7 +79,8 @@ describe('suites', () => {
     expect(validate(JSON.parse(stringifyFinite(merged))), JSON.stringify(validate.errors)).toBe(true);
     expect(merged.counts).toEqual(whole.counts);
     expect(() => mergeSuiteResults([join(d, 'shard1'), join(d, 'shard1')])).toThrow(/appears in more than one shard/);
-  }, 180_000);
+    // Four suite runs, each writing its warm-up models and starting processes ahead: slow on a loaded machine.
+  }, 300_000);
 
   it("a case's runner warnings reach results.json and the index: a float16 Keras conversion of a TF graph", async () => {
     const d = mkdtempSync(join(tmpdir(), 'parity-warn-'));
