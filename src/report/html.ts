@@ -1,5 +1,6 @@
 import dagre from '@dagrejs/dagre';
 import type { GraphNodeFacts, Result } from '../compare/result.js';
+import { wouldPass } from './console.js';
 
 /**
  * The self-contained HTML report: one file, no network. The graph is laid out here (dagre, in
@@ -181,7 +182,9 @@ export function htmlReport(r: Result): string {
     candidate: commonScope([...r.pairs.map((p) => p.candidate), ...r.unmatched.candidate]),
   };
   const layout = layoutGraph(r.graph, undefined, scopes.reference);
-  const data = { result: r, layout, scopes };
+  // What would have made each failing pair pass, in the words the console report uses (one wouldPass).
+  const wouldPassText = Object.fromEntries(r.pairs.filter((p) => !p.pass).map((p) => [p.index, wouldPass(p.metrics, p.tolerance)]));
+  const data = { result: r, layout, scopes, wouldPass: wouldPassText };
   const title = `tf-parity: ${r.verdict}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -253,12 +256,6 @@ function num(x){ if (typeof x === 'string') return x; if (x === undefined || x =
 function unpairedText(p){
   var ops = {}; R.graph.forEach(function(n){ ops[n.name] = n.op; });
   return 'between its inputs and it the reference computes ' + p.unpairedBefore.map(function(n){ return n + ' (' + (ops[n] || '?') + ')'; }).join(', ') + ', which no candidate layer pairs with: if the conversion lacks ' + (p.unpairedBefore.length > 1 ? 'them' : 'it') + ', that is the fault';
-}
-function wouldPass(m, tol){
-  if (typeof m.needed_atol === 'string') return 'no tolerance would pass it: a NaN or infinity that the other model does not match';
-  var atol = 'atol >= ' + num(m.needed_atol) + ' (at rtol ' + tol.rtol + ')';
-  if (typeof m.needed_rtol === 'string') return atol + '; no rtol would (at atol ' + tol.atol + '): an element whose reference is 0 differs by more than atol';
-  return atol + ' or rtol >= ' + num(m.needed_rtol) + ' (at atol ' + tol.atol + ')';
 }
 function val(x){ return typeof x === 'string' ? (x === 'Infinity' ? Infinity : x === '-Infinity' ? -Infinity : NaN) : x; }
 
@@ -365,7 +362,7 @@ function select(name){
   kv(t, 'verdict', pair.pass ? 'pass' : 'FAIL: ' + pair.failed.join(', '));
   kv(t, 'shapes', '[' + pair.referenceShape.join(',') + '] vs [' + pair.candidateShape.join(',') + ']');
   ['max_abs', 'max_rel', 'mean_abs', 'rmse', 'cosine', 'sqnr', 'allclose', 'nan_mismatch', 'inf_mismatch', 'topk_agree'].forEach(function(m){ if (pair.metrics[m] !== undefined) kv(t, m, num(pair.metrics[m])); });
-  if (!pair.pass) kv(t, 'would pass with', wouldPass(pair.metrics, pair.tolerance));
+  if (!pair.pass) kv(t, 'would pass with', D.wouldPass[pair.index]);
   if (pair.own) kv(t, 'own error', 'max_abs ' + num(pair.own.metrics.max_abs) + ' (' + (pair.own.pass ? 'passes: inherited' : 'fails: its own') + ')');
   else if (pair.ownSkipped) kv(t, 'own error', 'not computed: ' + pair.ownSkipped);
   kv(t, 'reference range', num(pair.referenceStats.min) + ' .. ' + num(pair.referenceStats.max) + ' (mean ' + num(pair.referenceStats.mean) + ')');

@@ -3,6 +3,7 @@ import { initBackend } from '../../src/backend/index.js';
 import { compare } from '../../src/index.js';
 import { consoleReport, wouldPass } from '../../src/report/console.js';
 import { junitReport } from '../../src/report/junit.js';
+import { htmlReport } from '../../src/report/html.js';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -25,7 +26,7 @@ describe('the tolerance that would have passed a pair, in words', () => {
     expect(wouldPass({ needed_atol: Infinity, needed_rtol: Infinity }, tol)).toMatch(/^no tolerance would pass it: a NaN or infinity/);
   });
 
-  it('is what the console and JUnit reports print for a failing pair', async () => {
+  it('is what the console, JUnit and HTML reports print for a failing pair', async () => {
     const r = await compare('cases/models/cnn.pb', 'cases/models/cnn-buggy.keras', { seed: 0 });
     const fd = r.pairs[r.firstDivergence!]!;
     // dw1's ReLU6 is 0 where the buggy candidate's is not: atol alone passes it, no rtol does.
@@ -33,5 +34,7 @@ describe('the tolerance that would have passed a pair, in words', () => {
     const text = wouldPass(fd.metrics, fd.tolerance);
     expect(consoleReport(r, { color: false })).toContain(`would pass with ${text}`);
     expect(junitReport(r)).toContain(text.replace(/>/g, '&gt;'));
+    // The page shows the text computed here (one wouldPass), from its embedded data.
+    expect(htmlReport(r)).toContain(`"${fd.index}":${JSON.stringify(text).replace(/>/g, "\\u003e")}`);
   });
 });
