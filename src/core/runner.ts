@@ -67,9 +67,14 @@ export interface RunOptions {
 export type Feeds = Map<string, tf.Tensor>;
 
 /** A model that can be run on feeds and yields per-layer outputs in execution order. */
+/**
+ * Which runner: the reference interpreter (every graph: frozen GraphDef, checkpoint, SavedModel,
+ * tfjs graph model), Keras (.keras/.h5), tfjs layers, ONNX, recorded activations (.npz).
+ */
+export type RunnerKind = 'reference' | 'keras' | 'tfjs-layers' | 'onnx' | 'activations';
+
 export interface Runner {
-  /** 'reference', 'keras', 'tfjs-layers', 'tfjs-graph', 'onnx', 'activations'. */
-  readonly kind: string;
+  readonly kind: RunnerKind;
   /** The file or folder it was loaded from. */
   readonly source: string;
   inputs(): TensorSpec[];

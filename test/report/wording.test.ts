@@ -66,6 +66,8 @@ describe('the tolerance that would have passed a pair, in words, at the error sc
     expect(text).toContain(`or rtol >= ${num((fd.metrics.max_abs - fd.tolerance.atol) / scale)}`);
     expect(consoleReport(r, { color: false })).toContain(`would pass with ${text}`);
     expect(junitReport(r)).toContain(text.replace(/>/g, '&gt;').replace(/'/g, '&apos;'));
+    // The page shows the text computed here (one wouldPass), from its embedded data.
+    expect(htmlReport(r)).toContain(scriptJson(text));
     // The same run at the atol it names (1% above): that pair passes; 1% below, it still fails.
     const need = fd.metrics.max_abs - fd.tolerance.rtol * scale;
     for (const [f, pass] of [[1.01, true], [0.99, false]] as const) {

@@ -148,7 +148,7 @@ export class LayersRunner implements Runner {
   private readonly outputNames: string[];
 
   constructor(
-    readonly kind: string,
+    readonly kind: 'keras' | 'tfjs-layers',
     readonly source: string,
     readonly model: tfl.LayersModel,
     warnings: string[] = [],
