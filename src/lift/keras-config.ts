@@ -102,13 +102,14 @@ export function kerasTensor(layer: string, shape: (number | null)[], dtype = 'fl
 interface TensorInfo {
   layer: string;
   shape: (number | null)[];
+  dtype: string;
 }
 
 function callArg(a: CallArg, tensors: Map<string, TensorInfo>): unknown {
   const kt = (id: string) => {
     const t = tensors.get(id);
     if (!t) throw new Error(`lifted model: tensor '${id}' is used before it is produced`);
-    return kerasTensor(t.layer, t.shape);
+    return kerasTensor(t.layer, t.shape, t.dtype);
   };
   switch (a.kind) {
     case 'tensor': return kt(a.tensor);
@@ -139,7 +140,7 @@ export function kerasConfig(m: LiftedModel): J {
   const tensors = new Map<string, TensorInfo>();
   const layers: J[] = [];
   for (const i of m.inputs) {
-    tensors.set(i.tensor, { layer: i.name, shape: i.shape });
+    tensors.set(i.tensor, { layer: i.name, shape: i.shape, dtype: i.dtype });
     layers.push({
       module: 'keras.layers', class_name: 'InputLayer',
       config: { batch_shape: i.shape, dtype: i.dtype, sparse: false, ragged: false, name: i.name, optional: false },
@@ -155,7 +156,7 @@ export function kerasConfig(m: LiftedModel): J {
     entry.name = l.name;
     entry.inbound_nodes = [{ args, kwargs: {} }];
     layers.push(entry);
-    tensors.set(l.output, { layer: l.name, shape: l.shape });
+    tensors.set(l.output, { layer: l.name, shape: l.shape, dtype: l.dtype ?? 'float32' });
   }
   const triple = (id: string) => [tensors.get(id)!.layer, 0, 0];
   const ins = m.inputs.map((i) => triple(i.tensor));

@@ -29,8 +29,10 @@ export interface LiftedLayer {
   args: CallArg[];
   /** The lifted tensor this call produces (its id is the TF tensor key it stands for). */
   output: string;
-  /** Output shape with the batch dimension as null. */
+  /** Output shape with the batch dimension as null (full static shape for ops that remove or add axis 0). */
   shape: (number | null)[];
+  /** Output dtype where it is not float32 (a Cast to int32). */
+  dtype?: string;
   /** The original's tensor this layer's output equals (none for helper layers inside a pattern). */
   stands?: string;
   /** The TF nodes this layer computes (first is the anchor the name came from). */

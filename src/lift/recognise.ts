@@ -1,6 +1,6 @@
 import type { HostTensor } from '../core/tensor.js';
 import { numElements } from '../core/tensor.js';
-import { attrBool, attrFloat, attrInt, attrString } from '../graph/attrs.js';
+import { attrBool, attrDType, attrFloat, attrInt, attrString } from '../graph/attrs.js';
 import type { Graph, GraphNode } from '../graph/ir.js';
 import { parseInputRef, tensorKey } from '../graph/ir.js';
 import { normalizeInputName } from '../inputs/spec.js';
@@ -108,7 +108,7 @@ class Recogniser {
   }
 
   /** Emits a layer standing for the TF tensor `outKey`; `nodes[0]` names it. */
-  emit(l: Omit<LiftedLayer, 'name' | 'output' | 'shape' | 'module' | 'kind'> & { kind?: 'layer' | 'op'; module?: string; name?: string; outShape?: number[] }, outKey: string): string {
+  emit(l: Omit<LiftedLayer, 'name' | 'output' | 'shape' | 'module' | 'kind'> & { kind?: 'layer' | 'op'; module?: string; name?: string; outShape?: number[]; fullShape?: boolean }, outKey: string): string {
     // Named after the node whose output the layer is (a fused Conv2D+BiasAdd+Relu after the Relu's scope); made unique at the end.
     const outNode = parseInputRef(outKey).node;
     const nameNode = l.nodes.includes(outNode) ? outNode : l.nodes[0] ?? outNode;
@@ -127,11 +127,19 @@ class Recogniser {
       name,
       output: out,
       ...(this.facts.shapes.has(outKey) ? { stands: outKey } : {}),
-      shape: shape ? [null, ...shape.slice(1)] : [],
+      ...(l.dtype ? { dtype: l.dtype } : {}),
+      shape: shape ? (l.fullShape ? shape.slice() : [null, ...shape.slice(1)]) : [],
     });
     for (const n of l.nodes) this.claimed.add(n);
     this.alias.set(outKey, out);
     return out;
+  }
+
+  /** Whether a lifted tensor's axis 0 has a size Keras knows (written by an op with its full shape). */
+  staticBatch(ref: string): boolean {
+    const t = this.tensor(ref);
+    const l = this.layers.find((x) => x.output === t);
+    return !!l && l.shape.length > 0 && l.shape[0] !== null;
   }
 
   /** A following BiasAdd of the same layout (or Add of a constant vector over the channel axis): the bias and its node. */
@@ -813,10 +821,44 @@ function reshape(r: Recogniser, n: GraphNode): void {
   const inShape = r.shape(x!);
   const outShape = r.shape(n.name);
   if (!inShape || !outShape) return r.problem(`${n.op} of unknown shape`, n);
-  if (outShape[0] !== inShape[0]) return r.problem(`${n.op} that changes the batch dimension`, n);
+  if (outShape[0] !== inShape[0] || ((n.op === 'ExpandDims' || n.op === 'Squeeze') && touchesAxis0(r, n, inShape.length))) return batchAxisOp(r, n, x!, inShape, outShape);
   const args: CallArg[] = [{ kind: 'tensor', tensor: r.tensor(x!) }];
   if (outShape.length === 2 && inShape.length > 2) r.emit({ className: 'Flatten', config: { data_format: 'channels_last' }, weights: [], args, nodes: [n.name] }, n.name);
   else r.emit({ className: 'Reshape', config: { target_shape: outShape.slice(1) }, weights: [], args, nodes: [n.name] }, n.name);
+}
+
+/** Whether an ExpandDims/Squeeze adds or removes axis 0 (what a Reshape layer, which keeps the batch axis, cannot do). */
+function touchesAxis0(r: Recogniser, n: GraphNode, inRank: number): boolean {
+  if (n.op === 'Squeeze') {
+    const dims = listInts(n, 'squeeze_dims', []);
+    return dims.length === 0 || dims.some((d) => d === 0 || d === -inRank);
+  }
+  const a = r.constant(r.dataInputs(n)[1]!);
+  const d = a ? ints(a)[0]! : NaN;
+  return d === 0 || d === -(inRank + 1);
+}
+
+/**
+ * ExpandDims/Squeeze on axis 0 (movenet unstacks its batch of one, then restores it):
+ * keras.ops.expand_dims / keras.ops.squeeze with the axis, written with the full static shape.
+ */
+function batchAxisOp(r: Recogniser, n: GraphNode, x: string, inShape: number[], outShape: number[]): void {
+  if (n.op === 'ExpandDims') {
+    const a = r.constant(r.dataInputs(n)[1]!);
+    if (!a) return r.problem(`${n.op} on a computed axis`, n);
+    const axis = ints(a)[0]!;
+    r.emit({ kind: 'op', module: 'keras.src.ops.numpy', className: 'ExpandDims', config: { axis: axis < 0 ? axis + inShape.length + 1 : axis }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x) }], nodes: [n.name], fullShape: true }, n.name);
+    return;
+  }
+  if (n.op === 'Squeeze') {
+    const dims = listInts(n, 'squeeze_dims', []);
+    const axes = (dims.length ? dims : inShape.flatMap((d, i) => (d === 1 ? [i] : []))).map((d) => (d < 0 ? d + inShape.length : d));
+    // Keras' squeeze refuses an axis whose size it does not know is 1: only after a static batch axis (an ExpandDims/reshape before).
+    if (!r.staticBatch(x)) return r.problem(`${n.op} of the batch axis of an input of unknown batch size`, n);
+    r.emit({ kind: 'op', module: 'keras.src.ops.numpy', className: 'Squeeze', config: { axis: axes.length === 1 ? axes[0] : axes }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x) }], nodes: [n.name], fullShape: true }, n.name);
+    return;
+  }
+  r.problem(`${n.op} that changes the batch dimension (${inShape.join('x')} -> ${outShape.join('x')})`, n);
 }
 
 function transpose(r: Recogniser, n: GraphNode): void {
@@ -917,6 +959,36 @@ function squeeze(r: Recogniser, n: GraphNode): void {
   reshape(r, n);
 }
 
+/** Integer dtypes a lifted model takes as inputs (Keras InputLayer dtype); the graph casts them to float. */
+export const INTEGER_INPUTS = new Set(['int32', 'uint8', 'int8', 'uint16', 'int16']);
+
+/** Dtypes a TF Cast may produce in a lifted model (keras.ops.cast to the same dtype, as TF's Cast computes it). */
+const CAST_TARGETS = new Set(['float32', 'int32']);
+
+/** Cast -> keras.ops.cast (keras/src/ops/core.py Cast(dtype)), its output in the target dtype. */
+function cast(r: Recogniser, n: GraphNode): void {
+  const [x] = r.dataInputs(n);
+  const to = attrDType(n, 'DstT');
+  if (!CAST_TARGETS.has(to)) return r.problem(`${n.op} to ${to} (lifted casts go to ${[...CAST_TARGETS].join(' or ')})`, n);
+  r.emit({ kind: 'op', module: 'keras.src.ops.core', className: 'Cast', config: { dtype: to }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name], dtype: to }, n.name);
+}
+
+/**
+ * Unpack (tf.unstack) into one tensor (num=1), reading its only output: exactly a reshape to the
+ * output's shape (TF requires the unstacked axis to be 1, and so does the reshape's element
+ * count). Emitted as keras.ops.reshape with the full static shape, which Keras accepts from an
+ * input of unknown batch size (unlike squeeze(axis=0)).
+ */
+function unpack(r: Recogniser, n: GraphNode): void {
+  const [x] = r.dataInputs(n);
+  const num = attrInt(n, 'num', 0);
+  const out = r.shape(n.name);
+  if (num !== 1 || !out) return r.problem(`${n.op} into ${num} tensors (only num=1 lifts, as a reshape)`, n);
+  const readers = [...r.consumers.keys()].filter((k) => parseInputRef(k).node === n.name && parseInputRef(k).index !== 0);
+  if (readers.length) return r.problem(`${n.op} whose outputs past the first are read`, n);
+  r.emit({ kind: 'op', module: 'keras.src.ops.numpy', className: 'Reshape', config: { newshape: out }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x!) }], nodes: [n.name], fullShape: true }, n.name);
+}
+
 const HANDLERS: Record<string, Handler> = {
   Conv2D: conv2d, _FusedConv2D: conv2d,
   DepthwiseConv2dNative: depthwise, FusedDepthwiseConv2dNative: depthwise,
@@ -931,6 +1003,7 @@ const HANDLERS: Record<string, Handler> = {
   Pad: pad, PadV2: pad,
   ConcatV2: concat, Concat: concat,
   Reshape: reshape, Squeeze: squeeze, ExpandDims: reshape,
+  Cast: cast, Unpack: unpack,
   Transpose: transpose,
   ResizeNearestNeighbor: resize, ResizeBilinear: resize,
 };
@@ -971,7 +1044,7 @@ export function recognise(graph: Graph, facts: GraphFacts, opts: RecogniseOption
     const name = r.names.take(original.replace(/[^A-Za-z0-9_.-]/g, '_'));
     return { name, original, shape: [null, ...s.shape!.slice(1)], dtype: s.dtype, tensor: original };
   });
-  for (const s of facts.inputs) if (s.dtype !== 'float32') r.problem(`input of dtype ${s.dtype} (lifted models take float32 inputs)`, normalizeInputName(s.name));
+  for (const s of facts.inputs) if (s.dtype !== 'float32' && !INTEGER_INPUTS.has(s.dtype)) r.problem(`input of dtype ${s.dtype} (lifted models take float32 and ${[...INTEGER_INPUTS].join('/')} inputs)`, normalizeInputName(s.name));
   const inputNodes = new Set(inputs.map((i) => parseInputRef(i.original).node));
   // Patterns whose first ops come before their anchor in execution order: their inner ops wait for the anchor.
   const deferred = new Set<string>();

@@ -290,6 +290,8 @@ function normaliseLayerConfig(cls: string, cfg: J, ctx: { warnings: string[]; ke
     if (k.endsWith('_initializer')) out[k] = val === null || val === undefined ? val : ZEROS;
     else if (k.endsWith('_regularizer') || k.endsWith('_constraint')) out[k] = null;
     else if (k === 'batch_shape') out.batch_input_shape = val;
+    // tfjs has one integer dtype: an 8/16-bit integer input holds its values exactly in int32.
+    else if (k === 'dtype' && cls === 'InputLayer' && typeof val === 'string' && /^u?int(8|16)$/.test(val)) out[k] = 'int32';
     else if (k === 'activation' || k === 'recurrent_activation') out[k] = val === null ? val : resolveActivation(val, ctx.keras3).name;
     else if (k === 'negative_slope' && cls === 'LeakyReLU') out.alpha = val;
     else if ((k === 'input_layers' || k === 'output_layers') && MODEL_CLASSES.has(cls)) out[k] = endpoints(val);
