@@ -12,7 +12,7 @@ import { numpyObject } from './keras-config.js';
 export const OP_FUNCTIONS: Record<string, string> = {
   Add: 'add', Subtract: 'subtract', Multiply: 'multiply', Divide: 'divide', Maximum: 'maximum', Minimum: 'minimum',
   Transpose: 'transpose', Mean: 'mean', Max: 'max', Min: 'min', Sum: 'sum', Prod: 'prod', Pad: 'pad', Resize: 'image.resize', Take: 'take',
-  Cast: 'cast', Reshape: 'reshape', ExpandDims: 'expand_dims', Squeeze: 'squeeze',
+  Cast: 'cast', Reshape: 'reshape', ExpandDims: 'expand_dims', Squeeze: 'squeeze', Stack: 'stack',
 };
 
 const KEYWORDS = new Set('False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield keras layers ops np os max min sum abs all any len list dict map input type id range round filter'.split(' '));

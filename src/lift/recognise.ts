@@ -959,6 +959,21 @@ function squeeze(r: Recogniser, n: GraphNode): void {
   reshape(r, n);
 }
 
+/**
+ * Pack (tf.stack) of computed tensors along a non-batch axis -> keras.ops.stack (keras/src/ops/numpy.py
+ * Stack(axis), called on the list): TF OD API's nearest_neighbor_upsampling stacks a tensor with
+ * itself before a reshape.
+ */
+function pack(r: Recogniser, n: GraphNode): void {
+  const parts = r.dataInputs(n);
+  const rank = (r.shape(parts[0]!) ?? []).length;
+  let axis = attrInt(n, 'axis', 0);
+  if (axis < 0) axis += rank + 1;
+  if (parts.some((p) => !r.isDynamic(p))) return r.problem(`${n.op} with constant parts`, n);
+  if (axis === 0) return r.problem(`${n.op} over the batch axis`, n);
+  r.emit({ kind: 'op', module: 'keras.src.ops.numpy', className: 'Stack', config: { axis }, weights: [], args: [{ kind: 'tensors', tensors: parts.map((p) => r.tensor(p)) }], nodes: [n.name] }, n.name);
+}
+
 /** Integer dtypes a lifted model takes as inputs (Keras InputLayer dtype); the graph casts them to float. */
 export const INTEGER_INPUTS = new Set(['int32', 'uint8', 'int8', 'uint16', 'int16']);
 
@@ -1003,7 +1018,7 @@ const HANDLERS: Record<string, Handler> = {
   Pad: pad, PadV2: pad,
   ConcatV2: concat, Concat: concat,
   Reshape: reshape, Squeeze: squeeze, ExpandDims: reshape,
-  Cast: cast, Unpack: unpack,
+  Cast: cast, Unpack: unpack, Pack: pack,
   Transpose: transpose,
   ResizeNearestNeighbor: resize, ResizeBilinear: resize,
 };
