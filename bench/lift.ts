@@ -25,6 +25,10 @@ const models = readdirSync(dir).filter((f) => f.endsWith('.json') && f !== 'mode
  */
 const CUTS: Record<string, string[]> = {
   centernet: ['tower_0/wh', 'tower_0/keypoints'],
+  // The SSD heads before Postprocessor (decode, NMS, TensorList padding).
+  handtrack: ['StatefulPartitionedCall/concat', 'StatefulPartitionedCall/concat_1'],
+  // The four CenterNet heads before the ArgMax/GatherNd keypoint decoding.
+  'movenet-lightning': ['StatefulPartitionedCall/Sigmoid', 'StatefulPartitionedCall/Sigmoid_1', 'StatefulPartitionedCall/kpt_regress_0/conv2d_6/BiasAdd', 'StatefulPartitionedCall/kpt_offset_0/conv2d_7/BiasAdd'],
 };
 
 const runs = models.flatMap((m) => [{ m, outputs: undefined as string[] | undefined }, ...(CUTS[m] ? [{ m, outputs: CUTS[m] }] : [])]);

@@ -821,7 +821,7 @@ function reshape(r: Recogniser, n: GraphNode): void {
   const inShape = r.shape(x!);
   const outShape = r.shape(n.name);
   if (!inShape || !outShape) return r.problem(`${n.op} of unknown shape`, n);
-  if (outShape[0] !== inShape[0] || ((n.op === 'ExpandDims' || n.op === 'Squeeze') && touchesAxis0(r, n, inShape.length))) return batchAxisOp(r, n, x!, inShape, outShape);
+  if (outShape[0] !== inShape[0] || ((n.op === 'ExpandDims' || n.op === 'Squeeze') && touchesAxis0(r, n, inShape.length))) return batchAxisOp(r, n, x!, inShape);
   const args: CallArg[] = [{ kind: 'tensor', tensor: r.tensor(x!) }];
   if (outShape.length === 2 && inShape.length > 2) r.emit({ className: 'Flatten', config: { data_format: 'channels_last' }, weights: [], args, nodes: [n.name] }, n.name);
   else r.emit({ className: 'Reshape', config: { target_shape: outShape.slice(1) }, weights: [], args, nodes: [n.name] }, n.name);
@@ -842,7 +842,7 @@ function touchesAxis0(r: Recogniser, n: GraphNode, inRank: number): boolean {
  * ExpandDims/Squeeze on axis 0 (movenet unstacks its batch of one, then restores it):
  * keras.ops.expand_dims / keras.ops.squeeze with the axis, written with the full static shape.
  */
-function batchAxisOp(r: Recogniser, n: GraphNode, x: string, inShape: number[], outShape: number[]): void {
+function batchAxisOp(r: Recogniser, n: GraphNode, x: string, inShape: number[]): void {
   if (n.op === 'ExpandDims') {
     const a = r.constant(r.dataInputs(n)[1]!);
     if (!a) return r.problem(`${n.op} on a computed axis`, n);
@@ -858,7 +858,7 @@ function batchAxisOp(r: Recogniser, n: GraphNode, x: string, inShape: number[], 
     r.emit({ kind: 'op', module: 'keras.src.ops.numpy', className: 'Squeeze', config: { axis: axes.length === 1 ? axes[0] : axes }, weights: [], args: [{ kind: 'tensor', tensor: r.tensor(x) }], nodes: [n.name], fullShape: true }, n.name);
     return;
   }
-  r.problem(`${n.op} that changes the batch dimension (${inShape.join('x')} -> ${outShape.join('x')})`, n);
+  r.problem(`${n.op} that changes the batch dimension`, n);
 }
 
 function transpose(r: Recogniser, n: GraphNode): void {
