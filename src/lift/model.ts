@@ -31,7 +31,7 @@ export interface LiftedLayer {
   output: string;
   /** Output shape with the batch dimension as null (full static shape for ops that remove or add axis 0). */
   shape: (number | null)[];
-  /** Output dtype where it is not float32 (a Cast to int32). */
+  /** Output dtype where it is not float32 (an integer input's, before its Cast; a Cast to int32). */
   dtype?: string;
   /** The original's tensor this layer's output equals (none for helper layers inside a pattern). */
   stands?: string;

@@ -54,6 +54,8 @@ class Recogniser {
   /** Per emitted layer: the name it asks for, and the node it is named after. */
   readonly naming: { base: string; node: string }[] = [];
   readonly outputKeys: Set<string>;
+  /** Lifted tensors whose dtype is not float32 (integer inputs, and what is computed from them before a Cast). */
+  readonly dtypes = new Map<string, string>();
 
   constructor(readonly graph: Graph, readonly facts: GraphFacts, readonly order: readonly GraphNode[], outputs: string[]) {
     this.byName = new Map(graph.nodes.map((n) => [n.name, n]));
@@ -116,6 +118,10 @@ class Recogniser {
     this.naming.push({ base: name, node: nameNode });
     const shape = l.outShape ?? this.shape(outKey);
     const out = `${outKey}#${this.layers.length}`;
+    // Every TF op lift emits keeps its input's dtype, except Cast (which states its own).
+    const first = l.args.find((a) => a.kind === 'tensor' || a.kind === 'tensors');
+    const dtype = l.dtype ?? (first ? this.dtypes.get(first.kind === 'tensor' ? first.tensor : first.tensors[0]!) : undefined);
+    if (dtype && dtype !== 'float32') this.dtypes.set(out, dtype);
     this.layers.push({
       kind: l.kind ?? 'layer',
       module: l.module ?? 'keras.layers',
@@ -127,7 +133,7 @@ class Recogniser {
       name,
       output: out,
       ...(this.facts.shapes.has(outKey) ? { stands: outKey } : {}),
-      ...(l.dtype ? { dtype: l.dtype } : {}),
+      ...(dtype && dtype !== 'float32' ? { dtype } : {}),
       shape: shape ? (l.fullShape ? shape.slice() : [null, ...shape.slice(1)]) : [],
     });
     for (const n of l.nodes) this.claimed.add(n);
@@ -975,7 +981,7 @@ function pack(r: Recogniser, n: GraphNode): void {
 }
 
 /** Integer dtypes a lifted model takes as inputs (Keras InputLayer dtype); the graph casts them to float. */
-export const INTEGER_INPUTS = new Set(['int32', 'uint8', 'int8', 'uint16', 'int16']);
+const INTEGER_INPUTS = new Set(['int32', 'uint8', 'int8', 'uint16', 'int16']);
 
 /** Dtypes a TF Cast may produce in a lifted model (keras.ops.cast to the same dtype, as TF's Cast computes it). */
 const CAST_TARGETS = new Set(['float32', 'int32']);
@@ -1059,6 +1065,7 @@ export function recognise(graph: Graph, facts: GraphFacts, opts: RecogniseOption
     const name = r.names.take(original.replace(/[^A-Za-z0-9_.-]/g, '_'));
     return { name, original, shape: [null, ...s.shape!.slice(1)], dtype: s.dtype, tensor: original };
   });
+  for (const i of inputs) if (i.dtype !== 'float32') r.dtypes.set(i.tensor, i.dtype);
   for (const s of facts.inputs) if (s.dtype !== 'float32' && !INTEGER_INPUTS.has(s.dtype)) r.problem(`input of dtype ${s.dtype} (lifted models take float32 and ${[...INTEGER_INPUTS].join('/')} inputs)`, normalizeInputName(s.name));
   const inputNodes = new Set(inputs.map((i) => parseInputRef(i.original).node));
   // Patterns whose first ops come before their anchor in execution order: their inner ops wait for the anchor.

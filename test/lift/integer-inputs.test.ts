@@ -75,6 +75,20 @@ describe('lift: integer inputs', () => {
     }, 120_000);
   }
 
+  it('uint8 input -> Transpose -> Cast: the Permute between keeps uint8 (every lifted op but Cast keeps its dtype)', async () => {
+    const g = new GraphBuilder();
+    const x = g.placeholder('pixels', 'uint8', [1, 6, 6, 3]);
+    let t = g.op('Transpose', 'net/transpose', [x, g.const('net/perm', i32([4], [0, 2, 1, 3]))]);
+    t = g.op('Cast', 'net/Cast', [t], { SrcT: A.dtype('uint8'), DstT: A.dtype('float32'), Truncate: A.bool(false) });
+    const r = await lift(writePb(g.build([convRelu(g, t)], 'permute.pb')), { out: outDir(), seeds: 2 });
+    expect(r.status, r.unproven ?? r.proof?.summary).toBe('proven');
+    const layers = configLayers(r.files[0]!);
+    const cast = layers.find((l) => l.class_name === 'Cast')!;
+    const permute = layers.find((l) => l.class_name === 'Permute')!;
+    expect(argOf(permute)).toMatchObject({ dtype: 'uint8', keras_history: ['pixels', 0, 0] });
+    expect(argOf(cast)).toMatchObject({ dtype: 'uint8', shape: [null, 6, 6, 3], keras_history: [permute.name, 0, 0] });
+  }, 60_000);
+
   it('Unpack of a batch of one, ExpandDims/Squeeze of axis 0: keras.ops reshape/expand_dims/squeeze with full shapes, proven', async () => {
     const out = outDir();
     const r = await lift(writePb(unstackBatch()), { out, seeds: 2 });
