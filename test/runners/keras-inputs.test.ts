@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { feedsMaker, type InputOptions } from '../../src/api/feeds.js';
-import type { Runner } from '../../src/core/runner.js';
+import type { Activation, Runner } from '../../src/core/runner.js';
+import { hostToTf } from '../../src/backend/convert.js';
 import { generateFeeds } from '../../src/inputs/generate.js';
 import { inferPixelInputs } from '../../src/inputs/preamble.js';
 import { loadKerasRunner } from '../../src/runners/keras/index.js';
@@ -156,6 +157,37 @@ describe.skipIf(!existsSync('/work/shared/models/keras-real/k3_emb_lstm_ner/mode
       const v = Array.from(feeds.values())[0]!.data as Float32Array;
       expect(v.every((t) => Number.isInteger(t) && t >= 0 && t < 3320)).toBe(true);
       expect(new Set(v).size).toBeGreaterThan(50);
+    } finally {
+      r.dispose();
+    }
+  });
+});
+
+describe('Keras models: integer InputLayer dtypes', () => {
+  it('an InputLayer of dtype uint8 (Keras 3) takes its values as int32, exactly; keras.ops.cast to float32 after it', async () => {
+    const kt = (layer: string, dtype: string): J => ({ class_name: '__keras_tensor__', config: { shape: [null, 2, 3], dtype, keras_history: [layer, 0, 0] } });
+    const cfg: J = {
+      module: 'keras.src.models.functional', class_name: 'Functional', registered_name: 'Functional',
+      config: {
+        name: 'u8', trainable: true,
+        layers: [
+          { ...input('pixels', [null, 2, 3]), config: { batch_shape: [null, 2, 3], dtype: 'uint8', sparse: false, ragged: false, name: 'pixels', optional: false }, name: 'pixels', inbound_nodes: [] },
+          { module: 'keras.src.ops.core', class_name: 'Cast', config: { name: 'cast', dtype: 'float32' }, registered_name: 'Cast', name: 'cast', inbound_nodes: [{ args: [kt('pixels', 'uint8')], kwargs: {} }] },
+        ],
+        input_layers: ['pixels', 0, 0], output_layers: ['cast', 0, 0],
+      },
+    };
+    const r = await load('uint8.keras', cfg);
+    try {
+      expect(r.inputs()).toEqual([{ name: 'pixels', dtype: 'int32', shape: [-1, 2, 3] }]);
+      const values = [0, 1, 127, 128, 254, 255];
+      const feeds = new Map([['pixels', hostToTf(host('int32', [1, 2, 3], values), 'pixels')]]);
+      const got: { dtype: string; data: number[] }[] = [];
+      for await (const a of r.run(feeds) as AsyncIterable<Activation>) {
+        got.push({ dtype: a.tensor.dtype, data: Array.from(a.tensor.dataSync() as ArrayLike<number>, Number) });
+        a.tensor.dispose();
+      }
+      expect(got.at(-1)).toEqual({ dtype: 'float32', data: values });
     } finally {
       r.dispose();
     }
