@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { A } from '../../src/graph/attrs.js';
 import { GraphBuilder, host } from '../../src/graph/builder.js';
@@ -72,6 +73,9 @@ describe('lift: integer inputs', () => {
       expect(argOf(conv)).toMatchObject({ dtype: 'float32', keras_history: [cast.name, 0, 0] });
       // The proof really fed integers to both.
       expect(r.proof!.inputs[0]).toMatchObject({ name: 'pixels', dtype });
+      const py = readFileSync(r.files[2]!, 'utf8');
+      expect(py).toContain(`keras.Input(batch_shape=[None, 6, 6, 3], dtype="${dtype}", name="pixels")`);
+      expect(py).toMatch(new RegExp(`= ops\\.cast\\(pixels, dtype="float32"\\)  # ${String(cast.name)}\n`));
     }, 120_000);
   }
 
