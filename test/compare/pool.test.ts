@@ -84,7 +84,9 @@ describe('metrics thread', () => {
       pool.submit(n, 0, 0, (r, c) => { r.fill(5); c.fill(7); }, where),
     ]);
     const [r1, r2] = [await j1.result, await j2.result];
-    expect(r1.off).not.toBe(r2.off);
+    // Bytes of their own while both are live: each job's sums are its own values. (The offsets
+    // may be equal: when the thread finishes the first before the second is submitted, as on a
+    // loaded machine, the second submission collects it and reuses its bytes.)
     expect([r1.max, r2.max]).toEqual([0, 2]);
     // 24 MB of the 32 MiB ring, then two more that must wait for it.
     const big = 3_000_000;
