@@ -52,18 +52,19 @@ tar -tzf "$tgz" | sed 's#^package/##' | sort >"$work/files"
 
 contents() {
   local f
-  for f in bin/parity.js dist/src/index.js dist/src/index.d.ts dist/src/cli/main.js dist/harness/worker.js \
+  for f in bin/parity.js dist/src/index.js dist/src/index.d.ts dist/src/cli/main.js dist/harness/worker.js dist/cases/gen/cnn.js \
     proto/onnx/onnx.proto schema/result.schema.json README.md LICENSE package.json; do
     grep -qx "$f" "$work/files" || { echo "missing from the package: $f"; return 1; }
   done
   # What users do not need: tests, fixtures, example models, benchmarks, sources, source maps.
-  if grep -E '^(test|cases|bench|src|harness|scripts|docs|reports)/|^dist/(test|bench|cases)/|\.map$|\.ts$' "$work/files" | grep -v '\.d\.ts$'; then
+  # (The suite's warm-up writes the example CNN with three of the case generators: those ship.)
+  if grep -E '^(test|cases|bench|src|harness|scripts|docs|reports)/|^dist/(test|bench|cases)/|\.map$|\.ts$' "$work/files" | grep -v '\.d\.ts$' | grep -vE '^dist/cases/gen/(cnn|keras-cnn|onnx-cnn)\.js$'; then
     echo "the package ships the files above, which users do not need"
     return 1
   fi
   echo "$(wc -l <"$work/files") files"
 }
-check "the package ships dist/src, dist/harness, bin, proto, schema, README, LICENSE and nothing else" contents
+check "the package ships dist/src, dist/harness, the warm-up generators, bin, proto, schema, README, LICENSE and nothing else" contents
 echo "pack-smoke: $(wc -l <"$work/files") files, $(du -k "$tgz" | cut -f1) KiB packed"
 
 app="$work/app"
@@ -108,6 +109,16 @@ EOF
   node "$app/api.mjs"
 }
 check "the API: import { compare } from 'tf-parity'" api
+
+suite() {
+  # Warm worker processes of the installed package (they write and compare the warm-up models).
+  mkdir -p "$app/cases"
+  printf 'original: %s\ncandidate: %s\nexpect: equivalent\n' "$models/cnn.pb" "$models/cnn.keras" >"$app/cases/ok.yaml"
+  printf 'original: %s\ncandidate: %s\nexpect: not-equivalent\n' "$models/cnn.pb" "$models/cnn-buggy.keras" >"$app/cases/buggy.yaml"
+  expect_exit 0 npx --no-install parity suite "$app/cases" --out "$work/suite" || return 1
+  [ -f "$work/suite/results.json" ] || { echo "no results.json"; return 1; }
+}
+check "npx parity suite of two cases (warm workers, warm-up from the package), exit 0" suite
 
 with_ort() {
   # Its version as the repo's lockfile has it (in the npm cache); the skip is the user's choice here.
