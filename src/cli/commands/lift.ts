@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { listing } from '../../core/errors.js';
 import { parseShapeArg } from '../../inputs/spec.js';
-import { lift } from '../../lift/index.js';
 import { consoleReport } from '../../report/console.js';
 import { action } from '../command.js';
 import { integer, list, nonNegative, repeated, withOptions } from '../options.js';
@@ -49,6 +48,8 @@ Exit 0 lifted and proven; 1 lifted but not equivalent; 2 cannot lift (every op o
 async function liftCommand(original: string, f: Flags): Promise<number> {
   const shapes: Record<string, number[]> = {};
   for (const s of f.shape ?? []) for (const spec of parseShapeArg(s)) if (spec.shape) shapes[spec.name] = spec.shape;
+  // Loaded here, not with the CLI: lift writes HDF5 (h5wasm), which no other command needs.
+  const { lift } = await import('../../lift/index.js');
   const res = await lift(original, {
     out: f.out,
     shapes,
