@@ -131,6 +131,7 @@ export interface CompareFlags extends RunFlags {
   topk?: number;
   nanDiffer?: boolean;
   ownError: boolean;
+  outputs?: string[];
 }
 
 /** The metric names a check can use, read from the registry. */
@@ -153,6 +154,7 @@ export function compareOptions(): Option[] {
     new Option('--topk <k>', 'also compute top-K agreement on the outputs').argParser(integer('topk', 1)),
     new Option('--nan-differ', 'a NaN in both at the same place counts as a mismatch'),
     new Option('--no-own-error', "skip re-running failing candidate layers on the reference's inputs"),
+    new Option('--outputs <a,b>', "compare the original up to these tensors instead of its own outputs (e.g. a checkpoint's logits, when its inferred outputs go further)").argParser(list),
     ...runOptions(),
   ];
 }
@@ -184,6 +186,7 @@ export function compareOptionsOf(f: CompareFlags): CompareOptions {
     ...(f.backend ? { backend: f.backend } : {}),
     ...(f.signature ? { signature: f.signature } : {}),
     ...(f.loopActivations ? { loopActivations: f.loopActivations } : {}),
+    ...(f.outputs?.length ? { outputs: f.outputs } : {}),
     onProgress: progress(f),
   };
 }
