@@ -1,7 +1,6 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { HostTensor } from '../../src/core/tensor.js';
 import { describeModel } from '../../src/formats/describe.js';
@@ -10,6 +9,7 @@ import { host } from '../../src/graph/builder.js';
 import { feedShapeWarnings, generateFeeds, loadFeeds } from '../../src/inputs/generate.js';
 import { writeNpzFile } from '../../src/inputs/npz.js';
 import { loadModel } from '../../src/runners/index.js';
+import { runOutputs } from '../fixtures/run-outputs.js';
 
 /**
  * Issue 22 on the real files in ../shared/models/tf-real (see its INDEX.md): each gives the
@@ -34,18 +34,9 @@ async function run(path: string, arrays: Record<string, HostTensor>, opts: Param
   writeNpzFile(npz, new Map(Object.entries(arrays)));
   const { runner } = await loadModel(path, opts);
   const feeds = loadFeeds(npz, runner.inputs());
-  const out = new Map<string, { shape: number[]; values: number[] }>();
-  const tfFeeds = new Map([...feeds].map(([k, v]) => [k, tf.tensor(v.data as Float32Array, v.shape, v.dtype === 'int32' ? 'int32' : 'float32')]));
-  try {
-    for await (const a of runner.run(tfFeeds, { record: runner.outputs() })) {
-      out.set(a.name, { shape: a.tensor.shape.slice(), values: Array.from(a.tensor.dataSync() as ArrayLike<number>) });
-      a.tensor.dispose();
-    }
-  } finally {
-    for (const t of tfFeeds.values()) t.dispose();
-    runner.dispose();
-  }
-  return { out, warnings: feedShapeWarnings(runner.inputs(), feeds) };
+  const inputs = runner.inputs();
+  const out = await runOutputs(runner, feeds);
+  return { out, warnings: feedShapeWarnings(inputs, feeds) };
 }
 
 const f = (v: number[], shape = [v.length]) => host('float32', shape, v);

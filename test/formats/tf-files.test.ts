@@ -1,7 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UnsupportedError } from '../../src/core/errors.js';
 import type { HostTensor } from '../../src/core/tensor.js';
@@ -14,6 +13,7 @@ import { writeNpzFile } from '../../src/inputs/npz.js';
 import { detectKind, loadModel } from '../../src/runners/index.js';
 import type { BundleTensor } from '../fixtures/bundle-writer.js';
 import { writeBundle } from '../fixtures/bundle-writer.js';
+import { runOutputs } from '../fixtures/run-outputs.js';
 import { A, GraphBuilder, host } from '../fixtures/graph.js';
 import { metaGraphBytes, trackableObjectGraphBytes, writeSavedModel } from '../fixtures/savedmodel-writer.js';
 import { fn, node } from '../fixtures/savedmodels.js';
@@ -42,18 +42,7 @@ const strings = (...s: string[]): HostTensor => ({ dtype: 'string', shape: [s.le
 /** Runs a loaded model on host feeds; outputs by name as plain arrays. */
 async function runModel(path: string, feeds: Map<string, HostTensor>, opts: Parameters<typeof loadModel>[1] = {}) {
   const { runner } = await loadModel(path, opts);
-  const out = new Map<string, { shape: number[]; values: number[] }>();
-  const tfFeeds = new Map([...feeds].map(([k, v]) => [k, tf.tensor(v.data as Float32Array, v.shape, v.dtype === 'int32' || v.dtype === 'bool' ? v.dtype : 'float32')]));
-  try {
-    for await (const a of runner.run(tfFeeds, { record: runner.outputs() })) {
-      out.set(a.name, { shape: a.tensor.shape.slice(), values: Array.from(a.tensor.dataSync() as ArrayLike<number>) });
-      a.tensor.dispose();
-    }
-  } finally {
-    for (const t of tfFeeds.values()) t.dispose();
-    runner.dispose();
-  }
-  return out;
+  return runOutputs(runner, feeds);
 }
 
 /**
