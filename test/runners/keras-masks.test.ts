@@ -1,11 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Activation, Runner } from '../../src/core/runner.js';
 import { loadKerasRunner } from '../../src/runners/keras/index.js';
-import { kerasArchive, writeH5, type H5Entry } from '../fixtures/keras-writer.js';
+import { kerasArchive, writeH5 } from '../fixtures/keras-writer.js';
+import { h5Entry, readGolden, type GoldenTensor, type Json, type KerasGolden } from '../fixtures/keras-goldens.js';
 
 /**
  * Keras masks against numpy (test/fixtures/gen/keras_masks.py): token ids with zeros through
@@ -16,24 +17,17 @@ import { kerasArchive, writeH5, type H5Entry } from '../fixtures/keras-writer.js
  * (legacy .h5: masks implicit).
  */
 
-interface T {
-  shape: number[];
-  values: number[];
-}
-type J = Record<string, unknown>;
-interface Golden {
-  inputs: Record<string, T>;
-  expected: Record<string, T>;
+type T = GoldenTensor;
+type J = Json;
+interface Golden extends KerasGolden {
   unmasked: Record<string, T>;
-  keras3: { config: J; weights: (T & { path: string })[] };
-  legacy: { config: J; weights: ((T & { path: string }) | { layer: string; weight_names: string[] })[] };
 }
-const G = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/goldens/keras_masks.json'), 'utf8')) as Golden;
+const G = readGolden<Golden>('keras_masks');
 
 const dir = mkdtempSync(join(tmpdir(), 'parity-masks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const entry = (w: T & { path: string }): H5Entry => ({ path: w.path, shape: w.shape, data: new Float32Array(w.values) });
+const entry = h5Entry;
 const clone = <X>(x: X): X => JSON.parse(JSON.stringify(x)) as X;
 const layerOf = (cfg: J, name: string): J => ((cfg.config as J).layers as J[]).find((l) => l.name === name)!;
 

@@ -1,11 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Activation, Runner } from '../../src/core/runner.js';
 import { loadKerasRunner } from '../../src/runners/keras/index.js';
-import { kerasArchive, writeH5, type H5Entry } from '../fixtures/keras-writer.js';
+import { kerasArchive, writeH5 } from '../fixtures/keras-writer.js';
+import { h5Entry, readGolden, type GoldenTensor, type Json, type KerasGolden } from '../fixtures/keras-goldens.js';
 
 /**
  * MultiHeadAttention against numpy (test/fixtures/gen/keras_mha.py): the same model as Keras 3
@@ -15,23 +16,14 @@ import { kerasArchive, writeH5, type H5Entry } from '../fixtures/keras-writer.js
  * NotEqual op in Keras 3, implicit in tf.keras); return_attention_scores (two outputs).
  */
 
-interface T {
-  shape: number[];
-  values: number[];
-}
-type J = Record<string, unknown>;
-interface Golden {
-  inputs: Record<string, T>;
-  expected: Record<string, T>;
-  keras3: { config: J; weights: (T & { path: string })[] };
-  legacy: { config: J; weights: ((T & { path: string }) | { layer: string; weight_names: string[] })[] };
-}
-const G = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/goldens/keras_mha.json'), 'utf8')) as Golden;
+type T = GoldenTensor;
+type J = Json;
+const G = readGolden<KerasGolden>('keras_mha');
 
 const dir = mkdtempSync(join(tmpdir(), 'parity-mha-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const entry = (w: T & { path: string }): H5Entry => ({ path: w.path, shape: w.shape, data: new Float32Array(w.values) });
+const entry = h5Entry;
 
 async function keras3File(name: string, rename: (p: string) => string = (p) => p, config: J = G.keras3.config): Promise<string> {
   const f = join(dir, `${name}.keras`);
