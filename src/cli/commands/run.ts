@@ -82,7 +82,8 @@ async function run(path: string, values: Flags): Promise<number> {
       if (missing.length) throw new InputError(`--record: ${missing.join(', ')} not produced by ${path}`, { file: path });
     }
     log(`${count} activations in ${(performance.now() - t0).toFixed(0)} ms`);
-    printWarnings(runner.warnings ?? []);
+    // The graph's notes were said at the start; a runner repeats them among its warnings.
+    printWarnings((runner.warnings ?? []).filter((w) => !model.graph?.notes?.includes(w)));
     if (values.saveActivations) {
       writeNpzFile(values.saveActivations, saved);
       log(`wrote ${saved.size} arrays to ${values.saveActivations}`);
